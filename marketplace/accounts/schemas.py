@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from marketplace.models.enums import Role
+
+SELF_SERVICE_ROLES = (Role.requester, Role.worker)
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=8, max_length=256)
+    role: Role
+    display_name: str = Field(default="", max_length=120)
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, value: str) -> str:
+        value = value.strip().lower()
+        local, _, domain = value.partition("@")
+        if not local or "." not in domain or " " in value:
+            raise ValueError("not an email address")
+        return value
+
+
+class LoginIn(BaseModel):
+    email: str
+    password: str
+
+
+class TokenIn(BaseModel):
+    name: str = Field(default="script", max_length=120)
+    ttl_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    name: str
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    display_name: str
+    role: Role
+    created_at: datetime

@@ -1,0 +1,68 @@
+"""Accounts: registration, login, API tokens. Never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace.accounts import repository
+from marketplace.accounts.security import hash_password, new_token, token_digest, verify_password
+from marketplace.errors import Conflict, Forbidden, NotFound, Unauthorized
+from marketplace.models import ApiToken, Role, User, utcnow
+
+# A constant hash so a login for an unknown email costs the same as a wrong password.
+_DUMMY_HASH = hash_password("not-a-real-password")
+
+
+def register(session: Session, *, email: str, password: str, role: Role, display_name: str = "") -> User:
+    email = email.strip().lower()
+    if repository.get_user_by_email(session, email) is not None:
+        raise Conflict(f"an account with email {email!r} already exists", field="email")
+    user = User(email=email, password_hash=hash_password(password), role=role, display_name=display_name)
+    try:
+        with session.begin_nested():
+            repository.add_user(session, user)
+    except IntegrityError as exc:
+        raise Conflict(f"an account with email {email!r} already exists", field="email") from exc
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    user = repository.get_user_by_email(session, email.strip().lower())
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        raise Unauthorized("wrong email or password")
+    if not verify_password(user.password_hash, password):
+        raise Unauthorized("wrong email or password")
+    if not user.is_active:
+        raise Forbidden("this account is disabled")
+    return user
+
+
+def issue_token(session: Session, user: User, *, name: str, ttl_days: int) -> tuple[str, ApiToken]:
+    token = new_token()
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=token_digest(token),
+        name=name,
+        expires_at=utcnow() + timedelta(days=ttl_days),
+    )
+    repository.add_token(session, row)
+    return token, row
+
+
+def user_for_token(session: Session, token: str, now: datetime | None = None) -> User:
+    found = repository.find_live_token(session, token_digest(token), now or utcnow())
+    if found is None:
+        raise Unauthorized("invalid or expired token")
+    return found[1]
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> None:
+    for row in repository.list_tokens(session, user.id):
+        if row.id == token_id:
+            row.revoked_at = utcnow()
+            return
+    raise NotFound(f"token {token_id} not found")

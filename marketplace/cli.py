@@ -1,0 +1,301 @@
+"""The ``tilework`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from marketplace.config import get_settings
+from marketplace.errors import TileworkError
+
+TOKEN_HELP = "API token (or set TILEWORK_TOKEN); get one with 'tilework login'"
+
+
+def _fail(exc: TileworkError) -> None:
+    click.echo(f"error: {exc.detail}", err=True)
+    sys.exit(2 if exc.status_code < 500 else 1)
+
+
+class ErrorReportingGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TileworkError as exc:
+            _fail(exc)
+
+
+@click.group(cls=ErrorReportingGroup)
+@click.version_option(package_name="tilework")
+def main() -> None:
+    """Tilework: crowdsourced image annotation with hidden ground truth and escrowed pay."""
+
+
+# -- server and database -------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="bind address (default from TILEWORK_HOST, 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="port (default from TILEWORK_PORT, 8000)")
+@click.option("--migrate/--no-migrate", default=True, help="apply database migrations first")
+def serve(host: str | None, port: int | None, migrate: bool) -> None:
+    """Run the web app and API (embedded defaults when nothing is configured)."""
+    import uvicorn
+
+    from marketplace.app import create_app
+
+    settings = get_settings()
+    if migrate:
+        _upgrade_database()
+    click.echo(f"Tilework on http://{host or settings.host}:{port or settings.port}  (docs at /docs)")
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+def _upgrade_database() -> None:
+    from marketplace.migrations import upgrade
+
+    settings = get_settings()
+    settings.ensure_home()
+    upgrade(settings.effective_database_url)
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    from marketplace.migrations import upgrade
+
+    settings = get_settings()
+    settings.ensure_home()
+    upgrade(settings.effective_database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    from marketplace.migrations import downgrade
+
+    downgrade(get_settings().effective_database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+# -- accounts ------------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Accounts (operator commands: they talk to the database directly)."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@click.option("--role", type=click.Choice(["requester", "worker", "reviewer", "admin"]), required=True)
+@click.option("--name", "display_name", default="")
+@click.option("--token/--no-token", default=True, help="also print an API token for scripts")
+def user_create(email: str, password: str, role: str, display_name: str, token: bool) -> None:
+    from marketplace.accounts import service
+    from marketplace.db import session_factory, session_scope
+    from marketplace.models import Role
+
+    _upgrade_database()
+    settings = get_settings()
+    with session_scope(session_factory(settings)) as session:
+        account = service.register(
+            session, email=email, password=password, role=Role(role), display_name=display_name
+        )
+        secret = service.issue_token(session, account, name="cli", ttl_days=settings.token_ttl_days)[0]
+    click.echo(f"created {role} {account.email} (id {account.id})")
+    if token:
+        click.echo(f"token: {secret}")
+
+
+@main.command()
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+def login(email: str, password: str) -> None:
+    """Print a fresh API token for an account."""
+    from marketplace.accounts import service
+    from marketplace.db import session_factory, session_scope
+
+    settings = get_settings()
+    with session_scope(session_factory(settings)) as session:
+        account = service.authenticate(session, email, password)
+        secret = service.issue_token(session, account, name="cli", ttl_days=settings.token_ttl_days)[0]
+    click.echo(secret)
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def job() -> None:
+    """Create and manage annotation jobs."""
+
+
+def _token(value: str | None) -> str:
+    token = value or os.environ.get("TILEWORK_TOKEN")
+    if not token:
+        raise click.UsageError("give --token or set TILEWORK_TOKEN")
+    return token
+
+
+class PhaseBars:
+    """One tqdm bar per intake phase (listing has no known total; checking has one)."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, tqdm[Any]] = {}
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        bar = self.bars.get(phase)
+        if bar is None:
+            bar = self.bars[phase] = tqdm(desc=f"{phase:>9}", total=total, unit="img", leave=True)
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+@job.command("create")
+@click.option("--token", default=None, help=TOKEN_HELP)
+@click.option("--type", "job_type", type=click.Choice(["boxes", "points", "classification"]), required=True)
+@click.option("--title", required=True)
+@click.option("--description", default="")
+@click.option("--labels", required=True, help="comma-separated labels (must equal the GT categories)")
+@click.option("--data", "data_uri", required=True, help="local folder or s3://bucket/prefix")
+@click.option("--gt", "gt_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--guide-url", default=None)
+@click.option("--target", "accuracy_target", type=float, default=0.8, show_default=True)
+@click.option("--iou", "iou_threshold", type=float, default=0.5, show_default=True)
+@click.option("--point-tolerance", type=float, default=0.1, show_default=True)
+@click.option("--bounty", "bounty_amount", type=int, required=True, help="integer cents or token base units")
+@click.option("--currency", required=True)
+@click.option("--rail", type=click.Choice(["chain", "card"]), required=True)
+@click.option("--assignment-size", type=int, default=10, show_default=True)
+@click.option("--gt-per-assignment", type=int, default=2, show_default=True)
+@click.option("--time-limit", "time_limit_s", type=int, default=1800, show_default=True, help="seconds")
+@click.option("--overlap", type=int, default=1, show_default=True)
+@click.option("--max-attempts", type=int, default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the job as JSON")
+def job_create(
+    token: str | None, gt_path: Path, data_uri: str, as_json: bool, labels: str, **fields: Any
+) -> None:
+    """Create a draft job; the data is listed and checked here, with a progress bar."""
+    from pydantic import ValidationError
+
+    from marketplace.db import session_factory, session_scope
+    from marketplace.jobs import service
+    from marketplace.jobs.schemas import JobOut, JobSpec
+
+    settings = get_settings()
+    try:
+        fields["type"] = fields.pop("job_type")
+        spec = JobSpec(labels=[s for s in labels.split(",") if s.strip()], **fields)
+    except ValidationError as exc:
+        raise click.BadParameter("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from exc
+    if not data_uri.startswith("s3://"):
+        data_uri = str(Path(data_uri).expanduser().resolve())
+    bars = PhaseBars()
+    with session_scope(session_factory(settings)) as session:
+        requester = _requester(session, _token(token))
+        storage = service.resolve_data_location(data_uri, settings, trusted=True)
+        try:
+            created = service.create_job(
+                session,
+                requester,
+                spec,
+                data_uri=data_uri,
+                storage=storage,
+                gt_raw=gt_path.read_bytes(),
+                settings=settings,
+                progress=bars,
+            )
+        finally:
+            bars.close()
+        out = JobOut.model_validate(created)
+    _print_job(out.model_dump(mode="json"), as_json)
+
+
+def _requester(session: Any, token: str) -> Any:
+    from marketplace.accounts.service import user_for_token
+    from marketplace.errors import Forbidden
+    from marketplace.models import Role
+
+    account = user_for_token(session, token)
+    if account.role not in (Role.requester, Role.admin):
+        raise Forbidden(f"creating jobs needs a requester account; this token is a {account.role.value}'s")
+    return account
+
+
+def _print_job(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(
+        f"job {data['id']} [{data['status']}] {data['title']!r}: {data['type']}, "
+        f"{data['image_count']} images ({data['gt_count']} GT), bounty {data['bounty_amount']} "
+        f"{data['currency']} via {data['rail']}"
+    )
+
+
+@job.command("list")
+@click.option("--token", default=None, help=TOKEN_HELP)
+@click.option("--json", "as_json", is_flag=True)
+def job_list(token: str | None, as_json: bool) -> None:
+    """List your jobs."""
+    from marketplace.accounts.service import user_for_token
+    from marketplace.db import session_factory, session_scope
+    from marketplace.jobs import service
+    from marketplace.jobs.schemas import JobOut
+
+    with session_scope(session_factory(get_settings())) as session:
+        account = user_for_token(session, _token(token))
+        rows = service.list_jobs_for(session, account)
+        jobs = [JobOut.model_validate(j).model_dump(mode="json") for j in rows]
+    if as_json:
+        click.echo(json.dumps(jobs, indent=2))
+    for data in [] if as_json else jobs:
+        _print_job(data, False)
+
+
+@job.command("show")
+@click.argument("job_id", type=int)
+@click.option("--token", default=None, help=TOKEN_HELP)
+def job_show(job_id: int, token: str | None) -> None:
+    """Show one job as JSON."""
+    from marketplace.accounts.service import user_for_token
+    from marketplace.db import session_factory, session_scope
+    from marketplace.jobs import service
+    from marketplace.jobs.schemas import JobOut
+
+    with session_scope(session_factory(get_settings())) as session:
+        account = user_for_token(session, _token(token))
+        data = JobOut.model_validate(service.get_job_for(session, account, job_id)).model_dump(mode="json")
+    _print_job(data, True)
+
+
+@job.command("cancel")
+@click.argument("job_id", type=int)
+@click.option("--token", default=None, help=TOKEN_HELP)
+def job_cancel(job_id: int, token: str | None) -> None:
+    """Cancel a draft or unfunded job."""
+    from marketplace.db import session_factory, session_scope
+    from marketplace.jobs import service
+
+    with session_scope(session_factory(get_settings())) as session:
+        account = _requester(session, _token(token))
+        cancelled = service.cancel_job(session, account, job_id)
+    click.echo(f"job {cancelled.id} cancelled")

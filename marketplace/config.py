@@ -1,0 +1,86 @@
+"""One typed settings object.
+
+With no environment at all every setting falls back to an embedded default: a SQLite file and a
+local storage folder under ``TILEWORK_HOME`` (``./.tilework``), background work run in-process and
+an in-process EVM. Setting ``DATABASE_URL``, ``REDIS_URL``, ``TILEWORK_STORAGE_URL`` and friends
+switches each concern to its real part.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "dev-insecure-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TILEWORK_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    home: Path = Field(default_factory=lambda: Path.cwd() / ".tilework")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "TILEWORK_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "TILEWORK_REDIS_URL")
+    )
+    # Where job data, uploads and results live: a local folder (default) or s3://bucket/prefix.
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("S3_ENDPOINT_URL", "TILEWORK_S3_ENDPOINT_URL")
+    )
+    s3_region: str = "us-east-1"
+    # Folders the HTTP API may read job data from (the CLI, run by the operator, may read any).
+    local_data_roots: list[Path] = Field(default_factory=list)
+
+    secret_key: str = PLACEHOLDER_SECRET
+    token_ttl_days: int = 90
+    signed_url_ttl_s: int = 900
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    max_image_bytes: int = 30 * 1024 * 1024
+    max_image_pixels: int = 100_000_000
+    max_gt_bytes: int = 50 * 1024 * 1024
+    platform_fee_bps: int = 500
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "TILEWORK_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production"
+                )
+            if self.database_url is None:
+                raise ValueError("DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'tilework.db'}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        return self.storage_url or str(self.home / "storage")
+
+    @property
+    def background_in_process(self) -> bool:
+        """Without a broker, Celery tasks run eagerly in the calling process."""
+        return self.redis_url is None
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

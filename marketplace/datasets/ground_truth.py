@@ -1,0 +1,214 @@
+"""Ground truth in COCO JSON, parsed and checked for each job type.
+
+Formats (one COCO file; ``file_name`` of each image is its key in the job's data):
+
+- ``boxes``: COCO instances. Each annotation has ``bbox = [x, y, w, h]`` (pixels, top-left origin) and
+  a ``category_id``. Annotations with ``iscrowd = 1`` are skipped: a crowd region is not one object.
+  A GT image with no annotation means "nothing to box here", which is a valid answer.
+- ``points``: COCO person-style keypoints with one keypoint per category
+  (``categories[i].keypoints == ["<name>"]``). Each annotation has ``keypoints = [x, y, v]``; ``v = 0``
+  (not labelled) is skipped. The annotation's ``bbox``, when present, sets the point tolerance scale.
+- ``classification``: COCO-shaped, with exactly one annotation per GT image carrying only
+  ``image_id`` and ``category_id`` (no geometry). A tiled yes/no job is the two-category case.
+
+Category names must equal the job's labels (same set, no extra, none missing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycocotools.coco import COCO
+
+from marketplace.errors import InvalidInput
+from marketplace.models.enums import JobType
+
+EDGE_TOLERANCE_PX = 0.5
+
+
+@dataclass(frozen=True)
+class GtObject:
+    label: str
+    geometry: list[float] | None
+    scale_box: list[float] | None = None  # points: the object's box, when COCO gives one
+
+
+@dataclass
+class GtImage:
+    file_name: str
+    declared_width: int | None
+    declared_height: int | None
+    objects: list[GtObject] = field(default_factory=list)
+
+
+@dataclass
+class GroundTruth:
+    labels: list[str]
+    images: dict[str, GtImage]
+
+
+def _fail(detail: str) -> InvalidInput:
+    return InvalidInput(detail, field="gt")
+
+
+def load_coco(raw: bytes | str | dict[str, Any]) -> COCO:
+    """Parse COCO JSON through pycocotools; any structural problem is a 422 naming it."""
+    if isinstance(raw, dict):
+        data = raw
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _fail(f"GT is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _fail("GT must be a COCO JSON object with images, annotations and categories")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise _fail(f"GT COCO is missing the list {key!r}")
+    coco = COCO()
+    coco.dataset = data
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco.createIndex()
+    except (KeyError, TypeError) as exc:
+        raise _fail(f"GT COCO is malformed: an entry lacks the field {exc}") from exc
+    _check_references(coco)
+    return coco
+
+
+def _check_references(coco: COCO) -> None:
+    for ann in coco.dataset["annotations"]:
+        if ann.get("image_id") not in coco.imgs:
+            raise _fail(f"GT annotation {ann.get('id')} points to unknown image_id {ann.get('image_id')}")
+        if ann.get("category_id") not in coco.cats:
+            raise _fail(
+                f"GT annotation {ann.get('id')} points to unknown category_id {ann.get('category_id')}"
+            )
+    names = [img.get("file_name") for img in coco.dataset["images"]]
+    if any(not isinstance(n, str) or not n for n in names):
+        raise _fail("every GT image needs a non-empty file_name")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise _fail(f"GT lists the same file_name more than once: {', '.join(dupes[:5])}")
+
+
+def parse_ground_truth(
+    raw: bytes | str | dict[str, Any], job_type: JobType, labels: list[str]
+) -> GroundTruth:
+    coco = load_coco(raw)
+    cat_names = [str(c.get("name", "")) for c in coco.dataset["categories"]]
+    _check_labels(cat_names, labels)
+    if job_type is JobType.points:
+        _check_point_categories(coco)
+    images = {
+        img["file_name"]: GtImage(img["file_name"], img.get("width"), img.get("height"))
+        for img in coco.dataset["images"]
+    }
+    by_id = {img_id: images[img["file_name"]] for img_id, img in coco.imgs.items()}
+    parse_object = {
+        JobType.boxes: _box_object,
+        JobType.points: _point_object,
+        JobType.classification: _class_object,
+    }[job_type]
+    for ann in coco.dataset["annotations"]:
+        label = coco.cats[ann["category_id"]]["name"]
+        obj = parse_object(ann, label)
+        if obj is not None:
+            by_id[ann["image_id"]].objects.append(obj)
+    if job_type is JobType.classification:
+        _check_one_label_each(images)
+    return GroundTruth(labels=list(labels), images=images)
+
+
+def _check_labels(cat_names: list[str], labels: list[str]) -> None:
+    missing = sorted(set(labels) - set(cat_names))
+    extra = sorted(set(cat_names) - set(labels))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"labels without a GT category: {', '.join(missing)}")
+        if extra:
+            parts.append(f"GT categories that are not labels: {', '.join(extra)}")
+        raise InvalidInput("GT categories must equal the job's labels; " + "; ".join(parts), field="labels")
+
+
+def _check_point_categories(coco: COCO) -> None:
+    for cat in coco.dataset["categories"]:
+        kps = cat.get("keypoints")
+        if not isinstance(kps, list) or len(kps) != 1:
+            raise _fail(
+                f"points GT needs exactly one keypoint per category; category {cat.get('name')!r} "
+                f"has {len(kps) if isinstance(kps, list) else 'no'} keypoints"
+            )
+
+
+def _numbers(values: Any, n: int, what: str, ann_id: Any) -> list[float]:
+    if not isinstance(values, list) or len(values) != n:
+        raise InvalidInput(f"GT annotation {ann_id}: {what} must be a list of {n} numbers", field="gt")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise InvalidInput(f"GT annotation {ann_id}: {what} must hold finite numbers", field="gt")
+        out.append(float(v))
+    return out
+
+
+def _box_object(ann: dict[str, Any], label: str) -> GtObject | None:
+    if ann.get("iscrowd"):
+        return None
+    x, y, w, h = _numbers(ann.get("bbox"), 4, "bbox", ann.get("id"))
+    if w <= 0 or h <= 0:
+        raise InvalidInput(
+            f"GT annotation {ann.get('id')}: box [{x}, {y}, {w}, {h}] has non-positive size", field="gt"
+        )
+    return GtObject(label, [x, y, w, h])
+
+
+def _point_object(ann: dict[str, Any], label: str) -> GtObject | None:
+    x, y, v = _numbers(ann.get("keypoints"), 3, "keypoints", ann.get("id"))
+    if v == 0:
+        return None
+    box = ann.get("bbox")
+    scale = _numbers(box, 4, "bbox", ann.get("id")) if box else None
+    return GtObject(label, [x, y], scale)
+
+
+def _class_object(ann: dict[str, Any], label: str) -> GtObject:
+    return GtObject(label, None)
+
+
+def _check_one_label_each(images: dict[str, GtImage]) -> None:
+    for img in images.values():
+        if len(img.objects) != 1:
+            raise _fail(
+                f"classification GT needs exactly one label per image; {img.file_name!r} has "
+                f"{len(img.objects)}"
+            )
+
+
+def check_geometry_inside(gt_image: GtImage, width: int, height: int) -> None:
+    """Every GT box or point must lie inside the real image (declared sizes must agree too)."""
+    name = gt_image.file_name
+    if gt_image.declared_width not in (None, width) or gt_image.declared_height not in (None, height):
+        raise _fail(
+            f"GT says {name!r} is {gt_image.declared_width}x{gt_image.declared_height} "
+            f"but the image is {width}x{height}"
+        )
+    tol = EDGE_TOLERANCE_PX
+    for obj in gt_image.objects:
+        g = obj.geometry
+        if g is None:
+            continue
+        if len(g) == 4:
+            x, y, w, h = g
+            if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
+                raise _fail(f"GT box {g} lies outside {name!r} ({width}x{height})")
+        else:
+            px, py = g
+            if not (-tol <= px <= width + tol and -tol <= py <= height + tol):
+                raise _fail(f"GT point {g} lies outside {name!r} ({width}x{height})")

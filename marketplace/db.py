@@ -1,0 +1,65 @@
+"""SQLAlchemy 2 engine and sessions: one unit of work per request or task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from marketplace.config import Settings, get_settings
+from workers import enqueue as _enqueue  # noqa: F401  (registers the after-commit hooks)
+
+_engines: dict[str, Engine] = {}
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
+    url = settings.effective_database_url
+    if url not in _engines:
+        if url.startswith("sqlite"):
+            settings.ensure_home()
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(settings), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: Callable[[], Session] | None = None) -> Iterator[Session]:
+    """Commit on success, roll back on error. Services never commit; this does."""
+    session = (factory or session_factory())()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from pydantic import ValidationError
+
+from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep
+from marketplace.errors import Forbidden, InvalidInput
+from marketplace.jobs import service, uploads
+from marketplace.jobs.schemas import JobCreate, JobOut, JobSpec
+from marketplace.models import Role
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+@router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED)
+def create_job(body: JobCreate, user: RequesterUser, session: SessionDep, settings: SettingsDep) -> JobOut:
+    """Create a draft job from a data location (`s3://bucket/prefix` or an allowed local folder)."""
+    storage = service.resolve_data_location(body.data_uri, settings, trusted=False)
+    job = service.create_job(
+        session, user, body, data_uri=body.data_uri, storage=storage, gt_raw=body.gt, settings=settings
+    )
+    return JobOut.model_validate(job)
+
+
+@router.post("/upload", response_model=JobOut, status_code=status.HTTP_201_CREATED)
+def create_job_from_upload(
+    user: RequesterUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    spec: Annotated[str, Form(description="the job as JSON (the fields of JobCreate without data_uri/gt)")],
+    gt: Annotated[UploadFile, File(description="ground truth, COCO JSON")],
+    images: Annotated[list[UploadFile], File(description="the images")],
+) -> JobOut:
+    """Create a draft job from uploaded images and a GT file (multipart form)."""
+    job_spec = _parse_spec(spec)
+    gt_raw = uploads.read_limited(gt, settings.max_gt_bytes, "GT file")
+    stored = uploads.store_images(images, settings)
+    try:
+        job = service.create_job(
+            session,
+            user,
+            job_spec,
+            data_uri=stored.uri,
+            storage=stored.storage,
+            gt_raw=gt_raw,
+            settings=settings,
+        )
+    except BaseException:
+        stored.discard()
+        raise
+    return JobOut.model_validate(job)
+
+
+def _parse_spec(raw: str) -> JobSpec:
+    try:
+        return JobSpec.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"spec is not valid JSON: {exc}", field="spec") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(problems, field="spec") from exc
+
+
+@router.get("", response_model=list[JobOut])
+def list_jobs(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[JobOut]:
+    """Requesters see their own jobs; reviewers and admins see all. Workers use the job board."""
+    if user.role is Role.worker:
+        raise Forbidden("workers see open jobs on the job board, not the requesters' job list")
+    jobs = service.list_jobs_for(session, user, limit=limit, offset=offset)
+    return [JobOut.model_validate(j) for j in jobs]
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def get_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobOut:
+    if user.role is Role.worker:
+        raise Forbidden("workers see open jobs on the job board")
+    return JobOut.model_validate(service.get_job_for(session, user, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel_job(job_id: int, user: RequesterUser, session: SessionDep) -> JobOut:
+    return JobOut.model_validate(service.cancel_job(session, user, job_id))

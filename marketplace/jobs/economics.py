@@ -1,0 +1,49 @@
+"""Integer arithmetic for a job's money: fee, pay per assignment, remainder. Never floats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BPS = 10_000
+
+
+@dataclass(frozen=True)
+class JobBudget:
+    bounty: int
+    fee: int
+    chunks: int
+    overlap: int
+    pay_per_assignment: int
+
+    @property
+    def payable_assignments(self) -> int:
+        return self.chunks * self.overlap
+
+    @property
+    def remainder(self) -> int:
+        """What is left over after paying every assignment once; refunded to the requester."""
+        return self.bounty - self.fee - self.pay_per_assignment * self.payable_assignments
+
+
+def chunk_count(data_images: int, assignment_size: int) -> int:
+    return -(-data_images // assignment_size)
+
+
+def platform_fee(bounty: int, fee_bps: int) -> int:
+    return bounty * fee_bps // BPS
+
+
+def budget(bounty: int, fee_bps: int, data_images: int, assignment_size: int, overlap: int) -> JobBudget:
+    fee = platform_fee(bounty, fee_bps)
+    chunks = chunk_count(data_images, assignment_size)
+    per = (bounty - fee) // (chunks * overlap) if chunks else 0
+    return JobBudget(bounty=bounty, fee=fee, chunks=chunks, overlap=overlap, pay_per_assignment=per)
+
+
+def minimum_bounty(fee_bps: int, chunks: int, overlap: int) -> int:
+    """The smallest bounty that pays every assignment at least one unit after the fee."""
+    needed = chunks * overlap
+    bounty = needed
+    while (bounty - platform_fee(bounty, fee_bps)) < needed:
+        bounty += max(1, needed - (bounty - platform_fee(bounty, fee_bps)))
+    return bounty

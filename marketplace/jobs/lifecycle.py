@@ -1,0 +1,13 @@
+"""Moves of a job that other domains trigger (funding activates it; the last acceptance completes it)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from marketplace.jobs.states import transition
+from marketplace.models import Job, JobStatus
+
+
+def activate_job(session: Session, job: Job) -> None:
+    """Called once the job's money is secured (payments): open it for work."""
+    transition(job, JobStatus.active)

@@ -1,0 +1,135 @@
+"""Job intake and the requester's view of their jobs. Never commits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from marketplace.config import Settings
+from marketplace.datasets.ground_truth import GroundTruth, parse_ground_truth
+from marketplace.datasets.intake import DataCheck, Progress, check_data, no_progress
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.jobs import economics, repository
+from marketplace.jobs.schemas import JobSpec
+from marketplace.jobs.states import transition
+from marketplace.models import Job, JobStatus, Role, User
+from marketplace.storage import Storage, open_storage
+
+CANCELLABLE_WITHOUT_MONEY = (JobStatus.draft, JobStatus.awaiting_funds)
+
+
+def resolve_data_location(data_uri: str, settings: Settings, *, trusted: bool) -> Storage:
+    """Open the job's data. Over HTTP a local folder must sit under ``TILEWORK_LOCAL_DATA_ROOTS``."""
+    if data_uri.startswith("s3://"):
+        return open_storage(data_uri, settings)
+    path = Path(data_uri.removeprefix("file://")).expanduser()
+    if not path.is_absolute():
+        raise InvalidInput("a local data folder must be an absolute path", field="data_uri")
+    real = path.resolve()
+    if not trusted and not any(real.is_relative_to(root.resolve()) for root in settings.local_data_roots):
+        raise Forbidden(
+            "this server does not read local folders outside TILEWORK_LOCAL_DATA_ROOTS; "
+            "upload the images or use s3://bucket/prefix",
+            field="data_uri",
+        )
+    if not real.is_dir():
+        raise InvalidInput(f"data folder {data_uri!r} does not exist", field="data_uri")
+    return open_storage(str(real), settings)
+
+
+def create_job(
+    session: Session,
+    requester: User,
+    spec: JobSpec,
+    *,
+    data_uri: str,
+    storage: Storage,
+    gt_raw: bytes | str | dict[str, Any],
+    settings: Settings,
+    progress: Progress = no_progress,
+) -> Job:
+    """Check everything first, then write the job, its images and its GT in one go (as a draft)."""
+    gt = parse_ground_truth(gt_raw, spec.type, spec.labels)
+    data = check_data(
+        storage, gt, gt_per_assignment=spec.gt_per_assignment, settings=settings, progress=progress
+    )
+    _check_bounty(spec, data.data_count, settings.platform_fee_bps)
+    job = Job(
+        requester_id=requester.id,
+        status=JobStatus.draft,
+        data_uri=data_uri,
+        image_count=len(data.images),
+        gt_count=len(data.gt_names),
+        **spec.model_dump(include=set(JobSpec.model_fields)),
+    )
+    repository.add_job(session, job)
+    _store_images_and_gt(session, job, data, gt)
+    return job
+
+
+def _check_bounty(spec: JobSpec, data_images: int, fee_bps: int) -> None:
+    plan = economics.budget(spec.bounty_amount, fee_bps, data_images, spec.assignment_size, spec.overlap)
+    if plan.pay_per_assignment < 1:
+        minimum = economics.minimum_bounty(fee_bps, plan.chunks, spec.overlap)
+        raise InvalidInput(
+            f"a bounty of {spec.bounty_amount} cannot pay {plan.payable_assignments} assignments "
+            f"({plan.chunks} chunks x overlap {spec.overlap}) after the platform fee; "
+            f"the minimum is {minimum}",
+            field="bounty_amount",
+        )
+
+
+def _store_images_and_gt(session: Session, job: Job, data: DataCheck, gt: GroundTruth) -> None:
+    ids = repository.add_images(
+        session,
+        job.id,
+        [
+            {
+                "name": img.name,
+                "width": img.width,
+                "height": img.height,
+                "size_bytes": img.size_bytes,
+                "is_gt": img.name in data.gt_names,
+            }
+            for img in data.images
+        ],
+    )
+    repository.add_gt_annotations(
+        session,
+        [
+            {"job_id": job.id, "image_id": ids[name], "label": obj.label, "geometry": obj.geometry}
+            for name, gt_image in gt.images.items()
+            for obj in gt_image.objects
+        ],
+    )
+
+
+def can_see_all_jobs(user: User) -> bool:
+    return user.role in (Role.admin, Role.reviewer)
+
+
+def get_job_for(session: Session, user: User, job_id: int) -> Job:
+    """A requester sees only their own jobs; someone else's job is 'not found', not 'forbidden'."""
+    job = repository.get_job(session, job_id)
+    if job is None or (not can_see_all_jobs(user) and job.requester_id != user.id):
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def list_jobs_for(session: Session, user: User, *, limit: int = 50, offset: int = 0) -> list[Job]:
+    requester_id = None if can_see_all_jobs(user) else user.id
+    return repository.list_jobs(session, requester_id=requester_id, limit=limit, offset=offset)
+
+
+def cancel_job(session: Session, user: User, job_id: int) -> Job:
+    job = get_job_for(session, user, job_id)
+    if user.role is not Role.admin and job.requester_id != user.id:
+        raise Forbidden("only the job's requester can cancel it")
+    if job.status not in CANCELLABLE_WITHOUT_MONEY:
+        raise Conflict(
+            f"job {job.id} is {job.status.value}; only a draft or unfunded job can be cancelled here"
+        )
+    transition(job, JobStatus.cancelled)
+    return job

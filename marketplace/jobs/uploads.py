@@ -1,0 +1,59 @@
+"""Uploaded job data: stored under ``uploads/<id>/`` in the platform's storage before checking."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import BinaryIO, Protocol
+
+from marketplace.config import Settings
+from marketplace.datasets.intake import check_unique_names
+from marketplace.errors import InvalidInput, PayloadTooLarge
+from marketplace.storage import Storage, open_storage
+
+
+class Upload(Protocol):
+    filename: str | None
+    file: BinaryIO
+
+
+@dataclass
+class StoredUpload:
+    uri: str
+    storage: Storage
+    platform: Storage
+    prefix: str
+
+    def discard(self) -> None:
+        self.platform.delete_prefix(self.prefix)
+
+
+def read_limited(upload: Upload, limit: int, what: str) -> bytes:
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"{what} {upload.filename!r} is larger than {limit} bytes")
+    return data
+
+
+def upload_name(upload: Upload) -> str:
+    name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
+    if not name or name.startswith("."):
+        raise InvalidInput(f"uploaded file has no usable name: {upload.filename!r}", field="images")
+    return name
+
+
+def store_images(uploads: Sequence[Upload], settings: Settings) -> StoredUpload:
+    names = [upload_name(u) for u in uploads]
+    check_unique_names(names)
+    platform = open_storage(settings.effective_storage_url, settings)
+    prefix = f"uploads/{secrets.token_hex(8)}"
+    try:
+        for name, upload in zip(names, uploads, strict=True):
+            platform.write(f"{prefix}/{name}", read_limited(upload, settings.max_image_bytes, "image"))
+    except BaseException:
+        platform.delete_prefix(prefix)
+        raise
+    uri = f"{platform.uri.rstrip('/')}/{prefix}"
+    return StoredUpload(uri=uri, storage=open_storage(uri, settings), platform=platform, prefix=prefix)

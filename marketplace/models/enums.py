@@ -1,0 +1,33 @@
+"""String enums stored as plain VARCHAR columns (portable across SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    requester = "requester"
+    worker = "worker"
+    reviewer = "reviewer"
+    admin = "admin"
+
+
+class JobType(StrEnum):
+    boxes = "boxes"
+    points = "points"
+    classification = "classification"
+
+
+class Rail(StrEnum):
+    chain = "chain"
+    card = "card"
+
+
+class JobStatus(StrEnum):
+    draft = "draft"
+    awaiting_funds = "awaiting_funds"
+    active = "active"
+    validating = "validating"
+    completed = "completed"
+    cancelled = "cancelled"
+    failed = "failed"

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.models.base import Amount, Base, TimestampMixin, UTCDateTime, utcnow
+from marketplace.models.enums import JobStatus, JobType, Rail
+
+
+class Job(TimestampMixin, Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    type: Mapped[JobType] = mapped_column(Enum(JobType, native_enum=False, length=20), nullable=False)
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, native_enum=False, length=20), nullable=False, default=JobStatus.draft
+    )
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    labels: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    data_uri: Mapped[str] = mapped_column(String(1024), nullable=False)
+    guide_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+
+    accuracy_target: Mapped[float] = mapped_column(Float, nullable=False)
+    iou_threshold: Mapped[float] = mapped_column(Float, nullable=False)
+    point_tolerance: Mapped[float] = mapped_column(Float, nullable=False)
+
+    bounty_amount: Mapped[int] = mapped_column(Amount(), nullable=False)
+    currency: Mapped[str] = mapped_column(String(64), nullable=False)
+    rail: Mapped[Rail] = mapped_column(Enum(Rail, native_enum=False, length=10), nullable=False)
+
+    assignment_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    gt_per_assignment: Mapped[int] = mapped_column(Integer, nullable=False)
+    time_limit_s: Mapped[int] = mapped_column(Integer, nullable=False)
+    overlap: Mapped[int] = mapped_column(Integer, nullable=False)
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    image_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    gt_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_jobs_requester_id", "requester_id"), Index("ix_jobs_status", "status"))
+
+
+class JobImage(Base):
+    """One image of a job's data. ``is_gt`` is never exposed to workers."""
+
+    __tablename__ = "job_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(1024), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    is_gt: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    __table_args__ = (UniqueConstraint("job_id", "name", name="uq_job_images_job_name"),)
+
+
+class GtAnnotation(Base):
+    """A requester's ground-truth answer on a GT image.
+
+    ``geometry`` is ``[x, y, w, h]`` for boxes, ``[x, y]`` for points and null for classification.
+    """
+
+    __tablename__ = "gt_annotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    image_id: Mapped[int] = mapped_column(ForeignKey("job_images.id", ondelete="CASCADE"), nullable=False)
+    label: Mapped[str] = mapped_column(String(200), nullable=False)
+    geometry: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (
+        Index("ix_gt_annotations_image_id", "image_id"),
+        Index("ix_gt_annotations_job_id", "job_id"),
+    )

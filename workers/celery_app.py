@@ -1,0 +1,42 @@
+"""The Celery application.
+
+With ``REDIS_URL`` set, tasks go to Redis and run in ``celery -A workers.celery_app worker``. With no
+broker configured (the embedded default) the same tasks run eagerly in the calling process, so a
+newcomer's ``tilework serve`` needs nothing else running.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from marketplace.config import Settings, get_settings
+
+TASK_MODULES: list[str] = []
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("tilework", include=TASK_MODULES)
+    if settings.background_in_process:
+        app.conf.update(
+            broker_url="memory://",
+            result_backend=None,
+            task_always_eager=True,
+            task_eager_propagates=True,
+        )
+    else:
+        app.conf.update(broker_url=settings.redis_url, result_backend=None)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="tilework",
+        broker_connection_retry_on_startup=True,
+        beat_schedule={},
+        timezone="UTC",
+    )
+    return app
+
+
+celery_app = make_celery()
+app = celery_app
