@@ -53,7 +53,20 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
     if migrate:
         _upgrade_database()
     click.echo(f"Tilework on http://{host or settings.host}:{port or settings.port}  (docs at /docs)")
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    beat = _start_inprocess_beat() if settings.background_in_process else None
+    try:
+        uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    finally:
+        if beat is not None:
+            beat.stop()
+
+
+def _start_inprocess_beat() -> Any:
+    """Without a broker, periodic tasks (expiry, chain polling, payouts) run on a thread here."""
+    from workers.celery_app import celery_app
+    from workers.inprocess import InProcessBeat
+
+    return InProcessBeat(celery_app).start()
 
 
 def _upgrade_database() -> None:
@@ -299,3 +312,66 @@ def job_cancel(job_id: int, token: str | None) -> None:
         account = _requester(session, _token(token))
         cancelled = service.cancel_job(session, account, job_id)
     click.echo(f"job {cancelled.id} cancelled")
+
+
+@job.command("results")
+@click.argument("job_id", type=int)
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--token", default=None, help=TOKEN_HELP)
+def job_results(job_id: int, out_dir: Path, token: str | None) -> None:
+    """Download a completed job's results (COCO / CSV, interactions) into a folder."""
+    from marketplace.db import session_factory, session_scope
+    from marketplace.quality import export
+
+    settings = get_settings()
+    with session_scope(session_factory(settings)) as session:
+        account = _requester(session, _token(token))
+        files = export.result_files_for(session, account, job_id, settings)
+        blobs = {
+            f["name"]: export.read_result(session, account, job_id, f["name"], settings)[0] for f in files
+        }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in blobs.items():
+        (out_dir / name).write_bytes(data)
+        click.echo(f"{out_dir / name} ({len(data)} bytes)")
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--images", default=60, show_default=True, help="rendered scenes in the dataset")
+@click.option("--workers", default=12, show_default=True, help="simulated workers")
+@click.option("--overlap", default=1, show_default=True, help="workers per image")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--serve", is_flag=True, help="keep the web app up afterwards to look around")
+@click.option("--port", default=0, type=int, help="port for the app (default: a free one, 8000 with --serve)")
+def demo(images: int, workers: int, overlap: int, seed: int, serve: bool, port: int) -> None:
+    """Run the main job end to end on embedded defaults with a simulated crowd, then report."""
+    from marketplace.demo.report import print_report
+    from marketplace.demo.run import DemoOptions, run_demo
+
+    options = DemoOptions(
+        images=images, workers=workers, overlap=overlap, seed=seed, serve=serve,
+        port=port or (8000 if serve else 0),
+    )  # fmt: skip
+    report = run_demo(options)
+    print_report(report)
+    if serve:
+        click.echo(f"The app is still up at {report['serving']} (Ctrl+C to stop).", err=True)
+        _wait_forever()
+    click.echo(json.dumps(report, sort_keys=True))
+
+
+def _wait_forever() -> None:
+    import time
+
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

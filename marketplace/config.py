@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     max_image_pixels: int = 100_000_000
     max_gt_bytes: int = 50 * 1024 * 1024
     platform_fee_bps: int = 500
+    # Submissions faster than this per item (claim to submit, server clock) are flagged "too fast".
+    min_seconds_per_item: float = 1.0
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -20,7 +20,11 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One unit of work per request: commit if the handler returns, roll back if it raises."""
+    """One unit of work per request: commit if the handler returns, roll back if it raises.
+
+    Used with ``scope="function"`` so the commit happens before the response is sent: a client that
+    got a 201 can rely on the row being there.
+    """
     session: Session = request.app.state.session_factory()
     try:
         yield session
@@ -32,7 +36,7 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 

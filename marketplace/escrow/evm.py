@@ -70,6 +70,19 @@ class DevChain:
         self.tester.revert_to_snapshot(snapshot)
 
 
+class SerializedTesterProvider(EthereumTesterProvider):
+    """eth-tester is not thread-safe; the embedded chain is used by API threads, the beat thread and
+    the JSON-RPC server at once, so every request to it goes through one lock (as a node would)."""
+
+    def __init__(self, tester: EthereumTester) -> None:
+        super().__init__(tester)
+        self._lock = threading.RLock()
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        with self._lock:
+            return super().make_request(method, params)
+
+
 def dev_keys(count: int) -> list[LocalAccount]:
     """eth-tester's default accounts (private keys 1..count) as signing accounts."""
     return [Account.from_key(i.to_bytes(32, "big")) for i in range(1, count + 1)]
@@ -86,7 +99,7 @@ def start_dev_chain(num_accounts: int = 10, mint: int = DEV_TOKEN_SUPPLY) -> Dev
     params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": DEV_GAS_LIMIT})
     state = PyEVMBackend.generate_genesis_state(num_accounts=num_accounts)
     tester = EthereumTester(PyEVMBackend(genesis_parameters=params, genesis_state=state))
-    w3 = Web3(EthereumTesterProvider(tester))
+    w3 = Web3(SerializedTesterProvider(tester))
     keys = dev_keys(num_accounts)
     admin, operator, others = keys[0], keys[1], keys[2:]
 

@@ -11,3 +11,6 @@ from marketplace.models import Job, JobStatus
 def activate_job(session: Session, job: Job) -> None:
     """Called once the job's money is secured (payments): open it for work."""
     transition(job, JobStatus.active)
+    from marketplace.assignments.service import open_job_for_work  # the assignments domain imports jobs
+
+    open_job_for_work(session, job)

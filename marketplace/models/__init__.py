@@ -1,11 +1,80 @@
 """ORM models. Importing this package registers every table on ``Base.metadata``."""
 
+from marketplace.models.assignment import (
+    Assignment,
+    AssignmentItem,
+    AssignmentStatus,
+    Chunk,
+    ChunkImage,
+    ChunkStatus,
+    GtImageStat,
+    JobWorkerBan,
+)
 from marketplace.models.base import Amount, Base, UTCDateTime, utcnow
 from marketplace.models.enums import JobStatus, JobType, Rail, Role
 from marketplace.models.job import GtAnnotation, Job, JobImage
+from marketplace.models.ledger import AccountType, EntryKind, LedgerEntry, LedgerTransaction
+from marketplace.models.payment import (
+    ChainCursor,
+    FundingStatus,
+    InboxEvent,
+    InboxStatus,
+    JobFunding,
+    Payout,
+    PayoutItem,
+    PayoutKind,
+    PayoutOutbox,
+    PayoutSchedule,
+    PayoutStatus,
+    SiweNonce,
+)
+from marketplace.models.quality import (
+    Dispute,
+    DisputeEvent,
+    DisputeKind,
+    DisputeStatus,
+    GtImageQuality,
+    JobNotice,
+    JobResultFile,
+    ScoreConflict,
+    WorkerJobQuality,
+)
 from marketplace.models.user import ApiToken, PayoutDestination, User
 
 __all__ = [
+    "Dispute",
+    "DisputeEvent",
+    "DisputeKind",
+    "DisputeStatus",
+    "GtImageQuality",
+    "JobNotice",
+    "JobResultFile",
+    "ScoreConflict",
+    "WorkerJobQuality",
+    "Assignment",
+    "AssignmentItem",
+    "AssignmentStatus",
+    "Chunk",
+    "ChunkImage",
+    "ChunkStatus",
+    "GtImageStat",
+    "JobWorkerBan",
+    "AccountType",
+    "ChainCursor",
+    "EntryKind",
+    "FundingStatus",
+    "InboxEvent",
+    "InboxStatus",
+    "JobFunding",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Payout",
+    "PayoutItem",
+    "PayoutKind",
+    "PayoutOutbox",
+    "PayoutSchedule",
+    "PayoutStatus",
+    "SiweNonce",
     "Amount",
     "ApiToken",
     "Base",

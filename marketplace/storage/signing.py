@@ -12,6 +12,10 @@ signed, using only the standard library:
   ``hmac.compare_digest`` before anything is decrypted.
 
 Token = urlsafe-base64 (no padding) of ``version(1) | nonce(16) | ciphertext | tag(32)``.
+
+The plaintext is padded with spaces to a multiple of ``PAD_BYTES``, so the link's length does not
+give away the length of the file name (a GT image named ``gt_0001_hard.jpg`` would otherwise get a
+longer link than ``0001.jpg``): every name shorter than the block gives links of one length.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 TOKEN_VERSION = 1
 NONCE_BYTES = 16
 TAG_BYTES = 32
+PAD_BYTES = 256
 _DIGEST = hashlib.sha256
 
 
@@ -80,9 +85,10 @@ def _b64decode(token: str) -> bytes:
 
 def sign_file_token(storage_uri: str, key: str, expires_at: int, secret: str) -> str:
     """An opaque token granting read access to ``key`` in ``storage_uri`` until ``expires_at``."""
-    payload = json.dumps({"u": storage_uri, "k": key, "e": int(expires_at)}, separators=(",", ":"))
+    payload = json.dumps({"u": storage_uri, "k": key, "e": int(expires_at)}, separators=(",", ":")).encode()
+    payload += b" " * (-len(payload) % PAD_BYTES)  # JSON ignores trailing whitespace
     nonce = os.urandom(NONCE_BYTES)
-    ciphertext = _keystream_xor(_subkey(secret, b"enc"), nonce, payload.encode())
+    ciphertext = _keystream_xor(_subkey(secret, b"enc"), nonce, payload)
     signed = bytes([TOKEN_VERSION]) + nonce + ciphertext
     return _b64encode(signed + _tag(secret, signed))
 

@@ -122,3 +122,11 @@ def test_signed_traversal_is_still_refused(store: LocalStorage, storage_settings
 def test_url_for_unsafe_key_is_refused(store: LocalStorage) -> None:
     with pytest.raises(InvalidInput):
         store.url("../x.jpg", ttl_s=60)
+
+
+def test_link_length_does_not_reveal_the_name_length() -> None:
+    from marketplace.storage.signing import sign_file_token
+
+    short = sign_file_token("/data/job", "a.jpg", 2_000_000_000, "k" * 40)
+    long = sign_file_token("/data/job", "ground_truth_hard_case_0001.jpg", 2_000_000_000, "k" * 40)
+    assert len(short) == len(long)

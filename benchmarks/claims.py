@@ -1,0 +1,399 @@
+"""Claim throughput through the HTTP API against the bare-SQL limit, on PostgreSQL.
+
+Run: ``python benchmarks/claims.py [--workers 64] [--seconds 20] [--sql-seconds 10]``.
+
+* Creates a scratch PostgreSQL database (admin URL from ``TILEWORK_BENCH_PG_ADMIN_URL``, default
+  ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), builds it with the migrations and seeds
+  two active jobs of 10-image chunks with 2 hidden GT images each (accuracy target 0: every
+  submission is accepted, so chunks keep moving through the whole claim → submit → score cycle).
+* API phase: ``uvicorn`` in a subprocess on a real socket; ``--workers`` concurrent workers (asyncio +
+  httpx) loop claim → submit for ``--seconds``. Scoring runs in-process after each submit (no broker).
+* SQL phase: the same number of threads, each with its own psycopg connection, doing only the SQL a
+  claim needs (SKIP LOCKED pick, slot update, assignment + 12 item rows, GT use counts) and then an
+  acceptance: the ceiling the API can approach.
+* ``duplicates`` counts violations after both phases: a worker holding a chunk twice, a chunk held or
+  accepted more than ``overlap`` times, or a chunk whose slots are not conserved.
+
+Last line: ``claims_per_s=<n> p99_ms=<n> sql_limit_per_s=<n> ratio=<api/sql> duplicates=<n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import create_engine, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from marketplace.accounts.service import issue_token  # noqa: E402
+from marketplace.db import session_scope  # noqa: E402
+from marketplace.jobs.lifecycle import activate_job  # noqa: E402
+from marketplace.migrations import upgrade  # noqa: E402
+from marketplace.models import GtAnnotation, Job, JobImage, Rail, Role, User  # noqa: E402
+
+ADMIN_URL = os.environ.get(
+    "TILEWORK_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+CHUNK = 10
+GT_PER = 2
+GT_IMAGES = 40
+SECRET = "bench-secret-key-that-is-long-enough-0000"
+
+
+def conninfo(url: str) -> str:
+    u = make_url(url)
+    return f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
+
+
+def create_database() -> tuple[str, str]:
+    name = f"tilework_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(conninfo(ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(conninfo(ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- seeding --------------------------------------------------------------------------------------
+
+
+def seed_job(factory: sessionmaker[Session], requester_id: int, chunks: int, title: str) -> int:
+    with session_scope(factory) as s:
+        job = Job(
+            requester_id=requester_id,
+            type="boxes",
+            title=title,
+            description="benchmark",
+            labels=["cat", "dog"],
+            data_uri="/nonexistent/bench",
+            accuracy_target=0.0,
+            iou_threshold=0.5,
+            point_tolerance=0.1,
+            bounty_amount=10**12,
+            currency="usd",
+            rail=Rail.card,
+            assignment_size=CHUNK,
+            gt_per_assignment=GT_PER,
+            time_limit_s=1800,
+            overlap=1,
+            max_attempts=3,
+            image_count=chunks * CHUNK + GT_IMAGES,
+            gt_count=GT_IMAGES,
+        )
+        s.add(job)
+        s.flush()
+        rows = [
+            {
+                "job_id": job.id,
+                "name": f"img{i:07d}.jpg",
+                "width": 640,
+                "height": 480,
+                "size_bytes": 1000,
+                "is_gt": i >= chunks * CHUNK,
+            }
+            for i in range(chunks * CHUNK + GT_IMAGES)
+        ]
+        for start in range(0, len(rows), 5000):
+            s.execute(insert(JobImage), rows[start : start + 5000])
+        gt_ids = s.scalars(select(JobImage.id).where(JobImage.job_id == job.id, JobImage.is_gt.is_(True)))
+        s.execute(
+            insert(GtAnnotation),
+            [{"job_id": job.id, "image_id": i, "label": "cat", "geometry": [10, 10, 50, 50]} for i in gt_ids],
+        )
+        activate_job(s, job)
+        return job.id
+
+
+def seed(url: str, workers: int, api_chunks: int, sql_chunks: int) -> dict[str, Any]:
+    engine = create_engine(url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with session_scope(factory) as s:
+        requester = User(email="bench-req@example.org", password_hash="x", role=Role.requester)
+        users = [
+            User(email=f"bench-w{i}@example.org", password_hash="x", role=Role.worker) for i in range(workers)
+        ]
+        s.add(requester)
+        s.add_all(users)
+        s.flush()
+        tokens = [issue_token(s, u, name="bench", ttl_days=1)[0] for u in users]
+        ids = [u.id for u in users]
+        requester_id = requester.id
+    api_job = seed_job(factory, requester_id, api_chunks, "api")
+    sql_job = seed_job(factory, requester_id, sql_chunks, "sql")
+    engine.dispose()
+    return {"tokens": tokens, "worker_ids": ids, "api_job": api_job, "sql_job": sql_job}
+
+
+# -- API phase ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+SERVER_POOL = 60  # above the 40 threads of the server's threadpool (see serve())
+
+
+def serve(port: int) -> None:
+    """The API server process: the normal app, with a connection pool larger than the threadpool.
+
+    With the default pool (10 + 20 overflow) and anyio's 40 worker threads, more than 30 concurrent
+    requests starve the pool: requests holding a connection wait for a thread while the threads wait
+    for a connection, until the 30 s pool timeout (500s). Reported to the lead; worked around here.
+    """
+    import uvicorn
+
+    from marketplace.app import create_app
+    from marketplace.assignments.scoring import SimpleScorer, set_scorer_factory
+    from marketplace.config import Settings
+
+    # the claim path is measured, not the quality engine's bookkeeping on deliberately empty answers
+    set_scorer_factory(lambda job: SimpleScorer())
+    settings = Settings()
+    app = create_app(settings)
+    engine = create_engine(settings.effective_database_url, pool_size=SERVER_POOL, max_overflow=0)
+    app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def start_server(url: str, port: int, home: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TILEWORK_SECRET_KEY": SECRET,
+        "TILEWORK_HOME": str(home),
+        "TILEWORK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the API server did not start")
+
+
+async def api_worker(
+    client: httpx.AsyncClient,
+    token: str,
+    job_id: int,
+    stop_at: float,
+    claims_ms: list[float],
+    submits_ms: list[float],
+    errors: list[str],
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    while time.monotonic() < stop_at:
+        t0 = time.perf_counter()
+        r = await client.post(f"/api/jobs/{job_id}/assignments/claim", headers=headers)
+        claims_ms.append((time.perf_counter() - t0) * 1000)
+        if r.status_code == 409 and r.json().get("reason") == "no_assignments_left":
+            return
+        if r.status_code != 200:
+            errors.append(f"claim {r.status_code}: {r.text[:200]}")
+            continue
+        body = r.json()
+        answers = {"items": [{"item_id": i["item_id"], "annotations": []} for i in body["items"]]}
+        t1 = time.perf_counter()
+        s = await client.post(
+            f"/api/assignments/{body['assignment_id']}/submit", json=answers, headers=headers
+        )
+        submits_ms.append((time.perf_counter() - t1) * 1000)
+        if s.status_code != 200:
+            errors.append(f"submit {s.status_code}: {s.text[:200]}")
+
+
+async def api_phase(port: int, tokens: list[str], job_id: int, seconds: float) -> dict[str, Any]:
+    claims_ms: list[float] = []
+    submits_ms: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as client:
+        start = time.monotonic()
+        stop_at = start + seconds
+        await asyncio.gather(
+            *(api_worker(client, t, job_id, stop_at, claims_ms, submits_ms, errors) for t in tokens)
+        )
+        elapsed = time.monotonic() - start
+    return {
+        "claims": len(claims_ms),
+        "elapsed": elapsed,
+        "claims_ms": claims_ms,
+        "submits_ms": submits_ms,
+        "errors": errors,
+    }
+
+
+# -- SQL phase ------------------------------------------------------------------------------------
+
+PICK = """
+SELECT id FROM chunks
+WHERE job_id = %(job)s AND status = 'open' AND free_slots > 0
+  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.chunk_id = chunks.id AND a.worker_id = %(worker)s)
+ORDER BY position LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED
+"""
+TAKE = """UPDATE chunks SET free_slots = free_slots - 1,
+  status = CASE WHEN free_slots - 1 = 0 THEN 'full' ELSE status END WHERE id = %(chunk)s"""
+ASSIGN = """INSERT INTO assignments (job_id, chunk_id, worker_id, status, deadline, created_at)
+VALUES (%(job)s, %(chunk)s, %(worker)s, 'assigned', now() + interval '30 minutes', now()) RETURNING id"""
+CHUNK_IMAGES = "SELECT image_id FROM chunk_images WHERE chunk_id = %(chunk)s ORDER BY position"
+GT_PICK = """SELECT image_id FROM gt_image_stats WHERE job_id = %(job)s AND retired_at IS NULL
+ORDER BY uses, random() LIMIT 2 FOR NO KEY UPDATE SKIP LOCKED"""
+GT_COUNT = "UPDATE gt_image_stats SET uses = uses + 1 WHERE image_id = ANY(%(ids)s)"
+ITEM = """INSERT INTO assignment_items (assignment_id, position, token, image_id, is_gt)
+VALUES (%s, %s, %s, %s, %s)"""
+ACCEPT = """UPDATE assignments SET status = 'accepted', submitted_at = now(), finished_at = now(), score = 1
+WHERE id = %(id)s"""
+DONE = "UPDATE chunks SET accepted_count = accepted_count + 1, status = 'done' WHERE id = %(chunk)s"
+
+
+def sql_claim(conn: psycopg.Connection[Any], job: int, worker: int) -> bool:
+    with conn.transaction(), conn.cursor() as cur:
+        row = cur.execute(PICK, {"job": job, "worker": worker}).fetchone()
+        if row is None:
+            return False
+        chunk = row[0]
+        cur.execute(TAKE, {"chunk": chunk})
+        assignment = cur.execute(ASSIGN, {"job": job, "chunk": chunk, "worker": worker}).fetchone()[0]  # type: ignore[index]
+        images = [r[0] for r in cur.execute(CHUNK_IMAGES, {"chunk": chunk}).fetchall()]
+        gt = [r[0] for r in cur.execute(GT_PICK, {"job": job}).fetchall()]
+        items = [(assignment, p, secrets.token_urlsafe(16), img, False) for p, img in enumerate(images)]
+        items += [
+            (assignment, len(images) + p, secrets.token_urlsafe(16), img, True) for p, img in enumerate(gt)
+        ]
+        cur.executemany(ITEM, items)
+        cur.execute(GT_COUNT, {"ids": gt})
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(ACCEPT, {"id": assignment})
+        cur.execute(DONE, {"chunk": chunk})
+    return True
+
+
+def sql_phase(url: str, worker_ids: list[int], job_id: int, seconds: float) -> dict[str, Any]:
+    counts = [0] * len(worker_ids)
+    errors: list[str] = []
+    stop_at = time.monotonic() + seconds
+
+    def loop(index: int, worker: int) -> None:
+        with psycopg.connect(conninfo(url)) as conn:
+            while time.monotonic() < stop_at:
+                try:
+                    if not sql_claim(conn, job_id, worker):
+                        return
+                except psycopg.Error as exc:
+                    errors.append(str(exc))
+                    continue
+                counts[index] += 1
+
+    threads = [threading.Thread(target=loop, args=(i, w)) for i, w in enumerate(worker_ids)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"claims": sum(counts), "elapsed": time.monotonic() - start, "errors": errors}
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+VIOLATIONS = """
+SELECT
+  (SELECT count(*) FROM (SELECT chunk_id, worker_id FROM assignments GROUP BY 1, 2 HAVING count(*) > 1) d)
++ (SELECT count(*) FROM chunks c JOIN jobs j ON j.id = c.job_id
+     WHERE c.free_slots + (SELECT count(*) FROM assignments a WHERE a.chunk_id = c.id
+                           AND a.status IN ('assigned', 'submitted', 'accepted')) <> j.overlap
+        OR c.accepted_count > j.overlap)
++ (SELECT count(*) FROM (SELECT job_id, worker_id FROM assignments WHERE status = 'assigned'
+                         GROUP BY 1, 2 HAVING count(*) > 1) a)
+"""
+
+
+def duplicates(url: str) -> int:
+    with psycopg.connect(conninfo(url)) as conn:
+        return int(conn.execute(VIOLATIONS).fetchone()[0])  # type: ignore[index]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--sql-seconds", type=float, default=10.0)
+    parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve)
+        return
+
+    name, url = create_database()
+    proc = None
+    try:
+        upgrade(url)
+        data = seed(url, args.workers, api_chunks=12_000, sql_chunks=40_000)
+        print(f"seeded {name}: {args.workers} workers, chunks of {CHUNK}+{GT_PER} GT", flush=True)
+        port = free_port()
+        proc = start_server(url, port, Path("/tmp") / name)
+        api = asyncio.run(api_phase(port, data["tokens"], data["api_job"], args.seconds))
+        proc.terminate()
+        proc.wait(timeout=20)
+        proc = None
+        sql = sql_phase(url, data["worker_ids"], data["sql_job"], args.sql_seconds)
+        dup = duplicates(url)
+    finally:
+        if proc is not None:
+            proc.kill()
+        drop_database(name)
+
+    api_rate = api["claims"] / api["elapsed"]
+    sql_rate = sql["claims"] / sql["elapsed"]
+    p99 = percentile(api["claims_ms"], 0.99)
+    print(
+        f"api: {api['claims']} claims in {api['elapsed']:.1f}s, "
+        f"claim p50={percentile(api['claims_ms'], 0.5):.1f}ms "
+        f"p99={p99:.1f}ms, submit p50={percentile(api['submits_ms'], 0.5):.1f}ms "
+        f"p99={percentile(api['submits_ms'], 0.99):.1f}ms, errors={len(api['errors'])}"
+    )
+    for err in api["errors"][:3]:
+        print(f"  api error: {err}")
+    print(f"sql: {sql['claims']} claim+accept cycles in {sql['elapsed']:.1f}s, errors={len(sql['errors'])}")
+    for err in sql["errors"][:3]:
+        print(f"  sql error: {err}")
+    print(
+        f"claims_per_s={api_rate:.0f} p99_ms={p99:.0f} sql_limit_per_s={sql_rate:.0f} "
+        f"ratio={api_rate / sql_rate:.2f} duplicates={dup}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""Time from pressing submit to the next assignment's images being visible, in Chromium.
+
+Run: ``python benchmarks/ui.py [--assignments 20] [--images 10] [--size 640x480]``.
+
+* Creates a scratch PostgreSQL database (admin URL from ``TILEWORK_BENCH_PG_ADMIN_URL``, default
+  ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), builds it with the migrations, writes
+  ``(assignments + 1) * images`` JPEG images plus GT to a scratch folder and creates an active boxes job
+  with chunks of ``--images`` images and 2 hidden GT images each.
+* Serves the app with ``uvicorn`` in a subprocess on a free port (no broker: scoring runs in-process).
+* Drives Debian's Chromium with Playwright: a signed-in worker opens the annotation page, flips to the
+  next image, presses Ctrl+Enter (GT images hold nothing to mark, so the empty answers pass), and the
+  page measures from that keydown to the frame after the next assignment's first image is drawn. All of
+  its images are requested at once; the first is decoded before the swap, the rest while the worker
+  works on it. One warm-up submission is not counted (``--warmup``).
+
+Last line: ``next_assignment_ms_p50=<n> next_assignment_ms_p95=<n>`` (target p95 < 300 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from PIL import Image, ImageDraw
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from marketplace.accounts import service as accounts  # noqa: E402
+from marketplace.config import Settings  # noqa: E402
+from marketplace.db import dispose_engines, session_factory, session_scope  # noqa: E402
+from marketplace.jobs.lifecycle import activate_job  # noqa: E402
+from marketplace.migrations import upgrade  # noqa: E402
+from marketplace.models import Job, Role  # noqa: E402
+
+ADMIN_URL = os.environ.get(
+    "TILEWORK_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SECRET = "bench-secret-key-that-is-long-enough-0000"
+PASSWORD = "bench password 1"
+GT_PER = 2
+
+# keydown of Ctrl+Enter → the frame after "tilework:shown" (the new assignment drawn on the canvas)
+PROBE = """
+window.__bench = { t0: null, samples: [] };
+document.addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && e.key === "Enter") window.__bench.t0 = performance.now();
+}, true);
+window.addEventListener("tilework:shown", () => {
+  const t0 = window.__bench.t0;
+  if (t0 === null) return;
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    window.__bench.samples.push(performance.now() - t0);
+    window.__bench.t0 = null;
+  }));
+});
+"""
+
+
+def conninfo(url: str) -> str:
+    u = make_url(url)
+    return f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_images(folder: Path, count: int, size: tuple[int, int], rng: random.Random) -> list[str]:
+    """Photo-sized JPEGs with a gradient and a few shapes (tens of kB each, like real thumbnails)."""
+    names = []
+    w, h = size
+    for i in range(count):
+        img = Image.linear_gradient("L").resize(size).convert("RGB")
+        draw = ImageDraw.Draw(img)
+        for _ in range(6):
+            x, y = rng.randrange(w - 60), rng.randrange(h - 60)
+            colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+            draw.rectangle([x, y, x + rng.randrange(20, 60), y + rng.randrange(20, 60)], fill=colour)
+        name = f"img{i:04d}.jpg"
+        img.save(folder / name, quality=85)
+        names.append(name)
+    return names
+
+
+def gt_coco(names: list[str], size: tuple[int, int]) -> dict[str, Any]:
+    """GT images with nothing to mark: the benchmark worker submits empty answers and always passes, so
+    the quality engine neither bans it nor pauses the job while we measure the UI."""
+    w, h = size
+    return {
+        "images": [{"id": i + 1, "file_name": n, "width": w, "height": h} for i, n in enumerate(names)],
+        "annotations": [],
+        "categories": [{"id": 1, "name": "object"}, {"id": 2, "name": "other"}],
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--assignments", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=1, help="submissions before measuring (not counted)")
+    parser.add_argument("--images", type=int, default=10, help="images per assignment (before hidden GT)")
+    parser.add_argument("--size", default="640x480")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"needs Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    size = tuple(int(v) for v in args.size.split("x"))
+    assert len(size) == 2
+    rng = random.Random(7)
+    db_name = f"tilework_bench_ui_{uuid.uuid4().hex[:8]}"
+    admin = conninfo(ADMIN_URL)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    url = make_url(ADMIN_URL).set(database=db_name).render_as_string(hide_password=False)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="tilework-bench-ui-") as tmp:
+            data = Path(tmp) / "data"
+            data.mkdir()
+            total = (args.assignments + args.warmup + 1) * args.images
+            names = write_images(data, total + 20, (size[0], size[1]), rng)
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            settings = Settings(
+                environment="test",
+                home=Path(tmp) / "home",
+                database_url=url,
+                local_data_roots=[data],
+                secret_key=SECRET,
+                public_base_url=base,
+            )
+            upgrade(url)
+            factory = session_factory(settings)
+            with session_scope(factory) as session:
+                requester = accounts.register(
+                    session, email="req@bench.local", password=PASSWORD, role=Role.requester
+                )
+                req_token = accounts.issue_token(session, requester, name="bench", ttl_days=1)[0]
+                worker = accounts.register(
+                    session, email="worker@bench.local", password=PASSWORD, role=Role.worker
+                )
+                worker_token = accounts.issue_token(session, worker, name="bench", ttl_days=1)[0]
+
+            env = {
+                **os.environ,
+                "TILEWORK_ENVIRONMENT": "test",
+                "TILEWORK_DATABASE_URL": url,
+                "TILEWORK_HOME": str(Path(tmp) / "home"),
+                "TILEWORK_LOCAL_DATA_ROOTS": json.dumps([str(data)]),
+                "TILEWORK_SECRET_KEY": SECRET,
+                "TILEWORK_PUBLIC_BASE_URL": base,
+            }
+            env.pop("REDIS_URL", None)
+            env.pop("TILEWORK_REDIS_URL", None)
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "marketplace.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the app server did not start")
+                time.sleep(0.1)
+
+            body = {
+                "type": "boxes",
+                "title": "UI benchmark",
+                "labels": ["object", "other"],
+                "data_uri": str(data),
+                "gt": gt_coco(names[:20], (size[0], size[1])),
+                "bounty_amount": 1_000_000,
+                "currency": "usd",
+                "rail": "card",
+                "assignment_size": args.images,
+                "gt_per_assignment": GT_PER,
+                "accuracy_target": 0.8,
+            }
+            response = httpx.post(
+                f"{base}/api/jobs", json=body, headers={"Authorization": f"Bearer {req_token}"}, timeout=120
+            )
+            response.raise_for_status()
+            job_id = response.json()["id"]
+            for _ in range(100):  # the API may answer just before its transaction commits
+                with session_scope(factory) as session:
+                    job = session.get(Job, job_id)
+                    if job is not None:
+                        activate_job(session, job)
+                        break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError(f"job {job_id} never appeared in {db_name}")
+
+            samples = run_browser(sync_playwright, base, worker_token, job_id, args.assignments + args.warmup)
+            samples = samples[args.warmup :]
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        dispose_engines()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+    print(f"samples_ms={[round(s, 1) for s in samples]}")
+    print(f"assignments={len(samples)} images_per_assignment={args.images + GT_PER} size={args.size}")
+    p50, p95 = percentile(samples, 0.5), percentile(samples, 0.95)
+    print(f"next_assignment_ms_p50={p50:.0f} next_assignment_ms_p95={p95:.0f}")
+
+
+def run_browser(sync_playwright: Any, base: str, token: str, job_id: int, count: int) -> list[float]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 860})
+        context.add_cookies(
+            [{"name": "tw_token", "value": token, "url": base, "httpOnly": True, "sameSite": "Lax"}]
+        )
+        context.add_init_script(PROBE)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"/work/jobs/{job_id}")
+        page.wait_for_function("document.body.dataset.assignmentId > 0")
+        for n in range(count):
+            current = page.evaluate("document.body.dataset.assignmentId")
+            page.keyboard.press("n")  # look at the second image, as a worker would, then submit
+            page.keyboard.press("Control+Enter")
+            page.wait_for_function(f"document.body.dataset.assignmentId !== '{current}'")
+            if page.evaluate("document.body.dataset.assignmentId") == "none":
+                why = page.locator("#nothing-text").inner_text()
+                raise RuntimeError(f"ran out of assignments after {n + 1}: {why}")
+            page.wait_for_function(f"window.__bench.samples.length === {n + 1}")
+        samples: list[float] = page.evaluate("window.__bench.samples")
+        phases = page.evaluate("window.__tilework.timings")
+        submit = [p["submit_ms"] for p in phases if "submit_ms" in p]
+        claim = [p["claim_ms"] for p in phases if "claim_ms" in p][1:]
+        images = [p["images_ms"] for p in phases if "images_ms" in p][1:]
+        med = {
+            name: sorted(v)[len(v) // 2]
+            for name, v in (("submit", submit), ("claim", claim), ("image", images))
+        }
+        print(
+            f"median phases: submit_ms={med['submit']} claim_ms={med['claim']} first_image_ms={med['image']}"
+        )
+        browser.close()
+    return samples
+
+
+if __name__ == "__main__":
+    main()

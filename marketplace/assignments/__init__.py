@@ -1,0 +1,1 @@
+"""The assignment server: chunks with hidden ground truth, claims, expiry, submissions, scoring."""

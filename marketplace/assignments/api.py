@@ -1,0 +1,87 @@
+"""HTTP routes of the assignment server: parse, authorise, call the service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from marketplace.assignments import service
+from marketplace.assignments.schemas import (
+    AssignmentOut,
+    ExportAssignmentOut,
+    MyAssignmentOut,
+    OpenJobOut,
+    ProgressOut,
+    SubmissionIn,
+    SubmitOut,
+)
+from marketplace.deps import CurrentUser, SessionDep, SettingsDep, WorkerUser
+from marketplace.errors import Forbidden
+from marketplace.models import Role, User
+
+router = APIRouter(tags=["assignments"])
+
+NOTHING_DESCRIPTION = (
+    "nothing available: `reason` is job_not_active, banned, already_assigned or no_assignments_left"
+)
+NOTHING: dict[int | str, dict[str, Any]] = {409: {"description": NOTHING_DESCRIPTION}}
+
+
+@router.get("/api/work/jobs", response_model=list[OpenJobOut])
+def job_board(user: WorkerUser, session: SessionDep, settings: SettingsDep) -> list[OpenJobOut]:
+    """Open jobs this worker can take: type, pay per assignment, assignments left, time limit."""
+    return service.open_jobs(session, user, settings)
+
+
+@router.post("/api/jobs/{job_id}/assignments/claim", response_model=AssignmentOut, responses=NOTHING)
+def claim_in_job(job_id: int, user: WorkerUser, session: SessionDep, settings: SettingsDep) -> AssignmentOut:
+    return service.claim_in_job(session, user, job_id, settings)
+
+
+@router.post("/api/assignments/claim", response_model=AssignmentOut, responses=NOTHING)
+def claim_any(user: WorkerUser, session: SessionDep, settings: SettingsDep) -> AssignmentOut:
+    """The next assignment in any job this worker can do."""
+    return service.claim_any(session, user, settings)
+
+
+@router.get("/api/assignments/mine", response_model=list[MyAssignmentOut])
+def my_assignments(
+    user: WorkerUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[MyAssignmentOut]:
+    """My current and past assignments with status and score."""
+    return service.my_assignments(session, user, limit=limit, offset=offset)
+
+
+@router.get("/api/assignments/{assignment_id}", response_model=AssignmentOut)
+def get_assignment(
+    assignment_id: int, user: WorkerUser, session: SessionDep, settings: SettingsDep
+) -> AssignmentOut:
+    """One of my assignments; while it is open, its items come with fresh image links."""
+    return service.get_my_assignment(session, user, assignment_id, settings)
+
+
+@router.post("/api/assignments/{assignment_id}/submit", response_model=SubmitOut)
+def submit(assignment_id: int, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
+    return service.submit(session, user, assignment_id, body)
+
+
+def _not_worker(user: User) -> User:
+    if user.role is Role.worker:
+        raise Forbidden("workers see their own assignments, not a job's progress")
+    return user
+
+
+@router.get("/api/jobs/{job_id}/progress", response_model=ProgressOut)
+def job_progress(job_id: int, user: CurrentUser, session: SessionDep) -> ProgressOut:
+    """Images done/total and assignments by status; the job's requester (and staff) only."""
+    return service.job_progress(session, _not_worker(user), job_id)
+
+
+@router.get("/api/jobs/{job_id}/submissions", response_model=list[ExportAssignmentOut])
+def export_submissions(job_id: int, user: CurrentUser, session: SessionDep) -> list[ExportAssignmentOut]:
+    """Every submission with its answers and per-item interaction records (hovers, clicks, mouse)."""
+    return service.export_submissions(session, _not_worker(user), job_id)

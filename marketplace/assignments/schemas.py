@@ -1,0 +1,156 @@
+"""Request and response models of the assignment API. Nothing here can carry GT information."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marketplace.models import AssignmentStatus, JobStatus, JobType
+
+MAX_OBJECTS_PER_ITEM = 1000
+MAX_EVENTS = 2000
+MAX_MOUSE_SAMPLES = 10_000
+
+
+# -- submissions ----------------------------------------------------------------------------------
+
+
+class AnnotationIn(BaseModel):
+    """``geometry``: ``[x, y, w, h]`` for boxes, ``[x, y]`` for points, omitted for classification."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    label: str = Field(min_length=1, max_length=200)
+    geometry: list[float] | None = Field(default=None, max_length=4)
+
+
+class HoverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    enter_ms: float = Field(ge=0)
+    leave_ms: float | None = Field(default=None, ge=0)
+
+
+class InteractionsIn(BaseModel):
+    """What the browser recorded on one item (ms since the assignment was shown)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    time_on_item_ms: float | None = Field(default=None, ge=0)
+    hovers: list[HoverIn] = Field(default_factory=list, max_length=MAX_EVENTS)
+    clicks_ms: list[float] = Field(default_factory=list, max_length=MAX_EVENTS)
+    mouse: list[tuple[float, float, float]] = Field(
+        default_factory=list, max_length=MAX_MOUSE_SAMPLES, description="throttled [t_ms, x, y] samples"
+    )
+
+
+class ItemAnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str = Field(min_length=1, max_length=64)
+    annotations: list[AnnotationIn] = Field(
+        max_length=MAX_OBJECTS_PER_ITEM, description="an explicit empty list means 'nothing here'"
+    )
+    interactions: InteractionsIn | None = None
+
+
+class SubmissionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ItemAnswerIn] = Field(min_length=1, max_length=1000)
+
+
+class SubmitOut(BaseModel):
+    assignment_id: int
+    status: AssignmentStatus
+    submitted_at: datetime
+
+
+# -- what a worker sees ---------------------------------------------------------------------------
+
+
+class ItemOut(BaseModel):
+    item_id: str
+    image_url: str
+    width: int
+    height: int
+
+
+class InstructionsOut(BaseModel):
+    title: str
+    description: str
+    guide_url: str | None
+
+
+class AssignmentOut(BaseModel):
+    """A claimed assignment: everything needed to annotate it, items in display order."""
+
+    assignment_id: int
+    job_id: int
+    job_type: JobType
+    status: AssignmentStatus
+    deadline: datetime
+    time_limit_s: int
+    instructions: InstructionsOut
+    labels: list[str]
+    items: list[ItemOut]
+
+
+class MyAssignmentOut(BaseModel):
+    assignment_id: int
+    job_id: int
+    job_title: str
+    job_type: JobType
+    status: AssignmentStatus
+    deadline: datetime
+    claimed_at: datetime
+    submitted_at: datetime | None
+    finished_at: datetime | None
+    score: float | None
+
+
+class OpenJobOut(BaseModel):
+    job_id: int
+    title: str
+    type: JobType
+    description: str
+    guide_url: str | None
+    labels: list[str]
+    currency: str
+    pay_per_assignment: str = Field(description="integer as a string: cents or token base units")
+    assignments_left: int
+    items_per_assignment: int
+    time_limit_s: int
+
+
+# -- requester views ------------------------------------------------------------------------------
+
+
+class ProgressOut(BaseModel):
+    job_id: int
+    status: JobStatus
+    images_total: int
+    images_done: int
+    chunks_total: int
+    chunks: dict[str, int]
+    assignments: dict[str, int]
+
+
+class ExportItemOut(BaseModel):
+    image: str
+    position: int
+    is_gt: bool
+    answer: Any
+    interactions: Any
+
+
+class ExportAssignmentOut(BaseModel):
+    assignment_id: int
+    worker_id: int
+    chunk_position: int
+    status: AssignmentStatus
+    score: float | None
+    submitted_at: datetime | None
+    items: list[ExportItemOut]

@@ -1,0 +1,82 @@
+"""Background task bodies of the assignment server (ids in, idempotent)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from marketplace.assignments import service
+from marketplace.db import session_scope
+from workers.celery_app import celery_app
+from workers.enqueue import after_commit
+
+EXPIRE_EVERY_S = 60.0
+log = logging.getLogger(__name__)
+
+
+def run_scoring(factory: Callable[[], Session], assignment_id: int) -> str | None:
+    with session_scope(factory) as session:
+        status = service.score_assignment(session, assignment_id)
+    return status.value if status is not None else None
+
+
+def run_expiry(factory: Callable[[], Session] | None = None) -> int:
+    with session_scope(factory) as session:
+        return service.expire_overdue(session)
+
+
+@celery_app.task(name="assignments.score_assignment")
+def score_assignment_task(assignment_id: int) -> str | None:
+    return run_scoring(_default_factory(), assignment_id)
+
+
+@celery_app.task(name="assignments.expire_overdue")
+def expire_overdue_task() -> int:
+    return run_expiry(_default_factory())
+
+
+def _default_factory() -> Callable[[], Session]:
+    from marketplace.db import session_factory
+
+    return session_factory()
+
+
+def enqueue_scoring(session: Session, assignment_id: int) -> None:
+    """Score after the submission commits.
+
+    Without a broker (eager mode) the same body runs in this process, on the caller's own database
+    (tests and the embedded default pass their engine), and only once the caller's connection is back
+    in the pool: running it inside the commit would hold two connections per request and can starve
+    the pool under load.
+    """
+    bind = session.get_bind()
+
+    def send() -> None:
+        if celery_app.conf.task_always_eager:
+            factory = sessionmaker(bind=bind, expire_on_commit=False)
+            after_release(session, lambda: run_scoring(factory, assignment_id))
+        else:
+            score_assignment_task.delay(assignment_id)
+
+    after_commit(session, send)
+
+
+def after_release(session: Session, callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the session's outermost transaction has ended and released its
+    connection (called from an after-commit callback)."""
+    fired = False
+
+    def _fire(_session: Session, transaction: SessionTransaction) -> None:
+        nonlocal fired
+        if fired or transaction.parent is not None:
+            return
+        fired = True
+        try:
+            callback()
+        except Exception:
+            log.exception("in-process background task failed")
+
+    event.listen(session, "after_transaction_end", _fire)

@@ -1,0 +1,1 @@
+"""``tilework demo``: a job on rendered scenes worked by a simulated crowd through the real API."""

@@ -1,0 +1,53 @@
+"""A small HTTP client for the demo's requester and simulated workers (the real API, nothing else)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class ApiClient:
+    base_url: str
+    token: str | None = None
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(base_url=self.base_url, timeout=60)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        r = self.http.request(method, path, headers=self._headers(), **kwargs)
+        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else r.content
+        if r.status_code >= 400:
+            raise ApiError(r.status_code, body)
+        return body
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.call("POST", path, **kwargs)
+
+    def fetch(self, url: str) -> bytes:
+        r = self.http.get(url, headers=self._headers())
+        r.raise_for_status()
+        return r.content
+
+    def sign_up(self, email: str, password: str, role: str) -> None:
+        self.post("/api/auth/register", json={"email": email, "password": password, "role": role})
+        self.token = self.post("/api/auth/login", json={"email": email, "password": password})["token"]
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,38 @@
+"""The demo's closing report, for a person (the last line printed is the JSON for machines)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+def _money(amount: int, currency: str, decimals: int = 6) -> str:
+    whole, frac = divmod(int(amount), 10**decimals)
+    return f"{whole}.{frac:0{decimals}d} {currency} ({amount} base units)"
+
+
+def print_report(r: dict[str, Any]) -> None:
+    cur = r["currency"]
+    lines = [
+        "",
+        f"Tilework demo — job {r['job_id']}: {r['images']} images ({r['gt_images']} of them hidden GT)",
+        f"  merged dataset vs exact truth   accuracy {r['merged_accuracy']:.3f}, "
+        f"images fully right {r['images_exact']:.1%}",
+        f"  assignments                     {r['assignments_accepted']} accepted, "
+        f"{r['assignments_rejected']} rejected",
+        f"  crowd                           {r['workers']}",
+        f"  banned                          {r['workers_banned'] or 'nobody'} "
+        f"(engine says {r['banned_total']})",
+        f"  GT overhead                     {r['gt_overhead']:.0%} extra items per assignment, "
+        f"{r['gt_items_shown']} GT items shown",
+        f"  money                           funded {_money(r['funded'], cur)}",
+        f"                                  paid {_money(r['paid'], cur)}",
+        f"                                  refunded {_money(r['refunded'], cur)}",
+        f"                                  fees {_money(r['fees'], cur)}",
+        f"  gas (approve + fund)            {r['gas_funding']}",
+        f"  disputes                        {r['disputes'] or 'none'}",
+        f"  wall time                       {r['wall_s']} s",
+        "",
+    ]
+    click.echo("\n".join(lines), err=True)

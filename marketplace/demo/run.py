@@ -1,0 +1,455 @@
+"""The demo, phase by phase: every step goes through the product's real HTTP API and tasks.
+
+Phases: set up (migrations, the app on a local port, the in-process beat and chain) → render a
+dataset → create the job (upload) → fund it from a wallet on the chain → a simulated crowd claims
+and submits → quality engine accepts, rejects, bans, merges → payouts on chain → results and report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from marketplace.demo.client import ApiClient, ApiError
+from marketplace.demo.crowd import Profile, answer_boxes, crowd_mix, interactions
+from marketplace.demo.scenes import LABELS, Scene, coco_for, render_dataset
+from marketplace.quality.scoring import BoxSet, score_boxes
+
+PASSWORD = "demo-password-123"
+WAIT_S = 180.0
+#: Simulated workers spend their profile's seconds per item divided by this (a careful 4 s becomes
+#: 200 ms), and the platform's "too fast" floor is scaled the same way for the demo.
+TIME_SCALE = 20.0
+
+
+@dataclass
+class DemoOptions:
+    images: int = 60
+    workers: int = 12
+    gt_share: float = 0.25
+    overlap: int = 1
+    assignment_size: int = 5
+    gt_per_assignment: int = 2
+    bounty: int = 600_000_000  # base units of the dev token (6 decimals): 600 tUSD
+    seed: int = 7
+    serve: bool = False
+    port: int = 0
+    quiet: bool = False
+
+
+@dataclass
+class Crowd:
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    submitted: Counter[str] = field(default_factory=Counter)
+    stop_reason: dict[str, str] = field(default_factory=dict)
+    reviewed: Counter[str] = field(default_factory=Counter)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _phase(name: str, quiet: bool, total: int | None = None) -> Iterator[tqdm[Any]]:
+    bar = tqdm(desc=f"{name:>10}", total=total, disable=quiet, unit="step", leave=True)
+    try:
+        yield bar
+    finally:
+        if total is not None and bar.n < total:
+            bar.update(total - bar.n)
+        bar.close()
+
+
+# -- setup --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Platform:
+    base_url: str
+    server: Any
+    thread: threading.Thread
+    beat: Any
+    rpc: Any
+    dev_chain: Any
+
+    def stop(self) -> None:
+        self.beat.stop()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.rpc.close()
+
+
+def start_platform(options: DemoOptions) -> Platform:
+    """Migrate the embedded database, start the app on a local port, the beat and the chain's RPC."""
+    import uvicorn
+
+    from marketplace.app import create_app
+    from marketplace.config import get_settings
+    from marketplace.escrow.evm import serve_json_rpc
+    from marketplace.migrations import upgrade
+    from marketplace.payments.rails import get_rails
+    from workers.celery_app import celery_app
+    from workers.inprocess import InProcessBeat
+
+    port = options.port or _free_port()
+    os.environ.setdefault("TILEWORK_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    os.environ.setdefault("TILEWORK_MIN_SECONDS_PER_ITEM", str(1.0 / TIME_SCALE))
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.ensure_home()
+    upgrade(settings.effective_database_url)
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="tilework-demo-api", daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    rails = get_rails()
+    dev_chain = rails.extra.get("dev_chain")
+    if dev_chain is None:
+        raise RuntimeError("the demo funds on the embedded chain: unset TILEWORK_CHAIN_RPC_URL")
+    rpc = serve_json_rpc(dev_chain.w3)
+    beat = InProcessBeat(celery_app, speedup=15.0).start()
+    return Platform(f"http://127.0.0.1:{port}", server, thread, beat, rpc, dev_chain)
+
+
+# -- requester ------------------------------------------------------------------------------------------
+
+
+def create_job(api: ApiClient, folder: Path, scenes: list[Scene], options: DemoOptions) -> dict[str, Any]:
+    rng = random.Random(options.seed)
+    gt_scenes = rng.sample(scenes, max(options.gt_per_assignment, int(len(scenes) * options.gt_share)))
+    spec = {
+        "type": "boxes",
+        "title": "Box every shape",
+        "description": "Draw a tight box around every square, disc and triangle; pick its label.",
+        "labels": list(LABELS),
+        "accuracy_target": 0.7,
+        "iou_threshold": 0.6,
+        "bounty_amount": options.bounty,
+        "currency": "tUSD",
+        "rail": "chain",
+        "assignment_size": options.assignment_size,
+        "gt_per_assignment": options.gt_per_assignment,
+        "overlap": options.overlap,
+        "time_limit_s": 600,
+    }
+    files = [("images", (s.name, (folder / s.name).read_bytes(), "image/png")) for s in scenes]
+    files.append(("gt", ("gt.json", json.dumps(coco_for(gt_scenes)).encode(), "application/json")))
+    job: dict[str, Any] = api.post("/api/jobs/upload", data={"spec": json.dumps(spec)}, files=files)
+    job["gt_names"] = sorted(s.name for s in gt_scenes)
+    return job
+
+
+def fund_on_chain(api: ApiClient, platform: Platform, job_id: int) -> dict[str, Any]:
+    """What a wallet does: approve the vault, then fund the job, over the chain's JSON-RPC."""
+    from web3 import HTTPProvider, Web3
+
+    from marketplace.escrow.chain import ChainEscrow
+
+    plan: dict[str, Any] = api.post(f"/api/jobs/{job_id}/fund", json={})
+    requester_wallet = platform.dev_chain.accounts[0]
+    w3 = Web3(HTTPProvider(platform.rpc.url))
+    wallet = ChainEscrow(w3, plan["vault_address"], requester_wallet)
+    result = wallet.fund_job(
+        requester_wallet,
+        plan["chain_job_id"],
+        plan["token_address"],
+        int(plan["amount"]),
+        int(plan["deadline"]),
+    )
+    plan["gas_used"] = result.approve.gas_used + result.fund.gas_used
+    return plan
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+# -- the crowd ------------------------------------------------------------------------------------------
+
+
+def _link_wallet(worker: ApiClient) -> None:
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    account = Account.create()
+    challenge = worker.post("/api/payouts/wallet/nonce", json={"address": account.address})
+    signed = account.sign_message(encode_defunct(text=challenge["message"]))
+    worker.post(
+        "/api/payouts/wallet/verify",
+        json={"message": challenge["message"], "signature": signed.signature.to_0x_hex()},
+    )
+
+
+def make_crowd(base_url: str, options: DemoOptions, run_id: str) -> tuple[list[ApiClient], Crowd]:
+    crowd = Crowd()
+    clients = []
+    for i, profile in enumerate(crowd_mix(options.workers)):
+        worker = ApiClient(base_url)
+        email = f"{profile.kind}{i}-{run_id}@demo.tilework"
+        worker.sign_up(email, PASSWORD, "worker")
+        _link_wallet(worker)
+        crowd.profiles[email] = profile
+        clients.append(worker)
+    return clients, crowd
+
+
+def _answer(worker: ApiClient, assignment: dict[str, Any], scenes_by_hash: dict[str, Scene],
+            profile: Profile, rng: random.Random) -> dict[str, Any]:  # fmt: skip
+    items = []
+    for position, item in enumerate(assignment["items"]):
+        scene = scenes_by_hash[hashlib.sha256(worker.fetch(item["image_url"])).hexdigest()]
+        items.append(
+            {
+                "item_id": item["item_id"],
+                "annotations": answer_boxes(scene, profile, rng),
+                "interactions": interactions(profile, position, rng),
+            }
+        )
+    return {"items": items}
+
+
+def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, scenes_by_hash: dict[str, Scene],
+         done: Callable[[], bool], seed: int) -> None:  # fmt: skip
+    """One simulated worker: claim, look at the images, answer, submit, until nothing is left."""
+    profile = crowd.profiles[email]
+    rng = random.Random(seed)
+    idle_since: float | None = None
+    while not done():
+        try:
+            assignment = worker.post(f"/api/jobs/{job_id}/assignments/claim")
+        except ApiError as exc:
+            reason = exc.body.get("reason") if isinstance(exc.body, dict) else None
+            if reason in ("banned",):
+                crowd.stop_reason[email] = "banned"
+                return
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > WAIT_S:
+                crowd.stop_reason[email] = f"idle ({reason})"
+                return
+            time.sleep(0.3)
+            continue
+        idle_since = None
+        answers = _answer(worker, assignment, scenes_by_hash, profile, rng)
+        time.sleep(profile.seconds_per_item * len(answers["items"]) / TIME_SCALE)
+        try:
+            worker.post(f"/api/assignments/{assignment['assignment_id']}/submit", json=answers)
+            crowd.submitted[email] += 1
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+    crowd.stop_reason.setdefault(email, "job done")
+
+
+# -- the reviewer ---------------------------------------------------------------------------------------
+
+#: What the simulated reviewer decides per dispute kind (the scenes' GT is exact, so GT stays).
+REVIEW_POLICY = {
+    "chunk_failed_max_attempts": "reopen_chunk",
+    "too_fast": "ban_worker",
+    "suspicious_gt": "restore_gt",
+    "low_agreement": "uphold",
+    "appeal": "uphold",
+}
+
+
+def make_reviewer(base_url: str, run_id: str) -> ApiClient:
+    """A reviewer account is made by the operator (as ``tilework user create --role reviewer`` does)."""
+    from marketplace.accounts import service
+    from marketplace.config import get_settings
+    from marketplace.db import session_factory, session_scope
+    from marketplace.models import Role
+
+    email = f"reviewer-{run_id}@demo.tilework"
+    with session_scope(session_factory(get_settings())) as session:
+        service.register(session, email=email, password=PASSWORD, role=Role.reviewer)
+    reviewer = ApiClient(base_url)
+    reviewer.token = reviewer.post("/api/auth/login", json={"email": email, "password": PASSWORD})["token"]
+    return reviewer
+
+
+def review(reviewer: ApiClient, job_id: int, decided: Counter[str], done: Callable[[], bool]) -> None:
+    """Work the dispute queue of the job until the crowd is done."""
+    while not done():
+        for dispute in reviewer.get("/api/reviews/disputes", params={"job_id": job_id, "status": "open"}):
+            action = REVIEW_POLICY.get(dispute["kind"], "uphold")
+            try:
+                reviewer.post(f"/api/reviews/disputes/{dispute['id']}/decide",
+                              json={"action": action, "comment": "demo reviewer"})  # fmt: skip
+                decided[f"{dispute['kind']}:{action}"] += 1
+            except ApiError as exc:
+                if exc.status not in (409, 422):
+                    raise
+        time.sleep(0.5)
+
+
+# -- results ----------------------------------------------------------------------------------------------
+
+
+def boxes_by_image(coco: dict[str, Any]) -> dict[str, BoxSet]:
+    names = {img["id"]: img["file_name"] for img in coco["images"]}
+    cats = {c["id"]: c["name"] for c in coco["categories"]}
+    grouped: dict[str, tuple[list[list[float]], list[str]]] = {n: ([], []) for n in names.values()}
+    for ann in coco["annotations"]:
+        boxes, labels = grouped[names[ann["image_id"]]]
+        boxes.append(ann["bbox"])
+        labels.append(cats[ann["category_id"]])
+    return {name: BoxSet.of(b, lab) for name, (b, lab) in grouped.items()}
+
+
+def dataset_accuracy(merged: dict[str, BoxSet], scenes: list[Scene], skip: set[str]) -> dict[str, float]:
+    """Merged boxes vs the exact truth on the images workers labelled (GT images excluded)."""
+    truth: dict[Hashable, BoxSet] = {
+        s.name: BoxSet.of([sh.box for sh in s.shapes], [sh.label for sh in s.shapes])
+        for s in scenes
+        if s.name not in skip
+    }
+    answers: dict[Hashable, BoxSet] = {n: merged.get(str(n), BoxSet.of()) for n in truth}
+    score = score_boxes(truth, answers, target=0.0, iou_threshold=0.5)
+    exact = sum(1 for item in score.items if item.matched == item.gt_count == item.submitted_count)
+    return {"accuracy": round(score.accuracy, 4), "images_exact": round(exact / max(1, len(truth)), 4)}
+
+
+# -- the whole run ------------------------------------------------------------------------------------------
+
+
+def _job_status(api: ApiClient, job_id: int) -> str:
+    return str(api.get(f"/api/jobs/{job_id}")["status"])
+
+
+def run_crowd(platform: Platform, job: dict[str, Any], scenes: list[Scene], options: DemoOptions,
+              requester: ApiClient, run_id: str) -> Crowd:  # fmt: skip
+    by_hash = {s.sha256: s for s in scenes}
+    clients, crowd = make_crowd(platform.base_url, options, run_id)
+    progress = requester.get(f"/api/jobs/{job['id']}/progress")
+    finished = threading.Event()
+
+    def done() -> bool:
+        return finished.is_set()
+
+    reviewer = make_reviewer(platform.base_url, run_id)
+    with (
+        ThreadPoolExecutor(max_workers=len(clients) + 1) as pool,
+        _phase("crowd", options.quiet, total=progress["chunks_total"]) as bar,
+    ):
+        futures = [
+            pool.submit(work, c, email, crowd, job["id"], by_hash, done, options.seed + i)
+            for i, (c, email) in enumerate(zip(clients, crowd.profiles, strict=True))
+        ]
+        futures.append(pool.submit(review, reviewer, job["id"], crowd.reviewed, done))
+        while not all(f.done() for f in futures):
+            progress = requester.get(f"/api/jobs/{job['id']}/progress")
+            settled = progress["chunks"].get("accepted", 0)
+            bar.update(max(0, settled - bar.n))
+            finished_job = progress["status"] in ("completed", "cancelled", "failed")
+            nobody_left = all(f.done() for f in futures[:-1])  # every worker banned or idle
+            if finished_job or settled >= progress["chunks_total"] or nobody_left:
+                finished.set()
+            time.sleep(0.3)
+        for f in futures:
+            f.result()
+    for c in clients:
+        c.close()
+    return crowd
+
+
+def run_demo(options: DemoOptions) -> dict[str, Any]:
+    started = time.monotonic()
+    run_id = secrets.token_hex(3)
+    with _phase("setup", options.quiet, total=1):
+        platform = start_platform(options)
+    from marketplace.config import get_settings
+
+    settings = get_settings()
+    try:
+        folder = settings.home / "demo" / run_id / "images"
+        with _phase("dataset", options.quiet, total=options.images) as bar:
+            scenes = render_dataset(folder, options.images, seed=options.seed)
+            bar.update(options.images)
+        requester = ApiClient(platform.base_url)
+        requester.sign_up(f"requester-{run_id}@demo.tilework", PASSWORD, "requester")
+        with _phase("intake", options.quiet, total=1):
+            job = create_job(requester, folder, scenes, options)
+        with _phase("funding", options.quiet, total=2) as bar:
+            funding = fund_on_chain(requester, platform, job["id"])
+            bar.update(1)
+            wait_for(lambda: _job_status(requester, job["id"]) != "draft", "the chain funding to be seen")
+        crowd = run_crowd(platform, job, scenes, options, requester, run_id)
+        with _phase("payout", options.quiet, total=1):
+            platform.beat.run_all_now()
+            wait_for(lambda: _settled(requester, job["id"]), "the payouts to settle")
+        report = _report(requester, platform, job, scenes, crowd, funding, started)
+    finally:
+        if not options.serve:
+            platform.stop()
+    if options.serve:
+        report["serving"] = platform.base_url
+    return report
+
+
+def _settled(api: ApiClient, job_id: int) -> bool:
+    books = api.get(f"/api/jobs/{job_id}/books")
+    status = _job_status(api, job_id)
+    return status in ("completed", "cancelled") and books["payable"] == 0 and books["held"] == 0
+
+
+def _report(api: ApiClient, platform: Platform, job: dict[str, Any], scenes: list[Scene], crowd: Crowd,
+            funding: dict[str, Any], started: float) -> dict[str, Any]:  # fmt: skip
+    job_id = job["id"]
+    books = api.get(f"/api/jobs/{job_id}/books")
+    quality = api.get(f"/api/jobs/{job_id}/quality")
+    progress = api.get(f"/api/jobs/{job_id}/progress")
+    coco = api.get(f"/api/jobs/{job_id}/results/instances.json")
+    coco = json.loads(coco) if isinstance(coco, bytes) else coco
+    merged = boxes_by_image(coco)
+    accuracy = dataset_accuracy(merged, scenes, skip=set(job["gt_names"]))
+    kinds = Counter(p.kind for p in crowd.profiles.values())
+    banned = Counter(crowd.profiles[e].kind for e, why in crowd.stop_reason.items() if why == "banned")
+    items = progress["images_total"]
+    gt_shown = progress["assignments"].get("accepted", 0) + progress["assignments"].get("rejected", 0)
+    return {
+        "job_id": job_id,
+        "images": len(scenes),
+        "gt_images": len(job["gt_names"]),
+        "merged_accuracy": accuracy["accuracy"],
+        "images_exact": accuracy["images_exact"],
+        "assignments_accepted": progress["assignments"].get("accepted", 0),
+        "assignments_rejected": progress["assignments"].get("rejected", 0),
+        "workers": dict(kinds),
+        "workers_banned": dict(banned),
+        "banned_total": quality["banned_workers"],
+        "gt_overhead": round(job["gt_per_assignment"] / job["assignment_size"], 3),
+        "gt_items_shown": gt_shown * job["gt_per_assignment"],
+        "images_total": items,
+        "funded": books["funded"],
+        "paid": books["paid"],
+        "refunded": books["refunded"],
+        "fees": books["fees"],
+        "currency": books["currency"],
+        "gas_funding": funding["gas_used"],
+        "disputes": quality["disputes"],
+        "reviewer_decisions": dict(crowd.reviewed),
+        "wall_s": round(time.monotonic() - started, 1),
+    }

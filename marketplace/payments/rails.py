@@ -1,0 +1,115 @@
+"""The external money rails of this process: Stripe (card), Connect transfers, the chain vault.
+
+Built once per process from :class:`PaymentSettings`; tests install their own with :func:`install`.
+Without ``TILEWORK_CHAIN_RPC_URL`` the chain rail is the embedded in-process EVM (started lazily, with
+the vault deployed), so the demo works with no configuration.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from marketplace.config import Settings, get_settings
+from marketplace.escrow.chain import ChainEscrow, operator_from_key
+from marketplace.payments.settings import PaymentSettings, get_payment_settings
+from marketplace.payments.stripe_adapter import (
+    CardPayments,
+    ConnectTransfers,
+    StandinConnectTransfers,
+    StripeConnectTransfers,
+)
+
+
+class RailUnavailable(Exception):
+    pass
+
+
+@dataclass
+class Rails:
+    settings: PaymentSettings
+    card: CardPayments | None = None
+    connect: ConnectTransfers | None = None
+    chain: ChainEscrow | None = None
+    #: The ERC-20 a chain job is funded in (the embedded chain's TestToken by default).
+    chain_token: str | None = None
+    chain_confirmations: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def need_card(self) -> CardPayments:
+        if self.card is None:
+            raise RailUnavailable("the card rail is off: set TILEWORK_STRIPE_SECRET_KEY")
+        return self.card
+
+    def need_connect(self) -> ConnectTransfers:
+        if self.connect is None:
+            raise RailUnavailable("Stripe Connect is not configured")
+        return self.connect
+
+    def need_chain(self) -> ChainEscrow:
+        if self.chain is None:
+            raise RailUnavailable("the chain rail is not configured")
+        return self.chain
+
+    @property
+    def treasury(self) -> str:
+        if self.settings.chain_treasury_address:
+            return self.settings.chain_treasury_address
+        return self.need_chain().operator.address
+
+
+_lock = threading.Lock()
+_rails: Rails | None = None
+
+
+def build(psettings: PaymentSettings, settings: Settings) -> Rails:
+    rails = Rails(settings=psettings)
+    if psettings.stripe_secret_key:
+        rails.card = CardPayments(psettings.stripe_secret_key, api_base=psettings.stripe_api_base)
+    if psettings.stripe_connect == "stripe" and psettings.stripe_secret_key:
+        rails.connect = StripeConnectTransfers(
+            psettings.stripe_secret_key, api_base=psettings.stripe_api_base
+        )
+    else:
+        rails.connect = StandinConnectTransfers(
+            psettings.stripe_standin_path or settings.home / "stripe-connect-standin.sqlite3"
+        )
+    if psettings.chain_rpc_url:
+        from web3 import HTTPProvider, Web3
+
+        if not (psettings.chain_escrow_address and psettings.chain_operator_key):
+            raise RailUnavailable("TILEWORK_CHAIN_ESCROW_ADDRESS and TILEWORK_CHAIN_OPERATOR_KEY are needed")
+        w3 = Web3(HTTPProvider(psettings.chain_rpc_url, request_kwargs={"timeout": 60}))
+        rails.chain = ChainEscrow(
+            w3,
+            psettings.chain_escrow_address,
+            operator_from_key(psettings.chain_operator_key),
+            batch_size=psettings.payout_batch_size,
+        )
+        rails.chain_token = psettings.chain_token_address
+        rails.chain_confirmations = psettings.chain_confirmations
+    else:
+        from marketplace.escrow.evm import start_dev_chain
+
+        dev = start_dev_chain()
+        rails.chain = dev.escrow(batch_size=psettings.payout_batch_size)
+        rails.chain_token = psettings.chain_token_address or dev.token_address
+        rails.chain_confirmations = 0
+        rails.extra["dev_chain"] = dev
+    return rails
+
+
+def get_rails() -> Rails:
+    global _rails
+    with _lock:
+        if _rails is None:
+            _rails = build(get_payment_settings(), get_settings())
+        return _rails
+
+
+def install(rails: Rails | None) -> None:
+    """Use these rails in this process (tests); ``None`` goes back to building from the environment."""
+    global _rails
+    with _lock:
+        _rails = rails

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from marketplace.models import FundingStatus, PayoutSchedule, Rail
+
+
+class FundIn(BaseModel):
+    payout_schedule: PayoutSchedule | None = None
+
+
+class FundOut(BaseModel):
+    job_id: int
+    rail: Rail
+    amount: int
+    currency: str
+    status: FundingStatus
+    payout_schedule: PayoutSchedule
+    #: card: confirm this PaymentIntent in the browser (Stripe.js).
+    client_secret: str | None = None
+    payment_intent_id: str | None = None
+    #: chain: approve ``amount`` of ``token_address`` to ``vault_address``, then
+    #: ``fund(chain_job_id, token_address, amount, deadline, manifestHash)``.
+    vault_address: str | None = None
+    token_address: str | None = None
+    chain_job_id: str | None = None
+    chain_id: int | None = None
+    deadline: int | None = None
+
+
+class WalletNonceIn(BaseModel):
+    address: str = Field(min_length=42, max_length=42)
+
+
+class WalletNonceOut(BaseModel):
+    message: str
+    nonce: str
+
+
+class WalletVerifyIn(BaseModel):
+    message: str = Field(max_length=2000)
+    signature: str = Field(max_length=200)
+
+
+class DestinationOut(BaseModel):
+    rail: Rail
+    destination: str
+    verified: bool
+    onboarding_url: str | None = None
+
+
+class BooksOut(BaseModel):
+    job_id: int
+    currency: str
+    funded: int
+    fees: int
+    paid: int
+    refunded: int
+    held: int
+    unearned: int
+    payable: int
+
+
+class EarningsOut(BaseModel):
+    paid: dict[str, int]

@@ -1,0 +1,333 @@
+"""Funding a job on either rail, and applying what the rails tell us (Stripe webhooks, chain logs).
+
+Card: :func:`start_funding` creates a PaymentIntent charged at once (``capture_method=automatic``;
+an authorisation would lapse after ~7 days, jobs can run longer). The job activates when the signed
+``payment_intent.succeeded`` webhook is applied.
+
+Chain: :func:`start_funding` returns what the requester's wallet needs (vault, token, amount, the
+salted bytes32 job id). :func:`poll_chain_funding` reads ``JobFunded`` logs up to ``head -
+confirmations`` into the inbox (keyed by ``<tx hash>:<log index>``) and applies each once; the cursor
+moves in the same transaction, so a restart neither misses nor repeats one, and blocks that could
+still be re-organised are never read.
+
+Applying a funding writes the ledger (funding, fee), freezes the pay per assignment and activates the
+job, once. Never commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from sqlalchemy.orm import Session
+
+from marketplace.errors import Conflict, InvalidInput
+from marketplace.escrow.chain import ChainEvent, as_bytes32
+from marketplace.jobs import economics
+from marketplace.jobs.lifecycle import activate_job
+from marketplace.jobs.states import transition
+from marketplace.ledger import service as ledger
+from marketplace.models import (
+    FundingStatus,
+    InboxEvent,
+    InboxStatus,
+    Job,
+    JobFunding,
+    JobStatus,
+    PayoutSchedule,
+    Rail,
+    utcnow,
+)
+from marketplace.payments import repository as repo
+from marketplace.payments.rails import Rails
+from marketplace.payments.settings import PaymentSettings
+from marketplace.payouts import service as payouts
+from workers.enqueue import after_commit
+
+log = logging.getLogger(__name__)
+
+FUNDABLE = (JobStatus.draft, JobStatus.awaiting_funds)
+
+
+@dataclass(frozen=True)
+class FundingInstructions:
+    job_id: int
+    rail: Rail
+    amount: int
+    currency: str
+    payout_schedule: PayoutSchedule
+    status: FundingStatus
+    client_secret: str | None = None
+    payment_intent_id: str | None = None
+    vault_address: str | None = None
+    token_address: str | None = None
+    chain_job_id: str | None = None
+    chain_id: int | None = None
+    deadline: int | None = None
+
+
+def _terms(job: Job, fee_bps: int) -> economics.JobBudget:
+    data_images = job.image_count - job.gt_count
+    return economics.budget(job.bounty_amount, fee_bps, data_images, job.assignment_size, job.overlap)
+
+
+def start_funding(
+    session: Session,
+    job: Job,
+    rails: Rails,
+    *,
+    fee_bps: int,
+    schedule: PayoutSchedule | None = None,
+) -> FundingInstructions:
+    """Begin (or resume) funding ``job``; idempotent per job."""
+    ps = rails.settings
+    funding = repo_funding(session, job.id)
+    if funding is None:
+        if job.status not in FUNDABLE:
+            raise Conflict(f"job {job.id} is {job.status.value}; only a draft job can be funded")
+        plan = _terms(job, fee_bps)
+        if plan.pay_per_assignment < 1:
+            raise InvalidInput(f"the bounty of job {job.id} cannot pay its assignments after the fee")
+        funding = JobFunding(
+            job_id=job.id,
+            rail=job.rail,
+            currency=job.currency,
+            amount=job.bounty_amount,
+            fee_amount=plan.fee,
+            pay_per_assignment=plan.pay_per_assignment,
+            payable_assignments=plan.payable_assignments,
+            payout_schedule=schedule or PayoutSchedule(ps.default_payout_schedule),
+        )
+        repo.add(session, funding)
+        if job.status is JobStatus.draft:
+            transition(job, JobStatus.awaiting_funds)
+    elif schedule is not None and schedule is not funding.payout_schedule:
+        if funding.status is FundingStatus.succeeded:
+            raise Conflict("the payout schedule is fixed once the job is funded")
+        funding.payout_schedule = schedule
+    if funding.rail is Rail.card:
+        return _card_instructions(session, job, funding, rails)
+    return _chain_instructions(job, funding, rails)
+
+
+def repo_funding(session: Session, job_id: int) -> JobFunding | None:
+    from marketplace.payouts import repository as payout_repo
+
+    return payout_repo.funding_for_job(session, job_id)
+
+
+def _card_instructions(session: Session, job: Job, funding: JobFunding, rails: Rails) -> FundingInstructions:
+    card = rails.need_card()
+    ns = rails.settings.payout_namespace
+    if funding.stripe_payment_intent_id:
+        pi = card.retrieve_payment_intent(funding.stripe_payment_intent_id)
+    else:
+        pi = card.create_payment_intent(
+            amount=funding.amount,
+            currency=funding.currency,
+            idempotency_key=f"{ns}:fund:{funding.id}",
+            metadata={"tilework_job_id": str(job.id), "tilework_funding_id": str(funding.id), "ns": ns},
+        )
+        funding.stripe_payment_intent_id = pi.id
+    return FundingInstructions(
+        job_id=job.id,
+        rail=Rail.card,
+        amount=funding.amount,
+        currency=funding.currency,
+        payout_schedule=funding.payout_schedule,
+        status=funding.status,
+        client_secret=pi.client_secret,
+        payment_intent_id=pi.id,
+    )
+
+
+def _chain_instructions(job: Job, funding: JobFunding, rails: Rails) -> FundingInstructions:
+    escrow = rails.need_chain()
+    ps = rails.settings
+    if funding.chain_job_id is None:
+        salt = secrets.token_hex(8)
+        funding.chain_job_id = "0x" + as_bytes32(f"{ps.payout_namespace}:job:{job.id}:{salt}").hex()
+        token = (
+            job.currency if job.currency.startswith("0x") and len(job.currency) == 42 else rails.chain_token
+        )
+        if not token:
+            raise Conflict("no ERC-20 token is configured for the chain rail (TILEWORK_CHAIN_TOKEN_ADDRESS)")
+        funding.chain_token = to_checksum_address(token)
+    return FundingInstructions(
+        job_id=job.id,
+        rail=Rail.chain,
+        amount=funding.amount,
+        currency=funding.currency,
+        payout_schedule=funding.payout_schedule,
+        status=funding.status,
+        vault_address=escrow.address,
+        token_address=funding.chain_token,
+        chain_job_id=funding.chain_job_id,
+        chain_id=ps.chain_id or int(escrow.w3.eth.chain_id),
+        deadline=int(escrow.w3.eth.get_block("latest")["timestamp"]) + ps.chain_job_deadline_s,
+    )
+
+
+# --------------------------------------------------------------------------- applying a funding
+
+
+def apply_funding(session: Session, funding: JobFunding, amount: int, *, source: str) -> bool:
+    """Money arrived for ``funding`` (verified webhook or confirmed chain log). Returns True if applied
+    now, False if it had been applied already."""
+    if funding.status is FundingStatus.succeeded:
+        return False
+    job = session.get(Job, funding.job_id, with_for_update=True)
+    assert job is not None
+    funding.status = FundingStatus.succeeded
+    funding.funded_amount = amount
+    funding.funded_at = utcnow()
+    ledger.record_funding(
+        session,
+        job_id=job.id,
+        requester_id=job.requester_id,
+        currency=funding.currency,
+        amount=amount,
+        idem_key=f"funding:{funding.id}",
+        memo=source,
+    )
+    if job.status is not JobStatus.awaiting_funds:
+        # Cancelled (or otherwise moved on) before the money arrived: give it all back.
+        log.warning("job %s is %s but funding arrived; refunding it", job.id, job.status.value)
+        payouts.settle(session, job, action="cancel")
+        return True
+    if amount < funding.amount:
+        log.error("job %s funded with %s < bounty %s; refunding", job.id, amount, funding.amount)
+        transition(job, JobStatus.cancelled)
+        payouts.settle(session, job, action="cancel")
+        return True
+    if funding.fee_amount:
+        ledger.record_fee(
+            session,
+            job_id=job.id,
+            currency=funding.currency,
+            amount=funding.fee_amount,
+            idem_key=f"fee:{funding.id}",
+        )
+    activate_job(session, job)
+    return True
+
+
+# --------------------------------------------------------------------------- Stripe webhooks
+
+
+def store_stripe_event(session: Session, event: dict[str, Any]) -> int | None:
+    """Put a verified event in the inbox; None when its id was seen before (a replay)."""
+    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        raise InvalidInput("not a Stripe event")
+    return repo.insert_inbox(
+        session, source="stripe", external_id=event["id"], type_=event["type"], payload=event
+    )
+
+
+def enqueue_inbox(session: Session, inbox_id: int) -> None:
+    def _send() -> None:
+        from marketplace.payments.tasks import process_inbox_event
+
+        process_inbox_event.delay(inbox_id)
+
+    after_commit(session, _send)
+
+
+def process_inbox_event(session: Session, inbox_id: int, rails: Rails) -> str:
+    row = repo.lock_inbox(session, inbox_id)
+    if row is None:
+        return "busy"
+    if row.status is not InboxStatus.pending:
+        return row.status.value
+    if row.source == "stripe":
+        note = _apply_stripe(session, row, rails.settings)
+    else:
+        note = _apply_chain(session, row)
+    row.status = InboxStatus.applied if note == "applied" else InboxStatus.ignored
+    row.note = note[:500]
+    row.processed_at = utcnow()
+    return row.status.value
+
+
+def _apply_stripe(session: Session, row: InboxEvent, ps: PaymentSettings) -> str:
+    if row.type != "payment_intent.succeeded":
+        return f"ignored: {row.type}"
+    obj = (row.payload.get("data") or {}).get("object") or {}
+    pi_id = obj.get("id")
+    if not isinstance(pi_id, str):
+        return "ignored: no payment intent"
+    funding = repo.funding_by_intent(session, pi_id, lock=True)
+    if funding is None:
+        return f"ignored: unknown payment intent {pi_id}"
+    received = obj.get("amount_received") or obj.get("amount")
+    if str(obj.get("currency", "")).lower() != funding.currency.lower() or not isinstance(received, int):
+        return "ignored: currency or amount does not match the job"
+    applied = apply_funding(session, funding, int(received), source=f"stripe {pi_id}")
+    return "applied" if applied else "ignored: already funded"
+
+
+# --------------------------------------------------------------------------- chain logs
+
+CURSOR = "vault-funded"
+
+
+def poll_chain_funding(session: Session, rails: Rails, *, max_blocks: int = 5_000) -> int:
+    """Ingest confirmed ``JobFunded`` logs into the inbox and apply them. Returns how many applied."""
+    escrow = rails.need_chain()
+    head = int(escrow.w3.eth.block_number)
+    safe = head - rails.chain_confirmations
+    cursor = repo.lock_cursor(session, CURSOR, rails.settings.chain_start_block)
+    if safe <= cursor.block:
+        return _apply_pending_chain(session)
+    start, end = cursor.block + 1, min(safe, cursor.block + max_blocks)
+    for event in escrow.iter_funded_events(start, end):
+        repo.insert_inbox(
+            session,
+            source="chain",
+            external_id=event.key,
+            type_=event.name,
+            payload=_event_payload(event),
+            block_number=event.block_number,
+        )
+    cursor.block = end
+    return _apply_pending_chain(session)
+
+
+def _event_payload(event: ChainEvent) -> dict[str, Any]:
+    args = {
+        k: ("0x" + v.hex() if isinstance(v, bytes | bytearray) else (str(v) if isinstance(v, int) else v))
+        for k, v in event.args.items()
+    }
+    return {"args": args, "tx_hash": event.tx_hash, "log_index": event.log_index, "block": event.block_number}
+
+
+def _apply_pending_chain(session: Session) -> int:
+    applied = 0
+    for inbox_id in repo.pending_inbox_ids(session, "chain"):
+        row = repo.lock_inbox(session, inbox_id)
+        if row is None or row.status is not InboxStatus.pending:
+            continue
+        note = _apply_chain(session, row)
+        row.status = InboxStatus.applied if note == "applied" else InboxStatus.ignored
+        row.note = note[:500]
+        row.processed_at = utcnow()
+        applied += row.status is InboxStatus.applied
+    return applied
+
+
+def _apply_chain(session: Session, row: InboxEvent) -> str:
+    args = row.payload.get("args") or {}
+    job_key = str(args.get("jobId", "")).lower()
+    funding = repo.funding_by_chain_id(session, job_key, lock=True)
+    if funding is None:
+        return "ignored: not one of our jobs"
+    if (funding.chain_token or "").lower() != str(args.get("token", "")).lower():
+        return f"ignored: funded with token {args.get('token')}, job expects {funding.chain_token}"
+    return (
+        "applied"
+        if apply_funding(session, funding, int(args["amount"]), source=row.external_id)
+        else ("ignored: already funded")
+    )

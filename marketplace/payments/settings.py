@@ -1,0 +1,72 @@
+"""Settings of the money rails (to be folded into :mod:`marketplace.config` by the lead).
+
+Every field reads ``TILEWORK_<NAME>`` from the environment. With nothing set: the card rail is off
+(no Stripe key), the chain rail is the embedded in-process EVM, payouts run in-process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PaymentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TILEWORK_", extra="ignore")
+
+    # -- card rail (Stripe) ---------------------------------------------------------------------------
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    #: Point the Stripe SDK elsewhere, e.g. localstripe at http://127.0.0.1:8420.
+    stripe_api_base: str | None = None
+    #: ``stripe``: real Connect accounts and transfers; ``standin``: the local stand-in (localstripe
+    #: has no Connect). The stand-in keeps its state in ``stripe_standin_path``.
+    stripe_connect: Literal["stripe", "standin"] = "standin"
+    stripe_standin_path: Path | None = None
+    #: Webhook timestamps older than this are refused (replay window), seconds.
+    stripe_webhook_tolerance_s: int = 300
+
+    # -- chain rail -----------------------------------------------------------------------------------
+    #: JSON-RPC URL of the node; unset means the embedded in-process EVM.
+    chain_rpc_url: str | None = None
+    chain_escrow_address: str | None = None
+    chain_token_address: str | None = None
+    chain_operator_key: str | None = Field(default=None, repr=False)
+    #: Where the platform fee goes on the chain rail (default: the operator's address).
+    chain_treasury_address: str | None = None
+    #: Blocks a ``Funded`` event must be buried under before it activates a job.
+    chain_confirmations: int = 2
+    chain_start_block: int = 0
+    chain_id: int | None = None
+    #: Seconds a requester has (from funding instructions) before the vault lets them reclaim alone.
+    chain_job_deadline_s: int = 90 * 24 * 3600
+
+    # -- payouts ----------------------------------------------------------------------------------------
+    payout_batch_size: int = Field(default=500, ge=1, le=2000)
+    #: How often ``on_acceptance`` jobs are paid, seconds.
+    payout_interval_s: int = 300
+    payout_drain_interval_s: int = 15
+    payout_max_attempts: int = 12
+    payout_backoff_base_s: float = 5.0
+    payout_backoff_max_s: float = 900.0
+    #: Prefix of every external idempotency key and chain id: keep it unique per deployment sharing a
+    #: Stripe account or a vault.
+    payout_namespace: str = "tilework"
+    default_payout_schedule: Literal["on_completion", "on_acceptance"] = "on_completion"
+
+    # -- wallet linking (SIWE) ---------------------------------------------------------------------------
+    siwe_domain: str = "127.0.0.1:8000"
+    siwe_uri: str = "http://127.0.0.1:8000"
+    siwe_nonce_ttl_s: int = 600
+
+    @property
+    def card_enabled(self) -> bool:
+        return bool(self.stripe_secret_key)
+
+
+@lru_cache(maxsize=1)
+def get_payment_settings() -> PaymentSettings:
+    return PaymentSettings()

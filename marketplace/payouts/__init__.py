@@ -1,0 +1,1 @@
+"""Worker payouts (the payments engineer owns this package)."""

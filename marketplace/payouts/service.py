@@ -1,0 +1,297 @@
+"""Paying workers: earnings per accepted assignment, payout batches with their outbox, settlement.
+
+Money flow of a job (see :mod:`marketplace.ledger.service` for the accounts):
+
+* funding (payments) records the bounty and the platform fee, and freezes ``pay_per_assignment`` =
+  ``(bounty - fee) // (chunks x overlap)`` on the job's :class:`JobFunding`;
+* :func:`make_payable` records one earning per accepted assignment (idempotent per assignment; a
+  reviewer overturn calls it too); rejected work is never passed here, so it is never paid;
+* :func:`schedule_worker_payouts` turns every worker's unpaid earnings into payout batches: in one
+  transaction the ledger ``payout`` entries, the :class:`Payout` rows with one item per recipient
+  (grouped: one line per worker however many assignments), and one :class:`PayoutOutbox` row per
+  batch. Chain batches hold at most ``payout_batch_size`` recipients (one ``bulkPayOut`` each);
+* :func:`settle` (dataset accepted, or the job cancelled) pays what is owed, sweeps the fee to the
+  treasury (chain), and refunds the unearned remainder to the requester;
+* :mod:`marketplace.payouts.execution` sends the batches, exactly once.
+
+Never commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.escrow.chain import as_bytes32
+from marketplace.jobs.states import transition
+from marketplace.ledger import service as ledger
+from marketplace.models import (
+    FundingStatus,
+    Job,
+    JobFunding,
+    JobStatus,
+    Payout,
+    PayoutItem,
+    PayoutKind,
+    PayoutOutbox,
+    PayoutSchedule,
+    Rail,
+    Role,
+    User,
+    utcnow,
+)
+from marketplace.payments.settings import PaymentSettings
+from marketplace.payouts import repository as repo
+from workers.enqueue import after_commit
+
+log = logging.getLogger(__name__)
+
+
+class AssignmentLike(Protocol):
+    id: int
+    job_id: int
+    worker_id: int
+
+
+def earning_key(assignment_id: int) -> str:
+    return f"earning:assignment:{assignment_id}"
+
+
+def chain_payout_id(namespace: str, payout_id: int) -> str:
+    """The vault's payout id for our payout row (deterministic: a retry reuses it)."""
+    return "0x" + as_bytes32(f"{namespace}:payout:{payout_id}").hex()
+
+
+def _funding(session: Session, job_id: int) -> JobFunding:
+    funding = repo.funding_for_job(session, job_id)
+    if funding is None or funding.status is not FundingStatus.succeeded:
+        raise Conflict(f"job {job_id} is not funded")
+    return funding
+
+
+# --------------------------------------------------------------------------- earnings
+
+
+def make_payable(session: Session, assignment: AssignmentLike) -> int:
+    """Record that an accepted assignment earns its worker ``pay_per_assignment`` (once per assignment).
+
+    Returns the amount recorded now (0 when it was already payable). Also the entry point for a
+    reviewer overturning a rejection.
+    """
+    funding = _funding(session, assignment.job_id)
+    ledger.lock_job(session, assignment.job_id)
+    key = earning_key(assignment.id)
+    if ledger.earning_exists(session, key):
+        return 0
+    if funding.closed_at is not None:
+        raise Conflict(f"job {assignment.job_id} is settled; its remaining money went back to the requester")
+    if repo.count_earnings(session, assignment.job_id) >= funding.payable_assignments:
+        raise Conflict(
+            f"job {assignment.job_id} already paid its {funding.payable_assignments} assignments "
+            "(chunks x overlap)"
+        )
+    ledger.record_earning(
+        session,
+        job_id=assignment.job_id,
+        worker_id=assignment.worker_id,
+        currency=funding.currency,
+        amount=funding.pay_per_assignment,
+        idem_key=key,
+        memo=f"assignment {assignment.id} accepted",
+    )
+    return funding.pay_per_assignment
+
+
+# --------------------------------------------------------------------------- payout batches
+
+
+def _enqueue(session: Session, payout_ids: list[int]) -> None:
+    if not payout_ids:
+        return
+
+    def _send() -> None:
+        from marketplace.payouts.tasks import execute_payout
+
+        for pid in payout_ids:
+            execute_payout.delay(pid)
+
+    after_commit(session, _send)
+
+
+def _new_payout(
+    session: Session,
+    job: Job,
+    funding: JobFunding,
+    kind: PayoutKind,
+    total: int,
+    ps: PaymentSettings,
+    close_action: str | None = None,
+) -> Payout:
+    payout = Payout(
+        job_id=job.id,
+        rail=funding.rail,
+        kind=kind,
+        currency=funding.currency,
+        total=total,
+        close_action=close_action,
+    )
+    repo.add(session, payout)
+    if funding.rail is Rail.chain and kind is not PayoutKind.refund:
+        payout.external_ref = chain_payout_id(ps.payout_namespace, payout.id)
+    repo.add(session, PayoutOutbox(payout_id=payout.id, job_id=job.id))
+    return payout
+
+
+def schedule_worker_payouts(session: Session, job: Job, ps: PaymentSettings | None = None) -> list[Payout]:
+    """Move every worker's unpaid earnings of ``job`` into payout batches (ledger + outbox, this txn).
+
+    Workers without a verified payout destination on the job's rail stay payable and are paid by a
+    later run once they link one.
+    """
+    ps = ps or _rails_settings()
+    funding = _funding(session, job.id)
+    ledger.lock_job(session, job.id)
+    payable = ledger.payable_by_worker(session, job.id)
+    destinations = repo.verified_destinations(session, list(payable), funding.rail)
+    recipients = sorted((w, destinations[w], amount) for w, amount in payable.items() if w in destinations)
+    size = ps.payout_batch_size
+    payouts: list[Payout] = []
+    for start in range(0, len(recipients), size):
+        batch = recipients[start : start + size]
+        payout = _new_payout(session, job, funding, PayoutKind.workers, sum(a for _, _, a in batch), ps)
+        repo.add(
+            session,
+            *[PayoutItem(payout_id=payout.id, user_id=w, destination=d, amount=a) for w, d, a in batch],
+        )
+        for worker_id, _, amount in batch:
+            ledger.record_payout(
+                session,
+                job_id=job.id,
+                worker_id=worker_id,
+                currency=funding.currency,
+                amount=amount,
+                idem_key=f"payout:{payout.id}:user:{worker_id}",
+            )
+        payouts.append(payout)
+    _enqueue(session, [p.id for p in payouts])
+    return payouts
+
+
+def settle(session: Session, job: Job, *, action: str, ps: PaymentSettings | None = None) -> list[Payout]:
+    """Pay what is owed, sweep the fee (chain), refund the unearned rest and close the job on its rail.
+
+    ``action`` is ``complete`` or ``cancel`` (the vault call). Idempotent: a second call schedules only
+    what is new. On the chain rail the close waits while a worker is owed money but has no wallet (the
+    vault would give that money back to the requester).
+    """
+    ps = ps or _rails_settings()
+    funding = _funding(session, job.id)
+    repo.funding_for_job(session, job.id, lock=True)
+    payouts = schedule_worker_payouts(session, job, ps)
+    if funding.closed_at is not None:
+        return payouts
+    if funding.rail is Rail.chain and ledger.payable_by_worker(session, job.id):
+        log.warning("job %s: workers without a wallet are owed money; closing on chain later", job.id)
+        return payouts
+    if (
+        funding.rail is Rail.chain
+        and funding.fee_amount > 0
+        and not repo.payout_exists(session, job.id, PayoutKind.fee)
+    ):
+        fee = _new_payout(session, job, funding, PayoutKind.fee, funding.fee_amount, ps)
+        repo.add(
+            session, PayoutItem(payout_id=fee.id, user_id=None, destination=_treasury(), amount=fee.total)
+        )
+        payouts.append(fee)
+    remainder = ledger.unearned(session, job.id)
+    if remainder > 0 or funding.rail is Rail.chain:
+        refund = _new_payout(session, job, funding, PayoutKind.refund, remainder, ps, close_action=action)
+        if remainder > 0:
+            ledger.record_refund(
+                session,
+                job_id=job.id,
+                requester_id=job.requester_id,
+                currency=funding.currency,
+                amount=remainder,
+                idem_key=f"refund:payout:{refund.id}",
+            )
+        payouts.append(refund)
+    funding.closed_at = utcnow()
+    _enqueue(session, [p.id for p in payouts if p.kind is not PayoutKind.workers])
+    return payouts
+
+
+def _rails_settings() -> PaymentSettings:
+    from marketplace.payments.rails import get_rails
+
+    return get_rails().settings
+
+
+def _treasury() -> str:
+    from marketplace.payments.rails import get_rails
+
+    return get_rails().treasury
+
+
+def cancel_funded_job(session: Session, user: User, job_id: int) -> Job:
+    """The requester (or an admin) cancels a funded job: accepted work is paid, the rest refunded, open
+    assignments withdrawn."""
+    job = repo.job(session, job_id, lock=True)
+    if job is None or (user.role is not Role.admin and job.requester_id != user.id):
+        raise NotFound(f"job {job_id} not found")
+    if user.role not in (Role.admin, Role.requester):
+        raise Forbidden("only the job's requester can cancel it")
+    if job.status not in (JobStatus.active, JobStatus.validating):
+        raise Conflict(f"job {job.id} is {job.status.value}; only an active job is cancelled with a refund")
+    _withdraw_open_assignments(session, job)
+    transition(job, JobStatus.cancelled)
+    settle(session, job, action="cancel")
+    return job
+
+
+def _withdraw_open_assignments(session: Session, job: Job) -> None:
+    try:
+        from marketplace.assignments import service as assignments
+    except ImportError:  # the assignment server is not there yet
+        return
+    withdraw = getattr(assignments, "withdraw_open_assignments", None)
+    if withdraw is not None:
+        withdraw(session, job)
+
+
+def tick(session: Session, ps: PaymentSettings | None = None) -> int:
+    """Periodic: batch ``on_acceptance`` earnings, pay late-linked workers of ended jobs, finish
+    settlements that waited. Returns the number of payout rows created."""
+    ps = ps or _rails_settings()
+    created = 0
+    for job_id, status, _schedule, closed_at in repo.fundings_needing_work(session):
+        job = repo.job(session, job_id)
+        if job is None:
+            continue
+        if status in (JobStatus.completed, JobStatus.cancelled) and closed_at is None:
+            created += len(
+                settle(session, job, action="complete" if status is JobStatus.completed else "cancel", ps=ps)
+            )
+        elif ledger.payable_by_worker(session, job_id):
+            created += len(schedule_worker_payouts(session, job, ps))
+    return created
+
+
+def earnings_of(session: Session, worker_id: int) -> dict[str, int]:
+    from marketplace.ledger import repository as ledger_repo
+
+    return ledger_repo.worker_paid_totals(session, worker_id)
+
+
+__all__ = [
+    "PayoutSchedule",
+    "cancel_funded_job",
+    "chain_payout_id",
+    "make_payable",
+    "schedule_worker_payouts",
+    "settle",
+    "tick",
+]

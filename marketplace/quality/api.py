@@ -1,0 +1,74 @@
+"""HTTP routes of the quality engine: results for the requester, quality status, a worker's score."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from marketplace.deps import CurrentUser, SessionDep, SettingsDep, WorkerUser
+from marketplace.quality import export, service
+
+router = APIRouter(tags=["quality"])
+
+
+class ResultFileOut(BaseModel):
+    name: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    url: str
+
+
+class JobQualityOut(BaseModel):
+    job_id: int
+    status: str
+    usable_gt: int
+    banned_workers: int
+    notices: list[dict[str, Any]]
+    disputes: dict[str, dict[str, int]]
+    results: list[str]
+
+
+class AssignmentQualityOut(BaseModel):
+    """What a worker may know about their score: the score and the target, never which items were GT."""
+
+    assignment_id: int
+    status: str
+    score: float | None
+    target: float
+    can_appeal: bool
+    appeal: dict[str, Any] | None
+
+
+@router.get("/api/jobs/{job_id}/results", response_model=list[ResultFileOut])
+def list_results(
+    job_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> list[ResultFileOut]:
+    """The exported result files of a completed job (its requester only)."""
+    return [ResultFileOut(**f) for f in export.result_files_for(session, user, job_id, settings)]
+
+
+@router.get("/api/jobs/{job_id}/results/{name}")
+def download_result(
+    job_id: int, name: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    data, content_type = export.read_result(session, user, job_id, name, settings)
+    return Response(
+        content=data,
+        media_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/api/jobs/{job_id}/quality", response_model=JobQualityOut)
+def job_quality(job_id: int, user: CurrentUser, session: SessionDep) -> JobQualityOut:
+    """Why a job is paused, how many disputes it has, how many workers were stopped."""
+    return JobQualityOut(**service.job_quality(session, user, job_id))
+
+
+@router.get("/api/assignments/{assignment_id}/quality", response_model=AssignmentQualityOut)
+def assignment_quality(assignment_id: int, user: WorkerUser, session: SessionDep) -> AssignmentQualityOut:
+    return AssignmentQualityOut(**service.assignment_quality(session, user, assignment_id))

@@ -1,0 +1,434 @@
+"""Merging a finished job's accepted work and exporting it. Takes a session, never commits.
+
+* overlap 1: the accepted worker's annotations are final (confidence 1);
+* overlap >= 2: boxes and points are clustered across workers and combined with weights from each
+  worker's GT record (:mod:`marketplace.quality.merging`); classification goes through Dawid-Skene
+  seeded with the workers' answers on GT (:mod:`marketplace.quality.aggregation`). Items whose
+  confidence stays low go to reviewers as ``low_agreement`` (the assignment server has no extra
+  issuance yet, so no extra worker is asked).
+
+Files (under ``results/<job_id>/`` of the platform storage):
+``instances.json`` (COCO boxes) | ``keypoints.json`` (COCO, one keypoint per category) |
+``classification.json`` + ``classification.csv`` (image, label, confidence); always
+``interactions.json`` (what the browser recorded per item) and ``summary.json``. GT images carry the
+requester's GT (``"is_gt": true`` on the COCO image).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from marketplace.config import Settings
+from marketplace.errors import Forbidden, NotFound
+from marketplace.jobs.service import get_job_for
+from marketplace.models import DisputeKind, GtAnnotation, Job, JobImage, JobStatus, JobType, Role, User
+from marketplace.quality import repository as repo
+from marketplace.quality.aggregation import CrowdAnswers, dawid_skene
+from marketplace.quality.merging import WorkerBoxes, WorkerPoints, merge_boxes, merge_points
+from marketplace.quality.scoring import BoxSet
+from marketplace.quality.service import POLICY, point_tolerance_fractions, worker_weight
+from marketplace.reviews import service as reviews
+from marketplace.storage import Storage, open_storage
+
+RESULTS_PREFIX = "results"
+CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
+
+
+@dataclass
+class MergedObject:
+    label: str
+    geometry: list[float] | None
+    confidence: float
+    support: int = 1
+
+
+@dataclass
+class ImageResult:
+    image: JobImage
+    objects: list[MergedObject] = field(default_factory=list)
+    workers: int = 0
+    is_gt: bool = False
+    low_confidence: bool = False
+
+
+# -- merging --------------------------------------------------------------------------------------
+
+
+def _answers_by_image(rows: Sequence[tuple[int, int, int, Any, Any]]) -> dict[int, list[tuple[int, Any]]]:
+    out: dict[int, list[tuple[int, Any]]] = defaultdict(list)
+    for image_id, worker_id, _assignment_id, answer, _ in rows:
+        out[image_id].append((worker_id, answer or []))
+    return out
+
+
+def merge_job(session: Session, job: Job) -> list[ImageResult]:
+    images = repo.job_images(session, job.id)
+    weights = {r.worker_id: worker_weight(r) for r in repo.worker_records(session, job.id)}
+    answers = _answers_by_image(repo.accepted_answers(session, job.id))
+    gt = _gt_objects(session, [i.id for i in images if i.is_gt])
+    results = [ImageResult(img, gt.get(img.id, []), 0, True) for img in images if img.is_gt]
+    data = [img for img in images if not img.is_gt]
+    if job.type is JobType.classification:
+        results += _classify(session, job, data, answers, weights, gt)
+    else:
+        results += [_merge_geometry(job, img, answers.get(img.id, []), weights) for img in data]
+    return sorted(results, key=lambda r: r.image.id)
+
+
+def _gt_objects(session: Session, image_ids: Sequence[int]) -> dict[int, list[MergedObject]]:
+    out: dict[int, list[MergedObject]] = defaultdict(list)
+    for ann in repo.gt_annotations(session, image_ids):
+        out[ann.image_id].append(_gt_object(ann))
+    return out
+
+
+def _gt_object(ann: GtAnnotation) -> MergedObject:
+    return MergedObject(ann.label, list(ann.geometry) if ann.geometry else None, 1.0)
+
+
+def _merge_geometry(
+    job: Job, image: JobImage, answers: list[tuple[int, Any]], weights: dict[int, float]
+) -> ImageResult:
+    result = ImageResult(image, workers=len(answers))
+    if len(answers) == 1:
+        result.objects = [MergedObject(a["label"], a["geometry"], 1.0) for a in answers[0][1]]
+        return result
+    if not answers:
+        return result
+    if job.type is JobType.boxes:
+        merged = merge_boxes(
+            [
+                WorkerBoxes(
+                    w, BoxSet.of([a["geometry"] for a in ans], [a["label"] for a in ans]), weights.get(w, 0.5)
+                )
+                for w, ans in answers
+            ],
+            iou_threshold=job.iou_threshold,
+            quorum=POLICY.quorum,
+        )
+    else:
+        _, rel_image = point_tolerance_fractions(job)
+        merged = merge_points(
+            [
+                WorkerPoints(
+                    w,
+                    np.asarray([a["geometry"] for a in ans], dtype=np.float64).reshape(-1, 2),
+                    np.asarray([a["label"] for a in ans], dtype=object),
+                    weights.get(w, 0.5),
+                )
+                for w, ans in answers
+            ],
+            tolerance_px=rel_image * float(np.hypot(image.width, image.height)),
+            quorum=POLICY.quorum,
+        )
+    result.objects = [
+        MergedObject(str(label), [float(v) for v in coords], float(conf), int(support))
+        for coords, label, conf, support in zip(
+            merged.coords, merged.labels, merged.confidence, merged.support, strict=True
+        )
+    ]
+    result.low_confidence = any(o.confidence < POLICY.box_low_confidence for o in result.objects)
+    return result
+
+
+def _first_label(answer: Any) -> str | None:
+    labels = sorted({a["label"] for a in answer or []})
+    return labels[0] if len(labels) == 1 else None
+
+
+def _classify(
+    session: Session,
+    job: Job,
+    data: Sequence[JobImage],
+    answers: dict[int, list[tuple[int, Any]]],
+    weights: dict[int, float],
+    gt: dict[int, list[MergedObject]],
+) -> list[ImageResult]:
+    triples = [
+        (img.id, w, label)
+        for img in data
+        for w, ans in answers.get(img.id, [])
+        if (label := _first_label(ans)) is not None
+    ]
+    triples += [(i, w, label) for i, w, a in repo.gt_answers(session, job.id) if (label := _first_label(a))]
+    results = {img.id: ImageResult(img, workers=len(answers.get(img.id, []))) for img in data}
+    if triples:
+        crowd = CrowdAnswers.from_triples(triples, labels=list(job.labels))
+        known = crowd.label_indices({i: objs[0].label for i, objs in gt.items() if objs})
+        aggregate = dawid_skene(crowd, known)
+        for index, item_id in enumerate(crowd.item_ids):
+            if item_id in results:
+                label = str(crowd.label_ids[int(aggregate.labels[index])])
+                confidence = float(aggregate.confidence[index])
+                result = results[int(item_id)]
+                result.objects = [MergedObject(label, None, confidence, result.workers)]
+                result.low_confidence = result.workers > 1 and confidence < POLICY.class_low_confidence
+    return list(results.values())
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def coco_categories(job: Job, keypoints: bool) -> list[dict[str, Any]]:
+    cats: list[dict[str, Any]] = [
+        {"id": n + 1, "name": label, "supercategory": ""} for n, label in enumerate(job.labels)
+    ]
+    if keypoints:
+        for cat in cats:
+            cat["keypoints"] = [cat["name"]]
+            cat["skeleton"] = []
+    return cats
+
+
+def coco_images(results: Sequence[ImageResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.image.id,
+            "file_name": r.image.name,
+            "width": r.image.width,
+            "height": r.image.height,
+            "is_gt": r.is_gt,
+            "workers": r.workers,
+        }
+        for r in results
+    ]
+
+
+def coco_instances(job: Job, results: Sequence[ImageResult]) -> dict[str, Any]:
+    cat_id = {label: n + 1 for n, label in enumerate(job.labels)}
+    annotations: list[dict[str, Any]] = []
+    for r in results:
+        for obj in r.objects:
+            x, y, w, h = obj.geometry or [0.0, 0.0, 0.0, 0.0]
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": r.image.id,
+                    "category_id": cat_id[obj.label],
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                    "score": obj.confidence,
+                    "support": obj.support,
+                }
+            )
+    return {
+        "info": {"description": job.title, "job_id": job.id},
+        "images": coco_images(results),
+        "annotations": annotations,
+        "categories": coco_categories(job, keypoints=False),
+    }
+
+
+def coco_keypoints(job: Job, results: Sequence[ImageResult]) -> dict[str, Any]:
+    cat_id = {label: n + 1 for n, label in enumerate(job.labels)}
+    annotations: list[dict[str, Any]] = []
+    for r in results:
+        for obj in r.objects:
+            x, y = (obj.geometry or [0.0, 0.0])[:2]
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": r.image.id,
+                    "category_id": cat_id[obj.label],
+                    "keypoints": [x, y, 2],
+                    "num_keypoints": 1,
+                    "bbox": [x, y, 0.0, 0.0],
+                    "area": 0.0,
+                    "iscrowd": 0,
+                    "score": obj.confidence,
+                    "support": obj.support,
+                }
+            )
+    return {
+        "info": {"description": job.title, "job_id": job.id},
+        "images": coco_images(results),
+        "annotations": annotations,
+        "categories": coco_categories(job, keypoints=True),
+    }
+
+
+def classification_rows(results: Sequence[ImageResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "image": r.image.name,
+            "label": r.objects[0].label if r.objects else None,
+            "confidence": r.objects[0].confidence if r.objects else None,
+            "is_gt": r.is_gt,
+            "workers": r.workers,
+        }
+        for r in results
+    ]
+
+
+def classification_csv(rows: Sequence[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["image", "label", "confidence"])
+    for row in rows:
+        confidence = "" if row["confidence"] is None else f"{row['confidence']:.6f}"
+        writer.writerow([row["image"], row["label"] or "", confidence])
+    return buffer.getvalue().encode()
+
+
+def interactions_json(session: Session, job: Job) -> dict[str, Any]:
+    records = [
+        {
+            "assignment_id": assignment_id,
+            "worker_id": worker_id,
+            "position": position,
+            "image": name,
+            "is_gt": is_gt,
+            "interactions": interactions,
+        }
+        for assignment_id, worker_id, position, name, is_gt, interactions in repo.all_interactions(
+            session, job.id
+        )
+    ]
+    return {"job_id": job.id, "records": records}
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, indent=1, sort_keys=False).encode()
+
+
+def build_files(session: Session, job: Job, results: Sequence[ImageResult]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    if job.type is JobType.boxes:
+        files["instances.json"] = _json(coco_instances(job, results))
+    elif job.type is JobType.points:
+        files["keypoints.json"] = _json(coco_keypoints(job, results))
+    else:
+        rows = classification_rows(results)
+        files["classification.json"] = _json({"job_id": job.id, "labels": job.labels, "items": rows})
+        files["classification.csv"] = classification_csv(rows)
+    files["interactions.json"] = _json(interactions_json(session, job))
+    low = [r.image.name for r in results if r.low_confidence]
+    files["summary.json"] = _json(
+        {
+            "job_id": job.id,
+            "type": job.type.value,
+            "overlap": job.overlap,
+            "images": len(results),
+            "low_agreement": low,
+        }
+    )
+    return files
+
+
+# -- finalizing -----------------------------------------------------------------------------------
+
+
+def results_storage(settings: Settings) -> Storage:
+    return open_storage(settings.effective_storage_url, settings)
+
+
+def result_key(job_id: int, name: str) -> str:
+    return f"{RESULTS_PREFIX}/{job_id}/{name}"
+
+
+def finalize_job(session: Session, job_id: int, settings: Settings, *, force: bool = False) -> bool:
+    """Merge and export a completed job (once; ``force`` re-exports after a reviewer's fix)."""
+    job = repo.lock_job(session, job_id)
+    if job is None or job.status is not JobStatus.completed:
+        return False
+    if repo.result_files(session, job.id) and not force:
+        return False
+    results = merge_job(session, job)
+    open_low_agreement_disputes(session, job, results)
+    store_files(session, job, build_files(session, job, results), results_storage(settings))
+    return True
+
+
+def store_files(session: Session, job: Job, files: dict[str, bytes], storage: Storage) -> None:
+    rows = []
+    for name, data in files.items():
+        key = result_key(job.id, name)
+        storage.write(key, data)
+        rows.append(
+            {
+                "name": name,
+                "storage_key": key,
+                "content_type": CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream"),
+                "size_bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+    repo.replace_result_files(session, job.id, rows)
+
+
+def open_low_agreement_disputes(session: Session, job: Job, results: Sequence[ImageResult]) -> int:
+    opened = 0
+    for r in results:
+        if not r.low_confidence:
+            continue
+        reviews.open_dispute(
+            session,
+            job_id=job.id,
+            kind=DisputeKind.low_agreement,
+            subject_key=f"image:{r.image.id}",
+            reason=f"{r.workers} workers disagree on {r.image.name}",
+            image_id=r.image.id,
+            details={
+                "merged": [
+                    {
+                        "label": o.label,
+                        "geometry": o.geometry,
+                        "confidence": o.confidence,
+                        "support": o.support,
+                    }
+                    for o in r.objects
+                ]
+            },
+        )
+        opened += 1
+    return opened
+
+
+# -- the requester's downloads --------------------------------------------------------------------
+
+
+def _requester_job(session: Session, user: User, job_id: int) -> Job:
+    """The job's requester (or an admin) only; another requester's job is 'not found'."""
+    if user.role not in (Role.requester, Role.admin):
+        raise Forbidden("results are downloadable by the job's requester only")
+    return get_job_for(session, user, job_id)
+
+
+def result_files_for(session: Session, user: User, job_id: int, settings: Settings) -> list[dict[str, Any]]:
+    job = _requester_job(session, user, job_id)
+    if job.status is not JobStatus.completed:
+        raise NotFound(f"job {job_id} is {job.status.value}; results exist once the dataset is complete")
+    finalize_job(session, job.id, settings)  # first request after completion without a broker
+    return [
+        {
+            "name": f.name,
+            "content_type": f.content_type,
+            "size_bytes": f.size_bytes,
+            "sha256": f.sha256,
+            "url": f"/api/jobs/{job.id}/results/{f.name}",
+        }
+        for f in repo.result_files(session, job.id)
+    ]
+
+
+def read_result(
+    session: Session, user: User, job_id: int, name: str, settings: Settings
+) -> tuple[bytes, str]:
+    job = _requester_job(session, user, job_id)
+    if job.status is JobStatus.completed:
+        finalize_job(session, job.id, settings)
+    row = repo.result_file(session, job.id, name)
+    if row is None:
+        raise NotFound(f"job {job_id} has no result file {name!r}")
+    return results_storage(settings).read(row.storage_key), row.content_type

@@ -1,0 +1,517 @@
+"""The reviewers' backend: one dispute per case, its history, and the decisions. Never commits.
+
+Disputes are opened by the quality engine (``too_fast``, ``suspicious_gt``, ``low_agreement``), the
+assignment server (``chunk_failed_max_attempts``) and workers (``appeal``, once per rejected
+assignment). At most one dispute per (job, kind, subject) is open; a repeat adds to its history.
+A decision is recorded with who and when, applied in the same transaction, and cannot be made twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from marketplace.config import Settings
+from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.models import (
+    Assignment,
+    AssignmentStatus,
+    Chunk,
+    ChunkStatus,
+    Dispute,
+    DisputeKind,
+    DisputeStatus,
+    Job,
+    JobStatus,
+    User,
+    utcnow,
+)
+from marketplace.reviews import repository as repo
+from marketplace.reviews.schemas import (
+    Action,
+    AppealOut,
+    DecisionIn,
+    DisputeDetailOut,
+    DisputeOut,
+    EventOut,
+)
+
+SYSTEM = None  # actor id of events the platform itself records
+IMAGE_URL_TTL_S = 900
+
+
+# -- opening --------------------------------------------------------------------------------------
+
+
+def open_dispute(
+    session: Session,
+    *,
+    job_id: int,
+    kind: DisputeKind,
+    subject_key: str,
+    reason: str,
+    assignment_id: int | None = None,
+    chunk_id: int | None = None,
+    image_id: int | None = None,
+    worker_id: int | None = None,
+    opened_by: int | None = None,
+    details: Any = None,
+) -> Dispute:
+    """Open the dispute for this case, or note the repeat on the one already open."""
+    existing = repo.open_dispute_for(session, job_id, kind, subject_key)
+    if existing is not None:
+        repo.add_event(session, existing.id, "noted", actor_id=opened_by, comment=reason, data=details)
+        existing.updated_at = utcnow()
+        return existing
+    dispute = repo.add_dispute(
+        session,
+        Dispute(
+            job_id=job_id,
+            kind=kind,
+            subject_key=subject_key,
+            status=DisputeStatus.open,
+            assignment_id=assignment_id,
+            chunk_id=chunk_id,
+            image_id=image_id,
+            worker_id=worker_id,
+            opened_by=opened_by,
+            reason=reason,
+            details=details,
+        ),
+    )
+    repo.add_event(session, dispute.id, "opened", actor_id=opened_by, comment=reason, data=details)
+    return dispute
+
+
+def on_chunk_exhausted(session: Session, chunk: Chunk) -> Dispute:
+    """The assignment server's hook: a chunk failed ``max_attempts`` times and waits in review."""
+    rejected = repo.rejected_assignments_of_chunk(session, chunk.id)
+    return open_dispute(
+        session,
+        job_id=chunk.job_id,
+        kind=DisputeKind.chunk_failed_max_attempts,
+        subject_key=f"chunk:{chunk.id}",
+        reason=f"chunk {chunk.position} was rejected {chunk.rejected_count} times",
+        chunk_id=chunk.id,
+        details={"rejected_assignments": [a.id for a in rejected]},
+    )
+
+
+def appeal(session: Session, worker: User, assignment_id: int, comment: str) -> AppealOut:
+    """A worker appeals one of their rejected assignments, once."""
+    assignment = repo.get_assignment(session, assignment_id, for_update=True)
+    if assignment is None or assignment.worker_id != worker.id:
+        raise NotFound(f"assignment {assignment_id} not found")
+    if assignment.status is not AssignmentStatus.rejected:
+        raise Conflict(
+            f"assignment {assignment_id} is {assignment.status.value}; only a rejected assignment can be "
+            "appealed",
+            extra={"reason": "not_rejected"},
+        )
+    if repo.appeal_exists(session, assignment_id):
+        raise Conflict(
+            f"assignment {assignment_id} was already appealed", extra={"reason": "already_appealed"}
+        )
+    dispute = open_dispute(
+        session,
+        job_id=assignment.job_id,
+        kind=DisputeKind.appeal,
+        subject_key=f"assignment:{assignment.id}",
+        reason=comment,
+        assignment_id=assignment.id,
+        worker_id=worker.id,
+        opened_by=worker.id,
+    )
+    return appeal_view(dispute)
+
+
+def appeal_view(dispute: Dispute) -> AppealOut:
+    return AppealOut(
+        id=dispute.id,
+        assignment_id=dispute.assignment_id,
+        status=dispute.status,
+        comment=dispute.reason,
+        decision=dispute.decision,
+        decided_at=dispute.decided_at,
+        created_at=dispute.created_at,
+    )
+
+
+def my_appeals(session: Session, worker: User) -> list[AppealOut]:
+    return [appeal_view(d) for d in repo.appeals_of(session, worker.id)]
+
+
+def appeal_for(session: Session, assignment_id: int) -> AppealOut | None:
+    dispute = repo.appeal_for(session, assignment_id)
+    return appeal_view(dispute) if dispute is not None else None
+
+
+def dispute_counts(session: Session, job_id: int) -> dict[str, dict[str, int]]:
+    return repo.dispute_counts(session, job_id)
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def dispute_view(dispute: Dispute) -> DisputeOut:
+    return DisputeOut(
+        id=dispute.id,
+        job_id=dispute.job_id,
+        kind=dispute.kind,
+        subject=dispute.subject_key,
+        status=dispute.status,
+        assignment_id=dispute.assignment_id,
+        chunk_id=dispute.chunk_id,
+        image_id=dispute.image_id,
+        worker_id=dispute.worker_id,
+        reason=dispute.reason,
+        decision=dispute.decision,
+        decided_by=dispute.decided_by,
+        decided_at=dispute.decided_at,
+        created_at=dispute.created_at,
+    )
+
+
+def list_disputes(
+    session: Session,
+    *,
+    kind: DisputeKind | None = None,
+    status: DisputeStatus | None = None,
+    job_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[DisputeOut]:
+    rows = repo.list_disputes(session, kind=kind, status=status, job_id=job_id, limit=limit, offset=offset)
+    return [dispute_view(d) for d in rows]
+
+
+def get_dispute(session: Session, dispute_id: int, settings: Settings) -> DisputeDetailOut:
+    dispute = _dispute_or_404(session, dispute_id)
+    history = [
+        EventOut(at=e.at, actor_id=e.actor_id, action=e.action, comment=e.comment, data=e.data)
+        for e in repo.events(session, dispute.id)
+    ]
+    return DisputeDetailOut(
+        **dispute_view(dispute).model_dump(),
+        details=dispute.details,
+        history=history,
+        context=build_context(session, dispute, settings),
+    )
+
+
+def _dispute_or_404(session: Session, dispute_id: int, *, for_update: bool = False) -> Dispute:
+    dispute = repo.get_dispute(session, dispute_id, for_update=for_update)
+    if dispute is None:
+        raise NotFound(f"dispute {dispute_id} not found")
+    return dispute
+
+
+# -- deciding -------------------------------------------------------------------------------------
+
+
+def decide(
+    session: Session, reviewer: User, dispute_id: int, body: DecisionIn, settings: Settings
+) -> DisputeDetailOut:
+    dispute = _dispute_or_404(session, dispute_id, for_update=True)
+    if dispute.status is DisputeStatus.decided:
+        raise Conflict(
+            f"dispute {dispute_id} was already decided ({dispute.decision})",
+            extra={"reason": "already_decided"},
+        )
+    job = repo.get_job(session, dispute.job_id)
+    assert job is not None
+    effects = apply_decision(session, reviewer, dispute, job, body)
+    now = utcnow()
+    dispute.status = DisputeStatus.decided
+    dispute.decision = body.action.value
+    dispute.decided_by = reviewer.id
+    dispute.decided_at = now
+    dispute.updated_at = now
+    repo.add_event(
+        session,
+        dispute.id,
+        f"decided:{body.action.value}",
+        actor_id=reviewer.id,
+        comment=body.comment,
+        data=effects,
+        at=now,
+    )
+    refresh_results_if_needed(session, job, body.action, settings)
+    return get_dispute(session, dispute.id, settings)
+
+
+def apply_decision(
+    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
+) -> dict[str, Any]:
+    handlers = {
+        Action.uphold: _uphold,
+        Action.overturn: _overturn,
+        Action.fix_gt_label: _fix_gt_label,
+        Action.retire_gt: _retire_gt,
+        Action.restore_gt: _restore_gt,
+        Action.ban_worker: _ban_worker,
+        Action.reopen_chunk: _reopen_chunk,
+    }
+    return handlers[body.action](session, reviewer, dispute, job, body)
+
+
+def _uphold(session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn) -> dict[str, Any]:
+    return {}
+
+
+def _assignment_for(session: Session, dispute: Dispute, body: DecisionIn) -> Assignment:
+    assignment_id = body.assignment_id or dispute.assignment_id
+    if assignment_id is None:
+        raise InvalidInput("say which assignment to overturn: 'assignment_id'", field="assignment_id")
+    assignment = repo.get_assignment(session, assignment_id, for_update=True)
+    if assignment is None or assignment.job_id != dispute.job_id:
+        raise NotFound(f"assignment {assignment_id} not found in job {dispute.job_id}")
+    return assignment
+
+
+def _overturn(
+    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
+) -> dict[str, Any]:
+    from marketplace.quality import service as quality
+
+    assignment = _assignment_for(session, dispute, body)
+    quality.accept_after_review(session, job, assignment)
+    return {"assignment_id": assignment.id, "status": assignment.status.value}
+
+
+def _image_for(dispute: Dispute, body: DecisionIn) -> int:
+    image_id = body.image_id or dispute.image_id
+    if image_id is None:
+        raise InvalidInput("say which GT image: 'image_id'", field="image_id")
+    return image_id
+
+
+def _check_gt_image(session: Session, job: Job, image_id: int) -> None:
+    from marketplace.quality import repository as quality_repo
+
+    image = quality_repo.get_image(session, image_id)
+    if image is None or image.job_id != job.id or not image.is_gt:
+        raise InvalidInput(f"image {image_id} is not a GT image of job {job.id}", field="image_id")
+
+
+def _fix_gt_label(
+    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
+) -> dict[str, Any]:
+    from marketplace.quality import service as quality
+
+    image_id = _image_for(dispute, body)
+    _check_gt_image(session, job, image_id)
+    if body.gt_objects is None:
+        raise InvalidInput("fix_gt_label needs 'gt_objects': the correct GT answer", field="gt_objects")
+    objects = [_checked_gt_object(job, o.label, o.geometry) for o in body.gt_objects]
+    quality.restore_gt_image(session, job, image_id, objects)
+    overturned = quality.rescore_rejected_with_image(session, job, image_id, reviewer)
+    return {"image_id": image_id, "gt_objects": objects, "overturned": overturned}
+
+
+def _checked_gt_object(job: Job, label: str, geometry: list[float] | None) -> dict[str, Any]:
+    if label not in job.labels:
+        raise InvalidInput(f"label {label!r} is not one of the job's labels {job.labels}", field="gt_objects")
+    expected = {"boxes": 4, "points": 2, "classification": 0}[job.type.value]
+    if (len(geometry) if geometry else 0) != expected:
+        raise InvalidInput(f"a {job.type.value} GT object needs {expected} coordinates", field="gt_objects")
+    return {"label": label, "geometry": [float(v) for v in geometry] if geometry else None}
+
+
+def _retire_gt(
+    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
+) -> dict[str, Any]:
+    from marketplace.quality import service as quality
+
+    image_id = _image_for(dispute, body)
+    _check_gt_image(session, job, image_id)
+    quality.retire_gt_image(
+        session, job, image_id, f"retired by reviewer {reviewer.id}", actor=reviewer, open_review=False
+    )
+    overturned = quality.rescore_rejected_with_image(session, job, image_id, reviewer)
+    return {"image_id": image_id, "overturned": overturned}
+
+
+def _restore_gt(
+    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
+) -> dict[str, Any]:
+    from marketplace.quality import repository as quality_repo
+    from marketplace.quality import service as quality
+
+    image_id = _image_for(dispute, body)
+    _check_gt_image(session, job, image_id)
+    current = [
+        {"label": a.label, "geometry": a.geometry} for a in quality_repo.gt_annotations(session, [image_id])
+    ]
+    quality.restore_gt_image(session, job, image_id, current)
+    return {"image_id": image_id}
+
+
+def _ban_worker(
+    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
+) -> dict[str, Any]:
+    from marketplace.quality import service as quality
+
+    worker_id = body.worker_id or dispute.worker_id
+    if worker_id is None and dispute.assignment_id is not None:
+        assignment = repo.get_assignment(session, dispute.assignment_id)
+        worker_id = assignment.worker_id if assignment else None
+    if worker_id is None:
+        raise InvalidInput("say which worker to ban: 'worker_id'", field="worker_id")
+    quality.ban_worker(
+        session, job.id, worker_id, f"banned by reviewer {reviewer.id}: {body.comment}".strip()
+    )
+    return {"worker_id": worker_id}
+
+
+def _reopen_chunk(
+    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
+) -> dict[str, Any]:
+    from marketplace.assignments import repository as assignments_repo
+    from marketplace.assignments.states import move_chunk
+
+    if dispute.chunk_id is None:
+        raise InvalidInput("only a chunk dispute can reopen a chunk", field="action")
+    chunk = assignments_repo.lock_chunk(session, dispute.chunk_id)
+    if chunk.status is not ChunkStatus.in_review:
+        raise Conflict(f"chunk {chunk.id} is {chunk.status.value}, not in review")
+    chunk.rejected_count = 0
+    move_chunk(chunk, ChunkStatus.open)
+    return {"chunk_id": chunk.id}
+
+
+def refresh_results_if_needed(session: Session, job: Job, action: Action, settings: Settings) -> None:
+    """A decision that changes the data of a completed job re-exports its results."""
+    if job.status is not JobStatus.completed or action is Action.uphold or action is Action.ban_worker:
+        return
+    from marketplace.quality import export
+
+    export.finalize_job(session, job.id, settings, force=True)
+
+
+# -- what a reviewer needs to judge ---------------------------------------------------------------
+
+
+def build_context(session: Session, dispute: Dispute, settings: Settings) -> dict[str, Any]:
+    """Side-by-side data: images (signed links), the workers' answers, the GT or merged result, conflicts."""
+    from marketplace.quality import service as quality
+
+    job = repo.get_job(session, dispute.job_id)
+    assert job is not None
+    ctx: dict[str, Any] = {
+        "job": {
+            "id": job.id,
+            "type": job.type.value,
+            "labels": list(job.labels),
+            "accuracy_target": job.accuracy_target,
+            "iou_threshold": job.iou_threshold,
+            "status": job.status.value,
+        }
+    }
+    if dispute.assignment_id is not None:
+        assignment = repo.get_assignment(session, dispute.assignment_id)
+        if assignment is not None:
+            ctx["assignment"] = assignment_context(session, job, assignment, settings)
+    if dispute.chunk_id is not None:
+        ctx["chunk_assignments"] = [
+            assignment_context(session, job, a, settings)
+            for a in repo.rejected_assignments_of_chunk(session, dispute.chunk_id)
+        ]
+    if dispute.image_id is not None:
+        ctx["image"] = image_context(session, job, dispute.image_id, settings)
+    if dispute.worker_id is not None:
+        from marketplace.quality import repository as quality_repo
+
+        record = quality_repo.worker_quality(session, job.id, dispute.worker_id)
+        ctx["worker"] = {
+            "id": dispute.worker_id,
+            "gt_accuracy": quality.worker_accuracy(record),
+            "sprt_decision": record.sprt_decision if record else "continue",
+            "too_fast_count": record.too_fast_count if record else 0,
+            "banned": quality_repo.is_banned(session, job.id, dispute.worker_id),
+        }
+    return ctx
+
+
+def _image_url(job: Job, name: str, settings: Settings) -> str:
+    from marketplace.storage import signed_file_url
+
+    return signed_file_url(job.data_uri, name, IMAGE_URL_TTL_S, settings)
+
+
+def _gt_objects(session: Session, image_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    from marketplace.quality import repository as quality_repo
+
+    out: dict[int, list[dict[str, Any]]] = {}
+    for ann in quality_repo.gt_annotations(session, image_ids):
+        out.setdefault(ann.image_id, []).append({"label": ann.label, "geometry": ann.geometry})
+    return out
+
+
+def assignment_context(
+    session: Session, job: Job, assignment: Assignment, settings: Settings
+) -> dict[str, Any]:
+    from marketplace.quality import repository as quality_repo
+
+    rows = quality_repo.items_with_images(session, assignment.id)
+    gt = _gt_objects(session, [img.id for item, img in rows if item.is_gt])
+    conflicts: dict[int, list[dict[str, Any]]] = {}
+    for c in quality_repo.conflicts_for(session, assignment.id):
+        conflicts.setdefault(c.image_id, []).append(
+            {
+                "kind": c.kind,
+                "gt_index": c.gt_index,
+                "submitted_index": c.submitted_index,
+                "similarity": c.similarity,
+                "gt_label": c.gt_label,
+                "submitted_label": c.submitted_label,
+            }
+        )
+    return {
+        "id": assignment.id,
+        "worker_id": assignment.worker_id,
+        "status": assignment.status.value,
+        "score": assignment.score,
+        "submitted_at": assignment.submitted_at.isoformat() if assignment.submitted_at else None,
+        "items": [
+            {
+                "position": item.position,
+                "image_id": img.id,
+                "image": img.name,
+                "image_url": _image_url(job, img.name, settings),
+                "width": img.width,
+                "height": img.height,
+                "is_gt": item.is_gt,
+                "worker_answer": item.answer,
+                "gt": gt.get(img.id, []) if item.is_gt else None,
+                "conflicts": conflicts.get(img.id, []),
+            }
+            for item, img in rows
+        ],
+    }
+
+
+def image_context(session: Session, job: Job, image_id: int, settings: Settings) -> dict[str, Any]:
+    from marketplace.quality import repository as quality_repo
+    from marketplace.quality import service as quality
+
+    image = quality_repo.get_image(session, image_id)
+    if image is None:
+        return {}
+    out: dict[str, Any] = {
+        "id": image.id,
+        "name": image.name,
+        "image_url": _image_url(job, image.name, settings),
+        "width": image.width,
+        "height": image.height,
+        "is_gt": image.is_gt,
+        "worker_answers": [
+            {"assignment_id": a, "worker_id": w, "status": s, "answer": ans}
+            for a, w, s, ans in quality_repo.answers_on_image(session, image_id)
+        ],
+    }
+    if image.is_gt:
+        out["gt"] = _gt_objects(session, [image_id]).get(image_id, [])
+        out["gt_stats"] = quality.gt_image_view(session, image_id)
+    return out

@@ -1,0 +1,89 @@
+// A thin fetch wrapper for the JSON API. The session cookie (HttpOnly) authenticates every call.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.detail) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+    this.error = this.body.error || "http_error";
+    this.field = this.body.field || null;
+    this.reason = this.body.reason || null;
+  }
+}
+
+export async function api(method, path, body, { form = false, signal } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" }, signal };
+  if (body !== undefined) {
+    if (form) {
+      init.body = body; // FormData: the browser sets the multipart boundary
+    } else {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+  }
+  const response = await fetch(path, init);
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = { detail: text }; }
+  }
+  if (!response.ok) {
+    if (response.status === 401) {
+      const next = encodeURIComponent(location.pathname + location.search);
+      location.assign(`/signin?next=${next}`);
+    }
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+export const get = (path, opts) => api("GET", path, undefined, opts);
+export const post = (path, body, opts) => api("POST", path, body, opts);
+
+/** The page's configuration, rendered by the server as JSON in main[data-config]. */
+export function pageConfig() {
+  const main = document.getElementById("main");
+  try { return JSON.parse(main.dataset.config || "{}"); } catch { return {}; }
+}
+
+/** Build an element: h("td", {class: "num"}, "3") — strings become text nodes, never HTML. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Integer amounts arrive as strings (token amounts exceed 2**53): format without floats. */
+export function formatAmount(amount, currency) {
+  const text = String(amount ?? "0");
+  const cur = String(currency || "").toLowerCase();
+  if (cur === "usd" || cur === "eur" || cur === "gbp") {
+    const negative = text.startsWith("-");
+    const digits = (negative ? text.slice(1) : text).padStart(3, "0");
+    const units = digits.slice(0, -2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    const symbol = { usd: "$", eur: "€", gbp: "£" }[cur];
+    return `${negative ? "-" : ""}${symbol}${units}.${digits.slice(-2)}`;
+  }
+  return `${text} ${currency || ""}`.trim();
+}
+
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const m = Math.floor(s / 60);
+  const hrs = Math.floor(m / 60);
+  if (hrs) return `${hrs} h ${m % 60} min`;
+  if (m) return `${m} min${s % 60 ? ` ${s % 60} s` : ""}`;
+  return `${s} s`;
+}
+
+export const TYPE_NAMES = { boxes: "Bounding boxes", points: "Points", classification: "Tiled classification" };

@@ -1,0 +1,227 @@
+// The requester's job page: live progress (polled), accepted/rejected counts, a histogram of scores,
+// workers, money, funding (wallet: approve + fund through an injected EIP-1193 provider), cancel, results.
+import { ApiError, formatAmount, get, h, pageConfig, post, TYPE_NAMES } from "./api.js";
+import { histogram } from "./histogram.js";
+
+const cfg = pageConfig();
+const jobId = cfg.job_id;
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 3000;
+const FINAL = new Set(["completed", "cancelled", "failed"]);
+let job = null;
+let lastScores = "";
+
+function stat(value, key) { return h("div", { class: "stat" }, h("div", { class: "v" }, value), h("div", { class: "k" }, key)); }
+
+function say(text, kind = "", where = "job-notice") {
+  $(where).replaceChildren(text ? h("p", { class: `notice ${kind}` }, text) : "");
+}
+
+function showJob(j) {
+  job = j;
+  $("job-title").textContent = j.title;
+  const status = $("job-status");
+  status.textContent = j.status.replace("_", " ");
+  status.className = `status ${j.status}`;
+  $("job-meta").textContent = `${TYPE_NAMES[j.type] || j.type} · ${j.image_count - j.gt_count} images + ` +
+    `${j.gt_count} GT · target ${Math.round(j.accuracy_target * 100)}% · bounty ${formatAmount(j.bounty_amount, j.currency)} · ` +
+    `${j.rail === "chain" ? "wallet" : "card"}`;
+  const fundable = cfg.can_manage && (j.status === "draft" || j.status === "awaiting_funds");
+  $("funding").hidden = !fundable;
+  $("fund-wallet").hidden = j.rail !== "chain";
+  $("fund-card").hidden = j.rail !== "card";
+  $("funding-text").textContent = j.rail === "chain"
+    ? "Approve the token and fund the escrow from your browser wallet; the job opens once the chain confirms."
+    : "Pay the bounty by card; the job opens once the payment succeeds.";
+  $("cancel-job").hidden = !cfg.can_manage || FINAL.has(j.status);
+  $("download-json").href = `/api/jobs/${jobId}/submissions`;
+  $("download-json").setAttribute("download", `job-${jobId}-submissions.json`);
+}
+
+function showProgress(p) {
+  const pctDone = p.images_total ? (100 * p.images_done) / p.images_total : 0;
+  const bar = $("progress");
+  bar.firstElementChild.style.width = `${pctDone.toFixed(1)}%`;
+  bar.setAttribute("aria-valuemax", String(p.images_total));
+  bar.setAttribute("aria-valuenow", String(p.images_done));
+  $("progress-text").textContent = `${p.images_done} of ${p.images_total} images done (${pctDone.toFixed(1)}%)`;
+  const a = p.assignments || {};
+  $("counts").replaceChildren(
+    stat(a.accepted || 0, "accepted assignments"),
+    stat(a.rejected || 0, "rejected assignments"),
+    stat(a.submitted || 0, "waiting for a score"),
+    stat(a.assigned || 0, "being worked on"),
+    stat((p.chunks || {}).in_review || 0, "chunks waiting for review"),
+  );
+}
+
+function showScores(data) {
+  const key = JSON.stringify(data);
+  if (key === lastScores) return;
+  lastScores = key;
+  const box = $("histogram");
+  box.replaceChildren(data.scores.length
+    ? histogram(data.scores, { target: data.accuracy_target })
+    : h("p", { class: "muted" }, "No scored assignments yet."));
+  $("workers").querySelector("tbody").replaceChildren(...(data.workers.length ? data.workers.map((w) => h("tr", {},
+    h("td", {}, `worker #${w.worker_id}`),
+    h("td", { class: "num" }, w.submitted),
+    h("td", { class: "num" }, w.accepted),
+    h("td", { class: "num" }, w.rejected),
+    h("td", { class: "num" }, w.mean_score === null ? "—" : `${(w.mean_score * 100).toFixed(1)}%`),
+  )) : [h("tr", {}, h("td", { colspan: "5", class: "muted" }, "No submissions yet."))]));
+}
+
+function showBooks(b) {
+  const f = (v) => formatAmount(String(v), b.currency);
+  $("money").replaceChildren(
+    stat(f(b.funded), "funded"), stat(f(b.paid), "paid to workers"), stat(f(b.held), "reserved"),
+    stat(f(b.payable), "earned, not yet paid"), stat(f(b.refunded), "refunded"), stat(f(b.fees), "platform fee"),
+  );
+}
+
+let failures = 0;
+
+async function poll() {
+  try {
+    showJob(await get(`/api/jobs/${jobId}`));
+    failures = 0;
+  } catch (err) {
+    failures += 1;
+    // a job created a moment ago may not be visible yet; a network blip should not stop the updates
+    if (failures <= 5) setTimeout(poll, 200 * failures);
+    else say(`Could not load the job: ${err.message}`, "bad");
+    return;
+  }
+  const tasks = [
+    get(`/api/jobs/${jobId}/progress`).then(showProgress, () => {}),
+    get(`/web/jobs/${jobId}/scores.json`).then(showScores, () => {}),
+  ];
+  if (cfg.can_manage) {
+    tasks.push(get(`/api/jobs/${jobId}/books`).then(showBooks, () => {
+      $("money").replaceChildren(h("p", { class: "muted" }, "No money has moved for this job yet."));
+    }));
+  }
+  await Promise.all(tasks);
+  document.body.dataset.loaded = "1";
+  if (!FINAL.has(job.status)) setTimeout(poll, document.hidden ? POLL_MS * 4 : POLL_MS);
+}
+
+// -- cancel and results ---------------------------------------------------------------------------
+
+async function cancel() {
+  if (!confirm("Cancel this job? Open assignments are withdrawn and unspent money is refunded.")) return;
+  try {
+    if (job.status === "active" || job.status === "validating") {
+      await post(`/api/jobs/${jobId}/cancel-funded`);
+    } else {
+      await post(`/api/jobs/${jobId}/cancel`);
+    }
+    say("The job is cancelled; unspent money goes back to you.");
+    showJob(await get(`/api/jobs/${jobId}`));
+  } catch (err) {
+    say(`Not cancelled: ${err.message}`, "bad");
+  }
+}
+
+function csvCell(v) {
+  const s = v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+async function downloadCsv() {
+  const rows = await get(`/api/jobs/${jobId}/submissions`);
+  const lines = [["assignment_id", "worker_id", "status", "score", "image", "is_gt", "answer", "time_on_item_ms"]];
+  for (const a of rows) {
+    for (const item of a.items) {
+      lines.push([a.assignment_id, a.worker_id, a.status, a.score, item.image, item.is_gt, item.answer,
+        item.interactions ? item.interactions.time_on_item_ms : null]);
+    }
+  }
+  const blob = new Blob([lines.map((r) => r.map(csvCell).join(",")).join("\n")], { type: "text/csv" });
+  const link = h("a", { href: URL.createObjectURL(blob), download: `job-${jobId}-answers.csv` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+// -- funding --------------------------------------------------------------------------------------
+
+const word = (hex) => hex.replace(/^0x/, "").toLowerCase().padStart(64, "0");
+const uint = (decimal) => word(BigInt(decimal).toString(16));
+
+/** The fund response with its integers kept exact (token amounts exceed 2**53). */
+async function startFunding() {
+  const response = await fetch(`/api/jobs/${jobId}/fund`, {
+    method: "POST", credentials: "same-origin", headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: "{}",
+  });
+  const text = await response.text();
+  const data = JSON.parse(text.replace(/"(amount|deadline)":\s*(\d+)/g, '"$1":"$2"'));
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+async function waitReceipt(eth, hash) {
+  for (let i = 0; i < 600; i += 1) {
+    const receipt = await eth.request({ method: "eth_getTransactionReceipt", params: [hash] });
+    if (receipt) {
+      if (receipt.status !== "0x1") throw new Error(`transaction ${hash} reverted`);
+      return receipt;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`transaction ${hash} was not mined in time`);
+}
+
+async function fundWithWallet() {
+  const eth = window.ethereum;
+  if (!eth) { say("No browser wallet found: install one that provides window.ethereum, then reload.", "warn", "funding-status"); return; }
+  const button = $("fund-wallet");
+  button.disabled = true;
+  try {
+    const fund = await startFunding();
+    const [from] = await eth.request({ method: "eth_requestAccounts" });
+    if (fund.chain_id) {
+      const chain = await eth.request({ method: "eth_chainId" });
+      if (BigInt(chain) !== BigInt(fund.chain_id)) {
+        await eth.request({ method: "wallet_switchEthereumChain", params: [{ chainId: `0x${BigInt(fund.chain_id).toString(16)}` }] });
+      }
+    }
+    say("Step 1 of 2: approve the escrow to take the bounty…", "", "funding-status");
+    const approve = await eth.request({ method: "eth_sendTransaction", params: [{
+      from, to: fund.token_address, gas: "0x249f0",
+      data: cfg.approve_selector + word(fund.vault_address) + uint(fund.amount),
+    }] });
+    await waitReceipt(eth, approve);
+    say("Step 2 of 2: fund the escrow…", "", "funding-status");
+    const tx = await eth.request({ method: "eth_sendTransaction", params: [{
+      from, to: fund.vault_address, gas: "0x61a80",
+      data: cfg.fund_selector + word(fund.chain_job_id) + word(fund.token_address) + uint(fund.amount) +
+        uint(fund.deadline || 0) + word("0x0"),
+    }] });
+    await waitReceipt(eth, tx);
+    say("Funded on chain. The job opens as soon as the platform sees the deposit.", "", "funding-status");
+  } catch (err) {
+    say(`Not funded: ${err.message || err}`, "bad", "funding-status");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function fundWithCard() {
+  try {
+    const fund = await startFunding();
+    say(`Card payment started (${fund.payment_intent_id || "payment intent"}). Confirming the card in the page ` +
+      "needs Stripe's Payment Element, which is not wired up yet; the job opens when the payment succeeds.",
+    "warn", "funding-status");
+  } catch (err) {
+    say(`Card payment not started: ${err.message}`, "bad", "funding-status");
+  }
+}
+
+$("cancel-job").addEventListener("click", cancel);
+$("download-csv").addEventListener("click", () => downloadCsv().catch((err) => say(`No CSV: ${err.message}`, "bad")));
+$("fund-wallet").addEventListener("click", fundWithWallet);
+$("fund-card").addEventListener("click", fundWithCard);
+poll();

@@ -1,0 +1,76 @@
+"""Expiry: past the deadline an assignment goes back to the pool (periodic task or lazily on claim)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from marketplace.assignments.tasks import run_expiry
+from marketplace.config import Settings
+from marketplace.db import session_factory, session_scope
+from marketplace.models import Assignment, utcnow
+from tests.assignments.conftest import JobFactory, claim, right_answers, submit
+from tests.conftest import UserFactory
+
+
+def _backdate(settings: Settings, assignment_id: int) -> None:
+    with session_scope(session_factory(settings)) as s:
+        s.execute(
+            update(Assignment)
+            .where(Assignment.id == assignment_id)
+            .values(deadline=utcnow() - timedelta(seconds=5))
+        )
+
+
+def test_expired_assignment_returns_to_the_pool_on_claim(
+    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    job = make_job(data=2, gt=2, assignment_size=2, gt_per_assignment=1)
+    first, second = make_user("worker"), make_user("worker")
+    a = claim(client, first, job["id"]).json()
+    assert claim(client, second, job["id"]).json()["reason"] == "no_assignments_left"
+    _backdate(settings, a["assignment_id"])
+    mine = client.get("/api/assignments/mine", headers=first["headers"]).json()
+    assert mine[0]["status"] == "expired"
+    b = claim(client, second, job["id"])
+    assert b.status_code == 200, b.text
+    # the first worker may not submit any more, nor get the chunk back
+    late = submit(client, first, a["assignment_id"], right_answers(settings, a))
+    assert late.status_code == 409 and late.json()["reason"] == "assignment_expired"
+    assert claim(client, first, job["id"]).json()["reason"] == "no_assignments_left"
+    # an expired assignment shows no items
+    assert (
+        client.get(f"/api/assignments/{a['assignment_id']}", headers=first["headers"]).json()["items"] == []
+    )
+
+
+def test_late_submission_before_the_sweep_is_refused(
+    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    job = make_job(data=2, gt=2, assignment_size=2, gt_per_assignment=1)
+    worker = make_user("worker")
+    a = claim(client, worker, job["id"]).json()
+    _backdate(settings, a["assignment_id"])
+    r = submit(client, worker, a["assignment_id"], right_answers(settings, a))
+    assert r.status_code == 409 and "expired" in r.json()["detail"]
+
+
+def test_periodic_sweep_expires_and_frees_the_worker(
+    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    job = make_job(data=4, gt=2, assignment_size=2, gt_per_assignment=1)
+    worker = make_user("worker")
+    a = claim(client, worker, job["id"]).json()
+    _backdate(settings, a["assignment_id"])
+    factory = session_factory(settings)
+    assert run_expiry(factory) == 1
+    assert run_expiry(factory) == 0
+    with factory() as s:
+        assignment = s.get(Assignment, a["assignment_id"])
+        assert assignment is not None and assignment.status == "expired"
+    b = claim(client, worker, job["id"])  # free to claim again, but a different chunk
+    assert b.status_code == 200
+    progress = client.get(f"/api/jobs/{job['id']}/progress", headers=job["requester"]["headers"]).json()
+    assert progress["assignments"] == {"expired": 1, "assigned": 1}

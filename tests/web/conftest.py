@@ -1,0 +1,157 @@
+"""Browser tests: a real uvicorn server on a free port against the test PostgreSQL, driven by the
+Python Playwright package with Debian's Chromium (Playwright cannot download its own browser here)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from marketplace.config import Settings
+from tests.conftest import job_body
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn serving ``create_app(settings)`` in a daemon thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        import uvicorn
+
+        from marketplace.app import create_app
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = settings.model_copy(update={"public_base_url": self.url})
+        config = uvicorn.Config(
+            create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    server = LiveServer(settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("browser tests need the Python package playwright (pip install playwright)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors  # type: ignore[attr-defined]
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page: Any, email: str, password: str = "correct horse 1") -> None:
+    page.goto("/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def activate(settings: Settings, job_id: int) -> None:
+    """Open a job for work the way a successful funding does (funding itself is the payments domain)."""
+    from marketplace.db import session_factory, session_scope
+    from marketplace.jobs.lifecycle import activate_job
+    from marketplace.models import Job
+
+    with session_scope(session_factory(settings)) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        activate_job(session, job)
+
+
+JobFactory = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def active_job(
+    client: TestClient, settings: Settings, make_user: Callable[..., dict[str, Any]]
+) -> JobFactory:
+    """Create a job through the API as a fresh requester and activate it; returns the job JSON."""
+
+    def _make(data_uri: str, gt: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+        requester = make_user("requester")
+        response = client.post(
+            "/api/jobs", json=job_body(data_uri, gt, **overrides), headers=requester["headers"]
+        )
+        assert response.status_code == 201, response.text
+        job: dict[str, Any] = response.json()
+        activate(settings, job["id"])
+        job["requester"] = requester
+        return job
+
+    return _make

@@ -1,0 +1,78 @@
+"""The page routes without a browser: escaping, redirects, the session cookie, role checks, assets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from marketplace.web.pages import _safe_next
+from marketplace.web.render import render_string
+
+
+def test_web_render_escapes_by_default() -> None:
+    out = render_string("<p>{{ a }}</p>{{! b }}", {"a": "<script>x</script>", "b": "<em>ok</em>"})
+    assert out == "<p>&lt;script&gt;x&lt;/script&gt;</p><em>ok</em>"
+    with pytest.raises(KeyError):
+        render_string("{{ missing }}", {})
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/work", "/work"),
+        ("//evil.example", None),
+        ("/\\evil", None),
+        ("https://evil.example", None),
+        ("", None),
+    ],
+)
+def test_web_next_only_same_site(target: str, expected: str | None) -> None:
+    assert _safe_next(target) == expected
+
+
+def test_web_signin_sets_cookie_and_role_pages(client: TestClient, make_user: Any) -> None:
+    worker = make_user("worker")
+    page = client.get("/work", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/signin?next=/work"
+
+    bad = client.post("/signin", data={"email": worker["email"], "password": "nope nope"})
+    assert bad.status_code == 401 and "wrong email or password" in bad.text
+
+    ok = client.post(
+        "/signin",
+        data={"email": worker["email"], "password": "correct horse 1", "next": "//evil.example"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == "/work"
+    cookie = ok.headers["set-cookie"]
+    assert "tw_token=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert client.get("/api/me").json()["role"] == "worker"  # the cookie authenticates the API
+    assert client.get("/work").status_code == 200
+    denied = client.get("/jobs/new")
+    assert denied.status_code == 403 and "for requester accounts" in denied.text
+
+    out = client.post("/signout", follow_redirects=False)
+    assert out.status_code == 303
+    client.cookies.clear()
+    # the token is revoked, not only forgotten by the browser
+    assert (
+        client.get(
+            "/api/me", headers={"Cookie": f"tw_token={cookie.split(';')[0].split('=', 1)[1]}"}
+        ).status_code
+        == 401
+    )
+
+
+def test_web_static_assets_are_served(client: TestClient) -> None:
+    signin = client.get("/signin")
+    assert signin.status_code == 200 and "/static/css/app.css?v=" in signin.text
+    for path in ("/static/css/app.css", "/static/js/annotate.js", "/static/js/canvas_editor.js"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_web_scores_endpoint_is_not_for_workers(client: TestClient, make_user: Any) -> None:
+    worker = make_user("worker")
+    response = client.get("/web/jobs/1/scores.json", headers=worker["headers"])
+    assert response.status_code == 403

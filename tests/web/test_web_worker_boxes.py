@@ -1,0 +1,100 @@
+"""A worker signs in, starts a boxes job from the board, draws two boxes with the mouse, moves one,
+undoes the move, submits with Ctrl+Enter and gets the next assignment without a page load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from marketplace.config import Settings
+from marketplace.db import session_factory
+from marketplace.models import Assignment, AssignmentItem, AssignmentStatus
+from tests.web.conftest import JobFactory, screenshot, sign_in
+
+
+def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=4)
+    page.mouse.move(*end, steps=4)
+    page.mouse.up()
+
+
+def _client_xy(page: Any, x: float, y: float) -> tuple[float, float]:
+    point = page.evaluate(f"window.__tilework.editor().imageToClient({x}, {y})")
+    return point["x"], point["y"]
+
+
+def _boxes(page: Any) -> list[dict[str, Any]]:
+    return page.evaluate(
+        "window.__tilework.editor().item.objects.map(o => ({x: o.x, y: o.y, w: o.w, h: o.h, label: o.label}))"
+    )
+
+
+def test_web_worker_draws_moves_undoes_and_submits_boxes(
+    browser_page: Any, settings: Settings, make_user: Any, box_dataset: dict[str, Any], active_job: JobFactory
+) -> None:
+    page = browser_page
+    job = active_job(str(box_dataset["root"]), box_dataset["gt"], guide_url="https://example.org/guide")
+    worker = make_user("worker")
+
+    sign_in(page, worker["email"])
+    assert page.url.endswith("/work")
+    row = page.get_by_role("row").filter(has_text="Boxes on pets")
+    row.get_by_text("Bounding boxes").wait_for()
+    assert "$" in row.inner_text()
+    screenshot(page, "web_worker_board")
+    row.get_by_role("link", name="Start working on Boxes on pets").click()
+
+    page.wait_for_function("document.body.dataset.assignmentId > 0")
+    first_id = int(page.evaluate("document.body.dataset.assignmentId"))
+    assert (
+        page.get_by_role("link", name="Open the guide").get_attribute("href") == "https://example.org/guide"
+    )
+
+    # two boxes drawn with the current label "cat"; key 2 relabels the selected (last drawn) one "dog"
+    _drag(page, _client_xy(page, 4, 4), _client_xy(page, 24, 20))
+    _drag(page, _client_xy(page, 34, 10), _client_xy(page, 60, 40))
+    page.keyboard.press("2")
+    boxes = _boxes(page)
+    assert len(boxes) == 2
+    assert [b["label"] for b in boxes] == [0, 1]
+    assert page.locator("ol.objects li").count() == 2
+
+    # move the first box by dragging its middle, then undo the move
+    before = boxes[0]
+    _drag(page, _client_xy(page, 14, 12), _client_xy(page, 20, 16))
+    moved = _boxes(page)[0]
+    assert moved["x"] > before["x"] + 3 and moved["y"] > before["y"] + 2
+    page.keyboard.press("Control+z")
+    restored = _boxes(page)[0]
+    assert abs(restored["x"] - before["x"]) < 1e-6 and abs(restored["y"] - before["y"]) < 1e-6
+    assert len(_boxes(page)) == 2
+    screenshot(page, "web_worker_boxes_drawn")
+
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(f"document.body.dataset.assignmentId != '{first_id}'")
+    second = page.evaluate("document.body.dataset.assignmentId")
+    assert second != "none", "a second assignment should be available"
+    assert page.get_by_text("1 submitted this session").is_visible()
+    assert page.locator("ol.objects li").count() == 0
+    screenshot(page, "web_worker_next_assignment")
+
+    with session_factory(settings)() as session:
+        done = session.get(Assignment, first_id)
+        assert done is not None and done.status is not AssignmentStatus.assigned
+        items = list(
+            session.scalars(
+                select(AssignmentItem)
+                .where(AssignmentItem.assignment_id == first_id)
+                .order_by(AssignmentItem.position)
+            )
+        )
+        first_answer = items[0].answer
+        assert [a["label"] for a in first_answer] == ["cat", "dog"]
+        x, y, w, h = first_answer[0]["geometry"]
+        assert abs(x - 4) < 1.5 and abs(y - 4) < 1.5 and abs(w - 20) < 1.5 and abs(h - 16) < 1.5
+        assert all(item.answer is not None for item in items)
+        assert items[0].interactions["time_on_item_ms"] >= 0
+    assert job["id"] > 0
