@@ -340,20 +340,40 @@ def job_results(job_id: int, out_dir: Path, token: str | None) -> None:
 
 
 @main.command()
-@click.option("--images", default=60, show_default=True, help="rendered scenes in the dataset")
+@click.option(
+    "--images", default=60, show_default=True, help="rendered scenes (or, with --tiled, at most this many)"
+)
 @click.option("--workers", default=12, show_default=True, help="simulated workers")
 @click.option("--overlap", default=1, show_default=True, help="workers per image")
 @click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--coco", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="COCO instances file"
+)
+@click.option("--images-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the images of --coco")  # fmt: skip
+@click.option("--tiled", "tiled_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="a folder of images for a tiled yes/no job")  # fmt: skip
+@click.option("--answers", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV for --tiled: first column the image name, --answer-column the yes/no answer")  # fmt: skip
+@click.option("--answer-column", default="label", show_default=True)
 @click.option("--serve", is_flag=True, help="keep the web app up afterwards to look around")
 @click.option("--port", default=0, type=int, help="port for the app (default: a free one, 8000 with --serve)")
-def demo(images: int, workers: int, overlap: int, seed: int, serve: bool, port: int) -> None:
+def demo(
+    images: int, workers: int, overlap: int, seed: int, coco: Path | None, images_dir: Path | None,
+    tiled_dir: Path | None, answers: Path | None, answer_column: str, serve: bool, port: int,
+) -> None:  # fmt: skip
     """Run the main job end to end on embedded defaults with a simulated crowd, then report."""
     from marketplace.demo.report import print_report
     from marketplace.demo.run import DemoOptions, run_demo
 
+    if bool(coco) != bool(images_dir):
+        raise click.UsageError("--coco and --images-dir go together")
+    if bool(tiled_dir) != bool(answers):
+        raise click.UsageError("--tiled and --answers go together")
     options = DemoOptions(
         images=images, workers=workers, overlap=overlap, seed=seed, serve=serve,
-        port=port or (8000 if serve else 0),
+        port=port or (8000 if serve else 0), coco=coco, images_dir=images_dir, tiled_dir=tiled_dir,
+        answers=answers, answer_column=answer_column,
     )  # fmt: skip
     report = run_demo(options)
     print_report(report)

@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from marketplace.payments.settings import PaymentSettings
 
 PLACEHOLDER_SECRET = "dev-insecure-change-me"
 
 
-class Settings(BaseSettings):
+class Settings(PaymentSettings):
+    """Everything configurable; the money rails' fields come from :class:`PaymentSettings`."""
+
     model_config = SettingsConfigDict(env_prefix="TILEWORK_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"

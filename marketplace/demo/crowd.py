@@ -9,6 +9,7 @@ spammers draw random boxes, and hasty ones answer implausibly fast.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,29 +63,41 @@ def _random_box(width: int, height: int, rng: random.Random) -> list[float]:
     return [rng.uniform(0, width - w), rng.uniform(0, height - h), w, h]
 
 
-def answer_boxes(scene: Scene, profile: Profile, rng: random.Random) -> list[dict[str, Any]]:
+def answer_boxes(
+    scene: Scene, profile: Profile, rng: random.Random, labels: Sequence[str] = LABELS
+) -> list[dict[str, Any]]:
     """The annotations this worker would submit for one scene."""
     out: list[dict[str, Any]] = []
     if profile.random_boxes:
         for _ in range(rng.randint(0, 3)):
             box = _clip_box(_random_box(scene.width, scene.height, rng), scene.width, scene.height)
             if box:
-                out.append({"label": rng.choice(LABELS), "geometry": box})
+                out.append({"label": rng.choice(labels), "geometry": box})
         return out
     for shape in scene.shapes:
         if rng.random() < profile.miss:
             continue
         label = shape.label
         if rng.random() < profile.wrong_label:
-            label = rng.choice([lab for lab in LABELS if lab != shape.label])
+            label = rng.choice([lab for lab in labels if lab != shape.label] or [shape.label])
         box = _clip_box(_jittered(shape.box, profile.jitter, rng), scene.width, scene.height)
         if box:
             out.append({"label": label, "geometry": box})
     if rng.random() < profile.extra:
         box = _clip_box(_random_box(scene.width, scene.height, rng), scene.width, scene.height)
         if box:
-            out.append({"label": rng.choice(LABELS), "geometry": box})
+            out.append({"label": rng.choice(labels), "geometry": box})
     return out
+
+
+def answer_class(
+    scene: Scene, profile: Profile, rng: random.Random, labels: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One label per image: spammers click at random, others err at their profile's rate."""
+    truth = scene.shapes[0].label
+    if profile.random_boxes or rng.random() < profile.miss + profile.wrong_label:
+        return [{"label": rng.choice([lab for lab in labels if lab != truth] or [truth])}]
+    return [{"label": truth}]
 
 
 def interactions(profile: Profile, position: int, rng: random.Random) -> dict[str, Any]:

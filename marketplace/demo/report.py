@@ -12,6 +12,14 @@ def _money(amount: int, currency: str, decimals: int = 6) -> str:
     return f"{whole}.{frac:0{decimals}d} {currency} ({amount} base units)"
 
 
+def _bans(bans: list[dict[str, Any]]) -> str:
+    if not bans:
+        return "nobody"
+    return "; ".join(
+        f"a {b['kind']} worker after {b['after_gt_items']} GT items ({b['reason']})" for b in bans
+    )
+
+
 def print_report(r: dict[str, Any]) -> None:
     cur = r["currency"]
     lines = [
@@ -22,15 +30,15 @@ def print_report(r: dict[str, Any]) -> None:
         f"  assignments                     {r['assignments_accepted']} accepted, "
         f"{r['assignments_rejected']} rejected",
         f"  crowd                           {r['workers']}",
-        f"  banned                          {r['workers_banned'] or 'nobody'} "
-        f"(engine says {r['banned_total']})",
+        f"  banned                          {_bans(r['workers_banned'])}",
         f"  GT overhead                     {r['gt_overhead']:.0%} extra items per assignment, "
         f"{r['gt_items_shown']} GT items shown",
         f"  money                           funded {_money(r['funded'], cur)}",
         f"                                  paid {_money(r['paid'], cur)}",
         f"                                  refunded {_money(r['refunded'], cur)}",
         f"                                  fees {_money(r['fees'], cur)}",
-        f"  gas (approve + fund)            {r['gas_funding']}",
+        f"  gas                             {r['gas_funding']} to fund (approve + fund), "
+        f"{r['gas_total']} in all (with payouts and closing)",
         f"  disputes                        {r['disputes'] or 'none'}",
         f"  wall time                       {r['wall_s']} s",
         "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mimetypes
 import os
 import random
 import secrets
@@ -26,8 +27,9 @@ from typing import Any
 from tqdm import tqdm
 
 from marketplace.demo.client import ApiClient, ApiError
-from marketplace.demo.crowd import Profile, answer_boxes, crowd_mix, interactions
-from marketplace.demo.scenes import LABELS, Scene, coco_for, render_dataset
+from marketplace.demo.crowd import Profile, answer_boxes, answer_class, crowd_mix, interactions
+from marketplace.demo.datasets import DemoDataset, from_answers_csv, from_coco, rendered
+from marketplace.demo.scenes import Scene
 from marketplace.quality.scoring import BoxSet, score_boxes
 
 PASSWORD = "demo-password-123"
@@ -50,6 +52,11 @@ class DemoOptions:
     serve: bool = False
     port: int = 0
     quiet: bool = False
+    coco: Path | None = None  # with images_dir: boxes from a COCO file instead of rendered scenes
+    images_dir: Path | None = None
+    tiled_dir: Path | None = None  # with answers: a tiled yes/no job
+    answers: Path | None = None
+    answer_column: str = "label"
 
 
 @dataclass
@@ -58,6 +65,7 @@ class Crowd:
     submitted: Counter[str] = field(default_factory=Counter)
     stop_reason: dict[str, str] = field(default_factory=dict)
     reviewed: Counter[str] = field(default_factory=Counter)
+    ids: dict[int, str] = field(default_factory=dict)  # worker id -> email
 
 
 def _free_port() -> int:
@@ -133,28 +141,31 @@ def start_platform(options: DemoOptions) -> Platform:
 # -- requester ------------------------------------------------------------------------------------------
 
 
-def create_job(api: ApiClient, folder: Path, scenes: list[Scene], options: DemoOptions) -> dict[str, Any]:
-    rng = random.Random(options.seed)
-    gt_scenes = rng.sample(scenes, max(options.gt_per_assignment, int(len(scenes) * options.gt_share)))
+def create_job(api: ApiClient, data: DemoDataset, options: DemoOptions) -> dict[str, Any]:
+    gt_names = data.pick_gt(options.gt_share, options.gt_per_assignment, options.seed)
+    tiled = data.job_type == "classification"
     spec = {
-        "type": "boxes",
-        "title": "Box every shape",
-        "description": "Draw a tight box around every square, disc and triangle; pick its label.",
-        "labels": list(LABELS),
+        "type": data.job_type,
+        "title": data.title,
+        "description": data.description,
+        "labels": data.labels,
         "accuracy_target": 0.7,
         "iou_threshold": 0.6,
         "bounty_amount": options.bounty,
         "currency": "tUSD",
         "rail": "chain",
-        "assignment_size": options.assignment_size,
+        "assignment_size": 18 if tiled else options.assignment_size,
         "gt_per_assignment": options.gt_per_assignment,
         "overlap": options.overlap,
         "time_limit_s": 600,
     }
-    files = [("images", (s.name, (folder / s.name).read_bytes(), "image/png")) for s in scenes]
-    files.append(("gt", ("gt.json", json.dumps(coco_for(gt_scenes)).encode(), "application/json")))
+    files = [
+        ("images", (name, (data.folder / name).read_bytes(), mimetypes.guess_type(name)[0] or "image/jpeg"))
+        for name in sorted(data.scenes)
+    ]
+    files.append(("gt", ("gt.json", json.dumps(data.gt_coco(gt_names)).encode(), "application/json")))
     job: dict[str, Any] = api.post("/api/jobs/upload", data={"spec": json.dumps(spec)}, files=files)
-    job["gt_names"] = sorted(s.name for s in gt_scenes)
+    job["gt_names"] = gt_names
     return job
 
 
@@ -165,6 +176,7 @@ def fund_on_chain(api: ApiClient, platform: Platform, job_id: int) -> dict[str, 
     from marketplace.escrow.chain import ChainEscrow
 
     plan: dict[str, Any] = api.post(f"/api/jobs/{job_id}/fund", json={})
+    plan["first_block"] = int(platform.dev_chain.w3.eth.block_number) + 1
     requester_wallet = platform.dev_chain.accounts[0]
     w3 = Web3(HTTPProvider(platform.rpc.url))
     wallet = ChainEscrow(w3, plan["vault_address"], requester_wallet)
@@ -212,30 +224,36 @@ def make_crowd(base_url: str, options: DemoOptions, run_id: str) -> tuple[list[A
         worker.sign_up(email, PASSWORD, "worker")
         _link_wallet(worker)
         crowd.profiles[email] = profile
+        crowd.ids[worker.get("/api/me")["id"]] = email
         clients.append(worker)
     return clients, crowd
 
 
-def _answer(worker: ApiClient, assignment: dict[str, Any], scenes_by_hash: dict[str, Scene],
+def _answer(worker: ApiClient, assignment: dict[str, Any], data: DemoDataset, by_hash: dict[str, Scene],
             profile: Profile, rng: random.Random) -> dict[str, Any]:  # fmt: skip
     items = []
     for position, item in enumerate(assignment["items"]):
-        scene = scenes_by_hash[hashlib.sha256(worker.fetch(item["image_url"])).hexdigest()]
+        scene = by_hash[hashlib.sha256(worker.fetch(item["image_url"])).hexdigest()]
+        if data.job_type == "classification":
+            annotations = answer_class(scene, profile, rng, data.labels)
+        else:
+            annotations = answer_boxes(scene, profile, rng, data.labels)
         items.append(
             {
                 "item_id": item["item_id"],
-                "annotations": answer_boxes(scene, profile, rng),
+                "annotations": annotations,
                 "interactions": interactions(profile, position, rng),
             }
         )
     return {"items": items}
 
 
-def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, scenes_by_hash: dict[str, Scene],
+def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, data: DemoDataset,
          done: Callable[[], bool], seed: int) -> None:  # fmt: skip
     """One simulated worker: claim, look at the images, answer, submit, until nothing is left."""
     profile = crowd.profiles[email]
     rng = random.Random(seed)
+    by_hash = data.by_hash()
     idle_since: float | None = None
     while not done():
         try:
@@ -252,7 +270,7 @@ def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, scenes_by_has
             time.sleep(0.3)
             continue
         idle_since = None
-        answers = _answer(worker, assignment, scenes_by_hash, profile, rng)
+        answers = _answer(worker, assignment, data, by_hash, profile, rng)
         time.sleep(profile.seconds_per_item * len(answers["items"]) / TIME_SCALE)
         try:
             worker.post(f"/api/assignments/{assignment['assignment_id']}/submit", json=answers)
@@ -319,11 +337,11 @@ def boxes_by_image(coco: dict[str, Any]) -> dict[str, BoxSet]:
     return {name: BoxSet.of(b, lab) for name, (b, lab) in grouped.items()}
 
 
-def dataset_accuracy(merged: dict[str, BoxSet], scenes: list[Scene], skip: set[str]) -> dict[str, float]:
-    """Merged boxes vs the exact truth on the images workers labelled (GT images excluded)."""
+def box_accuracy(merged: dict[str, BoxSet], data: DemoDataset, skip: set[str]) -> dict[str, float]:
+    """Merged boxes vs the truth on the images workers labelled (GT images excluded)."""
     truth: dict[Hashable, BoxSet] = {
         s.name: BoxSet.of([sh.box for sh in s.shapes], [sh.label for sh in s.shapes])
-        for s in scenes
+        for s in data.scenes.values()
         if s.name not in skip
     }
     answers: dict[Hashable, BoxSet] = {n: merged.get(str(n), BoxSet.of()) for n in truth}
@@ -332,16 +350,44 @@ def dataset_accuracy(merged: dict[str, BoxSet], scenes: list[Scene], skip: set[s
     return {"accuracy": round(score.accuracy, 4), "images_exact": round(exact / max(1, len(truth)), 4)}
 
 
+def class_accuracy(rows: list[dict[str, Any]], data: DemoDataset, skip: set[str]) -> dict[str, float]:
+    """Aggregated labels vs the truth on the images workers labelled (GT images excluded)."""
+    judged = [r for r in rows if r["image"] not in skip and r["image"] in data.scenes]
+    right = sum(1 for r in judged if r["label"] == data.scenes[r["image"]].shapes[0].label)
+    share = round(right / max(1, len(judged)), 4)
+    return {"accuracy": share, "images_exact": share}
+
+
+def result_accuracy(api: ApiClient, job: dict[str, Any], data: DemoDataset) -> dict[str, float]:
+    skip = set(job["gt_names"])
+    if data.job_type == "classification":
+        rows = _json_file(api, job["id"], "classification.json")["items"]
+        return class_accuracy(rows, data, skip)
+    return box_accuracy(boxes_by_image(_json_file(api, job["id"], "instances.json")), data, skip)
+
+
+def _json_file(api: ApiClient, job_id: int, name: str) -> Any:
+    body = api.get(f"/api/jobs/{job_id}/results/{name}")
+    return json.loads(body) if isinstance(body, bytes) else body
+
+
 # -- the whole run ------------------------------------------------------------------------------------------
+
+
+def load_dataset(options: DemoOptions, render_into: Path) -> DemoDataset:
+    if options.coco and options.images_dir:
+        return from_coco(options.coco, options.images_dir)
+    if options.tiled_dir and options.answers:
+        return from_answers_csv(options.tiled_dir, options.answers, options.answer_column, options.images)
+    return rendered(render_into, options.images, options.seed)
 
 
 def _job_status(api: ApiClient, job_id: int) -> str:
     return str(api.get(f"/api/jobs/{job_id}")["status"])
 
 
-def run_crowd(platform: Platform, job: dict[str, Any], scenes: list[Scene], options: DemoOptions,
+def run_crowd(platform: Platform, job: dict[str, Any], data: DemoDataset, options: DemoOptions,
               requester: ApiClient, run_id: str) -> Crowd:  # fmt: skip
-    by_hash = {s.sha256: s for s in scenes}
     clients, crowd = make_crowd(platform.base_url, options, run_id)
     progress = requester.get(f"/api/jobs/{job['id']}/progress")
     finished = threading.Event()
@@ -355,7 +401,7 @@ def run_crowd(platform: Platform, job: dict[str, Any], scenes: list[Scene], opti
         _phase("crowd", options.quiet, total=progress["chunks_total"]) as bar,
     ):
         futures = [
-            pool.submit(work, c, email, crowd, job["id"], by_hash, done, options.seed + i)
+            pool.submit(work, c, email, crowd, job["id"], data, done, options.seed + i)
             for i, (c, email) in enumerate(zip(clients, crowd.profiles, strict=True))
         ]
         futures.append(pool.submit(review, reviewer, job["id"], crowd.reviewed, done))
@@ -384,23 +430,22 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
 
     settings = get_settings()
     try:
-        folder = settings.home / "demo" / run_id / "images"
-        with _phase("dataset", options.quiet, total=options.images) as bar:
-            scenes = render_dataset(folder, options.images, seed=options.seed)
-            bar.update(options.images)
+        with _phase("dataset", options.quiet, total=1):
+            data = load_dataset(options, settings.home / "demo" / run_id / "images")
         requester = ApiClient(platform.base_url)
         requester.sign_up(f"requester-{run_id}@demo.tilework", PASSWORD, "requester")
         with _phase("intake", options.quiet, total=1):
-            job = create_job(requester, folder, scenes, options)
+            job = create_job(requester, data, options)
         with _phase("funding", options.quiet, total=2) as bar:
             funding = fund_on_chain(requester, platform, job["id"])
             bar.update(1)
             wait_for(lambda: _job_status(requester, job["id"]) != "draft", "the chain funding to be seen")
-        crowd = run_crowd(platform, job, scenes, options, requester, run_id)
+        crowd = run_crowd(platform, job, data, options, requester, run_id)
         with _phase("payout", options.quiet, total=1):
             platform.beat.run_all_now()
             wait_for(lambda: _settled(requester, job["id"]), "the payouts to settle")
-        report = _report(requester, platform, job, scenes, crowd, funding, started)
+        report = _report(requester, job, data, crowd, funding, started)
+        report["gas_total"] = chain_gas_since(platform, funding["first_block"])
     finally:
         if not options.serve:
             platform.stop()
@@ -409,37 +454,45 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     return report
 
 
+def chain_gas_since(platform: Platform, first_block: int) -> int:
+    """Gas of every transaction on the embedded chain since the job was funded (this job's alone)."""
+    w3 = platform.dev_chain.w3
+    return sum(int(w3.eth.get_block(n)["gasUsed"]) for n in range(first_block, int(w3.eth.block_number) + 1))
+
+
 def _settled(api: ApiClient, job_id: int) -> bool:
     books = api.get(f"/api/jobs/{job_id}/books")
     status = _job_status(api, job_id)
     return status in ("completed", "cancelled") and books["payable"] == 0 and books["held"] == 0
 
 
-def _report(api: ApiClient, platform: Platform, job: dict[str, Any], scenes: list[Scene], crowd: Crowd,
+def _report(api: ApiClient, job: dict[str, Any], data: DemoDataset, crowd: Crowd,
             funding: dict[str, Any], started: float) -> dict[str, Any]:  # fmt: skip
     job_id = job["id"]
     books = api.get(f"/api/jobs/{job_id}/books")
     quality = api.get(f"/api/jobs/{job_id}/quality")
     progress = api.get(f"/api/jobs/{job_id}/progress")
-    coco = api.get(f"/api/jobs/{job_id}/results/instances.json")
-    coco = json.loads(coco) if isinstance(coco, bytes) else coco
-    merged = boxes_by_image(coco)
-    accuracy = dataset_accuracy(merged, scenes, skip=set(job["gt_names"]))
+    accuracy = result_accuracy(api, job, data)
     kinds = Counter(p.kind for p in crowd.profiles.values())
-    banned = Counter(crowd.profiles[e].kind for e, why in crowd.stop_reason.items() if why == "banned")
+    banned = [
+        {"kind": crowd.profiles[crowd.ids[w["worker_id"]]].kind, "after_gt_items": w["gt_items_when_banned"],
+         "reason": w["ban_reason"]}
+        for w in quality["workers"]
+        if w["banned"] and w["worker_id"] in crowd.ids
+    ]  # fmt: skip
     items = progress["images_total"]
     gt_shown = progress["assignments"].get("accepted", 0) + progress["assignments"].get("rejected", 0)
     return {
         "job_id": job_id,
-        "images": len(scenes),
+        "job_type": data.job_type,
+        "images": len(data.scenes),
         "gt_images": len(job["gt_names"]),
         "merged_accuracy": accuracy["accuracy"],
         "images_exact": accuracy["images_exact"],
         "assignments_accepted": progress["assignments"].get("accepted", 0),
         "assignments_rejected": progress["assignments"].get("rejected", 0),
         "workers": dict(kinds),
-        "workers_banned": dict(banned),
-        "banned_total": quality["banned_workers"],
+        "workers_banned": banned,
         "gt_overhead": round(job["gt_per_assignment"] / job["assignment_size"], 3),
         "gt_items_shown": gt_shown * job["gt_per_assignment"],
         "images_total": items,

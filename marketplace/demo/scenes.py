@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,9 @@ def render_dataset(folder: Path, count: int, seed: int = 7) -> list[Scene]:
     return scenes
 
 
-def coco_for(scenes: list[Scene]) -> dict[str, Any]:
+def coco_for(scenes: list[Scene], labels: Sequence[str] = LABELS) -> dict[str, Any]:
     """COCO instances for the given scenes (used as the requester's GT for a subset)."""
-    cats = [{"id": i + 1, "name": label} for i, label in enumerate(LABELS)]
+    cats = [{"id": i + 1, "name": label} for i, label in enumerate(labels)]
     cat_id = {c["name"]: c["id"] for c in cats}
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []

@@ -1,12 +1,13 @@
-"""Settings of the money rails (to be folded into :mod:`marketplace.config` by the lead).
+"""The money rails' part of the settings.
 
-Every field reads ``TILEWORK_<NAME>`` from the environment. With nothing set: the card rail is off
-(no Stripe key), the chain rail is the embedded in-process EVM, payouts run in-process.
+:class:`marketplace.config.Settings` inherits these fields, so there is one settings object; this
+class stays separate only so the payment settings can be built on their own in tests. Every field
+reads ``TILEWORK_<NAME>`` from the environment. With nothing set: the card rail is off (no Stripe
+key), the chain rail is the embedded in-process EVM, payouts run in-process.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -67,6 +68,8 @@ class PaymentSettings(BaseSettings):
         return bool(self.stripe_secret_key)
 
 
-@lru_cache(maxsize=1)
 def get_payment_settings() -> PaymentSettings:
-    return PaymentSettings()
+    """The process's one settings object (its payment fields)."""
+    from marketplace.config import get_settings  # config builds on this module
+
+    return get_settings()

@@ -4,7 +4,9 @@ the periodic drain finds every unsent outbox row anyway, so nothing depends on o
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 
 from marketplace.db import session_factory, session_scope
 from marketplace.payments.rails import get_rails
@@ -13,12 +15,21 @@ from workers.celery_app import celery_app
 
 log = logging.getLogger(__name__)
 
+#: In-process mode (no broker; typically SQLite, which has no ``SKIP LOCKED``) runs payouts from
+#: request threads and the beat thread at once: one lock keeps them from sending the same row twice
+#: at the same moment (the chain and Stripe refuse a repeat anyway; this avoids wasted reverted txs).
+_IN_PROCESS_LOCK = threading.RLock()
+
+
+def _serialized() -> AbstractContextManager[object]:
+    return _IN_PROCESS_LOCK if celery_app.conf.task_always_eager else nullcontext()
+
 
 def run_one(payout_id: int | None) -> execution.Outcome:
     """Execute one outbox row in its own transaction; on failure record the attempt and re-raise."""
     ps = get_rails().settings
     try:
-        with session_scope(session_factory()) as session:
+        with _serialized(), session_scope(session_factory()) as session:
             return execution.execute_one(session, get_rails(), payout_id)
     except Exception as exc:
         if payout_id is not None:

@@ -30,6 +30,7 @@ class JobQualityOut(BaseModel):
     notices: list[dict[str, Any]]
     disputes: dict[str, dict[str, int]]
     results: list[str]
+    workers: list[dict[str, Any]]
 
 
 class AssignmentQualityOut(BaseModel):

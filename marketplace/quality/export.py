@@ -166,10 +166,16 @@ def _classify(
         crowd = CrowdAnswers.from_triples(triples, labels=list(job.labels))
         known = crowd.label_indices({i: objs[0].label for i, objs in gt.items() if objs})
         aggregate = dawid_skene(crowd, known)
+        label_index = {label: k for k, label in enumerate(crowd.label_ids)}
         for index, item_id in enumerate(crowd.item_ids):
             if item_id in results:
-                label = str(crowd.label_ids[int(aggregate.labels[index])])
-                confidence = float(aggregate.confidence[index])
+                chosen = int(aggregate.labels[index])
+                single = answers.get(int(item_id), [])
+                if job.overlap == 1 and len(single) == 1 and _first_label(single[0][1]) in label_index:
+                    # overlap 1: the accepted worker's answer is final; the posterior only rates it
+                    chosen = label_index[_first_label(single[0][1])]
+                label = str(crowd.label_ids[chosen])
+                confidence = float(aggregate.posterior[index, chosen])
                 result = results[int(item_id)]
                 result.objects = [MergedObject(label, None, confidence, result.workers)]
                 result.low_confidence = result.workers > 1 and confidence < POLICY.class_low_confidence

@@ -141,6 +141,14 @@ def is_banned(session: Session, job_id: int, worker_id: int) -> bool:
     return session.scalar(stmt) is not None
 
 
+def bans(session: Session, job_id: int) -> dict[int, str]:
+    """worker id -> why the worker was stopped on this job."""
+    rows = session.execute(
+        select(JobWorkerBan.worker_id, JobWorkerBan.reason).where(JobWorkerBan.job_id == job_id)
+    )
+    return {worker_id: reason for worker_id, reason in rows}
+
+
 def banned_count(session: Session, job_id: int) -> int:
     stmt = select(func.count()).select_from(JobWorkerBan).where(JobWorkerBan.job_id == job_id)
     return int(session.scalar(stmt) or 0)

@@ -555,7 +555,28 @@ def job_quality(session: Session, user: User, job_id: int) -> dict[str, Any]:
         ],
         "disputes": reviews.dispute_counts(session, job.id),
         "results": [f.name for f in repo.result_files(session, job.id)],
+        "workers": worker_summaries(session, job.id),
     }
+
+
+def worker_summaries(session: Session, job_id: int) -> list[dict[str, Any]]:
+    """Each worker's GT record on the job, and when and why they were stopped."""
+    bans = repo.bans(session, job_id)
+    return [
+        {
+            "worker_id": r.worker_id,
+            "gt_items": r.gt_items,
+            "gt_passed": r.gt_passed,
+            "gt_accuracy": round(r.gt_passed / r.gt_items, 4) if r.gt_items else None,
+            "assignments_scored": r.assignments_scored,
+            "assignments_accepted": r.assignments_accepted,
+            "sprt_decision": r.sprt_decision,
+            "banned": r.worker_id in bans,
+            "ban_reason": bans.get(r.worker_id),
+            "gt_items_when_banned": r.sprt_items if r.worker_id in bans else None,
+        }
+        for r in sorted(repo.worker_records(session, job_id), key=lambda r: r.worker_id)
+    ]
 
 
 def assignment_quality(session: Session, worker: User, assignment_id: int) -> dict[str, Any]:

@@ -168,3 +168,22 @@ def test_classification_overlap_three_by_dawid_skene_to_json_and_csv(
     assert all(r["label"] == "yes" and float(r["confidence"]) > 0.5 for r in data_rows)
     items = json.loads(files["classification.json"])["items"]
     assert sum(i["is_gt"] for i in items) == 3 and all(i["label"] == "yes" for i in items if i["is_gt"])
+
+
+def test_classification_overlap_one_keeps_the_accepted_workers_answer(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    """With one worker per image, aggregation must not overrule the accepted answer."""
+    job = quality_job("classification", data=4, gt=2, assignment_size=4, gt_per_assignment=2, overlap=1)
+    worker = make_user("worker")
+    body = claim_ok(client, worker, job["id"])
+    labels = iter(["no", "yes", "no", "no"])
+    submit_ok(
+        client, worker, body["assignment_id"],
+        answer_all(settings, body, on_data=lambda t: [{"label": next(labels)}]),
+    )  # fmt: skip
+    items = json.loads(_results(client, job)["classification.json"])["items"]
+    data = sorted((i for i in items if not i["is_gt"]), key=lambda i: i["image"])
+    submitted = {i["image"]: i["label"] for i in data}
+    assert sorted(submitted.values()) == ["no", "no", "no", "yes"]
+    assert all(0.0 <= i["confidence"] <= 1.0 for i in data)
