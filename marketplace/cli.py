@@ -353,8 +353,11 @@ def job_results(job_id: int, out_dir: Path, token: str | None) -> None:
               help="the images of --coco")  # fmt: skip
 @click.option("--tiled", "tiled_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="a folder of images for a tiled yes/no job")  # fmt: skip
-@click.option("--answers", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV for --tiled: first column the image name, --answer-column the yes/no answer")  # fmt: skip
+@click.option(
+    "--answers",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV for --tiled: first column the image name, --answer-column the yes/no answer",
+)
 @click.option("--answer-column", default="label", show_default=True)
 @click.option("--serve", is_flag=True, help="keep the web app up afterwards to look around")
 @click.option("--port", default=0, type=int, help="port for the app (default: a free one, 8000 with --serve)")
@@ -378,7 +381,13 @@ def demo(
     report = run_demo(options)
     print_report(report)
     if serve:
-        click.echo(f"The app is still up at {report['serving']} (Ctrl+C to stop).", err=True)
+        who = report["sign_in"]
+        click.echo(
+            f"The app is still up at {report['serving']} (Ctrl+C to stop). Sign in with password "
+            f"{who['password']!r} as {who['requester']} (requester), {who['reviewer']} (reviewer) "
+            f"or a worker such as {who['workers'][0]}.",
+            err=True,
+        )
         _wait_forever()
     click.echo(json.dumps(report, sort_keys=True))
 

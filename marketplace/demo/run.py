@@ -451,6 +451,12 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             platform.stop()
     if options.serve:
         report["serving"] = platform.base_url
+        report["sign_in"] = {
+            "password": PASSWORD,
+            "requester": f"requester-{run_id}@demo.tilework",
+            "reviewer": f"reviewer-{run_id}@demo.tilework",
+            "workers": sorted(crowd.profiles),
+        }
     return report
 
 

@@ -59,13 +59,6 @@ def fund_job(
     return FundOut(**out.__dict__)
 
 
-@router.post("/api/jobs/{job_id}/cancel-funded", response_model=BooksOut)
-def cancel_funded_job(job_id: int, user: RequesterUser, session: SessionDep) -> BooksOut:
-    """Cancel an active job: accepted work is paid, the rest is refunded, open assignments withdrawn."""
-    job = payouts.cancel_funded_job(session, user, job_id)
-    return _books(session, job.id, job.currency)
-
-
 @router.get("/api/jobs/{job_id}/books", response_model=BooksOut)
 def job_books(job_id: int, user: RequesterUser, session: SessionDep) -> BooksOut:
     job = jobs.get_job_for(session, user, job_id)

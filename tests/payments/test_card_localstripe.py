@@ -145,8 +145,8 @@ def test_card_funding_webhook_and_refund(
         assert books.funded == 10_000 and books.fees == 500
 
     # Cancel: nothing was accepted, so all but the fee goes back to the card.
-    r = client.post(f"/api/jobs/{job['id']}/cancel-funded", headers=requester["headers"])
-    assert r.status_code == 200, r.text
+    r = client.post(f"/api/jobs/{job['id']}/cancel", headers=requester["headers"])
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     tasks.drain(time_budget_s=30)
     refunds = stripe_client.v1.refunds.list({"payment_intent": fund["payment_intent_id"]})
     assert [x["amount"] for x in refunds.data] == [9_500]
