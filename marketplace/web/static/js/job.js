@@ -112,11 +112,7 @@ async function poll() {
 async function cancel() {
   if (!confirm("Cancel this job? Open assignments are withdrawn and unspent money is refunded.")) return;
   try {
-    if (job.status === "active" || job.status === "validating") {
-      await post(`/api/jobs/${jobId}/cancel-funded`);
-    } else {
-      await post(`/api/jobs/${jobId}/cancel`);
-    }
+    await post(`/api/jobs/${jobId}/cancel`);
     say("The job is cancelled; unspent money goes back to you.");
     showJob(await get(`/api/jobs/${jobId}`));
   } catch (err) {
