@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.accounts.service import user_for_token
 from marketplace.config import Settings
+from marketplace.db import session_scope
 from marketplace.errors import Forbidden, Unauthorized
 from marketplace.models import Role, User
 
@@ -25,15 +26,8 @@ def get_session(request: Request) -> Iterator[Session]:
     Used with ``scope="function"`` so the commit happens before the response is sent: a client that
     got a 201 can rely on the row being there.
     """
-    session: Session = request.app.state.session_factory()
-    try:
+    with session_scope(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

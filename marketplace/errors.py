@@ -63,6 +63,20 @@ class PaymentRequired(TileworkError):
     code = "payment_required"
 
 
+class BadGateway(TileworkError):
+    """A payment provider or chain node refused or failed."""
+
+    status_code = 502
+    code = "payment_provider_error"
+
+
+class ServiceUnavailable(TileworkError):
+    """A configured part (a money rail) is not available here."""
+
+    status_code = 503
+    code = "rail_unavailable"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TileworkError)
     async def _tilework(_: Request, exc: TileworkError) -> JSONResponse:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep, WorkerUser
-from marketplace.errors import InvalidInput, TileworkError
+from marketplace.errors import BadGateway, InvalidInput, ServiceUnavailable
 from marketplace.jobs import service as jobs
 from marketplace.ledger import service as ledger
 from marketplace.models import Rail
@@ -26,16 +26,6 @@ from marketplace.payments.stripe_adapter import CardPayments, CardRailError, Web
 from marketplace.payouts import service as payouts
 
 router = APIRouter(tags=["payments"])
-
-
-class ServiceUnavailable(TileworkError):
-    status_code = 503
-    code = "rail_unavailable"
-
-
-class BadGateway(TileworkError):
-    status_code = 502
-    code = "payment_provider_error"
 
 
 @router.post("/api/jobs/{job_id}/fund", response_model=FundOut)
