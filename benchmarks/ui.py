@@ -11,7 +11,9 @@ Run: ``python benchmarks/ui.py [--assignments 20] [--images 10] [--size 640x480]
   next image, presses Ctrl+Enter (GT images hold nothing to mark, so the empty answers pass), and the
   page measures from that keydown to the frame after the next assignment's first image is drawn. All of
   its images are requested at once; the first is decoded before the swap, the rest while the worker
-  works on it. One warm-up submission is not counted (``--warmup``).
+  works on it. When the server supports claim-ahead (``claim?ahead=true``), the next assignment is
+  reserved and all its images decoded while the worker is on the current one; the ``claim_ahead`` line
+  says whether that happened. One warm-up submission is not counted (``--warmup``).
 
 Last line: ``next_assignment_ms_p50=<n> next_assignment_ms_p95=<n>`` (target p95 < 300 ms).
 """
@@ -287,13 +289,22 @@ def run_browser(sync_playwright: Any, base: str, token: str, job_id: int, count:
         phases = page.evaluate("window.__tilework.timings")
         submit = [p["submit_ms"] for p in phases if "submit_ms" in p]
         claim = [p["claim_ms"] for p in phases if "claim_ms" in p][1:]
-        images = [p["images_ms"] for p in phases if "images_ms" in p][1:]
-        med = {
-            name: sorted(v)[len(v) // 2]
-            for name, v in (("submit", submit), ("claim", claim), ("image", images))
-        }
+        images = [p["images_ms"] for p in phases if "claim_ms" in p][1:]
+        ahead_images = [p["images_ms"] for p in phases if "ahead_claimed" in p]
+        from_ahead = sum(1 for p in phases if "from_ahead" in p)
+        supported = page.evaluate("(window.__tilework.aheadSupported || (() => false))()")
+        refusal = page.evaluate("(window.__tilework.aheadRefusal || (() => null))()")
+
+        def median(v: list[float]) -> str:
+            return str(sorted(v)[len(v) // 2]) if v else "-"
+
         print(
-            f"median phases: submit_ms={med['submit']} claim_ms={med['claim']} first_image_ms={med['image']}"
+            f"median phases: submit_ms={median(submit)} claim_ms={median(claim)} "
+            f"first_image_ms={median(images)} ahead_all_images_ms={median(ahead_images)}"
+        )
+        print(
+            f"claim_ahead: server_supports={'yes' if supported else 'no (fell back to claim-after-submit)'} "
+            f"shown_from_reserved={from_ahead}/{len(samples)} last_refusal={refusal}"
         )
         browser.close()
     return samples

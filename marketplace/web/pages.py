@@ -487,6 +487,25 @@ def review(request: Request, session: SessionDep) -> Response:
     return page("Disputes", render("review.html"), user=user, current="/review", module="review.js")
 
 
+@router.get("/web/people.json")
+def people(user: CurrentUser, session: SessionDep, ids: str = "") -> dict[str, dict[str, str]]:
+    """Names and roles for the reviewer console's history ("who"), reviewers and admins only."""
+    from sqlalchemy import select
+
+    from marketplace.errors import Forbidden, InvalidInput
+
+    if user.role not in (Role.reviewer, Role.admin):
+        raise Forbidden("only reviewers see who is who")
+    try:
+        wanted = {int(part) for part in ids.split(",") if part.strip()}
+    except ValueError as exc:
+        raise InvalidInput("ids: a comma-separated list of user ids", field="ids") from exc
+    if len(wanted) > 200:
+        raise InvalidInput("ids: at most 200 at once", field="ids")
+    rows = list(session.scalars(select(User).where(User.id.in_(wanted)))) if wanted else []
+    return {str(u.id): {"name": u.display_name or u.email, "role": u.role.value} for u in rows}
+
+
 def install_web(app: Any) -> None:
     """Mount the static assets and the pages on the app (called by ``create_app``)."""
     from fastapi.staticfiles import StaticFiles

@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 
 from marketplace.config import Settings
 from tests.conftest import job_body
+from tests.payments.paytools import chain, dev_chain, rails, task_env  # noqa: F401  (fixtures)
+from tests.quality_db.conftest import quality_job  # noqa: F401  (fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -112,6 +114,11 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_out(page: Any) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/signin")
 
 
 def sign_in(page: Any, email: str, password: str = "correct horse 1") -> None:

@@ -39,6 +39,8 @@ def test_web_worker_draws_moves_undoes_and_submits_boxes(
     job = active_job(str(box_dataset["root"]), box_dataset["gt"], guide_url="https://example.org/guide")
     worker = make_user("worker")
 
+    ahead_claims: list[str] = []
+    page.on("request", lambda r: ahead_claims.append(r.url) if "claim?ahead=true" in r.url else None)
     sign_in(page, worker["email"])
     assert page.url.endswith("/work")
     row = page.get_by_role("row").filter(has_text="Boxes on pets")
@@ -73,6 +75,13 @@ def test_web_worker_draws_moves_undoes_and_submits_boxes(
     assert len(_boxes(page)) == 2
     screenshot(page, "web_worker_boxes_drawn")
 
+    # the page tried to reserve the next assignment while this one is open (claim-ahead); whether the
+    # server grants it or not, the next assignment must follow the submit
+    for _ in range(100):
+        if ahead_claims:
+            break
+        page.wait_for_timeout(20)
+    assert ahead_claims, "the annotation page should try to claim the next assignment ahead"
     page.keyboard.press("Control+Enter")
     page.wait_for_function(f"document.body.dataset.assignmentId != '{first_id}'")
     second = page.evaluate("document.body.dataset.assignmentId")

@@ -1,8 +1,12 @@
 // The annotation view: one page for a whole working session. It claims an assignment, preloads and
 // decodes its images, shows the right editor, submits with Ctrl+Enter and swaps in the next assignment
-// client-side (no page load). The server allows one open assignment per worker and job, so the next
-// claim is made the moment the current submission is stored; its images are decoded before the swap so
-// the next page appears complete.
+// client-side (no page load).
+//
+// Claim-ahead: while the worker is on the current assignment, the page reserves the next one
+// (``POST .../assignments/claim?ahead=true``) and decodes all of its images, so the swap after a submit
+// needs no request at all. A server that refuses (or predates) claiming ahead answers "already assigned"
+// with the current assignment; the page then falls back to claiming the moment the current submission is
+// stored, and decodes the first image before the swap so the next page still appears complete.
 import { ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES } from "./api.js";
 import { CanvasEditor } from "./canvas_editor.js";
 import { TiledEditor } from "./tiled.js";
@@ -61,7 +65,7 @@ async function claimOnce() {
 /** Start fetching every image of the assignment at once; resolve when the ones shown first are decoded:
  * the first image for the canvas editors (the others finish while the worker annotates it), all of them
  * for the tiled grid, which shows every image. */
-function preload(assignment) {
+function preload(assignment, { all = false } = {}) {
   const images = new Map();
   const decoded = assignment.items.map((item) => {
     const img = new Image();
@@ -70,7 +74,7 @@ function preload(assignment) {
     images.set(item.item_id, img);
     return img.decode().catch(() => {});
   });
-  const needed = assignment.job_type === "classification" ? decoded : decoded.slice(0, 1);
+  const needed = all || assignment.job_type === "classification" ? decoded : decoded.slice(0, 1);
   return Promise.all(needed).then(() => images);
 }
 
@@ -84,6 +88,67 @@ async function claimAndLoad(justSubmitted = null) {
   const images = await preload(assignment);
   timings.push({ claim_ms: Math.round(t1 - t0), images_ms: Math.round(performance.now() - t1) });
   return { assignment, images };
+}
+
+// -- claiming ahead -------------------------------------------------------------------------------
+
+const ahead = { supported: true, pending: null };
+// refusals that mean "not now" (the next one is already reserved, nothing is left); anything else (an
+// older server answering "already assigned" with the current one, a 4xx) means "not supported"
+const NOT_NOW = new Set(["ahead_limit_reached", "no_current_assignment"]);
+
+function claimAhead() {
+  if (!ahead.supported || !state.current || ahead.pending) return;
+  ahead.pending = reserveNext(state.current.assignment_id);
+}
+
+async function reserveNext(holding) {
+  let assignment = null;
+  try {
+    assignment = await post(`/api/jobs/${jobId}/assignments/claim?ahead=true`);
+  } catch (err) {
+    const other = err instanceof ApiError && err.reason === "already_assigned" ? err.body.assignment_id : null;
+    if (other && other !== holding) {
+      assignment = await get(`/api/assignments/${other}`).catch(() => null); // reserved before a reload
+    } else {
+      const notNow = err instanceof ApiError && (NOT_NOW.has(err.reason) ||
+        (err.error === "nothing_available" && err.reason !== "already_assigned"));
+      if (!notNow) ahead.supported = false;
+      ahead.refusal = err instanceof ApiError ? `${err.status} ${err.reason || err.error}` : String(err);
+      return null;
+    }
+  }
+  if (!assignment || assignment.assignment_id === holding || !assignment.items || !assignment.items.length) {
+    ahead.supported = false; // a server without claim-ahead hands back the one we hold
+    return null;
+  }
+  // every image is requested now; the swap waits only for the ones shown first (as after a fresh claim)
+  const t0 = performance.now();
+  const images = await preload(assignment);
+  timings.push({ ahead_claimed: assignment.assignment_id, images_ms: Math.round(performance.now() - t0) });
+  return { assignment, images };
+}
+
+/** The reserved next assignment after a submit. Its clock restarts on the server when the current one
+ * is submitted (deadline = now + time limit): show that at once, then confirm it in the background. */
+async function takeReserved(justSubmitted) {
+  const pending = ahead.pending;
+  ahead.pending = null;
+  if (!pending) return null;
+  const reserved = await pending.catch(() => null);
+  if (!reserved) return null;
+  const a = reserved.assignment;
+  if (justSubmitted !== null) {
+    a.deadline = new Date(Date.now() + state.skewMs + a.time_limit_s * 1000).toISOString();
+    get(`/api/assignments/${a.assignment_id}`).then((fresh) => {
+      if (state.current && state.current.assignment_id === a.assignment_id && fresh.deadline) {
+        state.current.deadline = fresh.deadline;
+      }
+    }, () => {});
+  } else if (Date.parse(a.deadline) - (Date.now() + state.skewMs) < 5000) {
+    return null; // the current one expired and this one is nearly out of time too
+  }
+  return reserved;
 }
 
 // -- showing --------------------------------------------------------------------------------------
@@ -148,7 +213,10 @@ function clearNotice() {
 
 async function next(justSubmitted = null) {
   try {
-    show(await claimAndLoad(justSubmitted));
+    const reserved = await takeReserved(justSubmitted);
+    if (reserved) timings.push({ from_ahead: reserved.assignment.assignment_id });
+    show(reserved || (await claimAndLoad(justSubmitted)));
+    claimAhead();
   } catch (err) {
     if (err instanceof ApiError && err.error === "nothing_available") showNothing(err.reason, err.message);
     else if (err instanceof ApiError && err.status === 404) showNothing("", err.message);
@@ -236,6 +304,9 @@ document.addEventListener("keydown", (e) => {
 $("submit-btn").addEventListener("click", () => submit());
 
 // test and benchmark hooks (read-only views of the page state)
-window.__tilework = { editor: () => state.editor, assignment: () => state.current, timings };
+window.__tilework = {
+  editor: () => state.editor, assignment: () => state.current, timings, aheadSupported: () => ahead.supported,
+  aheadRefusal: () => ahead.refusal || null,
+};
 
 next();

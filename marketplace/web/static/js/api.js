@@ -74,7 +74,8 @@ export function formatAmount(amount, currency) {
     const symbol = { usd: "$", eur: "€", gbp: "£" }[cur];
     return `${negative ? "-" : ""}${symbol}${units}.${digits.slice(-2)}`;
   }
-  return `${text} ${currency || ""}`.trim();
+  const grouped = /^-?\d+$/.test(text) ? text.replace(/\B(?=(\d{3})+(?!\d))/g, ",") : text;
+  return `${grouped} ${currency || ""}`.trim();
 }
 
 export function formatDuration(seconds) {

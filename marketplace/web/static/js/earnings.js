@@ -21,19 +21,94 @@ function money(totals) {
   return parts.length ? parts.join(" + ") : "0";
 }
 
+const DECISION_TEXT = {
+  overturn: "Appeal accepted: the assignment was overturned",
+  uphold: "Appeal turned down: the rejection stands",
+};
+
+function appealCell(a, appeal) {
+  if (appeal) {
+    const text = appeal.status === "open"
+      ? "Appeal sent: waiting for a reviewer"
+      : DECISION_TEXT[appeal.decision] || `Appeal decided (${appeal.decision})`;
+    return h("span", { class: `appeal-state ${appeal.status === "open" ? "pending" : appeal.decision}`,
+      title: appeal.comment }, text);
+  }
+  if (a.status !== "rejected") return "";
+  return h("button", { type: "button", class: "appeal-btn", "aria-expanded": "false",
+    "aria-controls": `appeal-row-${a.assignment_id}`,
+    "aria-label": `Appeal assignment #${a.assignment_id}`,
+    onclick: (e) => openAppeal(a, e.currentTarget) }, "Appeal");
+}
+
+async function openAppeal(a, button) {
+  const row = button.closest("tr");
+  const existing = document.getElementById(`appeal-row-${a.assignment_id}`);
+  if (existing) { existing.remove(); button.setAttribute("aria-expanded", "false"); return; }
+  button.setAttribute("aria-expanded", "true");
+  const id = `appeal-comment-${a.assignment_id}`;
+  const comment = h("textarea", { id, rows: "3", maxlength: "4000", required: true,
+    placeholder: "What did the automatic check get wrong? For example: the object is hidden, the label is ambiguous…" });
+  const scoreLine = h("p", { class: "muted", id: `appeal-score-${a.assignment_id}` }, "Checking the score…");
+  const status = h("div", { role: "status", "aria-live": "polite" });
+  const send = h("button", { type: "submit", class: "primary" }, "Send appeal");
+  const form = h("form", { class: "appeal-form", novalidate: true },
+    scoreLine,
+    h("label", { for: id }, `Why should assignment #${a.assignment_id} be accepted?`),
+    comment,
+    h("p", { class: "hint" }, "You can appeal a rejected assignment once. A reviewer looks at your answers and the reference."),
+    status,
+    h("div", { class: "actions" }, send,
+      h("button", { type: "button", onclick: () => { formRow.remove(); button.setAttribute("aria-expanded", "false"); } },
+        "Cancel")));
+  const formRow = h("tr", { id: `appeal-row-${a.assignment_id}`, class: "appeal-row" }, h("td", { colspan: "8" }, form));
+  row.after(formRow);
+  comment.focus();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = comment.value.trim();
+    if (!text) {
+      comment.setAttribute("aria-invalid", "true");
+      status.replaceChildren(h("p", { class: "field-error" }, "Say in a few words why the rejection is wrong."));
+      return;
+    }
+    send.disabled = true;
+    try {
+      const appeal = await post(`/api/assignments/${a.assignment_id}/appeal`, { comment: text });
+      formRow.remove();
+      button.replaceWith(appealCell(a, appeal));
+    } catch (err) {
+      send.disabled = err instanceof ApiError && err.reason === "already_appealed";
+      status.replaceChildren(h("p", { class: "notice bad" }, `Not sent: ${err.message}`));
+    }
+  });
+  try {
+    const q = await get(`/api/assignments/${a.assignment_id}/quality`);
+    scoreLine.replaceChildren(`Your score: `, h("strong", {}, pct(q.score)), ` · target: `, h("strong", {}, pct(q.target)),
+      q.score !== null && q.score < q.target ? " (below the target, so the assignment was rejected)" : "");
+    if (!q.can_appeal) {
+      send.disabled = true;
+      status.replaceChildren(h("p", { class: "notice warn" }, q.appeal
+        ? "This assignment was already appealed." : "Only a rejected assignment can be appealed."));
+    }
+  } catch (err) {
+    scoreLine.textContent = `Score unavailable: ${err.message}`;
+  }
+}
+
 async function load() {
   let mine = [];
   let paid = {};
+  let appeals = [];
   try {
     mine = await get("/api/assignments/mine?limit=500");
   } catch (err) {
     $("mine-status").replaceChildren(h("p", { class: "notice bad" }, `Could not load your assignments: ${err.message}`));
   }
-  try {
-    paid = (await get("/api/payouts/me")).paid || {};
-  } catch {
-    paid = null;
-  }
+  const [paidResult, appealsResult] = await Promise.allSettled([get("/api/payouts/me"), get("/api/appeals/mine")]);
+  paid = paidResult.status === "fulfilled" ? paidResult.value.paid || {} : null;
+  appeals = appealsResult.status === "fulfilled" ? appealsResult.value : [];
+  const appealOf = new Map(appeals.map((ap) => [ap.assignment_id, ap]));
   const earned = {};
   const counts = { accepted: 0, rejected: 0, submitted: 0, assigned: 0, expired: 0 };
   for (const a of mine) {
@@ -59,22 +134,20 @@ async function load() {
     const job = jobs[String(a.job_id)] || {};
     const target = job.accuracy_target;
     const below = a.score !== null && target !== undefined && a.score < target;
-    return h("tr", {},
+    return h("tr", { dataset: { assignmentId: String(a.assignment_id) } },
       h("td", {}, `#${a.assignment_id}`),
       h("td", {}, a.job_title),
       h("td", {}, h("span", { class: `status ${a.status}` }, a.status)),
-      h("td", { class: "num", style: below ? "color:var(--bad)" : "" }, pct(a.score)),
+      h("td", { class: `num${below ? " below" : ""}` }, pct(a.score)),
       h("td", { class: "num" }, pct(target)),
       h("td", { class: "num" }, a.status === "accepted" && job.pay_per_assignment
         ? formatAmount(job.pay_per_assignment, job.currency) : "—"),
       h("td", {}, when(a.submitted_at)),
-      h("td", {}, a.status === "rejected"
-        ? h("button", { type: "button", disabled: true, title: "Appeals open once the reviews API is in place" },
-          "Appeal (coming soon)")
-        : ""),
+      h("td", {}, appealCell(a, appealOf.get(a.assignment_id))),
     );
   }));
   $("mine").hidden = false;
+  document.body.dataset.loaded = "1";
 }
 
 function showDestinations() {

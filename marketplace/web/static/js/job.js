@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const POLL_MS = 3000;
 const FINAL = new Set(["completed", "cancelled", "failed"]);
 let job = null;
+let fundedOnChain = false; // the deposit is on chain; the platform has not seen it yet: never fund twice
 let lastScores = "";
 
 function stat(value, key) { return h("div", { class: "stat" }, h("div", { class: "v" }, value), h("div", { class: "k" }, key)); }
@@ -28,7 +29,7 @@ function showJob(j) {
     `${j.rail === "chain" ? "wallet" : "card"}`;
   const fundable = cfg.can_manage && (j.status === "draft" || j.status === "awaiting_funds");
   $("funding").hidden = !fundable;
-  $("fund-wallet").hidden = j.rail !== "chain";
+  $("fund-wallet").hidden = j.rail !== "chain" || fundedOnChain;
   $("fund-card").hidden = j.rail !== "card";
   $("funding-text").textContent = j.rail === "chain"
     ? "Approve the token and fund the escrow from your browser wallet; the job opens once the chain confirms."
@@ -102,9 +103,58 @@ async function poll() {
       $("money").replaceChildren(h("p", { class: "muted" }, "No money has moved for this job yet."));
     }));
   }
+  if (cfg.can_manage) {
+    tasks.push(get(`/api/jobs/${jobId}/quality`).then(showQuality, () => {}));
+    if (job.status === "completed" && !resultsShown) tasks.push(showResults());
+  }
   await Promise.all(tasks);
   document.body.dataset.loaded = "1";
   if (!FINAL.has(job.status)) setTimeout(poll, document.hidden ? POLL_MS * 4 : POLL_MS);
+}
+
+function showQuality(q) {
+  let open = 0;
+  for (const byStatus of Object.values(q.disputes || {})) open += byStatus.open || 0;
+  const box = $("quality-notes");
+  const notes = (q.notices || []).map((n) => h("p", { class: "notice warn" }, n.message || n.text || JSON.stringify(n)));
+  box.replaceChildren(...notes, h("p", { class: "muted" },
+    `${open} dispute(s) waiting for a reviewer · ${q.banned_workers} worker(s) stopped · ${q.usable_gt} usable GT image(s)`));
+}
+
+let resultsShown = false;
+
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+const RESULT_NAMES = {
+  "instances.json": "Merged boxes (COCO instances)",
+  "keypoints.json": "Merged points (COCO keypoints)",
+  "classification.json": "Merged classes (JSON)",
+  "classification.csv": "Merged classes (CSV)",
+  "interactions.json": "Interaction records (JSON)",
+  "summary.json": "Summary (JSON)",
+};
+
+async function showResults() {
+  const box = $("results");
+  try {
+    const files = await get(`/api/jobs/${jobId}/results`);
+    resultsShown = true;
+    if (!files.length) { box.replaceChildren(h("p", { class: "muted" }, "No result files were produced.")); return; }
+    box.replaceChildren(h("table", { class: "data results" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "File"), h("th", { scope: "col" }, "Contents"),
+        h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "SHA-256"))),
+      h("tbody", {}, files.map((f) => h("tr", {},
+        h("td", {}, h("a", { href: f.url, download: f.name }, f.name)),
+        h("td", {}, RESULT_NAMES[f.name] || f.content_type),
+        h("td", { class: "num" }, size(f.size_bytes)),
+        h("td", {}, h("code", { title: f.sha256 }, `${f.sha256.slice(0, 12)}…`)))))));
+  } catch (err) {
+    box.replaceChildren(h("p", { class: "notice bad" }, `Results not available: ${err.message}`));
+  }
 }
 
 // -- cancel and results ---------------------------------------------------------------------------
@@ -197,7 +247,9 @@ async function fundWithWallet() {
         uint(fund.deadline || 0) + word("0x0"),
     }] });
     await waitReceipt(eth, tx);
+    fundedOnChain = true;
     say("Funded on chain. The job opens as soon as the platform sees the deposit.", "", "funding-status");
+    showJob(await get(`/api/jobs/${jobId}`));
   } catch (err) {
     say(`Not funded: ${err.message || err}`, "bad", "funding-status");
   } finally {
