@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep, WorkerUser
-from marketplace.errors import BadGateway, InvalidInput, ServiceUnavailable
+from marketplace.errors import BadGateway, Conflict, Forbidden, InvalidInput, ServiceUnavailable
 from marketplace.jobs import service as jobs
 from marketplace.ledger import service as ledger
 from marketplace.models import Rail
@@ -18,6 +18,7 @@ from marketplace.payments.schemas import (
     EarningsOut,
     FundIn,
     FundOut,
+    TestCardOut,
     WalletNonceIn,
     WalletNonceOut,
     WalletVerifyIn,
@@ -47,6 +48,51 @@ def fund_job(
     except CardRailError as exc:
         raise BadGateway(f"Stripe refused: {exc}") from exc
     return FundOut(**out.__dict__)
+
+
+@router.post("/api/jobs/{job_id}/fund/test-card", response_model=TestCardOut)
+def fund_job_with_test_card(
+    job_id: int, user: RequesterUser, session: SessionDep, settings: SettingsDep
+) -> TestCardOut:
+    """Local Stripe emulator only: pay the job's PaymentIntent with the test card 4242 4242 4242 4242.
+
+    Refused (409) unless the card rail points at a loopback emulator, so it never exists against real
+    Stripe. Nothing is activated here: the emulator is told where our webhook is (as a Stripe dashboard
+    would be) and its signed ``payment_intent.succeeded`` event goes through the same signature check
+    and inbox as any Stripe event."""
+    rails = get_rails()
+    card = rails.card
+    if card is None:
+        raise ServiceUnavailable("the card rail is off: set TILEWORK_STRIPE_SECRET_KEY")
+    if not (rails.settings.stripe_emulated and card.emulated):
+        raise Conflict("the test card works only against a local Stripe emulator; pay with a real card")
+    job = jobs.get_job_for(session, user, job_id)
+    if job.requester_id != user.id:
+        raise Forbidden("only the job's requester pays for it")
+    if job.rail is not Rail.card:
+        raise Conflict(f"job {job.id} is funded on the {job.rail.value} rail, not by card")
+    if job.status not in service.FUNDABLE:
+        raise Conflict(f"job {job.id} is {job.status.value}; there is nothing to pay")
+    secret = rails.settings.stripe_webhook_secret
+    if not secret:
+        raise ServiceUnavailable("no Stripe webhook secret is configured: a payment could not open the job")
+    try:
+        out = service.start_funding(session, job, rails, fee_bps=settings.platform_fee_bps)
+        if out.payment_intent_id is None:
+            raise BadGateway("Stripe emulator returned no PaymentIntent")
+        # The funding row must name the PaymentIntent before the emulator's webhook can arrive.
+        session.commit()
+        card.register_emulator_webhook(
+            name=rails.settings.payout_namespace,
+            url=f"{settings.public_base_url.rstrip('/')}/api/webhooks/stripe",
+            secret=secret,
+        )
+        pi = card.confirm_with_test_card(out.payment_intent_id)
+    except RailUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    except CardRailError as exc:
+        raise BadGateway(f"Stripe emulator refused: {exc}") from exc
+    return TestCardOut(job_id=job.id, payment_intent_id=pi.id, status=pi.status)
 
 
 @router.get("/api/jobs/{job_id}/books", response_model=BooksOut)

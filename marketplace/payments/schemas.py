@@ -63,3 +63,14 @@ class BooksOut(BaseModel):
 
 class EarningsOut(BaseModel):
     paid: dict[str, int]
+
+
+class TestCardOut(BaseModel):
+    """The test-card path (local Stripe emulator only): the PaymentIntent after confirming it. The job
+    opens when the emulator's signed ``payment_intent.succeeded`` webhook arrives, not on this answer."""
+
+    __test__ = False  # not a pytest class, despite the name
+
+    job_id: int
+    payment_intent_id: str
+    status: str

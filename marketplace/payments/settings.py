@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,7 +22,11 @@ class PaymentSettings(BaseSettings):
     # -- card rail (Stripe) ---------------------------------------------------------------------------
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
-    #: Point the Stripe SDK elsewhere, e.g. localstripe at http://127.0.0.1:8420.
+    #: The publishable key (``pk_...``) the job page hands to Stripe.js for the Payment Element.
+    stripe_publishable_key: str | None = None
+    #: Point the Stripe SDK elsewhere, e.g. localstripe at http://127.0.0.1:8420. A base on
+    #: 127.0.0.1/localhost/::1 is a local emulator: the job page then offers a clearly marked test-card
+    #: path instead of the Payment Element (never against real Stripe).
     stripe_api_base: str | None = None
     #: ``stripe``: real Connect accounts and transfers; ``standin``: the local stand-in (localstripe
     #: has no Connect). The stand-in keeps its state in ``stripe_standin_path``.
@@ -66,6 +71,36 @@ class PaymentSettings(BaseSettings):
     @property
     def card_enabled(self) -> bool:
         return bool(self.stripe_secret_key)
+
+    @property
+    def stripe_emulated(self) -> bool:
+        """The card rail talks to a local Stripe emulator (localstripe), not to Stripe."""
+        return is_local_stripe_base(self.stripe_api_base)
+
+    @property
+    def card_mode(self) -> Literal["off", "emulator", "stripe", "no_publishable_key"]:
+        """How the job page takes a card: ``emulator`` (test-card path), ``stripe`` (Payment Element),
+        ``no_publishable_key`` (real Stripe but no key for Stripe.js) or ``off`` (no card rail)."""
+        if not self.card_enabled:
+            return "off"
+        if self.stripe_emulated:
+            return "emulator"
+        return "stripe" if self.stripe_publishable_key else "no_publishable_key"
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_local_stripe_base(api_base: str | None) -> bool:
+    """True only for an http(s) URL on a loopback host; unset (real Stripe) or anything else is False."""
+    if not api_base:
+        return False
+    try:
+        parts = urlsplit(api_base.strip())
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and host is not None and host.lower() in LOCAL_HOSTS
 
 
 def get_payment_settings() -> PaymentSettings:

@@ -29,6 +29,9 @@ from typing import Any, Protocol
 
 import stripe
 
+#: Stripe's always-succeeding test card number (used only against a local emulator).
+TEST_CARD = "4242424242424242"
+
 
 class CardRailError(Exception):
     """A Stripe call failed (network, API error). Retried by the payout task."""
@@ -99,9 +102,22 @@ class CardPayments:
 
     def __init__(self, secret_key: str, *, api_base: str | None = None, max_network_retries: int = 2) -> None:
         base: Any = {"api": api_base.rstrip("/")} if api_base else None
+        self.api_base = api_base.rstrip("/") if api_base else None
         self.client = stripe.StripeClient(
             secret_key, base_addresses=base, max_network_retries=max_network_retries
         )
+
+    @property
+    def emulated(self) -> bool:
+        """This adapter talks to a local emulator (localstripe on a loopback address), not to Stripe."""
+        from marketplace.payments.settings import is_local_stripe_base
+
+        return is_local_stripe_base(self.api_base)
+
+    def _need_emulator(self, what: str) -> str:
+        if not self.emulated or self.api_base is None:
+            raise CardRailError(f"{what} is only available against a local Stripe emulator")
+        return self.api_base
 
     def create_payment_intent(
         self,
@@ -150,6 +166,43 @@ class CardPayments:
             if (_d(obj).get("metadata") or {}).get("tilework_key") == key:
                 return _refund(obj)
         return None
+
+    # -- local emulator only (localstripe): the test-card path of the job page -------------------------
+
+    def register_emulator_webhook(self, *, name: str, url: str, secret: str) -> None:
+        """Tell localstripe where to send its signed events (its ``/_config/webhooks/{name}``); on Stripe
+        this is done in the dashboard, so it is refused there."""
+        import httpx
+
+        base = self._need_emulator("configuring webhooks through the API")
+        try:
+            r = httpx.post(f"{base}/_config/webhooks/{name}", data={"url": url, "secret": secret}, timeout=10)
+        except httpx.HTTPError as exc:
+            raise CardRailError(f"the Stripe emulator is unreachable: {exc}") from exc
+        if r.status_code != 200:
+            raise CardRailError(f"the Stripe emulator refused the webhook: HTTP {r.status_code}")
+
+    def confirm_with_test_card(self, pi_id: str) -> PaymentIntentInfo:
+        """Pay a PaymentIntent with Stripe's test card 4242 4242 4242 4242 (emulator only). Attaches a
+        card payment method, then confirms (localstripe confirms only a PaymentIntent that already has
+        its payment method). A PaymentIntent that already succeeded is returned as it is."""
+        self._need_emulator("the test card")
+        pi = self.retrieve_payment_intent(pi_id)
+        if pi.status in ("succeeded", "processing", "canceled"):
+            return pi
+        try:
+            pm = _d(
+                self.client.v1.payment_methods.create(
+                    {
+                        "type": "card",
+                        "card": {"number": TEST_CARD, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+                    }
+                )
+            )
+            self.client.v1.payment_intents.update(pi_id, {"payment_method": pm["id"]})
+            return _pi(self.client.v1.payment_intents.confirm(pi_id))
+        except stripe.StripeError as exc:
+            raise CardRailError(str(exc)) from exc
 
     @staticmethod
     def verify_webhook(

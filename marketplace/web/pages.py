@@ -407,7 +407,7 @@ def new_job(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(job_id: int, request: Request, session: SessionDep) -> Response:
+def job_page(job_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     user = _require(request, session, JOB_VIEWERS, "requester")
     if not isinstance(user, User):
         return user
@@ -422,6 +422,12 @@ def job_page(job_id: int, request: Request, session: SessionDep) -> Response:
             "can_manage": user.role in (Role.requester, Role.admin),
             "fund_selector": FUND_SELECTOR,
             "approve_selector": APPROVE_SELECTOR,
+            # card: "emulator" (the marked test-card path), "stripe" (Stripe.js Payment Element with
+            # the publishable key), "no_publishable_key" or "off"
+            "card_mode": settings.card_mode,
+            "stripe_publishable_key": settings.stripe_publishable_key
+            if settings.card_mode == "stripe"
+            else None,
         },
     )
 

@@ -82,6 +82,7 @@ def sqlite_session_factory(tmp_path: Any) -> sessionmaker[Session]:
 # -- rails for tests ---------------------------------------------------------------------------------
 
 from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -242,3 +243,53 @@ def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- the card rail against localstripe, as a deployment in emulator mode sees it ---------------------
+
+EMULATOR_WEBHOOK_SECRET = "whsec_localstripe_test"
+
+
+def emulator_settings(localstripe: str) -> dict[str, Any]:
+    """Settings fields of a deployment whose card rail is the local emulator (for ``model_copy``)."""
+    return {
+        "stripe_secret_key": "sk_test_tilework",
+        "stripe_api_base": localstripe,
+        "stripe_webhook_secret": EMULATOR_WEBHOOK_SECRET,
+        "stripe_publishable_key": None,
+    }
+
+
+@pytest.fixture
+def emulator_rails(rails: rails_mod.Rails, localstripe_url: str) -> rails_mod.Rails:  # noqa: F811
+    """The test rails with the real card adapter pointed at localstripe (emulator mode)."""
+    from marketplace.payments.stripe_adapter import CardPayments
+
+    for key, value in emulator_settings(localstripe_url).items():
+        setattr(rails.settings, key, value)
+    rails.card = CardPayments("sk_test_tilework", api_base=localstripe_url)
+    return rails
+
+
+@contextmanager
+def serve_app(settings: Any, **update: Any) -> Iterator[str]:
+    """``create_app`` under uvicorn on a free 127.0.0.1 port, its ``public_base_url`` set to where it
+    listens (so an emulator's webhooks reach it); yields that URL."""
+    import threading
+
+    import uvicorn
+
+    from marketplace.app import create_app
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(settings.model_copy(update={**update, "public_base_url": url}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_port(port)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,5 +1,7 @@
 // The requester's job page: live progress (polled), accepted/rejected counts, a histogram of scores,
-// workers, money, funding (wallet: approve + fund through an injected EIP-1193 provider), cancel, results.
+// workers, money, funding (wallet: approve + fund through an injected EIP-1193 provider; card: Stripe's
+// Payment Element, loaded from js.stripe.com at runtime, or against a local emulator a marked test-card
+// path), cancel, results.
 import { ApiError, formatAmount, get, h, pageConfig, post, TYPE_NAMES } from "./api.js";
 import { histogram } from "./histogram.js";
 
@@ -11,6 +13,8 @@ const FINAL = new Set(["completed", "cancelled", "failed"]);
 let job = null;
 let fundedOnChain = false; // the deposit is on chain; the platform has not seen it yet: never fund twice
 let lastScores = "";
+let cardPaid = false; // a card payment went through; the job opens on Stripe's webhook: poll faster
+let pollTimer = null;
 
 function stat(value, key) { return h("div", { class: "stat" }, h("div", { class: "v" }, value), h("div", { class: "k" }, key)); }
 
@@ -30,10 +34,16 @@ function showJob(j) {
   const fundable = cfg.can_manage && (j.status === "draft" || j.status === "awaiting_funds");
   $("funding").hidden = !fundable;
   $("fund-wallet").hidden = j.rail !== "chain" || fundedOnChain;
-  $("fund-card").hidden = j.rail !== "card";
+  const testMode = cfg.card_mode === "emulator";
+  $("fund-card").hidden = j.rail !== "card" || testMode || cardPaid || !$("card-form").hidden;
+  $("card-test").hidden = j.rail !== "card" || !testMode || cardPaid;
   $("funding-text").textContent = j.rail === "chain"
     ? "Approve the token and fund the escrow from your browser wallet; the job opens once the chain confirms."
     : "Pay the bounty by card; the job opens once the payment succeeds.";
+  if (cardPaid && j.status === "active") {
+    cardPaid = false;
+    say("Payment received: the job is open for work.");
+  }
   $("cancel-job").hidden = !cfg.can_manage || FINAL.has(j.status);
   $("download-json").href = `/api/jobs/${jobId}/submissions`;
   $("download-json").setAttribute("download", `job-${jobId}-submissions.json`);
@@ -90,7 +100,7 @@ async function poll() {
   } catch (err) {
     failures += 1;
     // a job created a moment ago may not be visible yet; a network blip should not stop the updates
-    if (failures <= 5) setTimeout(poll, 200 * failures);
+    if (failures <= 5) schedule(200 * failures);
     else say(`Could not load the job: ${err.message}`, "bad");
     return;
   }
@@ -109,7 +119,12 @@ async function poll() {
   }
   await Promise.all(tasks);
   document.body.dataset.loaded = "1";
-  if (!FINAL.has(job.status)) setTimeout(poll, document.hidden ? POLL_MS * 4 : POLL_MS);
+  if (!FINAL.has(job.status)) schedule(cardPaid ? 700 : document.hidden ? POLL_MS * 4 : POLL_MS);
+}
+
+function schedule(ms) {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(poll, ms);
 }
 
 function showQuality(q) {
@@ -257,14 +272,105 @@ async function fundWithWallet() {
   }
 }
 
+function awaitWebhook(text) {
+  cardPaid = true;
+  $("card-form").hidden = true;
+  $("fund-card").hidden = true;
+  $("card-test").hidden = true;
+  say(text, "", "funding-status");
+  schedule(0);
+}
+
+/** Stripe.js from js.stripe.com, loaded at runtime (Stripe requires it to be served by Stripe). */
+let stripeJs = null;
+function loadStripeJs() {
+  if (window.Stripe) return Promise.resolve(window.Stripe);
+  stripeJs ||= new Promise((resolve, reject) => {
+    const script = h("script", { src: "https://js.stripe.com/v3/" });
+    script.addEventListener("load", () => (window.Stripe ? resolve(window.Stripe)
+      : reject(new Error("Stripe.js did not load"))));
+    script.addEventListener("error", () => {
+      stripeJs = null;
+      script.remove();
+      reject(new Error("Stripe.js could not be loaded from js.stripe.com"));
+    });
+    document.head.append(script);
+  });
+  return stripeJs;
+}
+
+let stripe = null;
+let elements = null;
+
 async function fundWithCard() {
+  if (cfg.card_mode === "no_publishable_key") {
+    say("Card payments need the Stripe publishable key: set TILEWORK_STRIPE_PUBLISHABLE_KEY on the server.",
+      "warn", "funding-status");
+    return;
+  }
+  const button = $("fund-card");
+  button.disabled = true;
   try {
     const fund = await startFunding();
-    say(`Card payment started (${fund.payment_intent_id || "payment intent"}). Confirming the card in the page ` +
-      "needs Stripe's Payment Element, which is not wired up yet; the job opens when the payment succeeds.",
-    "warn", "funding-status");
+    if (fund.status === "succeeded") { awaitWebhook("This job is already paid; it opens in a moment."); return; }
+    const StripeJs = await loadStripeJs();
+    stripe ||= StripeJs(cfg.stripe_publishable_key);
+    elements = stripe.elements({ clientSecret: fund.client_secret });
+    elements.create("payment").mount("#payment-element");
+    $("card-form").hidden = false;
+    button.hidden = true;
+    say("Enter the card details, then pay.", "", "funding-status");
   } catch (err) {
-    say(`Card payment not started: ${err.message}`, "bad", "funding-status");
+    say(`Card payment not started: ${err.message || err}`, "bad", "funding-status");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function confirmCard(event) {
+  event.preventDefault();
+  const button = $("card-submit");
+  button.disabled = true;
+  try {
+    // A card that needs 3-D Secure leaves the page and Stripe sends the requester back here.
+    const { error, paymentIntent } = await stripe.confirmPayment({
+      elements,
+      confirmParams: { return_url: `${location.origin}/jobs/${jobId}?paid=card` },
+      redirect: "if_required",
+    });
+    if (error) { say(`Not paid: ${error.message}`, "bad", "funding-status"); return; }
+    awaitWebhook(`Card payment ${paymentIntent ? paymentIntent.status : "submitted"}; ` +
+      "the job opens as soon as Stripe confirms it to the platform…");
+  } catch (err) {
+    say(`Not paid: ${err.message || err}`, "bad", "funding-status");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Back from a Stripe redirect (3-D Secure): ?payment_intent=…&redirect_status=succeeded|processing|failed */
+function returnedFromStripe() {
+  const params = new URLSearchParams(location.search);
+  const status = params.get("redirect_status");
+  if (!status) return;
+  history.replaceState(null, "", location.pathname);
+  if (status === "failed") say("The card payment failed; try again or use another card.", "bad", "funding-status");
+  else awaitWebhook("Card payment received; the job opens as soon as Stripe confirms it to the platform…");
+}
+
+/** Local Stripe emulator only (the server refuses this against real Stripe). */
+async function payWithTestCard() {
+  const button = $("pay-test-card");
+  button.disabled = true;
+  try {
+    await startFunding();
+    const paid = await post(`/api/jobs/${jobId}/fund/test-card`);
+    awaitWebhook(`Test payment ${paid.status} (${paid.payment_intent_id}); waiting for the emulator's ` +
+      "signed webhook to open the job…");
+  } catch (err) {
+    say(`Test payment failed: ${err.message || err}`, "bad", "funding-status");
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -272,4 +378,7 @@ $("cancel-job").addEventListener("click", cancel);
 $("download-csv").addEventListener("click", () => downloadCsv().catch((err) => say(`No CSV: ${err.message}`, "bad")));
 $("fund-wallet").addEventListener("click", fundWithWallet);
 $("fund-card").addEventListener("click", fundWithCard);
+$("card-form").addEventListener("submit", confirmCard);
+$("pay-test-card").addEventListener("click", payWithTestCard);
+returnedFromStripe();
 poll();
