@@ -20,6 +20,7 @@ const TARGETS = {
   "src/TileworkEscrow.sol": ["TileworkEscrow"],
   "src/TestToken.sol": ["TestToken"],
   "src/test/FeeToken.sol": ["FeeToken"],
+  "src/test/QuirkyToken.sol": ["QuirkyToken"],
 };
 
 function findImport(importPath) {

@@ -46,6 +46,11 @@ GAS_CLOSE = 150_000
 GAS_PAYOUT_BASE = 150_000
 GAS_PAYOUT_PER_RECIPIENT = 40_000
 
+#: Largest amount one packed ``bulkPayOut`` entry can carry (the high 96 bits of the word).
+MAX_PACKED_AMOUNT = 2**96 - 1
+#: Entries one oversized amount may be split into before the adapter refuses it.
+MAX_SPLIT = 16
+
 
 class JobStatus(IntEnum):
     NONE = 0
@@ -196,6 +201,45 @@ def _check_amount(amount: Any) -> int:
     return amount
 
 
+def pack_payout(recipient: str, amount: int) -> int:
+    """One ``bulkPayOut`` entry: the amount in the high 96 bits, the recipient in the low 160 bits.
+
+    ``amount`` must fit in 96 bits (:func:`pack_payouts` splits larger ones). Zero amounts and the zero
+    address are packed as they are; the contract refuses them (``InvalidAmount``/``InvalidRecipient``).
+    """
+    amount = _check_amount(amount)
+    if amount > MAX_PACKED_AMOUNT:
+        raise ValueError(f"amount {amount} does not fit in 96 bits; use pack_payouts to split it")
+    return (amount << 160) | int(to_checksum_address(recipient), 16)
+
+
+def pack_payouts(recipients: Sequence[str], amounts: Sequence[int]) -> list[int]:
+    """The packed ``bulkPayOut`` argument for a batch, in order.
+
+    An amount above ``MAX_PACKED_AMOUNT`` (2^96 - 1, about 7.9e10 tokens of 18 decimals) becomes several
+    consecutive entries to the same recipient that add up to it, at most ``MAX_SPLIT`` of them.
+    """
+    if len(recipients) != len(amounts):
+        raise ValueError("recipients and amounts differ in length")
+    if not recipients:
+        raise ValueError("empty payout batch")
+    packed: list[int] = []
+    for recipient, raw in zip(recipients, amounts, strict=True):
+        amount = _check_amount(raw)
+        if amount > MAX_PACKED_AMOUNT * MAX_SPLIT:
+            raise ValueError(f"amount {amount} is too large for one payout entry")
+        while amount > MAX_PACKED_AMOUNT:
+            packed.append(pack_payout(recipient, MAX_PACKED_AMOUNT))
+            amount -= MAX_PACKED_AMOUNT
+        packed.append(pack_payout(recipient, amount))
+    return packed
+
+
+def unpack_payout(entry: int) -> tuple[str, int]:
+    """Inverse of :func:`pack_payout`: ``(recipient, amount)``."""
+    return to_checksum_address((entry & (2**160 - 1)).to_bytes(20, "big")), entry >> 160
+
+
 # --------------------------------------------------------------------------- revert decoding
 
 
@@ -214,7 +258,7 @@ def _error_table(abis: Sequence[Sequence[dict[str, Any]]]) -> dict[bytes, tuple[
 
 @cache
 def _known_errors() -> dict[bytes, tuple[str, list[str]]]:
-    names = ("TileworkEscrow", "TestToken", "FeeToken")
+    names = ("TileworkEscrow", "TestToken", "FeeToken", "QuirkyToken")
     return _error_table([load_artifact(n)["abi"] for n in names])
 
 
@@ -405,17 +449,16 @@ class ChainEscrow:
         recipients: Sequence[str],
         amounts: Sequence[int],
     ) -> TxResult:
-        """One batch. Reverts with ``PayoutAlreadyDone`` if this payout id was ever executed."""
-        if len(recipients) != len(amounts):
-            raise ValueError("recipients and amounts differ in length")
-        if not recipients:
-            raise ValueError("empty payout batch")
-        checked = [_check_amount(a) for a in amounts]
-        addresses = [to_checksum_address(r) for r in recipients]
-        gas = GAS_PAYOUT_BASE + GAS_PAYOUT_PER_RECIPIENT * len(addresses)
-        call = self.contract.functions.bulkPayOut(
-            as_bytes32(job_id), as_bytes32(payout_id), addresses, checked
-        )
+        """One batch. Reverts with ``PayoutAlreadyDone`` if this payout id was ever executed.
+
+        The pairs are packed into one word each (:func:`pack_payouts`); an amount above 2^96 - 1 goes out
+        as several entries to the same recipient. The batch total is sent along; the contract books it
+        before paying and reverts unless the entries add up to it.
+        """
+        packed = pack_payouts(recipients, amounts)
+        total = sum(entry >> 160 for entry in packed)
+        gas = GAS_PAYOUT_BASE + GAS_PAYOUT_PER_RECIPIENT * len(packed)
+        call = self.contract.functions.bulkPayOut(as_bytes32(job_id), as_bytes32(payout_id), packed, total)
         return self._send(call, self.operator, gas)
 
     def pay_out(
@@ -537,7 +580,10 @@ __all__: list[str] = [
     "deploy_contract",
     "load_artifact",
     "operator_from_key",
+    "pack_payout",
+    "pack_payouts",
     "revert_data_from_exception",
     "send_transaction",
     "split_batches",
+    "unpack_payout",
 ]

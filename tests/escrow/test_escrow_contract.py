@@ -6,12 +6,17 @@ import pytest
 from escrow_helpers import fresh_addresses
 
 from marketplace.escrow.chain import (
+    MAX_PACKED_AMOUNT,
     ChainEscrow,
     EscrowRevert,
     EscrowTxFailed,
     JobStatus,
     as_bytes32,
     batch_payout_id,
+    deploy_contract,
+    pack_payout,
+    pack_payouts,
+    unpack_payout,
 )
 from marketplace.escrow.evm import DevChain
 
@@ -113,29 +118,145 @@ def test_overpay_is_refused(chain: DevChain, escrow: ChainEscrow) -> None:
 
 
 @pytest.mark.parametrize(
-    ("recipients", "amounts", "name"),
+    ("recipients", "amounts", "name", "index"),
     [
-        (["0x" + "00" * 20], [1], "InvalidRecipient"),
-        (fresh_addresses(2), [1, 0], "InvalidAmount"),
-        (fresh_addresses(2), [1], "LengthMismatch"),
+        (["0x" + "00" * 20], [1], "InvalidRecipient", 0),
+        (fresh_addresses(3), [1, 1, 0], "InvalidAmount", 2),
+        (fresh_addresses(2) + ["0x" + "00" * 20], [1, 1, 1], "InvalidRecipient", 2),
+        (fresh_addresses(4), [1, 0, 1, 1], "InvalidAmount", 1),
     ],
 )
 def test_malformed_batches_are_refused(
-    chain: DevChain, escrow: ChainEscrow, recipients: list[str], amounts: list[int], name: str
+    chain: DevChain, escrow: ChainEscrow, recipients: list[str], amounts: list[int], name: str, index: int
 ) -> None:
     job = funded(chain, escrow)
-    call = escrow.contract.functions.bulkPayOut(as_bytes32(job), as_bytes32("p"), recipients, amounts)
+    packed = pack_payouts(recipients, amounts)
+    call = escrow.contract.functions.bulkPayOut(as_bytes32(job), as_bytes32("p"), packed, sum(amounts))
     with pytest.raises(EscrowRevert) as err:
         escrow._send(call, chain.operator, 500_000)
     assert err.value.name == name
+    assert err.value.error_args == (index,)
     assert not escrow.is_payout_done("p")
+    assert all(balance(escrow, chain.token_address, r) == 0 for r in recipients)
+
+
+def test_adapter_refuses_mismatched_or_empty_input(escrow: ChainEscrow) -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        escrow.bulk_pay_out("job-1", "p", fresh_addresses(2), [1])
+    with pytest.raises(ValueError, match="empty"):
+        escrow.bulk_pay_out("job-1", "p", [], [])
+    with pytest.raises(ValueError, match="negative"):
+        escrow.bulk_pay_out("job-1", "p", fresh_addresses(1), [-1])
+    with pytest.raises(TypeError):
+        escrow.bulk_pay_out("job-1", "p", fresh_addresses(1), [1.5])  # type: ignore[list-item]
 
 
 def test_empty_batch_refused(chain: DevChain, escrow: ChainEscrow) -> None:
     job = funded(chain, escrow)
-    call = escrow.contract.functions.bulkPayOut(as_bytes32(job), as_bytes32("p"), [], [])
+    call = escrow.contract.functions.bulkPayOut(as_bytes32(job), as_bytes32("p"), [], 0)
     with pytest.raises(EscrowRevert, match="EmptyBatch"):
         escrow._send(call, chain.operator, 200_000)
+
+
+@pytest.mark.parametrize("declared", [0, 5, 7, 10**6])
+def test_declared_total_must_match_the_entries(chain: DevChain, escrow: ChainEscrow, declared: int) -> None:
+    job = funded(chain, escrow)
+    workers = fresh_addresses(2)
+    call = escrow.contract.functions.bulkPayOut(
+        as_bytes32(job), as_bytes32("p"), pack_payouts(workers, [2, 4]), declared
+    )
+    with pytest.raises(EscrowRevert) as err:
+        escrow._send(call, chain.operator, 500_000)
+    assert err.value.name == "BatchTotalMismatch"
+    assert err.value.error_args == (declared, 6)
+    assert not escrow.is_payout_done("p")
+    assert escrow.get_job(job).remaining == 1_000_000
+    assert [balance(escrow, chain.token_address, w) for w in workers] == [0, 0]
+
+
+def test_declared_total_above_remaining_is_refused(chain: DevChain, escrow: ChainEscrow) -> None:
+    job = funded(chain, escrow, amount=1000)
+    call = escrow.contract.functions.bulkPayOut(
+        as_bytes32(job), as_bytes32("p"), pack_payouts(fresh_addresses(1), [10]), 1001
+    )
+    with pytest.raises(EscrowRevert) as err:
+        escrow._send(call, chain.operator, 500_000)
+    assert err.value.name == "InsufficientRemaining"
+    assert err.value.error_args == (as_bytes32(job), 1001, 1000)
+
+
+def test_packing_matches_the_contract(escrow: ChainEscrow) -> None:
+    for recipient, amount in zip(fresh_addresses(3), [1, 2_500_000, MAX_PACKED_AMOUNT], strict=True):
+        packed = pack_payout(recipient, amount)
+        assert escrow.contract.functions.packPayout(recipient, amount).call() == packed
+        assert unpack_payout(packed) == (recipient, amount)
+    with pytest.raises(ValueError, match="96 bits"):
+        pack_payout(fresh_addresses(1)[0], MAX_PACKED_AMOUNT + 1)
+
+
+def test_pack_payouts_splits_amounts_above_96_bits() -> None:
+    a, b = fresh_addresses(2)
+    big = 2 * MAX_PACKED_AMOUNT + 7
+    entries = [unpack_payout(e) for e in pack_payouts([a, b, a], [5, big, MAX_PACKED_AMOUNT])]
+    assert entries == [
+        (a, 5),
+        (b, MAX_PACKED_AMOUNT),
+        (b, MAX_PACKED_AMOUNT),
+        (b, 7),
+        (a, MAX_PACKED_AMOUNT),
+    ]
+    with pytest.raises(ValueError, match="too large"):
+        pack_payouts([a], [2**256 - 1])
+
+
+def test_payout_above_96_bits_is_split_and_paid(chain: DevChain, escrow: ChainEscrow) -> None:
+    requester = chain.accounts[0]
+    erc20 = escrow.token(chain.token_address)
+    escrow._send(erc20.functions.mint(requester.address, 10**30), chain.admin, 100_000)
+    escrow.fund_job(requester, "big", chain.token_address, 10**30, chain.now() + HOUR)
+    worker, other = fresh_addresses(2)
+    big = 3 * MAX_PACKED_AMOUNT + 11
+    tx = escrow.bulk_pay_out("big", "p", [worker, other], [big, 1])
+    assert balance(escrow, chain.token_address, worker) == big
+    assert balance(escrow, chain.token_address, other) == 1
+    (event,) = escrow.events("PayoutBatch", tx.block_number, tx.block_number)
+    assert event.args["recipients"] == 5 and event.args["total"] == big + 1  # entries, not workers
+    assert escrow.get_job("big").remaining == 10**30 - big - 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [(0, None), (1, None), (2, "SafeERC20FailedOperation"), (3, "Quirk")],
+    ids=["returns-true", "returns-nothing", "returns-false", "reverts"],
+)
+def test_payout_keeps_safe_erc20_rules_for_odd_tokens(
+    chain: DevChain, escrow: ChainEscrow, mode: int, error: str | None
+) -> None:
+    requester = chain.accounts[0]
+    token, _ = deploy_contract(chain.w3, chain.admin, "QuirkyToken", gas=2_000_000)
+    quirky = chain.w3.eth.contract(address=token, abi=escrow.token(token).abi + _quirky_abi())
+    escrow._send(quirky.functions.mint(requester.address, 10**6), chain.admin, 100_000)
+    escrow.fund_job(requester, "odd", token, 10**6, chain.now() + HOUR)
+    escrow._send(quirky.functions.setMode(mode), chain.admin, 100_000)
+    workers = fresh_addresses(3)
+    if error is None:
+        escrow.bulk_pay_out("odd", "p", workers, [1, 2, 3])
+        assert [balance(escrow, token, w) for w in workers] == [1, 2, 3]
+        assert balance(escrow, token, escrow.address) == escrow.get_job("odd").remaining == 10**6 - 6
+        return
+    with pytest.raises(EscrowRevert) as err:
+        escrow.bulk_pay_out("odd", "p", workers, [1, 2, 3])
+    assert err.value.name == error
+    if error == "SafeERC20FailedOperation":
+        assert err.value.error_args == (token.lower(),)
+    assert not escrow.is_payout_done("p")
+    assert balance(escrow, token, escrow.address) == escrow.get_job("odd").remaining == 10**6
+
+
+def _quirky_abi() -> list[dict[str, object]]:
+    from marketplace.escrow.chain import load_artifact
+
+    return [item for item in load_artifact("QuirkyToken")["abi"] if item.get("name") == "setMode"]
 
 
 def test_only_operator_pays_stores_completes_cancels(chain: DevChain, escrow: ChainEscrow) -> None:
