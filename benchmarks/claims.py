@@ -1,13 +1,18 @@
 """Claim throughput through the HTTP API against the bare-SQL limit, on PostgreSQL.
 
-Run: ``python benchmarks/claims.py [--workers 64] [--seconds 20] [--sql-seconds 10]``.
+Run: ``python benchmarks/claims.py [--workers 64] [--seconds 20] [--sql-seconds 10]
+[--server-workers 1] [--client-procs 1]``.
 
 * Creates a scratch PostgreSQL database (admin URL from ``TILEWORK_BENCH_PG_ADMIN_URL``, default
   ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), builds it with the migrations and seeds
   two active jobs of 10-image chunks with 2 hidden GT images each (accuracy target 0: every
   submission is accepted, so chunks keep moving through the whole claim → submit → score cycle).
-* API phase: ``uvicorn`` in a subprocess on a real socket; ``--workers`` concurrent workers (asyncio +
-  httpx) loop claim → submit for ``--seconds``. Scoring runs in-process after each submit (no broker).
+* API phase: ``uvicorn`` in a subprocess on a real socket (``--server-workers`` processes);
+  ``--workers`` concurrent workers (asyncio + httpx, in this process or spread over
+  ``--client-procs`` processes) loop claim → submit for ``--seconds``. There is no broker, so scoring
+  runs in the server process right after each submission commits (the embedded default), with the
+  built-in scorer: the server does all the work of a cycle, on the same two cores as the database and
+  the load generator. The load generator's own CPU time is printed so its share can be judged.
 * SQL phase: the same number of threads, each with its own psycopg connection, doing only the SQL a
   claim needs (SKIP LOCKED pick, slot update, assignment + 12 item rows, GT use counts) and then an
   acceptance: the ceiling the API can approach.
@@ -140,6 +145,8 @@ def seed(url: str, workers: int, api_chunks: int, sql_chunks: int) -> dict[str, 
     api_job = seed_job(factory, requester_id, api_chunks, "api")
     sql_job = seed_job(factory, requester_id, sql_chunks, "sql")
     engine.dispose()
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute("ANALYZE")  # planner statistics for the freshly loaded tables, as in a live system
     return {"tokens": tokens, "worker_ids": ids, "api_job": api_job, "sql_job": sql_job}
 
 
@@ -152,7 +159,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-SERVER_POOL = 60  # above the 40 threads of the server's threadpool (see serve())
+SERVER_POOL = 42  # per server process: above the 40 threads of its threadpool (see serve())
+
+
+def server_app() -> Any:
+    """The app of one server process (a factory: ``uvicorn --workers`` imports it in each)."""
+    from marketplace.app import create_app
+    from marketplace.assignments.scoring import SimpleScorer, set_scorer_factory
+    from marketplace.config import Settings
+
+    # the claim path is measured, not the quality engine's bookkeeping on deliberately empty answers
+    set_scorer_factory(lambda job: SimpleScorer())
+    settings = Settings()
+    app = create_app(settings)
+    engine = create_engine(settings.effective_database_url, pool_size=SERVER_POOL, max_overflow=0)
+    app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    return app
 
 
 def serve(port: int) -> None:
@@ -164,22 +186,26 @@ def serve(port: int) -> None:
     """
     import uvicorn
 
-    from marketplace.app import create_app
-    from marketplace.assignments.scoring import SimpleScorer, set_scorer_factory
-    from marketplace.config import Settings
+    processes = int(os.environ.get("TILEWORK_BENCH_SERVER_WORKERS", "1"))
+    if processes == 1:
+        uvicorn.run(server_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    else:
+        uvicorn.run(
+            "benchmarks.claims:server_app",
+            factory=True,
+            workers=processes,
+            app_dir=str(ROOT),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
 
-    # the claim path is measured, not the quality engine's bookkeeping on deliberately empty answers
-    set_scorer_factory(lambda job: SimpleScorer())
-    settings = Settings()
-    app = create_app(settings)
-    engine = create_engine(settings.effective_database_url, pool_size=SERVER_POOL, max_overflow=0)
-    app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
-
-def start_server(url: str, port: int, home: Path) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, home: Path, processes: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        "TILEWORK_BENCH_SERVER_WORKERS": str(processes),
         "DATABASE_URL": url,
         "TILEWORK_SECRET_KEY": SECRET,
         "TILEWORK_HOME": str(home),
@@ -187,7 +213,7 @@ def start_server(url: str, port: int, home: Path) -> subprocess.Popen[bytes]:
     }
     env.pop("REDIS_URL", None)
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -210,7 +236,11 @@ async def api_worker(
     headers = {"Authorization": f"Bearer {token}"}
     while time.monotonic() < stop_at:
         t0 = time.perf_counter()
-        r = await client.post(f"/api/jobs/{job_id}/assignments/claim", headers=headers)
+        try:
+            r = await client.post(f"/api/jobs/{job_id}/assignments/claim", headers=headers)
+        except httpx.HTTPError as exc:
+            errors.append(f"claim: {type(exc).__name__}")
+            continue
         claims_ms.append((time.perf_counter() - t0) * 1000)
         if r.status_code == 409 and r.json().get("reason") == "no_assignments_left":
             return
@@ -220,15 +250,20 @@ async def api_worker(
         body = r.json()
         answers = {"items": [{"item_id": i["item_id"], "annotations": []} for i in body["items"]]}
         t1 = time.perf_counter()
-        s = await client.post(
-            f"/api/assignments/{body['assignment_id']}/submit", json=answers, headers=headers
-        )
+        try:
+            s = await client.post(
+                f"/api/assignments/{body['assignment_id']}/submit", json=answers, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            errors.append(f"submit: {type(exc).__name__}")
+            continue
         submits_ms.append((time.perf_counter() - t1) * 1000)
         if s.status_code != 200:
             errors.append(f"submit {s.status_code}: {s.text[:200]}")
 
 
 async def api_phase(port: int, tokens: list[str], job_id: int, seconds: float) -> dict[str, Any]:
+    cpu0 = time.process_time()
     claims_ms: list[float] = []
     submits_ms: list[float] = []
     errors: list[str] = []
@@ -246,6 +281,30 @@ async def api_phase(port: int, tokens: list[str], job_id: int, seconds: float) -
         "claims_ms": claims_ms,
         "submits_ms": submits_ms,
         "errors": errors,
+        "client_cpu_s": time.process_time() - cpu0,
+    }
+
+
+def _client_process(args: tuple[int, list[str], int, float]) -> dict[str, Any]:
+    return asyncio.run(api_phase(*args))
+
+
+def run_clients(port: int, tokens: list[str], job_id: int, seconds: float, procs: int) -> dict[str, Any]:
+    """The load generator: one asyncio loop here, or ``procs`` processes sharing the workers."""
+    if procs <= 1:
+        return asyncio.run(api_phase(port, tokens, job_id, seconds))
+    import multiprocessing
+
+    shares = [tokens[i::procs] for i in range(procs)]
+    with multiprocessing.get_context("spawn").Pool(procs) as pool:
+        parts = pool.map(_client_process, [(port, share, job_id, seconds) for share in shares])
+    return {
+        "claims": sum(p["claims"] for p in parts),
+        "elapsed": max(p["elapsed"] for p in parts),
+        "claims_ms": [v for p in parts for v in p["claims_ms"]],
+        "submits_ms": [v for p in parts for v in p["submits_ms"]],
+        "errors": [e for p in parts for e in p["errors"]],
+        "client_cpu_s": sum(p["client_cpu_s"] for p in parts),
     }
 
 
@@ -350,6 +409,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--sql-seconds", type=float, default=10.0)
+    parser.add_argument("--server-workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--client-procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
@@ -363,8 +424,8 @@ def main() -> None:
         data = seed(url, args.workers, api_chunks=12_000, sql_chunks=40_000)
         print(f"seeded {name}: {args.workers} workers, chunks of {CHUNK}+{GT_PER} GT", flush=True)
         port = free_port()
-        proc = start_server(url, port, Path("/tmp") / name)
-        api = asyncio.run(api_phase(port, data["tokens"], data["api_job"], args.seconds))
+        proc = start_server(url, port, Path("/tmp") / name, args.server_workers)
+        api = run_clients(port, data["tokens"], data["api_job"], args.seconds, args.client_procs)
         proc.terminate()
         proc.wait(timeout=20)
         proc = None
@@ -383,6 +444,11 @@ def main() -> None:
         f"claim p50={percentile(api['claims_ms'], 0.5):.1f}ms "
         f"p99={p99:.1f}ms, submit p50={percentile(api['submits_ms'], 0.5):.1f}ms "
         f"p99={percentile(api['submits_ms'], 0.99):.1f}ms, errors={len(api['errors'])}"
+    )
+    print(
+        f"setup: {args.server_workers} server process(es), {args.client_procs} client process(es); "
+        f"load generator CPU {api['client_cpu_s']:.1f}s over {api['elapsed']:.1f}s "
+        f"({100 * api['client_cpu_s'] / api['elapsed']:.0f}% of one core)"
     )
     for err in api["errors"][:3]:
         print(f"  api error: {err}")

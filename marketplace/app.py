@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marketplace import __version__
 from marketplace.accounts.api import router as accounts_router
@@ -18,6 +21,28 @@ from marketplace.quality.api import router as quality_router
 from marketplace.reviews.api import router as reviews_router
 from marketplace.web.pages import install_web
 
+#: HTTP requests handled at once; the others wait in the event loop. Below the database pool (20 + 30)
+#: on purpose: a request holds its connection from the first query in a dependency until the
+#: dependency's teardown commits, across several worker-thread hops. With more requests in flight
+#: than pooled connections, the 40 worker threads end up waiting on the pool while the requests that
+#: hold connections wait for a thread: the server stalls until pool timeouts turn it all into 500s.
+MAX_REQUESTS_IN_FLIGHT = 32
+
+
+class InFlightLimit:
+    """Pure ASGI middleware: at most ``limit`` HTTP requests inside the app at once."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_REQUESTS_IN_FLIGHT) -> None:
+        self.app = app
+        self.slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self.slots:
+            await self.app(scope, receive, send)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -29,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.session_factory = session_factory(settings)
     install_error_handlers(app)
+    app.add_middleware(InFlightLimit)
     app.include_router(accounts_router)
     app.include_router(jobs_router)
     app.include_router(assignments_router)

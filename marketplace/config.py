@@ -54,6 +54,9 @@ class Settings(PaymentSettings):
     platform_fee_bps: int = 500
     # Submissions faster than this per item (claim to submit, server clock) are flagged "too fast".
     min_seconds_per_item: float = 1.0
+    # A submission still unscored this long after it was stored lost its scoring task; the periodic
+    # sweep (``assignments.expire_overdue``) scores it.
+    rescore_after_s: float = 60.0
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -23,7 +23,13 @@ from marketplace.models import Role, User
 router = APIRouter(tags=["assignments"])
 
 NOTHING_DESCRIPTION = (
-    "nothing available: `reason` is job_not_active, banned, already_assigned or no_assignments_left"
+    "nothing available: `reason` is job_not_active, banned, already_assigned, no_assignments_left, "
+    "or, with `ahead=true`, no_current_assignment or ahead_limit_reached"
+)
+AHEAD_DESCRIPTION = (
+    "claim ahead: while holding exactly one active assignment in the job, reserve the next one too "
+    "(to preload its images). Its deadline is the current one's plus the time limit until the current "
+    "one is submitted, then a full time limit from that moment. At most one current + one next."
 )
 NOTHING: dict[int | str, dict[str, Any]] = {409: {"description": NOTHING_DESCRIPTION}}
 
@@ -35,8 +41,15 @@ def job_board(user: WorkerUser, session: SessionDep, settings: SettingsDep) -> l
 
 
 @router.post("/api/jobs/{job_id}/assignments/claim", response_model=AssignmentOut, responses=NOTHING)
-def claim_in_job(job_id: int, user: WorkerUser, session: SessionDep, settings: SettingsDep) -> AssignmentOut:
-    return service.claim_in_job(session, user, job_id, settings)
+def claim_in_job(
+    job_id: int,
+    user: WorkerUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    ahead: Annotated[bool, Query(description=AHEAD_DESCRIPTION)] = False,
+) -> AssignmentOut:
+    """My next assignment in this job; with ``ahead=true``, one more while I hold the current one."""
+    return service.claim_in_job(session, user, job_id, settings, ahead=ahead)
 
 
 @router.post("/api/assignments/claim", response_model=AssignmentOut, responses=NOTHING)

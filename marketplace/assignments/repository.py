@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, exists, func, insert, literal, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, Table, bindparam, case, exists, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
 
+from marketplace.assignments.states import take_slot_values
 from marketplace.models import (
     Assignment,
     AssignmentItem,
+    AssignmentSlot,
     AssignmentStatus,
     Chunk,
     ChunkImage,
@@ -25,6 +27,10 @@ from marketplace.models import (
 )
 
 INSERT_BATCH = 5000
+ASSIGNMENTS = cast(Table, Assignment.__table__)
+ITEMS = cast(Table, AssignmentItem.__table__)
+GT_STATS = cast(Table, GtImageStat.__table__)
+UNFINISHED = (ChunkStatus.open, ChunkStatus.full, ChunkStatus.in_review)
 
 
 def begin_write(session: Session) -> None:
@@ -92,27 +98,61 @@ def lock_job(session: Session, job_id: int) -> Job | None:
     return session.scalar(select(Job).where(Job.id == job_id).with_for_update(key_share=True))
 
 
+def job_for_claim(session: Session, job_id: int, worker_id: int) -> tuple[Job, bool] | None:
+    """The job and whether the worker is banned from it, in one statement."""
+    banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
+    row = session.execute(select(Job, banned).where(Job.id == job_id)).first()
+    return (row[0], bool(row[1])) if row is not None else None
+
+
 def is_banned(session: Session, job_id: int, worker_id: int) -> bool:
     stmt = select(exists().where(JobWorkerBan.job_id == job_id, JobWorkerBan.worker_id == worker_id))
     return bool(session.scalar(stmt))
 
 
-def active_assignment(session: Session, job_id: int, worker_id: int) -> Assignment | None:
-    return session.scalar(
-        select(Assignment).where(
+HELD_COLUMNS = (
+    Assignment.id,
+    Assignment.slot,
+    Assignment.deadline,
+    Assignment.chunk_id,
+    Assignment.job_id,
+    Assignment.worker_id,
+)
+
+
+def lock_held(session: Session, job_id: int, worker_id: int) -> list[Row[Any]]:
+    """The worker's active assignments in the job (current first), locked: a concurrent submit,
+    expiry or claim of the same worker waits instead of seeing a half-made change."""
+    stmt = (
+        select(*HELD_COLUMNS)
+        .where(
+            Assignment.job_id == job_id,
+            Assignment.worker_id == worker_id,
+            Assignment.status == AssignmentStatus.assigned,
+        )
+        .order_by(Assignment.id)
+        .with_for_update(key_share=True)
+    )
+    return list(session.execute(stmt))
+
+
+def holds_any(session: Session, job_id: int, worker_id: int) -> bool:
+    stmt = select(
+        exists().where(
             Assignment.job_id == job_id,
             Assignment.worker_id == worker_id,
             Assignment.status == AssignmentStatus.assigned,
         )
     )
+    return bool(session.scalar(stmt))
 
 
 def lock_overdue(
     session: Session, now: datetime, *, job_id: int | None = None, limit: int = 500
-) -> list[Assignment]:
+) -> list[Row[Any]]:
     """Assigned assignments past their deadline, locked; rows another transaction holds are skipped."""
     stmt = (
-        select(Assignment)
+        select(*HELD_COLUMNS)
         .where(Assignment.status == AssignmentStatus.assigned, Assignment.deadline <= now)
         .order_by(Assignment.id)
         .limit(limit)
@@ -120,6 +160,49 @@ def lock_overdue(
     )
     if job_id is not None:
         stmt = stmt.where(Assignment.job_id == job_id)
+    return list(session.execute(stmt))
+
+
+def mark_expired(session: Session, ids: Sequence[int], now: datetime) -> None:
+    session.execute(
+        update(ASSIGNMENTS)
+        .where(ASSIGNMENTS.c.id.in_(list(ids)))
+        .values(status=AssignmentStatus.expired.value, finished_at=now)
+    )
+
+
+def promote_next(
+    session: Session, job_id: int, worker_id: int, deadline: datetime | None = None
+) -> int | None:
+    """The worker's ``next`` active assignment in the job becomes ``current`` (with a new deadline
+    when given); returns its id, or None when there is none."""
+    t = ASSIGNMENTS
+    values: dict[str, Any] = {"slot": AssignmentSlot.current.value}
+    if deadline is not None:
+        values["deadline"] = deadline
+    stmt = (
+        update(t)
+        .where(
+            t.c.job_id == job_id,
+            t.c.worker_id == worker_id,
+            t.c.status == AssignmentStatus.assigned.value,
+            t.c.slot == AssignmentSlot.next.value,
+        )
+        .values(**values)
+        .returning(t.c.id)
+    )
+    return session.execute(stmt).scalar()
+
+
+def lock_chunks(session: Session, chunk_ids: Sequence[int]) -> list[Chunk]:
+    """Chunks locked in id order (no deadlock between concurrent sweeps and claims)."""
+    stmt = (
+        select(Chunk)
+        .where(Chunk.id.in_(sorted(set(chunk_ids))))
+        .order_by(Chunk.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
     return list(session.scalars(stmt))
 
 
@@ -134,18 +217,27 @@ def lock_chunk(session: Session, chunk_id: int) -> Chunk:
     return chunk
 
 
-def lock_next_chunk(session: Session, job_id: int, worker_id: int) -> Chunk | None:
-    """The first open chunk of the job this worker never held, locked; chunks being claimed by
-    someone else right now are skipped instead of waited for."""
-    held_before = exists().where(Assignment.chunk_id == Chunk.id, Assignment.worker_id == worker_id)
-    stmt = (
-        select(Chunk)
-        .where(Chunk.job_id == job_id, Chunk.status == ChunkStatus.open, Chunk.free_slots > 0, ~held_before)
-        .order_by(Chunk.position)
+def take_next_chunk(session: Session, job_id: int, worker_id: int) -> int | None:
+    """Take a slot of the first open chunk of the job this worker never held, in one statement;
+    chunks being claimed by someone else right now are skipped instead of waited for."""
+    c = aliased(Chunk)
+    held_before = exists().where(Assignment.chunk_id == c.id, Assignment.worker_id == worker_id)
+    pick = (
+        select(c.id)
+        .where(c.job_id == job_id, c.status == ChunkStatus.open, c.free_slots > 0, ~held_before)
+        .order_by(c.position)
         .limit(1)
         .with_for_update(skip_locked=True, key_share=True)
+        .scalar_subquery()
     )
-    return session.scalar(stmt)
+    stmt = (
+        update(Chunk)
+        .where(Chunk.id == pick)
+        .values(**take_slot_values())
+        .returning(Chunk.id)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).scalar()
 
 
 def chunk_image_ids(session: Session, chunk_id: int) -> list[int]:
@@ -153,71 +245,58 @@ def chunk_image_ids(session: Session, chunk_id: int) -> list[int]:
     return list(session.scalars(stmt))
 
 
-def gt_candidates(session: Session, job_id: int) -> list[tuple[int, int]]:
-    """(image id, uses) of every GT image of the job that is not retired."""
-    stmt = select(GtImageStat.image_id, GtImageStat.uses).where(
-        GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None)
+def images(session: Session, image_ids: Sequence[int]) -> dict[int, Any]:
+    """id → (id, name, width, height), by primary key."""
+    if not image_ids:
+        return {}
+    stmt = select(JobImage.id, JobImage.name, JobImage.width, JobImage.height).where(
+        JobImage.id.in_(list(image_ids))
     )
-    return [(image_id, uses) for image_id, uses in session.execute(stmt)]
+    return {row.id: row for row in session.execute(stmt)}
 
 
-def gt_seen_by(session: Session, job_id: int, worker_id: int) -> set[int]:
-    stmt = (
+def _gt_seen_query(job_id: int, worker_id: int) -> Any:
+    return (
         select(AssignmentItem.image_id)
         .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
         .where(Assignment.job_id == job_id, Assignment.worker_id == worker_id, AssignmentItem.is_gt.is_(True))
     )
-    return set(session.scalars(stmt))
 
 
-def lock_free_gt(session: Session, job_id: int, seen: set[int], k: int) -> list[int]:
-    """PostgreSQL only: the ``k`` best GT images (unseen by the worker, least used, random among
-    equals) among those no concurrent claim holds, locked. Returns [] (locks released) when fewer
-    than ``k`` are free, so the caller can fall back to waiting in id order."""
-    if session.get_bind().dialect.name != "postgresql":
-        return []
-    seen_last = case((GtImageStat.image_id.in_(seen), 1), else_=0) if seen else literal(0)
+def pick_gt(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:
+    """The ``k`` best GT images for this worker: unseen by them first, then least used, at random
+    among equals; never retired. No lock: the use counts only balance the picking, and
+    :func:`count_gt_uses` (the last write of a claim) keeps them exact."""
+    seen_last = case((GtImageStat.image_id.in_(_gt_seen_query(job_id, worker_id)), 1), else_=0)
     stmt = (
         select(GtImageStat.image_id)
         .where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
         .order_by(seen_last, GtImageStat.uses, func.random())
         .limit(k)
-        .with_for_update(skip_locked=True, key_share=True)
     )
-    savepoint = session.begin_nested()
-    picked = list(session.scalars(stmt))
-    if len(picked) < k:
-        savepoint.rollback()
-        return []
-    savepoint.commit()
-    return picked
-
-
-def lock_gt_rows(session: Session, image_ids: Sequence[int]) -> None:
-    """Wait for the rows in id order (no deadlock between concurrent claims)."""
-    if image_ids:
-        session.execute(
-            select(GtImageStat.image_id)
-            .where(GtImageStat.image_id.in_(sorted(image_ids)))
-            .order_by(GtImageStat.image_id)
-            .with_for_update(key_share=True)
-        ).all()
+    return list(session.scalars(stmt))
 
 
 def count_gt_uses(session: Session, image_ids: Sequence[int]) -> None:
-    """Count one more use of each image (its row is already locked by this transaction)."""
+    """Count one more use of each image. The rows are locked in id order by the subquery (no deadlock
+    between concurrent claims) and stay locked only until the claim commits: call it last."""
     if image_ids:
-        session.execute(
-            update(GtImageStat)
-            .where(GtImageStat.image_id.in_(list(image_ids)))
-            .values(uses=GtImageStat.uses + 1)
+        t = GT_STATS
+        ordered = (
+            select(t.c.image_id)
+            .where(t.c.image_id.in_(sorted(image_ids)))
+            .order_by(t.c.image_id)
+            .with_for_update(key_share=True)
         )
+        session.execute(update(t).where(t.c.image_id.in_(ordered)).values(uses=t.c.uses + 1))
 
 
-def add_assignment(session: Session, assignment: Assignment) -> Assignment:
-    session.add(assignment)
-    session.flush()
-    return assignment
+def insert_assignment(session: Session, values: dict[str, Any]) -> int:
+    return int(session.execute(insert(Assignment).values(**values).returning(Assignment.id)).scalar_one())
+
+
+def insert_items(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(insert(ITEMS), list(rows))
 
 
 # -- reading assignments --------------------------------------------------------------------------
@@ -231,6 +310,61 @@ def get_assignment(session: Session, assignment_id: int, *, for_update: bool = F
         .where(Assignment.id == assignment_id)
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
+    )
+
+
+def lock_for_submit(session: Session, assignment_id: int) -> Any:
+    """What a submission needs of the assignment (locked) and of its job, in one statement."""
+    stmt = (
+        select(
+            Assignment.id,
+            Assignment.worker_id,
+            Assignment.job_id,
+            Assignment.status,
+            Assignment.slot,
+            Assignment.deadline,
+            Assignment.submitted_at,
+            Assignment.submission_hash,
+            Job.status.label("job_status"),
+            Job.type.label("job_type"),
+            Job.labels.label("job_labels"),
+            Job.time_limit_s,
+        )
+        .join(Job, Job.id == Assignment.job_id)
+        .where(Assignment.id == assignment_id)
+        .with_for_update(key_share=True, of=ASSIGNMENTS)
+    )
+    return session.execute(stmt).first()
+
+
+def item_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
+    """(id, token, name, width, height) of the assignment's items in display order."""
+    stmt = (
+        select(AssignmentItem.id, AssignmentItem.token, JobImage.name, JobImage.width, JobImage.height)
+        .join(JobImage, JobImage.id == AssignmentItem.image_id)
+        .where(AssignmentItem.assignment_id == assignment_id)
+        .order_by(AssignmentItem.position)
+    )
+    return list(session.execute(stmt))
+
+
+def store_answers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """``rows``: {item_pk, answer, interactions}; one batched statement."""
+    t = ITEMS
+    stmt = (
+        update(t)
+        .where(t.c.id == bindparam("item_pk"))
+        .values(answer=bindparam("answer"), interactions=bindparam("interactions"))
+    )
+    session.execute(stmt, list(rows))
+
+
+def mark_submitted(session: Session, assignment_id: int, now: datetime, digest: str) -> None:
+    t = ASSIGNMENTS
+    session.execute(
+        update(t)
+        .where(t.c.id == assignment_id)
+        .values(status=AssignmentStatus.submitted.value, submitted_at=now, submission_hash=digest)
     )
 
 
@@ -248,6 +382,28 @@ def gt_annotations_for(session: Session, image_ids: Sequence[int]) -> list[GtAnn
     if not image_ids:
         return []
     stmt = select(GtAnnotation).where(GtAnnotation.image_id.in_(list(image_ids))).order_by(GtAnnotation.id)
+    return list(session.scalars(stmt))
+
+
+def has_unfinished_chunks(session: Session, job_id: int, *, beyond: int = 0) -> bool:
+    """Whether the job has more than ``beyond`` chunks that are not done (an index range scan of at
+    most ``beyond + 1`` entries)."""
+    stmt = (
+        select(Chunk.id)
+        .where(Chunk.job_id == job_id, Chunk.status.in_(UNFINISHED))
+        .offset(beyond)
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None
+
+
+def active_jobs_with_chunks(session: Session) -> list[int]:
+    stmt = (
+        select(Job.id)
+        .where(Job.status.in_((JobStatus.active, JobStatus.validating)))
+        .where(exists().where(Chunk.job_id == Job.id))
+        .order_by(Job.id)
+    )
     return list(session.scalars(stmt))
 
 

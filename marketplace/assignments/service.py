@@ -12,8 +12,8 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,11 +33,14 @@ from marketplace.assignments.schemas import (
 )
 from marketplace.assignments.scoring import Annotation, GtItem, get_scorer
 from marketplace.assignments.states import (
+    NothingToClaim,
+    check_assignment_move,
+    claim_slot,
     move_assignment,
+    promoted_deadline,
     record_acceptance,
     record_rejection,
     release_slot,
-    take_slot,
 )
 from marketplace.config import Settings
 from marketplace.errors import Conflict, InvalidInput, NotFound
@@ -45,13 +48,12 @@ from marketplace.jobs import economics
 from marketplace.jobs.service import get_job_for
 from marketplace.models import (
     Assignment,
-    AssignmentItem,
+    AssignmentSlot,
     AssignmentStatus,
     Chunk,
     ChunkImage,
     GtImageStat,
     Job,
-    JobImage,
     JobStatus,
     JobType,
     User,
@@ -68,15 +70,11 @@ SUBMITTABLE_JOB = frozenset({JobStatus.active, JobStatus.validating})
 GEOMETRY_SLACK = 1e-6
 URL_GRACE_S = 120
 LAZY_EXPIRY_LIMIT = 50  # a claim returns a few overdue assignments; the periodic task does the rest
+# A scoring transaction that sees more unfinished chunks than this skips the job lock: that many
+# chunks cannot all be finished by transactions overlapping its own (the periodic sweep backs it up).
+COMPLETION_LOCK_BELOW = 1000
 
-
-class NothingToClaim(Conflict):
-    """No assignment for this worker right now; ``reason`` says why (409 with a JSON body)."""
-
-    code = "nothing_available"
-
-    def __init__(self, reason: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail, extra={"reason": reason, **extra})
+__all__ = ["NothingToClaim"]  # re-exported: callers catch it from here
 
 
 # -- opening a job for work -----------------------------------------------------------------------
@@ -113,7 +111,7 @@ def choose_gt(candidates: Sequence[tuple[int, int]], seen: set[int], k: int, rng
     return [image_id for image_id, _ in ranked[:k]]
 
 
-def place_items(real: Sequence[int], gt: Sequence[int], rng: Any = _rng) -> list[tuple[int, bool]]:
+def place_items(real: Sequence[Any], gt: Sequence[Any], rng: Any = _rng) -> list[tuple[Any, bool]]:
     """Real images in chunk order with the GT images dropped in at random positions."""
     total = len(real) + len(gt)
     gt_positions = set(rng.sample(range(total), len(gt)))
@@ -129,16 +127,30 @@ def new_item_token() -> str:
 
 
 def claim_in_job(
-    session: Session, worker: User, job_id: int, settings: Settings, now: datetime | None = None
+    session: Session,
+    worker: User,
+    job_id: int,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    ahead: bool = False,
 ) -> AssignmentOut:
-    """The worker's next assignment in this job (one short transaction)."""
+    """The worker's next assignment in this job (one short transaction).
+
+    ``ahead=True`` claims ahead: a worker who holds exactly one active assignment in the job reserves
+    one more (the ``next`` slot) under the same rules, so its images can be preloaded. Its deadline is
+    the current one's deadline plus the job's time limit, and is re-based to a full time limit from
+    the moment the current one is submitted (when it becomes current); if the current one expires
+    instead, it becomes current with the deadline it has. Without ``ahead`` a worker holds at most one.
+    """
     now = now or utcnow()
     repository.begin_write(session)
-    job = repository.get_job(session, job_id)
-    if job is None:
+    found = repository.job_for_claim(session, job_id, worker.id)
+    if found is None:
         raise NotFound(f"job {job_id} not found")
-    assignment = _claim(session, worker, job, now)
-    return assignment_view(session, job, assignment, settings, now)
+    job, banned = found
+    claimed = _claim(session, worker, job, banned, now, ahead=ahead)
+    return _view(job, claimed, settings, now)
 
 
 def claim_any(
@@ -148,90 +160,104 @@ def claim_any(
     now = now or utcnow()
     repository.begin_write(session)
     for job, _free in repository.open_jobs_for(session, worker.id, limit=100):
-        if repository.active_assignment(session, job.id, worker.id) is not None:
+        if repository.holds_any(session, job.id, worker.id):
             continue
         try:
-            assignment = _claim(session, worker, job, now)
+            claimed = _claim(session, worker, job, False, now)
         except NothingToClaim:
             continue
-        return assignment_view(session, job, assignment, settings, now)
+        return _view(job, claimed, settings, now)
     raise NothingToClaim("no_assignments_left", "no open job has an assignment for you right now")
 
 
-def _claim(session: Session, worker: User, job: Job, now: datetime) -> Assignment:
-    _check_job_claimable(session, worker, job)
-    active = repository.active_assignment(session, job.id, worker.id)
-    own_overdue = [active] if active is not None and active.deadline <= now else []
-    expire_overdue(session, now, job_id=job.id, limit=LAZY_EXPIRY_LIMIT, first=own_overdue)
-    active = repository.active_assignment(session, job.id, worker.id)
-    if active is not None:
-        raise NothingToClaim(
-            "already_assigned",
-            f"you already hold assignment {active.id} in job {job.id}: submit it or let it expire first",
-            assignment_id=active.id,
-        )
-    chunk = repository.lock_next_chunk(session, job.id, worker.id)
-    if chunk is None:
-        raise NothingToClaim("no_assignments_left", f"job {job.id} has no assignment left for you")
-    return _issue(session, job, chunk, worker, now)
+class Claimed:
+    """A freshly issued assignment, with its items as (token, name, width, height) in display order."""
+
+    __slots__ = ("id", "deadline", "items")
+
+    def __init__(self, assignment_id: int, deadline: datetime, items: list[tuple[str, str, int, int]]):
+        self.id, self.deadline, self.items = assignment_id, deadline, items
 
 
-def _check_job_claimable(session: Session, worker: User, job: Job) -> None:
+def _claim(
+    session: Session, worker: User, job: Job, banned: bool, now: datetime, *, ahead: bool = False
+) -> Claimed:
     if job.status is not JobStatus.active:
         raise NothingToClaim("job_not_active", f"job {job.id} is {job.status.value}, not open for work")
-    if repository.is_banned(session, job.id, worker.id):
+    if banned:
         raise NothingToClaim("banned", f"you can no longer take assignments in job {job.id}")
+    held = repository.lock_held(session, job.id, worker.id)
+    if any(h.deadline <= now for h in held):  # my own overdue ones go back first (rows locked above)
+        expire_overdue(session, now, job_id=job.id, limit=LAZY_EXPIRY_LIMIT, locked=held)
+        held = repository.lock_held(session, job.id, worker.id)
+    mine = [(h.id, h.slot, h.deadline) for h in held]
+    slot, deadline = claim_slot(job.id, mine, ahead, job.time_limit_s, now)
+    chunk_id = repository.take_next_chunk(session, job.id, worker.id)
+    if chunk_id is None and expire_overdue(session, now, job_id=job.id, limit=LAZY_EXPIRY_LIMIT):
+        chunk_id = repository.take_next_chunk(session, job.id, worker.id)  # expired ones went back
+    if chunk_id is None:
+        raise NothingToClaim("no_assignments_left", f"job {job.id} has no assignment left for you")
+    return _issue(session, job, chunk_id, worker, slot, deadline, now)
 
 
-def _issue(session: Session, job: Job, chunk: Chunk, worker: User, now: datetime) -> Assignment:
-    take_slot(chunk)
-    real = repository.chunk_image_ids(session, chunk.id)
+def _issue(
+    session: Session,
+    job: Job,
+    chunk_id: int,
+    worker: User,
+    slot: AssignmentSlot,
+    deadline: datetime,
+    now: datetime,
+) -> Claimed:
+    """The chunk's slot is taken: create the assignment with its GT images mixed in (Core inserts)."""
+    real = repository.chunk_image_ids(session, chunk_id)
     gt = pick_gt_images(session, job, worker.id)
-    assignment = Assignment(
-        job_id=job.id,
-        chunk_id=chunk.id,
-        worker_id=worker.id,
-        status=AssignmentStatus.assigned,
-        deadline=now + timedelta(seconds=job.time_limit_s),
-        created_at=now,
-    )
+    info = repository.images(session, [*real, *gt])
+    placed = place_items([tuple(info[i]) for i in real], [tuple(info[i]) for i in gt])
     try:
-        repository.add_assignment(session, assignment)
+        assignment_id = repository.insert_assignment(
+            session,
+            {
+                "job_id": job.id,
+                "chunk_id": chunk_id,
+                "worker_id": worker.id,
+                "status": AssignmentStatus.assigned,
+                "slot": slot,
+                "deadline": deadline,
+                "created_at": now,
+            },
+        )
     except IntegrityError as exc:  # the same worker claiming twice at the same instant
         raise Conflict(
             "another claim of yours in this job is in progress; retry", extra={"reason": "claim_race"}
         ) from exc
-    repository.add_rows(
+    tokens = [new_item_token() for _ in placed]
+    repository.insert_items(
         session,
-        AssignmentItem,
         [
             {
-                "assignment_id": assignment.id,
+                "assignment_id": assignment_id,
                 "position": position,
-                "token": new_item_token(),
-                "image_id": image_id,
+                "token": token,
+                "image_id": image[0],
                 "is_gt": is_gt,
             }
-            for position, (image_id, is_gt) in enumerate(place_items(real, gt))
+            for position, ((image, is_gt), token) in enumerate(zip(placed, tokens, strict=True))
         ],
     )
-    repository.count_gt_uses(session, gt)
-    return assignment
+    repository.count_gt_uses(session, gt)  # last: its row locks are held only until commit
+    items = [(token, image[1], image[2], image[3]) for (image, _), token in zip(placed, tokens, strict=True)]
+    return Claimed(assignment_id, deadline, items)
 
 
 def pick_gt_images(session: Session, job: Job, worker_id: int) -> list[int]:
-    """``gt_per_assignment`` GT images, locked: unseen by the worker first, then least used, random
-    among equals, never retired. Concurrent claims take different rows instead of queueing on the
-    same least-used ones (SKIP LOCKED); when too few are free, wait for the chosen rows in id order."""
+    """``gt_per_assignment`` GT images: unseen by the worker first, then least used, at random among
+    equals (the SQL form of :func:`choose_gt`), never retired. Nothing is locked here; the caller
+    counts the uses last (:func:`repository.count_gt_uses`), so concurrent claims never queue on the
+    same least-used rows for longer than a commit."""
     if job.gt_per_assignment <= 0:
         return []
-    seen = repository.gt_seen_by(session, job.id, worker_id)
-    picked = repository.lock_free_gt(session, job.id, seen, job.gt_per_assignment)
-    if picked:  # PostgreSQL, no contention: the best rows nobody else is using right now
-        return picked
-    chosen = choose_gt(repository.gt_candidates(session, job.id), seen, job.gt_per_assignment)
-    repository.lock_gt_rows(session, chosen)
-    return chosen
+    return repository.pick_gt(session, job.id, worker_id, job.gt_per_assignment)
 
 
 # -- what the worker sees -------------------------------------------------------------------------
@@ -245,25 +271,40 @@ def assignment_view(
     session: Session, job: Job, assignment: Assignment, settings: Settings, now: datetime
 ) -> AssignmentOut:
     """The assignment as its worker sees it. Items are listed only while it can still be worked on."""
-    workable = assignment.status is AssignmentStatus.assigned and assignment.deadline > now
+    status = _shown_status(assignment, now)
+    rows = repository.item_rows(session, assignment.id) if status is AssignmentStatus.assigned else []
+    items = [(r.token, r.name, r.width, r.height) for r in rows]
+    claimed = Claimed(assignment.id, assignment.deadline, items)
+    return _view(job, claimed, settings, now, status)
+
+
+def _view(
+    job: Job,
+    claimed: Claimed,
+    settings: Settings,
+    now: datetime,
+    status: AssignmentStatus = AssignmentStatus.assigned,
+) -> AssignmentOut:
+    """The one builder of what a worker sees of an assignment: every item, GT or not, goes through
+    the same token, URL and size fields (items only while it can be worked on)."""
     items: list[ItemOut] = []
-    if workable:
-        ttl = url_ttl_s(assignment.deadline, now)
+    if status is AssignmentStatus.assigned:
+        ttl = url_ttl_s(claimed.deadline, now)
         items = [
             ItemOut(
-                item_id=item.token,
-                image_url=signed_file_url(job.data_uri, image.name, ttl, settings),
-                width=image.width,
-                height=image.height,
+                item_id=token,
+                image_url=signed_file_url(job.data_uri, name, ttl, settings),
+                width=width,
+                height=height,
             )
-            for item, image in repository.items_with_images(session, assignment.id)
+            for token, name, width, height in claimed.items
         ]
     return AssignmentOut(
-        assignment_id=assignment.id,
+        assignment_id=claimed.id,
         job_id=job.id,
         job_type=job.type,
-        status=_shown_status(assignment, now),
-        deadline=assignment.deadline,
+        status=status,
+        deadline=claimed.deadline,
         time_limit_s=job.time_limit_s,
         instructions=InstructionsOut(title=job.title, description=job.description, guide_url=job.guide_url),
         labels=list(job.labels),
@@ -348,22 +389,46 @@ def expire_overdue(
     *,
     job_id: int | None = None,
     limit: int = 500,
-    first: Sequence[Assignment] = (),
+    locked: Sequence[Any] = (),
 ) -> int:
-    """Return assignments past their deadline to the pool.
+    """Return assignments past their deadline to the pool; returns how many.
 
-    ``first`` (a claimer's own overdue assignment) is locked waiting, before anything else is held;
-    the others are taken with SKIP LOCKED. Chunks are then locked in id order (no deadlock).
+    ``locked``: held rows this transaction already locked (a claimer's own); the overdue ones among
+    them go first, the others are taken with SKIP LOCKED. Chunks are then locked in id order (no
+    deadlock). A worker whose ``current`` assignment expired has their ``next`` one (if any) become
+    current, with the deadline it has (it already counts from the current one's deadline).
     """
     now = now or utcnow()
-    mine = [repository.get_assignment(session, a.id, for_update=True) for a in first]
-    overdue = {a.id: a for a in mine if a is not None and a.status is AssignmentStatus.assigned}
-    for assignment in repository.lock_overdue(session, now, job_id=job_id, limit=limit):
-        overdue[assignment.id] = assignment
-    for assignment in sorted(overdue.values(), key=lambda a: (a.chunk_id, a.id)):
-        move_assignment(assignment, AssignmentStatus.expired)
-        release_slot(repository.lock_chunk(session, assignment.chunk_id))
+    overdue = {h.id: h for h in locked if h.deadline <= now}
+    for row in repository.lock_overdue(session, now, job_id=job_id, limit=limit):
+        overdue[row.id] = row
+    if not overdue:
+        return 0
+    for row in overdue.values():
+        check_assignment_move(row.id, AssignmentStatus.assigned, AssignmentStatus.expired)
+    repository.mark_expired(session, sorted(overdue), now)
+    chunks = {c.id: c for c in repository.lock_chunks(session, [r.chunk_id for r in overdue.values()])}
+    for row in overdue.values():
+        release_slot(chunks[row.chunk_id])
+    current_gone = {(r.job_id, r.worker_id) for r in overdue.values() if r.slot is AssignmentSlot.current}
+    for pair_job, worker_id in sorted(current_gone):
+        repository.promote_next(session, pair_job, worker_id)
+    session.flush()
     return len(overdue)
+
+
+def complete_finished_jobs(session: Session) -> int:
+    """Safety net of the periodic sweep: complete active jobs whose every chunk is done (normally the
+    last acceptance does it; see :data:`COMPLETION_LOCK_BELOW`)."""
+    done = 0
+    for job_id in repository.active_jobs_with_chunks(session):
+        job = repository.lock_job(session, job_id)
+        if job is not None and job.status in SUBMITTABLE_JOB and not repository.has_unfinished_chunks(
+            session, job_id
+        ):
+            payout_hooks.on_job_dataset_complete(session, job)
+            done += 1
+    return done
 
 
 # -- submission -----------------------------------------------------------------------------------
@@ -379,39 +444,74 @@ def submission_hash(body: SubmissionIn) -> str:
 def submit(
     session: Session, worker: User, assignment_id: int, body: SubmissionIn, now: datetime | None = None
 ) -> SubmitOut:
-    """Store the answers; scoring runs in the background after commit. Idempotent for the same body."""
+    """Store the answers; scoring runs in the background after commit. Idempotent for the same body.
+
+    Submitting the ``current`` assignment makes the worker's ``next`` one (claimed ahead) current,
+    with a full time limit from now."""
     now = now or utcnow()
     repository.begin_write(session)
-    assignment = repository.get_assignment(session, assignment_id, for_update=True)
-    if assignment is None or assignment.worker_id != worker.id:
+    row = repository.lock_for_submit(session, assignment_id)
+    if row is None or row.worker_id != worker.id:
         raise NotFound(f"assignment {assignment_id} not found")
     digest = submission_hash(body)
-    if assignment.submission_hash is not None:
-        return _replayed(assignment, digest)
-    if assignment.status is AssignmentStatus.expired or assignment.deadline <= now:
+    if row.submission_hash is not None:
+        return _replayed(row, digest)
+    if row.status is AssignmentStatus.expired or row.deadline <= now:
         raise Conflict(
-            f"assignment {assignment_id} expired at {assignment.deadline.isoformat()}; claim a new one",
+            f"assignment {assignment_id} expired at {row.deadline.isoformat()}; claim a new one",
             extra={"reason": "assignment_expired"},
         )
-    job = repository.get_job(session, assignment.job_id)
-    assert job is not None
-    if job.status not in SUBMITTABLE_JOB:
-        raise Conflict(f"job {job.id} is {job.status.value}", extra={"reason": "job_not_active"})
-    rows = repository.items_with_images(session, assignment.id)
-    answers = validate_submission(job, rows, body)
-    for item, _image in rows:
-        item.answer, item.interactions = answers[item.token]
-    move_assignment(assignment, AssignmentStatus.submitted)
-    assignment.submitted_at = now
-    assignment.submission_hash = digest
+    if row.job_status not in SUBMITTABLE_JOB:
+        raise Conflict(f"job {row.job_id} is {row.job_status.value}", extra={"reason": "job_not_active"})
+    check_assignment_move(row.id, row.status, AssignmentStatus.submitted)
+    items = repository.item_rows(session, row.id)
+    answers = validate_submission(_Rules(row.job_type, row.job_labels), items, body)
+    repository.store_answers(
+        session,
+        [
+            {"item_pk": item.id, "answer": answers[item.token][0], "interactions": answers[item.token][1]}
+            for item in items
+        ],
+    )
+    repository.mark_submitted(session, row.id, now, digest)
+    if row.slot is AssignmentSlot.current:
+        repository.promote_next(session, row.job_id, worker.id, promoted_deadline(row.time_limit_s, now))
 
     from marketplace.assignments import tasks  # tasks import this module
 
-    tasks.enqueue_scoring(session, assignment.id)
-    return SubmitOut(assignment_id=assignment.id, status=assignment.status, submitted_at=now)
+    tasks.enqueue_scoring(session, row.id)
+    return SubmitOut(assignment_id=row.id, status=AssignmentStatus.submitted, submitted_at=now)
 
 
-def _replayed(assignment: Assignment, digest: str) -> SubmitOut:
+class _Rules:
+    """What validation needs of a job."""
+
+    __slots__ = ("type", "labels")
+
+    def __init__(self, job_type: JobType, labels: list[str]) -> None:
+        self.type, self.labels = job_type, labels
+
+
+class JobRules(Protocol):
+    @property
+    def type(self) -> JobType: ...
+
+    @property
+    def labels(self) -> list[str]: ...
+
+
+class ImageSize(Protocol):
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+
+def _replayed(assignment: Any, digest: str) -> SubmitOut:
     if assignment.submission_hash != digest:
         raise Conflict(
             f"assignment {assignment.id} was already submitted with different answers",
@@ -424,10 +524,11 @@ def _replayed(assignment: Assignment, digest: str) -> SubmitOut:
 
 
 def validate_submission(
-    job: Job, rows: Sequence[tuple[AssignmentItem, JobImage]], body: SubmissionIn
+    job: JobRules, rows: Sequence[ImageSize], body: SubmissionIn
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]]:
-    """token → (annotations, interactions). Every problem is a 422 naming the item."""
-    images = {item.token: image for item, image in rows}
+    """token → (annotations, interactions); ``rows`` are the items with their image sizes. Every
+    problem is a 422 naming the item."""
+    images = {row.token: row for row in rows}
     out: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = {}
     for index, answer in enumerate(body.items):
         where = f"items[{index}] (item {answer.item_id})"
@@ -444,7 +545,7 @@ def validate_submission(
             raise InvalidInput(f"{where} repeats a label", field=f"items[{index}].annotations")
         interactions = answer.interactions.model_dump(mode="json") if answer.interactions else None
         out[answer.item_id] = (annotations, interactions)
-    missing = [item.token for item, _ in rows if item.token not in out]
+    missing = [row.token for row in rows if row.token not in out]
     if missing:
         raise InvalidInput(
             f"item(s) {', '.join(missing)} have no answer; send an empty 'annotations' list for an item "
@@ -455,7 +556,7 @@ def validate_submission(
 
 
 def _checked_annotation(
-    job: Job, image: JobImage, label: str, geometry: list[float] | None, where: str
+    job: JobRules, image: ImageSize, label: str, geometry: list[float] | None, where: str
 ) -> dict[str, Any]:
     if label not in job.labels:
         raise InvalidInput(f"{where}: label {label!r} is not one of the job's labels {job.labels}")
@@ -471,7 +572,7 @@ def _checked_annotation(
     return {"label": label, "geometry": [float(v) for v in geometry]}
 
 
-def _check_box(geometry: list[float] | None, image: JobImage, where: str) -> None:
+def _check_box(geometry: list[float] | None, image: ImageSize, where: str) -> None:
     if geometry is None or len(geometry) != 4:
         raise InvalidInput(f"{where}: a box is [x, y, w, h]")
     x, y, w, h = geometry
@@ -481,7 +582,7 @@ def _check_box(geometry: list[float] | None, image: JobImage, where: str) -> Non
         raise InvalidInput(f"{where}: box {geometry} lies outside the {image.width}x{image.height} image")
 
 
-def _check_point(geometry: list[float] | None, image: JobImage, where: str) -> None:
+def _check_point(geometry: list[float] | None, image: ImageSize, where: str) -> None:
     if geometry is None or len(geometry) != 2:
         raise InvalidInput(f"{where}: a point is [x, y]")
     x, y = geometry
@@ -543,10 +644,15 @@ def _accept(session: Session, job: Job, chunk: Chunk, assignment: Assignment) ->
 
 
 def _complete_job_if_done(session: Session, job: Job) -> None:
-    """Lock the job so that exactly one of two concurrent last acceptances sees zero left."""
+    """Lock the job so that exactly one of two concurrent last acceptances sees zero left.
+
+    While many chunks are unfinished nobody can be the last: the lock (which would serialise every
+    acceptance of the job) is skipped then. See :data:`COMPLETION_LOCK_BELOW`."""
     session.flush()
+    if repository.has_unfinished_chunks(session, job.id, beyond=COMPLETION_LOCK_BELOW):
+        return
     repository.lock_job(session, job.id)
-    if repository.unfinished_chunks(session, job.id) == 0:
+    if not repository.has_unfinished_chunks(session, job.id):
         payout_hooks.on_job_dataset_complete(session, job)
 
 

@@ -5,12 +5,26 @@ passes. A chunk is the pool side of it: it has ``overlap`` slots; a claim takes 
 (``open → full`` when the last one goes), an expiry or a rejection gives it back (``full → open``),
 ``overlap`` acceptances finish it (``full → done``) and ``max_attempts`` rejections send it to a
 reviewer (``→ in_review``) instead of back to the pool.
+
+Slots: a worker holds at most two active (``assigned``) assignments per job, one ``current`` and one
+``next`` claimed ahead (:func:`claim_slot`, the only place that decides it; the database backs it with
+a partial unique index on ``(job, worker, slot)``). The ``next`` one's clock starts when the current
+one ends: it is issued with ``deadline = current deadline + time limit`` and, when the current one is
+submitted, it becomes ``current`` with its deadline re-based to ``now + time limit``
+(:func:`promoted_deadline`); when the current one expires it becomes ``current`` as it is (its
+deadline already counts from the current one's end).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case
+
 from marketplace.errors import Conflict
-from marketplace.models import Assignment, AssignmentStatus, Chunk, ChunkStatus, utcnow
+from marketplace.models import Assignment, AssignmentSlot, AssignmentStatus, Chunk, ChunkStatus, utcnow
 
 A = AssignmentStatus
 C = ChunkStatus
@@ -33,12 +47,25 @@ CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
 FINISHED_ASSIGNMENT = frozenset({A.accepted, A.rejected, A.expired})
 
 
-def move_assignment(assignment: Assignment, target: AssignmentStatus) -> None:
-    if target not in ASSIGNMENT_TRANSITIONS[assignment.status]:
+class NothingToClaim(Conflict):
+    """No assignment for this worker right now; ``reason`` says why (409 with a JSON body)."""
+
+    code = "nothing_available"
+
+    def __init__(self, reason: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail, extra={"reason": reason, **extra})
+
+
+def check_assignment_move(assignment_id: int, current: AssignmentStatus, target: AssignmentStatus) -> None:
+    if target not in ASSIGNMENT_TRANSITIONS[current]:
         raise Conflict(
-            f"assignment {assignment.id} is {assignment.status.value}; it cannot become {target.value}",
-            extra={"reason": f"assignment_{assignment.status.value}"},
+            f"assignment {assignment_id} is {current.value}; it cannot become {target.value}",
+            extra={"reason": f"assignment_{current.value}"},
         )
+
+
+def move_assignment(assignment: Assignment, target: AssignmentStatus) -> None:
+    check_assignment_move(assignment.id, assignment.status, target)
     assignment.status = target
     if target in FINISHED_ASSIGNMENT:
         assignment.finished_at = utcnow()
@@ -49,6 +76,59 @@ def move_chunk(chunk: Chunk, target: ChunkStatus) -> None:
         raise Conflict(f"chunk {chunk.id} is {chunk.status.value}; it cannot become {target.value}")
     chunk.status = target
     chunk.updated_at = utcnow()
+
+
+def claim_slot(
+    job_id: int,
+    held: Sequence[tuple[int, AssignmentSlot, datetime]],
+    ahead: bool,
+    time_limit_s: int,
+    now: datetime,
+) -> tuple[AssignmentSlot, datetime]:
+    """Which slot a new claim takes and its deadline, given the worker's live active assignments in
+    the job as ``(id, slot, deadline)``; refuses with a reason otherwise.
+
+    Without ``ahead``: only when nothing is held (one active assignment per worker and job). With
+    ``ahead``: only when exactly the current one is held; the new one is ``next``.
+    """
+    current = [h for h in held if h[1] is AssignmentSlot.current]
+    if not held:
+        if ahead:
+            raise NothingToClaim(
+                "no_current_assignment",
+                f"you hold no assignment in job {job_id} to claim ahead of: claim without ahead=true",
+            )
+        return AssignmentSlot.current, now + timedelta(seconds=time_limit_s)
+    if len(held) >= 2 or not ahead or not current:
+        ids = [h[0] for h in held]
+        if ahead:
+            raise NothingToClaim(
+                "ahead_limit_reached",
+                f"you already hold assignments {ids} in job {job_id} (the current one and one claimed "
+                "ahead): submit one first",
+                assignment_id=ids[0],
+            )
+        raise NothingToClaim(
+            "already_assigned",
+            f"you already hold assignment {ids[0]} in job {job_id}: submit it or let it expire first",
+            assignment_id=ids[0],
+        )
+    return AssignmentSlot.next, current[0][2] + timedelta(seconds=time_limit_s)
+
+
+def promoted_deadline(time_limit_s: int, now: datetime) -> datetime:
+    """The deadline of a ``next`` assignment once the current one is submitted: a full time limit."""
+    return now + timedelta(seconds=time_limit_s)
+
+
+def take_slot_values() -> dict[str, Any]:
+    """:func:`take_slot` as SQL ``SET`` values, for an ``UPDATE`` whose ``WHERE`` selects an ``open``
+    chunk with a free slot (the same precondition)."""
+    return {
+        "free_slots": Chunk.free_slots - 1,
+        "status": case((Chunk.free_slots == 1, C.full.value), else_=Chunk.status),
+        "updated_at": utcnow(),
+    }
 
 
 def take_slot(chunk: Chunk) -> None:

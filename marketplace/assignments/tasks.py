@@ -24,8 +24,52 @@ def run_scoring(factory: Callable[[], Session], assignment_id: int) -> str | Non
 
 
 def run_expiry(factory: Callable[[], Session] | None = None) -> int:
+    """The periodic sweep: overdue assignments back to the pool; then, as safety nets, complete any
+    active job whose chunks are all done and score submissions whose scoring task was lost. Returns
+    the number expired."""
     with session_scope(factory) as session:
-        return service.expire_overdue(session)
+        expired = service.expire_overdue(session)
+    with session_scope(factory) as session:
+        service.complete_finished_jobs(session)
+    rescore_stale_submissions(factory)
+    return expired
+
+
+def rescore_stale_submissions(
+    factory: Callable[[], Session] | None = None, older_than_s: float | None = None, limit: int = 500
+) -> int:
+    """Score ``submitted`` assignments whose scoring task never ran to the end: the broker was down at
+    commit time, the worker was killed mid-task, the task failed on a dropped database connection.
+    Older than ``rescore_after_s``; scoring is idempotent; each in its own transaction. Returns how
+    many were settled now."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from marketplace.config import get_settings
+    from marketplace.models import Assignment, AssignmentStatus, utcnow
+
+    if older_than_s is None:
+        older_than_s = get_settings().rescore_after_s
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with session_scope(factory) as session:
+        ids = list(
+            session.scalars(
+                select(Assignment.id)
+                .where(Assignment.status == AssignmentStatus.submitted, Assignment.submitted_at < cutoff)
+                .order_by(Assignment.id)
+                .limit(limit)
+            )
+        )
+    settled = 0
+    for assignment_id in ids:
+        try:
+            settled += run_scoring(factory or _default_factory(), assignment_id) is not None
+        except Exception:
+            log.exception("re-scoring assignment %s failed; the next sweep retries", assignment_id)
+    if settled:
+        log.warning("re-scored %s submission(s) whose scoring task was lost", settled)
+    return settled
 
 
 @celery_app.task(name="assignments.score_assignment")

@@ -3,6 +3,7 @@
 from marketplace.models.assignment import (
     Assignment,
     AssignmentItem,
+    AssignmentSlot,
     AssignmentStatus,
     Chunk,
     ChunkImage,
@@ -53,6 +54,7 @@ __all__ = [
     "WorkerJobQuality",
     "Assignment",
     "AssignmentItem",
+    "AssignmentSlot",
     "AssignmentStatus",
     "Chunk",
     "ChunkImage",

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Enum,
     Float,
     ForeignKey,
@@ -44,7 +45,19 @@ class AssignmentStatus(StrEnum):
     expired = "expired"
 
 
+class AssignmentSlot(StrEnum):
+    """Which of a worker's (at most two) active assignments in a job this is.
+
+    ``current`` is the one being worked on; ``next`` is claimed ahead (``?ahead=true``) so its images
+    can be preloaded. Finished rows keep the slot they had last. See ``assignments.states``.
+    """
+
+    current = "current"
+    next = "next"
+
+
 ACTIVE_ASSIGNMENT = "status = 'assigned'"
+SLOT_VALUES = "slot IN ('current', 'next')"
 
 
 class Chunk(TimestampMixin, Base):
@@ -93,6 +106,12 @@ class Assignment(TimestampMixin, Base):
         nullable=False,
         default=AssignmentStatus.assigned,
     )
+    slot: Mapped[AssignmentSlot] = mapped_column(
+        Enum(AssignmentSlot, native_enum=False, length=10),
+        nullable=False,
+        default=AssignmentSlot.current,
+        server_default=AssignmentSlot.current.value,
+    )
     deadline: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -103,11 +122,13 @@ class Assignment(TimestampMixin, Base):
     __table_args__ = (
         # never the same chunk twice for one worker (expired or rejected included)
         UniqueConstraint("chunk_id", "worker_id", name="uq_assignments_chunk_worker"),
-        # one active assignment per worker per job
+        # at most one current and one next (claimed-ahead) active assignment per worker per job
+        CheckConstraint(SLOT_VALUES, name="slot"),
         Index(
-            "uq_assignments_active_worker_job",
+            "uq_assignments_active_worker_job_slot",
             "job_id",
             "worker_id",
+            "slot",
             unique=True,
             postgresql_where=text(ACTIVE_ASSIGNMENT),
             sqlite_where=text(ACTIVE_ASSIGNMENT),

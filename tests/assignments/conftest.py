@@ -88,9 +88,11 @@ def right_answers(settings: Settings, claim: dict[str, Any], *, gt_right: bool =
     return {"items": answers}
 
 
-def claim(client: TestClient, worker: dict[str, Any], job_id: int | None = None) -> Any:
+def claim(
+    client: TestClient, worker: dict[str, Any], job_id: int | None = None, *, ahead: bool = False
+) -> Any:
     url = f"/api/jobs/{job_id}/assignments/claim" if job_id is not None else "/api/assignments/claim"
-    return client.post(url, headers=worker["headers"])
+    return client.post(url, headers=worker["headers"], params={"ahead": "true"} if ahead else None)
 
 
 def submit(client: TestClient, worker: dict[str, Any], assignment_id: int, body: dict[str, Any]) -> Any:

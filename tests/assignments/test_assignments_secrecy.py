@@ -1,7 +1,7 @@
 """Nothing a worker can receive separates a hidden GT item from a normal one, and no GT answer leaks.
 
-Walks every worker-facing response (claim in a job, claim any job, the assignment itself, my
-assignments, the job board, the submit result) over many claims.
+Walks every worker-facing response (claim in a job, claim ahead, claim any job, the assignment itself,
+my assignments, the job board, the submit result) over many claims.
 """
 
 from __future__ import annotations
@@ -69,40 +69,47 @@ def test_gt_items_are_indistinguishable(
         _no_leak(board, names)
         r = claim(client, worker, job["id"] if n % 2 else None)
         assert r.status_code == 200
-        body = r.json()
-        _no_leak(body, names)
-        again = client.get(f"/api/assignments/{body['assignment_id']}", headers=worker["headers"]).json()
-        _no_leak(again, names)
-        assert [i["item_id"] for i in again["items"]] == [i["item_id"] for i in body["items"]]
-        with session_factory(settings)() as s:
-            flags = {
-                token: is_gt
-                for token, is_gt in s.execute(
-                    select(AssignmentItem.token, AssignmentItem.is_gt).where(
-                        AssignmentItem.assignment_id == body["assignment_id"]
+        bodies = [r.json()]
+        if n % 2:  # and the next one claimed ahead: the same shape, the same secrecy
+            ahead = claim(client, worker, job["id"], ahead=True)
+            assert ahead.status_code == 200, ahead.text
+            assert set(ahead.json()) == set(bodies[0])
+            bodies.append(ahead.json())
+        for body in bodies:
+            _no_leak(body, names)
+            again = client.get(f"/api/assignments/{body['assignment_id']}", headers=worker["headers"]).json()
+            _no_leak(again, names)
+            assert [i["item_id"] for i in again["items"]] == [i["item_id"] for i in body["items"]]
+            with session_factory(settings)() as s:
+                flags = {
+                    token: is_gt
+                    for token, is_gt in s.execute(
+                        select(AssignmentItem.token, AssignmentItem.is_gt).where(
+                            AssignmentItem.assignment_id == body["assignment_id"]
+                        )
+                    ).tuples()
+                }
+            assert len(body["items"]) == 4 and sum(flags.values()) == 2
+            for position, item in enumerate(body["items"]):
+                is_gt = flags[item["item_id"]]
+                if is_gt:
+                    gt_positions[position] += 1
+                assert TOKEN.match(item["item_id"]) and URL.match(item["image_url"])
+                shapes[is_gt].add(
+                    (
+                        tuple(sorted(item)),
+                        len(item["item_id"]),
+                        len(item["image_url"]),
+                        item["width"],
+                        item["height"],
                     )
-                ).tuples()
-            }
-        assert len(body["items"]) == 4 and sum(flags.values()) == 2
-        for position, item in enumerate(body["items"]):
-            is_gt = flags[item["item_id"]]
-            if is_gt:
-                gt_positions[position] += 1
-            assert TOKEN.match(item["item_id"]) and URL.match(item["image_url"])
-            shapes[is_gt].add(
-                (
-                    tuple(sorted(item)),
-                    len(item["item_id"]),
-                    len(item["image_url"]),
-                    item["width"],
-                    item["height"],
                 )
+        for body in bodies:  # the current one first: the next one becomes current
+            result = submit(
+                client, worker, body["assignment_id"], right_answers(settings, body, gt_right=n % 3 != 0)
             )
-        result = submit(
-            client, worker, body["assignment_id"], right_answers(settings, body, gt_right=n % 3 != 0)
-        )
-        assert result.status_code == 200
-        _no_leak(result.json(), names)
+            assert result.status_code == 200
+            _no_leak(result.json(), names)
         _no_leak(client.get("/api/assignments/mine", headers=worker["headers"]).json(), names)
     assert shapes[True] == shapes[False] and len(shapes[True]) == 1
     assert set(gt_positions) == {0, 1, 2, 3}  # GT shows up anywhere in the display order
