@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -390,8 +390,12 @@ def expire_overdue(
     job_id: int | None = None,
     limit: int = 500,
     locked: Sequence[Any] = (),
+    due_by: datetime | None = None,
 ) -> int:
     """Return assignments past their deadline to the pool; returns how many.
+
+    ``due_by`` (default ``now``): assignments whose deadline is at or before it are taken back; a
+    cancelled job passes the end of time to withdraw every held assignment at once.
 
     ``locked``: held rows this transaction already locked (a claimer's own); the overdue ones among
     them go first, the others are taken with SKIP LOCKED. Chunks are then locked in id order (no
@@ -399,8 +403,9 @@ def expire_overdue(
     current, with the deadline it has (it already counts from the current one's deadline).
     """
     now = now or utcnow()
-    overdue = {h.id: h for h in locked if h.deadline <= now}
-    for row in repository.lock_overdue(session, now, job_id=job_id, limit=limit):
+    due_by = due_by or now
+    overdue = {h.id: h for h in locked if h.deadline <= due_by}
+    for row in repository.lock_overdue(session, due_by, job_id=job_id, limit=limit):
         overdue[row.id] = row
     if not overdue:
         return 0
@@ -415,6 +420,16 @@ def expire_overdue(
         repository.promote_next(session, pair_job, worker_id)
     session.flush()
     return len(overdue)
+
+
+def withdraw_open_assignments(session: Session, job: Job) -> int:
+    """A cancelled job: every assignment still held ends now and frees its chunk slot (a later
+    submission gets the usual 409, since the job is no longer active). Returns how many."""
+    end_of_time = datetime.max.replace(tzinfo=UTC)
+    withdrawn = 0
+    while count := expire_overdue(session, job_id=job.id, due_by=end_of_time):
+        withdrawn += count
+    return withdrawn
 
 
 def complete_finished_jobs(session: Session) -> int:

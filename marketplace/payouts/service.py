@@ -253,13 +253,9 @@ def cancel_funded_job(session: Session, user: User, job_id: int) -> Job:
 
 
 def _withdraw_open_assignments(session: Session, job: Job) -> None:
-    try:
-        from marketplace.assignments import service as assignments
-    except ImportError:  # the assignment server is not there yet
-        return
-    withdraw = getattr(assignments, "withdraw_open_assignments", None)
-    if withdraw is not None:
-        withdraw(session, job)
+    from marketplace.assignments.service import withdraw_open_assignments  # assignments imports payouts
+
+    withdraw_open_assignments(session, job)
 
 
 def tick(session: Session, ps: PaymentSettings | None = None) -> int:

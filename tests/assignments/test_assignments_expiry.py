@@ -74,3 +74,30 @@ def test_periodic_sweep_expires_and_frees_the_worker(
     assert b.status_code == 200
     progress = client.get(f"/api/jobs/{job['id']}/progress", headers=job["requester"]["headers"]).json()
     assert progress["assignments"] == {"expired": 1, "assigned": 1}
+
+
+def test_cancelling_withdraws_every_held_assignment(
+    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    from marketplace.assignments.service import withdraw_open_assignments
+    from marketplace.jobs.states import transition
+    from marketplace.models import Job, JobStatus
+
+    job = make_job(data=6, gt=2, assignment_size=2, gt_per_assignment=1)
+    first, second = make_user("worker"), make_user("worker")
+    a = claim(client, first, job["id"]).json()
+    ahead = claim(client, first, job["id"], ahead=True).json()
+    b = claim(client, second, job["id"]).json()
+    with session_scope(session_factory(settings)) as s:
+        row = s.get(Job, job["id"])
+        assert row is not None
+        transition(row, JobStatus.cancelled)
+        assert withdraw_open_assignments(s, row) == 3
+    for worker, held in ((first, a), (first, ahead), (second, b)):
+        mine = {
+            m["assignment_id"]: m["status"]
+            for m in client.get("/api/assignments/mine", headers=worker["headers"]).json()
+        }
+        assert mine[held["assignment_id"]] == "expired"
+    late = submit(client, second, b["assignment_id"], right_answers(settings, b))
+    assert late.status_code == 409
