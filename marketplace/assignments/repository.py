@@ -482,3 +482,18 @@ def submitted_assignments(session: Session, job_id: int) -> list[tuple[Assignmen
         .order_by(Assignment.id)
     )
     return [(a, p) for a, p in session.execute(stmt).tuples()]
+
+
+def stale_submission_ids(session: Session, submitted_before: datetime, limit: int) -> list[int]:
+    """Submissions still waiting for a score since before ``submitted_before`` (a lost scoring task)."""
+    return list(
+        session.scalars(
+            select(Assignment.id)
+            .where(
+                Assignment.status == AssignmentStatus.submitted,
+                Assignment.submitted_at < submitted_before,
+            )
+            .order_by(Assignment.id)
+            .limit(limit)
+        )
+    )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from marketplace.assignments import service
+from marketplace.assignments import repository, service
+from marketplace.config import get_settings
 from marketplace.db import session_scope
+from marketplace.models import utcnow
 from workers.celery_app import celery_app
 from workers.enqueue import after_commit
 
@@ -42,25 +45,11 @@ def rescore_stale_submissions(
     commit time, the worker was killed mid-task, the task failed on a dropped database connection.
     Older than ``rescore_after_s``; scoring is idempotent; each in its own transaction. Returns how
     many were settled now."""
-    from datetime import timedelta
-
-    from sqlalchemy import select
-
-    from marketplace.config import get_settings
-    from marketplace.models import Assignment, AssignmentStatus, utcnow
-
     if older_than_s is None:
         older_than_s = get_settings().rescore_after_s
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     with session_scope(factory) as session:
-        ids = list(
-            session.scalars(
-                select(Assignment.id)
-                .where(Assignment.status == AssignmentStatus.submitted, Assignment.submitted_at < cutoff)
-                .order_by(Assignment.id)
-                .limit(limit)
-            )
-        )
+        ids = repository.stale_submission_ids(session, cutoff, limit)
     settled = 0
     for assignment_id in ids:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -101,3 +102,31 @@ def test_cancelling_withdraws_every_held_assignment(
         assert mine[held["assignment_id"]] == "expired"
     late = submit(client, second, b["assignment_id"], right_answers(settings, b))
     assert late.status_code == 409
+
+
+def test_the_sweep_scores_a_submission_whose_scoring_task_was_lost(
+    client: TestClient,
+    make_job: JobFactory,
+    make_user: UserFactory,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from marketplace.assignments import tasks
+
+    job = make_job(data=2, gt=2, assignment_size=2, gt_per_assignment=1)
+    worker = make_user("worker")
+    a = claim(client, worker, job["id"]).json()
+    with monkeypatch.context() as m:  # the broker is down at commit: the scoring task never runs
+        m.setattr(tasks, "enqueue_scoring", lambda session, assignment_id: None)
+        assert submit(client, worker, a["assignment_id"], right_answers(settings, a)).status_code == 200
+
+    def status() -> str:
+        mine = client.get("/api/assignments/mine", headers=worker["headers"]).json()
+        return str(mine[0]["status"])
+
+    assert status() == "submitted"
+    factory = session_factory(settings)
+    assert tasks.rescore_stale_submissions(factory, older_than_s=3600) == 0  # not stale yet
+    assert tasks.rescore_stale_submissions(factory, older_than_s=0) == 1
+    assert status() == "accepted"
+    assert tasks.rescore_stale_submissions(factory, older_than_s=0) == 0  # nothing twice
