@@ -21,7 +21,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +73,18 @@ def _d(obj: Any) -> dict[str, Any]:
     """A plain dict of a Stripe object (SDK objects are not dicts since stripe 12)."""
     out: dict[str, Any] = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
     return out
+
+
+def _find_by_key(list_page: Callable[[], Any], key: str) -> Any | None:
+    """Reconciliation: the first listed Stripe object whose ``metadata.tilework_key`` is ``key``."""
+    try:
+        page = list_page()
+    except stripe.StripeError as exc:
+        raise CardRailError(str(exc)) from exc
+    for obj in page.auto_paging_iter():
+        if (_d(obj).get("metadata") or {}).get("tilework_key") == key:
+            return obj
+    return None
 
 
 def _pi(obj: Any) -> PaymentIntentInfo:
@@ -158,14 +170,10 @@ class CardPayments:
 
     def find_refund(self, *, payment_intent: str, key: str) -> RefundInfo | None:
         """Reconciliation: a refund of this PaymentIntent carrying ``metadata.tilework_key == key``."""
-        try:
-            page = self.client.v1.refunds.list({"payment_intent": payment_intent, "limit": 100})
-        except stripe.StripeError as exc:
-            raise CardRailError(str(exc)) from exc
-        for obj in page.auto_paging_iter():
-            if (_d(obj).get("metadata") or {}).get("tilework_key") == key:
-                return _refund(obj)
-        return None
+        found = _find_by_key(
+            lambda: self.client.v1.refunds.list({"payment_intent": payment_intent, "limit": 100}), key
+        )
+        return _refund(found) if found is not None else None
 
     # -- local emulator only (localstripe): the test-card path of the job page -------------------------
 
@@ -319,14 +327,11 @@ class StripeConnectTransfers:
             raise CardRailError(str(exc)) from exc
 
     def find_transfer(self, *, transfer_group: str, idempotency_key: str) -> TransferInfo | None:
-        try:
-            page = self.client.v1.transfers.list({"transfer_group": transfer_group, "limit": 100})
-        except stripe.StripeError as exc:
-            raise CardRailError(str(exc)) from exc
-        for obj in page.auto_paging_iter():
-            if (_d(obj).get("metadata") or {}).get("tilework_key") == idempotency_key:
-                return _transfer(obj)
-        return None
+        found = _find_by_key(
+            lambda: self.client.v1.transfers.list({"transfer_group": transfer_group, "limit": 100}),
+            idempotency_key,
+        )
+        return _transfer(found) if found is not None else None
 
 
 class StandinConnectTransfers:
