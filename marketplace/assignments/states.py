@@ -46,6 +46,11 @@ CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
 
 FINISHED_ASSIGNMENT = frozenset({A.accepted, A.rejected, A.expired})
 
+#: What a reviewer may do outside the worker flow: overturn a rejection.
+REVIEW_TRANSITIONS: dict[AssignmentStatus, frozenset[AssignmentStatus]] = {
+    A.rejected: frozenset({A.accepted}),
+}
+
 
 class NothingToClaim(Conflict):
     """No assignment for this worker right now; ``reason`` says why (409 with a JSON body)."""
@@ -69,6 +74,23 @@ def move_assignment(assignment: Assignment, target: AssignmentStatus) -> None:
     assignment.status = target
     if target in FINISHED_ASSIGNMENT:
         assignment.finished_at = utcnow()
+
+
+def overturn_assignment(assignment: Assignment) -> None:
+    """A reviewer's override of a rejection: ``rejected → accepted``."""
+    if AssignmentStatus.accepted not in REVIEW_TRANSITIONS.get(assignment.status, frozenset()):
+        raise Conflict(
+            f"assignment {assignment.id} is {assignment.status.value}; only a rejection is overturned",
+            extra={"reason": f"assignment_{assignment.status.value}"},
+        )
+    assignment.status = AssignmentStatus.accepted
+    assignment.finished_at = utcnow()
+
+
+def has_room_for_overturn(chunk: Chunk) -> bool:
+    """Whether an overturned rejection can still count as one of the chunk's ``overlap`` acceptances:
+    the slot its rejection gave back is still free (nobody else took it and finished the work)."""
+    return chunk.free_slots > 0 and chunk.status in (C.open, C.in_review)
 
 
 def move_chunk(chunk: Chunk, target: ChunkStatus) -> None:

@@ -7,6 +7,7 @@ transaction sum to zero. The movements (F funding, f fee, e earning, p payout, r
     fee       platform   +f   job_escrow     -f
     earning   worker_payable(w) +e   job_escrow -e
     payout    worker_paid(w)    +p   worker_payable(w) -p
+    compensation worker_payable(w) +c  platform -c      (an overturn paid from the fee)
     refund    requester  +r   job_escrow     -r
 
 so per job ``funded = fees + paid + refunded + held`` with ``held = job_escrow + worker_payable``
@@ -170,6 +171,35 @@ def record_earning(
     )
 
 
+def record_compensation(
+    session: Session,
+    *,
+    job_id: int,
+    worker_id: int,
+    currency: str,
+    amount: int,
+    idem_key: str,
+    memo: str = "",
+) -> tuple[LedgerTransaction, bool]:
+    """Work the platform pays for out of its fee on the job (an overturned rejection whose chunk others
+    finished): the job's escrow is untouched."""
+    amount = _positive(amount)
+    if (found := repository.find_transaction(session, idem_key)) is not None:
+        return found, False
+    held = fee_balance(session, job_id)
+    if held < amount:
+        raise LedgerError(f"job {job_id}'s fee holds {held}; cannot pay {amount} out of it")
+    return post(
+        session,
+        idem_key=idem_key,
+        kind=EntryKind.compensation,
+        job_id=job_id,
+        currency=currency,
+        memo=memo,
+        lines=[Line(A.worker_payable, amount, worker_id), Line(A.platform, -amount)],
+    )
+
+
 def record_payout(
     session: Session, *, job_id: int, worker_id: int, currency: str, amount: int, idem_key: str
 ) -> tuple[LedgerTransaction, bool]:
@@ -237,6 +267,11 @@ def job_books(session: Session, job_id: int) -> JobBooks:
         unearned=repository.balance(session, job_id, A.job_escrow),
         payable=repository.balance(session, job_id, A.worker_payable),
     )
+
+
+def fee_balance(session: Session, job_id: int) -> int:
+    """The platform's fee on the job, less what it paid for overturned work."""
+    return repository.balance(session, job_id, A.platform)
 
 
 def unearned(session: Session, job_id: int) -> int:

@@ -23,6 +23,7 @@ class EntryKind(StrEnum):
     earning = "earning"
     payout = "payout"
     refund = "refund"
+    compensation = "compensation"  # an overturned rejection paid out of the platform's fee
 
 
 class AccountType(StrEnum):

@@ -34,9 +34,15 @@ def on_assignment_accepted(session: Session, assignment: AssignmentLike) -> None
         service.make_payable(session, assignment)
 
 
-def on_assignment_overturned(session: Session, assignment: AssignmentLike) -> None:
-    """A reviewer overturned a rejection: the work becomes payable (same as :func:`service.make_payable`)."""
-    service.make_payable(session, assignment)
+def on_assignment_overturned(session: Session, assignment: AssignmentLike, *, counted: bool) -> None:
+    """A reviewer overturned a rejection. ``counted``: the work took its chunk's free place and is paid
+    from the job's budget like any acceptance; otherwise the chunk was finished by others meanwhile and
+    the worker is paid out of the platform's fee (refused when the job is settled or the fee too small).
+    """
+    if counted:
+        on_assignment_accepted(session, assignment)
+    elif _funded(session, assignment.job_id):
+        service.make_payable_from_fee(session, assignment)
 
 
 def on_job_dataset_complete(session: Session, job: Job) -> None:

@@ -105,6 +105,41 @@ def make_payable(session: Session, assignment: AssignmentLike) -> int:
     return funding.pay_per_assignment
 
 
+def make_payable_from_fee(session: Session, assignment: AssignmentLike) -> int:
+    """An overturned rejection whose chunk others finished meanwhile: its worker earns
+    ``pay_per_assignment`` out of the platform's fee for the job, so the budget of the other chunks
+    stays whole. Refused (409) when the job is settled or its fee cannot cover it. Once per assignment.
+    """
+    funding = _funding(session, assignment.job_id)
+    ledger.lock_job(session, assignment.job_id)
+    key = earning_key(assignment.id)
+    if ledger.earning_exists(session, key):
+        return 0
+    if funding.closed_at is not None:
+        raise Conflict(
+            f"job {assignment.job_id} is settled: its money has been paid out and refunded, so this "
+            "overturn cannot be paid",
+            extra={"reason": "job_settled"},
+        )
+    fee_left = ledger.fee_balance(session, assignment.job_id)
+    if fee_left < funding.pay_per_assignment:
+        raise Conflict(
+            f"other workers finished this chunk meanwhile and the job's platform fee left ({fee_left}) "
+            f"cannot pay the overturned work ({funding.pay_per_assignment}); uphold instead",
+            extra={"reason": "overturn_unfunded"},
+        )
+    ledger.record_compensation(
+        session,
+        job_id=assignment.job_id,
+        worker_id=assignment.worker_id,
+        currency=funding.currency,
+        amount=funding.pay_per_assignment,
+        idem_key=key,
+        memo=f"assignment {assignment.id} overturned after its chunk was finished",
+    )
+    return funding.pay_per_assignment
+
+
 # --------------------------------------------------------------------------- payout batches
 
 
@@ -198,10 +233,10 @@ def settle(session: Session, job: Job, *, action: str, ps: PaymentSettings | Non
         return payouts
     if (
         funding.rail is Rail.chain
-        and funding.fee_amount > 0
+        and (fee_left := ledger.fee_balance(session, job.id)) > 0
         and not repo.payout_exists(session, job.id, PayoutKind.fee)
     ):
-        fee = _new_payout(session, job, funding, PayoutKind.fee, funding.fee_amount, ps)
+        fee = _new_payout(session, job, funding, PayoutKind.fee, fee_left, ps)
         repo.add(
             session, PayoutItem(payout_id=fee.id, user_id=None, destination=_treasury(), amount=fee.total)
         )

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, object_session
 
 from marketplace.assignments import repository as assignments_repo
 from marketplace.assignments.scoring import Annotation, GtItem, ScoreResult
-from marketplace.assignments.states import move_chunk
+from marketplace.assignments.states import has_room_for_overturn, move_chunk, overturn_assignment
 from marketplace.config import get_settings
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.jobs.states import can_transition, transition
@@ -433,28 +433,31 @@ def rescore_rejected_with_image(session: Session, job: Job, image_id: int, actor
 
 
 def accept_after_review(session: Session, job: Job, assignment: Assignment) -> None:
-    """A rejection is overturned: the work is accepted, counts for its chunk, and becomes payable.
+    """A rejection is overturned: the work is accepted and paid once.
 
-    ``rejected → accepted`` is a reviewer's override, outside the worker-flow state machine in
-    :mod:`marketplace.assignments.states` (which is why it is written here, and only here).
+    When the slot the rejection gave back is still free, the work counts as one of its chunk's
+    ``overlap`` acceptances and is paid from the job's budget like any accepted work. When others have
+    since taken every place of the chunk, the chunk keeps its ``overlap`` acceptances (so the job still
+    completes on budget) and the overturned worker is paid out of the platform's fee: the platform pays
+    for its own scoring mistake. A settled job, or a fee too small for it, refuses the overturn.
     """
     if assignment.status is not AssignmentStatus.rejected:
         raise Conflict(
             f"assignment {assignment.id} is {assignment.status.value}; only a rejection is overturned"
         )
-    assignment.status = AssignmentStatus.accepted
-    assignment.finished_at = utcnow()
     chunk = assignments_repo.lock_chunk(session, assignment.chunk_id)
-    settle_chunk_after_overturn(chunk, job.overlap)
+    counted = has_room_for_overturn(chunk)
+    overturn_assignment(assignment)
+    if counted:
+        settle_chunk_after_overturn(chunk, job.overlap)
+    payout_hooks.on_assignment_overturned(session, assignment, counted=counted)
     correct_worker_record(session, job, assignment)
-    payout_hooks.on_assignment_accepted(session, assignment)
     complete_job_if_done(session, job)
 
 
 def settle_chunk_after_overturn(chunk: Chunk, overlap: int) -> None:
-    """Take back the slot the rejection freed (if still free) and count the acceptance."""
-    if chunk.free_slots > 0 and chunk.status in (ChunkStatus.open, ChunkStatus.in_review):
-        chunk.free_slots -= 1
+    """Take back the slot the rejection freed and count the acceptance."""
+    chunk.free_slots -= 1
     chunk.accepted_count += 1
     if chunk.status is ChunkStatus.open and chunk.free_slots == 0:
         move_chunk(chunk, ChunkStatus.full)
