@@ -313,6 +313,26 @@ def get_assignment(session: Session, assignment_id: int, *, for_update: bool = F
     )
 
 
+def share_lock_job_of(session: Session, assignment_id: int) -> None:
+    """``FOR KEY SHARE`` on the job of an assignment, taken before the assignment's own lock.
+
+    Submissions and scoring take it; they do not block each other or claims (``NO KEY UPDATE``), but a
+    cancel (``FOR UPDATE`` on the job) waits for those in flight and they wait for it: the two are
+    ordered, and always job first, then assignment (no deadlock)."""
+    job_id = select(Assignment.job_id).where(Assignment.id == assignment_id).scalar_subquery()
+    session.execute(select(Job.id).where(Job.id == job_id).with_for_update(read=True, key_share=True))
+
+
+def submitted_ids(session: Session, job_id: int) -> list[int]:
+    """The job's submissions still waiting for their score, oldest first."""
+    stmt = (
+        select(Assignment.id)
+        .where(Assignment.job_id == job_id, Assignment.status == AssignmentStatus.submitted)
+        .order_by(Assignment.id)
+    )
+    return list(session.scalars(stmt))
+
+
 def lock_for_submit(session: Session, assignment_id: int) -> Any:
     """What a submission needs of the assignment (locked) and of its job, in one statement."""
     stmt = (

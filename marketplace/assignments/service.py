@@ -465,6 +465,7 @@ def submit(
     with a full time limit from now."""
     now = now or utcnow()
     repository.begin_write(session)
+    repository.share_lock_job_of(session, assignment_id)  # ordered against a cancel
     row = repository.lock_for_submit(session, assignment_id)
     if row is None or row.worker_id != worker.id:
         raise NotFound(f"assignment {assignment_id} not found")
@@ -610,6 +611,7 @@ def _check_point(geometry: list[float] | None, image: ImageSize, where: str) -> 
 
 def score_assignment(session: Session, assignment_id: int) -> AssignmentStatus | None:
     """Score a submitted assignment and settle it. Idempotent: anything not ``submitted`` is left."""
+    repository.share_lock_job_of(session, assignment_id)  # ordered against a cancel
     assignment = repository.get_assignment(session, assignment_id, for_update=True)
     if assignment is None or assignment.status is not AssignmentStatus.submitted:
         return None

@@ -8,13 +8,12 @@ from pydantic import ValidationError
 
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep
 from marketplace.errors import Forbidden, InvalidInput
+from marketplace.flows import cancellation
 from marketplace.jobs import service, uploads
 from marketplace.jobs.schemas import JobCreate, JobOut, JobSpec
-from marketplace.models import JobStatus, Role
-from marketplace.payouts import service as payouts
+from marketplace.models import Role
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
-FUNDED_STATES = (JobStatus.active, JobStatus.validating)
 
 
 @router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED)
@@ -91,7 +90,4 @@ def get_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobOut:
 def cancel_job(job_id: int, user: RequesterUser, session: SessionDep) -> JobOut:
     """Cancel a job. A draft simply stops; a funded job pays the accepted work, refunds the rest and
     withdraws the open assignments (see ``GET /api/jobs/{id}/books`` for the money)."""
-    job = service.get_job_for(session, user, job_id)
-    if job.status in FUNDED_STATES:
-        return JobOut.model_validate(payouts.cancel_funded_job(session, user, job_id))
-    return JobOut.model_validate(service.cancel_job(session, user, job_id))
+    return JobOut.model_validate(cancellation.cancel_job(session, user, job_id))

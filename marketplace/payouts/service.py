@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.escrow.chain import as_bytes32
-from marketplace.jobs.states import transition
 from marketplace.ledger import service as ledger
 from marketplace.models import (
     FundingStatus,
@@ -271,26 +270,20 @@ def _treasury() -> str:
     return get_rails().treasury
 
 
-def cancel_funded_job(session: Session, user: User, job_id: int) -> Job:
-    """The requester (or an admin) cancels a funded job: accepted work is paid, the rest refunded, open
-    assignments withdrawn."""
+FUNDED_STATES = (JobStatus.active, JobStatus.validating)
+
+
+def lock_for_cancel(session: Session, user: User, job_id: int) -> Job:
+    """The funded job ``user`` may cancel, locked ``FOR UPDATE``: submissions and scoring in flight
+    (they hold a key-share lock on the job) finish first, later ones wait and then see the cancel."""
     job = repo.job(session, job_id, lock=True)
     if job is None or (user.role is not Role.admin and job.requester_id != user.id):
         raise NotFound(f"job {job_id} not found")
     if user.role not in (Role.admin, Role.requester):
         raise Forbidden("only the job's requester can cancel it")
-    if job.status not in (JobStatus.active, JobStatus.validating):
+    if job.status not in FUNDED_STATES:
         raise Conflict(f"job {job.id} is {job.status.value}; only an active job is cancelled with a refund")
-    _withdraw_open_assignments(session, job)
-    transition(job, JobStatus.cancelled)
-    settle(session, job, action="cancel")
     return job
-
-
-def _withdraw_open_assignments(session: Session, job: Job) -> None:
-    from marketplace.assignments.service import withdraw_open_assignments  # assignments imports payouts
-
-    withdraw_open_assignments(session, job)
 
 
 def tick(session: Session, ps: PaymentSettings | None = None) -> int:
@@ -319,7 +312,7 @@ def earnings_of(session: Session, worker_id: int) -> dict[str, int]:
 
 __all__ = [
     "PayoutSchedule",
-    "cancel_funded_job",
+    "lock_for_cancel",
     "chain_payout_id",
     "make_payable",
     "schedule_worker_payouts",

@@ -12,6 +12,7 @@ from marketplace.db import session_factory, session_scope
 from marketplace.errors import Conflict
 from marketplace.escrow.chain import JobStatus as ChainJobStatus
 from marketplace.escrow.evm import DevChain
+from marketplace.flows import cancellation
 from marketplace.ledger import service as ledger
 from marketplace.models import (
     FundingStatus,
@@ -187,7 +188,7 @@ def test_crash_after_send_never_pays_twice(
                     break
         with session_scope(session_factory(settings)) as s:
             job = repository.job(s, ids["job"])
-            service.cancel_funded_job(s, repository.user(s, ids["requester"]), ids["job"])  # type: ignore[arg-type]
+            cancellation.cancel_job(s, repository.user(s, ids["requester"]), ids["job"])  # type: ignore[arg-type]
             assert job is not None
         for _ in range(30):
             try:
@@ -228,8 +229,8 @@ def test_cancel_pays_accepted_and_refunds_rest(settings: Settings, rails: Rails,
         requester = repository.user(s, ids["requester"])
         stranger = add_user(s, Role.requester)
         with pytest.raises(Exception, match="not found"):
-            service.cancel_funded_job(s, stranger, ids["job"])
-        service.cancel_funded_job(s, requester, ids["job"])  # type: ignore[arg-type]
+            cancellation.cancel_job(s, stranger, ids["job"])
+        cancellation.cancel_job(s, requester, ids["job"])  # type: ignore[arg-type]
     _drain_all()
     with session_scope(session_factory(settings)) as s:
         books = ledger.check_balanced(s, ids["job"])
