@@ -20,6 +20,7 @@ import contextlib
 import io
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,7 @@ def _check_references(coco: COCO) -> None:
     names = [img.get("file_name") for img in coco.dataset["images"]]
     if any(not isinstance(n, str) or not n for n in names):
         raise _fail("every GT image needs a non-empty file_name")
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(name for name, times in Counter(names).items() if times > 1)
     if dupes:
         raise _fail(f"GT lists the same file_name more than once: {', '.join(dupes[:5])}")
 
