@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from marketplace.config import Settings  # noqa: E402
+from marketplace.datasets import sources  # noqa: E402
 from marketplace.datasets.ground_truth import parse_ground_truth  # noqa: E402
 from marketplace.db import session_factory, session_scope  # noqa: E402
 from marketplace.jobs import service  # noqa: E402
@@ -92,7 +93,7 @@ def main() -> None:
             requester = User(email="bench@example.org", password_hash="x", role=Role.requester)
             session.add(requester)
             session.flush()
-            storage = service.resolve_data_location(str(root), settings, trusted=True)
+            storage = sources.open_job_data(session, str(root), settings, owner=None)
             job = service.create_job(
                 session, requester, spec, data_uri=str(root), storage=storage, gt_raw=gt, settings=settings
             )

@@ -121,13 +121,19 @@ def render(prefix: str, count: int, seed: int, size: tuple[int, int]) -> tuple[l
     return scenes, blobs
 
 
+#: The requester's own bucket (the platform's bucket is never a job's data source).
+DATA_BUCKET = f"{BUCKET}-data"
+
+
 def upload(stack: Stack, prefix: str, scenes: list[Scene], blobs: list[bytes]) -> None:
     assert stack.s3 is not None
     client = stack.s3.client(max_pool_connections=32)
+    if DATA_BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=DATA_BUCKET)
 
     def put(pair: tuple[Scene, bytes]) -> None:
         client.put_object(
-            Bucket=BUCKET, Key=f"{prefix}/{pair[0].name}", Body=pair[1], ContentType="image/png"
+            Bucket=DATA_BUCKET, Key=f"{prefix}/{pair[0].name}", Body=pair[1], ContentType="image/png"
         )
 
     with ThreadPoolExecutor(max_workers=32) as pool:
@@ -170,10 +176,11 @@ def make_jobs(
         t1 = time.monotonic()
         upload(stack, prefix, scenes, blobs)
         t2 = time.monotonic()
+        prove_prefix(stack, requester, prefix)
         gt_scenes = random.Random(args.seed).sample(scenes, gt_count)
         body = {
             **job_spec(f"Load {prefix}", data_count, overlap, args),
-            "data_uri": f"s3://{BUCKET}/{prefix}",
+            "data_uri": f"s3://{DATA_BUCKET}/{prefix}",
             "gt": coco_for(gt_scenes),
         }
         job = requester.post("/api/jobs", json=body)
@@ -184,6 +191,16 @@ def make_jobs(
         jobs.append(job)
         all_scenes += scenes
     return jobs, all_scenes
+
+
+def prove_prefix(stack: Stack, requester: Client, prefix: str) -> None:
+    """Show the platform the requester owns the prefix: register it, write the token, verify."""
+    assert stack.s3 is not None
+    source = requester.post("/api/data-sources", json={"uri": f"s3://{DATA_BUCKET}/{prefix}"})
+    stack.s3.client().put_object(
+        Bucket=DATA_BUCKET, Key=f"{prefix}/tilework-owner.txt", Body=source["token"].encode()
+    )
+    requester.post(f"/api/data-sources/{source['id']}/verify", json={})
 
 
 def fund(stack: Stack, requester: Client, job: dict[str, Any]) -> None:

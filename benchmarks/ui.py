@@ -162,7 +162,7 @@ def main() -> None:
                 environment="test",
                 home=Path(tmp) / "home",
                 database_url=url,
-                local_data_roots=[data],
+                public_data_roots=[data],
                 secret_key=SECRET,
                 public_base_url=base,
             )

@@ -12,6 +12,7 @@ from marketplace import __version__
 from marketplace.accounts.api import router as accounts_router
 from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
+from marketplace.datasets.api import router as data_sources_router
 from marketplace.db import get_engine, session_factory
 from marketplace.errors import install_error_handlers
 from marketplace.files_api import router as files_router
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InFlightLimit)
     app.include_router(accounts_router)
     app.include_router(jobs_router)
+    app.include_router(data_sources_router)
     app.include_router(assignments_router)
     app.include_router(files_router)
     app.include_router(payments_router)

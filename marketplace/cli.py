@@ -209,6 +209,7 @@ def job_create(
     """Create a draft job; the data is listed and checked here, with a progress bar."""
     from pydantic import ValidationError
 
+    from marketplace.datasets import sources
     from marketplace.db import session_factory, session_scope
     from marketplace.jobs import service
     from marketplace.jobs.schemas import JobOut, JobSpec
@@ -224,7 +225,7 @@ def job_create(
     bars = PhaseBars()
     with session_scope(session_factory(settings)) as session:
         requester = _requester(session, _token(token))
-        storage = service.resolve_data_location(data_uri, settings, trusted=True)
+        storage = sources.open_job_data(session, data_uri, settings, owner=None)
         try:
             created = service.create_job(
                 session,

@@ -40,8 +40,11 @@ class Settings(PaymentSettings):
         default=None, validation_alias=AliasChoices("S3_ENDPOINT_URL", "TILEWORK_S3_ENDPOINT_URL")
     )
     s3_region: str = "us-east-1"
-    # Folders the HTTP API may read job data from (the CLI, run by the operator, may read any).
+    # Over HTTP a requester reads local data only under ``<root>/<their user id>/`` of these roots, or
+    # anywhere under the public roots (data published to every requester on purpose). The CLI, run by
+    # the operator, may read any folder.
     local_data_roots: list[Path] = Field(default_factory=list)
+    public_data_roots: list[Path] = Field(default_factory=list)
 
     secret_key: str = PLACEHOLDER_SECRET
     token_ttl_days: int = 90

@@ -43,6 +43,12 @@ class Forbidden(TileworkError):
     code = "forbidden"
 
 
+class DataNotOwned(Forbidden):
+    """A job's data location that its requester has not shown to be theirs."""
+
+    code = "data_not_owned"
+
+
 class NotFound(TileworkError):
     status_code = 404
     code = "not_found"

@@ -82,7 +82,7 @@ def settings(migrated_pg: str, tmp_path: Path, data_root: Path) -> Iterator[Sett
         environment="test",
         home=tmp_path / "home",
         database_url=migrated_pg,
-        local_data_roots=[data_root, shared_datasets_dir()],
+        public_data_roots=[data_root, shared_datasets_dir()],
         secret_key="test-secret-key-that-is-long-enough-000",
     )
     _truncate_all(migrated_pg)
@@ -190,6 +190,17 @@ def job_body(data_uri: str, gt: dict[str, Any], **overrides: Any) -> dict[str, A
     }
     body.update(overrides)
     return body
+
+
+def prove_s3_prefix(client: TestClient, user: dict[str, Any], s3: Any, bucket: str, prefix: str) -> None:
+    """Register ``s3://bucket/prefix`` for ``user`` and prove it the way a requester does: write the
+    token into the proof object, then verify."""
+    r = client.post("/api/data-sources", json={"uri": f"s3://{bucket}/{prefix}"}, headers=user["headers"])
+    assert r.status_code == 201, r.text
+    source = r.json()
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/tilework-owner.txt", Body=source["token"].encode())
+    r = client.post(f"/api/data-sources/{source['id']}/verify", headers=user["headers"])
+    assert r.status_code == 200 and r.json()["verified"], r.text
 
 
 def dumps(obj: Any) -> str:

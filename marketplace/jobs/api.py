@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from pydantic import ValidationError
 
+from marketplace.datasets import sources
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.flows import cancellation
@@ -19,9 +20,9 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 @router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED)
 def create_job(body: JobCreate, user: RequesterUser, session: SessionDep, settings: SettingsDep) -> JobOut:
     """Create a draft job from a data location (`s3://bucket/prefix` or an allowed local folder)."""
-    storage = service.resolve_data_location(body.data_uri, settings, trusted=False)
+    storage = sources.open_job_data(session, body.data_uri, settings, owner=user)
     job = service.create_job(
-        session, user, body, data_uri=body.data_uri, storage=storage, gt_raw=body.gt, settings=settings
+        session, user, body, data_uri=storage.uri, storage=storage, gt_raw=body.gt, settings=settings
     )
     return JobOut.model_validate(job)
 
@@ -44,7 +45,7 @@ def create_job_from_upload(
             session,
             user,
             job_spec,
-            data_uri=stored.uri,
+            data_uri=stored.storage.uri,
             storage=stored.storage,
             gt_raw=gt_raw,
             settings=settings,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,28 +14,9 @@ from marketplace.jobs import economics, repository
 from marketplace.jobs.schemas import JobSpec
 from marketplace.jobs.states import transition
 from marketplace.models import Job, JobStatus, Role, User
-from marketplace.storage import Storage, open_storage
+from marketplace.storage import Storage
 
 CANCELLABLE_WITHOUT_MONEY = (JobStatus.draft, JobStatus.awaiting_funds)
-
-
-def resolve_data_location(data_uri: str, settings: Settings, *, trusted: bool) -> Storage:
-    """Open the job's data. Over HTTP a local folder must sit under ``TILEWORK_LOCAL_DATA_ROOTS``."""
-    if data_uri.startswith("s3://"):
-        return open_storage(data_uri, settings)
-    path = Path(data_uri.removeprefix("file://")).expanduser()
-    if not path.is_absolute():
-        raise InvalidInput("a local data folder must be an absolute path", field="data_uri")
-    real = path.resolve()
-    if not trusted and not any(real.is_relative_to(root.resolve()) for root in settings.local_data_roots):
-        raise Forbidden(
-            "this server does not read local folders outside TILEWORK_LOCAL_DATA_ROOTS; "
-            "upload the images or use s3://bucket/prefix",
-            field="data_uri",
-        )
-    if not real.is_dir():
-        raise InvalidInput(f"data folder {data_uri!r} does not exist", field="data_uri")
-    return open_storage(str(real), settings)
 
 
 def create_job(

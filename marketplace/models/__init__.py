@@ -12,6 +12,7 @@ from marketplace.models.assignment import (
     JobWorkerBan,
 )
 from marketplace.models.base import Amount, Base, UTCDateTime, utcnow
+from marketplace.models.data_source import DataSource
 from marketplace.models.enums import JobStatus, JobType, Rail, Role
 from marketplace.models.job import GtAnnotation, Job, JobImage
 from marketplace.models.ledger import AccountType, EntryKind, LedgerEntry, LedgerTransaction
@@ -80,6 +81,7 @@ __all__ = [
     "Amount",
     "ApiToken",
     "Base",
+    "DataSource",
     "GtAnnotation",
     "Job",
     "JobImage",

@@ -140,6 +140,10 @@ def serve_signed_file(token: str, settings: Settings, now: float | None = None) 
     storage_uri, key = resolve_file_token(token, settings, now)
     storage = open_storage(storage_uri, settings)
     if isinstance(storage, LocalStorage):
+        if str(storage.root) != storage_uri:
+            # Job folders are stored as their real path: one that resolves elsewhere now was moved or
+            # replaced by a link after the job was created, and is not what the requester checked in.
+            raise Forbidden("this job's data folder changed after the job was created")
         path = storage.path_for(key)
         if not path.is_file():
             raise NotFound("this file no longer exists")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import UserFactory, job_body
+from tests.conftest import UserFactory, job_body, prove_s3_prefix
 
 pytestmark = pytest.mark.shared
 
@@ -59,14 +59,17 @@ def test_job_from_coco_sample_on_s3(
     for path in sorted(icevision["images"].iterdir()):
         s3.put_object(Bucket=s3_bucket, Key=f"icevision/{path.name}", Body=path.read_bytes())
     client.app.state.settings = settings.model_copy(update={"s3_endpoint_url": s3_env.endpoint_url})  # type: ignore[attr-defined]
+    requester = make_user()
+    prove_s3_prefix(client, requester, s3, s3_bucket, "icevision")
     body = job_body(
         f"s3://{s3_bucket}/icevision", icevision["gt"], labels=icevision["labels"], assignment_size=2,
         gt_per_assignment=2,
     )  # fmt: skip
-    r = client.post("/api/jobs", json=body, headers=make_user()["headers"])
+    r = client.post("/api/jobs", json=body, headers=requester["headers"])
     assert r.status_code == 201, r.text
     assert (r.json()["image_count"], r.json()["gt_count"]) == (6, 2)
 
+    prove_s3_prefix(client, requester, s3, s3_bucket, "nothing-here")
     missing = job_body(f"s3://{s3_bucket}/nothing-here", icevision["gt"], labels=icevision["labels"])
-    r = client.post("/api/jobs", json=missing, headers=make_user()["headers"])
+    r = client.post("/api/jobs", json=missing, headers=requester["headers"])
     assert r.status_code == 422 and "at least 2" in r.json()["detail"]
