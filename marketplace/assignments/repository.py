@@ -98,11 +98,27 @@ def lock_job(session: Session, job_id: int) -> Job | None:
     return session.scalar(select(Job).where(Job.id == job_id).with_for_update(key_share=True))
 
 
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def job_for_claim(session: Session, job_id: int, worker_id: int) -> tuple[Job, bool] | None:
-    """The job and whether the worker is banned from it, in one statement."""
+    """The job and whether the worker is banned from it, in one statement; on PostgreSQL the same
+    statement takes the worker's claim lock of the job (see :func:`lock_worker_claims`)."""
     banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
-    row = session.execute(select(Job, banned).where(Job.id == job_id)).first()
+    columns: list[Any] = [Job, banned]
+    if _is_postgres(session):
+        columns.append(func.pg_advisory_xact_lock(job_id, worker_id))
+    row = session.execute(select(*columns).where(Job.id == job_id)).first()
     return (row[0], bool(row[1])) if row is not None else None
+
+
+def lock_worker_claims(session: Session, job_id: int, worker_id: int) -> None:
+    """One claim at a time per worker and job (a transaction-scoped advisory lock keyed by the pair):
+    a second concurrent claim waits, then sees the first one's assignment instead of skipping its
+    locked chunk and reporting that nothing is left. SQLite serialises writers anyway."""
+    if _is_postgres(session):
+        session.execute(select(func.pg_advisory_xact_lock(job_id, worker_id)))
 
 
 def is_banned(session: Session, job_id: int, worker_id: int) -> bool:

@@ -162,6 +162,7 @@ def claim_any(
     for job, _free in repository.open_jobs_for(session, worker.id, limit=100):
         if repository.holds_any(session, job.id, worker.id):
             continue
+        repository.lock_worker_claims(session, job.id, worker.id)
         try:
             claimed = _claim(session, worker, job, False, now)
         except NothingToClaim:

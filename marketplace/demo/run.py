@@ -469,7 +469,12 @@ def chain_gas_since(platform: Platform, first_block: int) -> int:
 def _settled(api: ApiClient, job_id: int) -> bool:
     books = api.get(f"/api/jobs/{job_id}/books")
     status = _job_status(api, job_id)
-    return status in ("completed", "cancelled") and books["payable"] == 0 and books["held"] == 0
+    return (
+        status in ("completed", "cancelled")
+        and books["payable"] == 0
+        and books["held"] == 0
+        and books["sending"] == 0
+    )
 
 
 def _report(api: ApiClient, job: dict[str, Any], data: DemoDataset, crowd: Crowd,

@@ -103,12 +103,12 @@ def transactions_for_job(session: Session, job_id: int) -> list[LedgerTransactio
     )
 
 
-def worker_paid_totals(session: Session, worker_id: int) -> dict[str, int]:
-    """All a worker was paid, per currency, over every job."""
+def worker_payable_totals(session: Session, worker_id: int) -> dict[str, int]:
+    """What a worker has earned and not yet been scheduled a payout for, per currency, over every job."""
     out: dict[str, int] = defaultdict(int)
     rows = session.execute(
         select(LedgerEntry.currency, LedgerEntry.amount).where(
-            LedgerEntry.account_type == AccountType.worker_paid, LedgerEntry.owner_id == worker_id
+            LedgerEntry.account_type == AccountType.worker_payable, LedgerEntry.owner_id == worker_id
         )
     )
     for currency, amount in rows:

@@ -103,12 +103,14 @@ def job_books(job_id: int, user: RequesterUser, session: SessionDep) -> BooksOut
 
 def _books(session: SessionDep, job_id: int, currency: str) -> BooksOut:
     b = ledger.job_books(session, job_id)
+    sent = payouts.sent_to_workers(session, job_id)
     return BooksOut(
         job_id=job_id,
         currency=currency,
         funded=b.funded,
         fees=b.fees,
-        paid=b.paid,
+        paid=sent,
+        sending=b.paid - sent,
         refunded=b.refunded,
         held=b.held,
         unearned=b.unearned,
@@ -199,4 +201,4 @@ def stripe_account(user: WorkerUser, session: SessionDep, settings: SettingsDep)
 
 @router.get("/api/payouts/me", response_model=EarningsOut)
 def my_earnings(user: CurrentUser, session: SessionDep) -> EarningsOut:
-    return EarningsOut(paid=payouts.earnings_of(session, user.id))
+    return EarningsOut(**payouts.earnings_of(session, user.id))

@@ -50,11 +50,15 @@ class DestinationOut(BaseModel):
 
 
 class BooksOut(BaseModel):
+    """A job's money. ``paid`` has reached the workers; ``sending`` is in payout batches not yet
+    confirmed; ``funded = fees + paid + sending + refunded + held``."""
+
     job_id: int
     currency: str
     funded: int
     fees: int
     paid: int
+    sending: int
     refunded: int
     held: int
     unearned: int
@@ -62,7 +66,11 @@ class BooksOut(BaseModel):
 
 
 class EarningsOut(BaseModel):
+    """Per currency: ``paid`` reached you, ``sending`` is on its way, ``owed`` waits for the next batch."""
+
     paid: dict[str, int]
+    sending: dict[str, int]
+    owed: dict[str, int]
 
 
 class TestCardOut(BaseModel):

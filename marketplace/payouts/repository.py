@@ -178,3 +178,22 @@ def job(session: Session, job_id: int, *, lock: bool = False) -> Job | None:
 
 def now() -> datetime:
     return utcnow()
+
+
+def worker_payout_totals(
+    session: Session, *, worker_id: int | None = None, job_id: int | None = None
+) -> dict[tuple[PayoutStatus, str], int]:
+    """Money in workers' payout batches by (batch status, currency): ``done`` has reached them,
+    ``pending`` is scheduled and on its way, ``failed`` waits for an operator. For one worker (all their
+    jobs) or one job (all its workers)."""
+    stmt = (
+        select(Payout.status, Payout.currency, func.coalesce(func.sum(PayoutItem.amount), 0))
+        .join(PayoutItem, PayoutItem.payout_id == Payout.id)
+        .where(Payout.kind == PayoutKind.workers)
+        .group_by(Payout.status, Payout.currency)
+    )
+    if worker_id is not None:
+        stmt = stmt.where(PayoutItem.user_id == worker_id)
+    if job_id is not None:
+        stmt = stmt.where(Payout.job_id == job_id)
+    return {(status, currency): int(total) for status, currency, total in session.execute(stmt)}

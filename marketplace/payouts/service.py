@@ -37,6 +37,7 @@ from marketplace.models import (
     PayoutKind,
     PayoutOutbox,
     PayoutSchedule,
+    PayoutStatus,
     Rail,
     Role,
     User,
@@ -304,10 +305,24 @@ def tick(session: Session, ps: PaymentSettings | None = None) -> int:
     return created
 
 
-def earnings_of(session: Session, worker_id: int) -> dict[str, int]:
+def earnings_of(session: Session, worker_id: int) -> dict[str, dict[str, int]]:
+    """A worker's money per currency over every job: ``paid`` (payouts that reached them), ``sending``
+    (scheduled, not yet confirmed) and ``owed`` (earned, waiting for the next batch)."""
     from marketplace.ledger import repository as ledger_repo
 
-    return ledger_repo.worker_paid_totals(session, worker_id)
+    out: dict[str, dict[str, int]] = {"paid": {}, "sending": {}, "owed": {}}
+    for (status, currency), amount in repo.worker_payout_totals(session, worker_id=worker_id).items():
+        bucket = "paid" if status is PayoutStatus.done else "sending"
+        out[bucket][currency] = out[bucket].get(currency, 0) + amount
+    out["owed"] = {c: v for c, v in ledger_repo.worker_payable_totals(session, worker_id).items() if v}
+    return out
+
+
+def sent_to_workers(session: Session, job_id: int) -> int:
+    """What of a job's worker payouts has been confirmed sent (the ledger counts a payout when it is
+    scheduled)."""
+    totals = repo.worker_payout_totals(session, job_id=job_id)
+    return sum(amount for (status, _), amount in totals.items() if status is PayoutStatus.done)
 
 
 __all__ = [

@@ -99,6 +99,7 @@ async function openAppeal(a, button) {
 async function load() {
   let mine = [];
   let paid = {};
+  let sending = {};
   let appeals = [];
   try {
     mine = await get("/api/assignments/mine?limit=500");
@@ -107,6 +108,7 @@ async function load() {
   }
   const [paidResult, appealsResult] = await Promise.allSettled([get("/api/payouts/me"), get("/api/appeals/mine")]);
   paid = paidResult.status === "fulfilled" ? paidResult.value.paid || {} : null;
+  sending = paidResult.status === "fulfilled" ? paidResult.value.sending || {} : {};
   appeals = appealsResult.status === "fulfilled" ? appealsResult.value : [];
   const appealOf = new Map(appeals.map((ap) => [ap.assignment_id, ap]));
   const earned = {};
@@ -121,6 +123,7 @@ async function load() {
   $("totals").replaceChildren(
     stat(money(earned), "earned (accepted assignments)"),
     stat(paid === null ? "unavailable" : money(paidTotals), "paid out"),
+    stat(money(sending), "payouts on their way"),
     stat(String(counts.accepted), "accepted"),
     stat(String(counts.submitted), "waiting for a score"),
     stat(String(counts.rejected), "rejected"),

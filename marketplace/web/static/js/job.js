@@ -86,7 +86,8 @@ function showScores(data) {
 function showBooks(b) {
   const f = (v) => formatAmount(String(v), b.currency);
   $("money").replaceChildren(
-    stat(f(b.funded), "funded"), stat(f(b.paid), "paid to workers"), stat(f(b.held), "reserved"),
+    stat(f(b.funded), "funded"), stat(f(b.paid), "paid to workers"), stat(f(b.sending), "payouts on their way"),
+    stat(f(b.held), "reserved"),
     stat(f(b.payable), "earned, not yet paid"), stat(f(b.refunded), "refunded"), stat(f(b.fees), "platform fee"),
   );
 }
