@@ -48,7 +48,6 @@ class Settings(PaymentSettings):
 
     secret_key: str = PLACEHOLDER_SECRET
     token_ttl_days: int = 90
-    signed_url_ttl_s: int = 900
     public_base_url: str = "http://127.0.0.1:8000"
 
     max_image_bytes: int = 30 * 1024 * 1024

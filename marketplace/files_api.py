@@ -1,21 +1,18 @@
-"""Serves the local storage backend's signed, expiring image URLs."""
+"""``/files/{item id}``: the images of a worker's assignment, while it can be worked on."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
-from marketplace.deps import SettingsDep
-from marketplace.storage.signing import serve_signed_file
+from marketplace.deps import SessionDep, SettingsDep
+from marketplace.media import service as media
 
 router = APIRouter(tags=["files"])
 
 
 @router.get("/files/{token}")
-def signed_file(token: str, settings: SettingsDep) -> Response:
-    body, content_type = serve_signed_file(token, settings)
-    if isinstance(body, Path):
-        return FileResponse(body, media_type=content_type, headers={"Cache-Control": "private, max-age=300"})
-    return Response(content=body, media_type=content_type, headers={"Cache-Control": "private, max-age=300"})
+def assignment_file(token: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """An item's image; 404 once its assignment is submitted, expired or gone."""
+    body = media.worker_file(session, token, settings)
+    return Response(content=body.content, media_type=body.content_type, headers=body.headers)

@@ -46,6 +46,7 @@ from marketplace.config import Settings
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.jobs import economics
 from marketplace.jobs.service import get_job_for
+from marketplace.media.service import item_url
 from marketplace.models import (
     Assignment,
     AssignmentSlot,
@@ -60,7 +61,6 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.payouts import hooks as payout_hooks
-from marketplace.storage import signed_file_url
 
 log = logging.getLogger(__name__)
 _rng = secrets.SystemRandom()
@@ -68,7 +68,6 @@ _rng = secrets.SystemRandom()
 ITEM_TOKEN_BYTES = 16  # 22 url-safe characters, the same for every item
 SUBMITTABLE_JOB = frozenset({JobStatus.active, JobStatus.validating})
 GEOMETRY_SLACK = 1e-6
-URL_GRACE_S = 120
 LAZY_EXPIRY_LIMIT = 50  # a claim returns a few overdue assignments; the periodic task does the rest
 # A scoring transaction that sees more unfinished chunks than this skips the job lock: that many
 # chunks cannot all be finished by transactions overlapping its own (the periodic sweep backs it up).
@@ -264,10 +263,6 @@ def pick_gt_images(session: Session, job: Job, worker_id: int) -> list[int]:
 # -- what the worker sees -------------------------------------------------------------------------
 
 
-def url_ttl_s(deadline: datetime, now: datetime) -> int:
-    return max(60, int((deadline - now).total_seconds()) + URL_GRACE_S)
-
-
 def assignment_view(
     session: Session, job: Job, assignment: Assignment, settings: Settings, now: datetime
 ) -> AssignmentOut:
@@ -290,11 +285,10 @@ def _view(
     the same token, URL and size fields (items only while it can be worked on)."""
     items: list[ItemOut] = []
     if status is AssignmentStatus.assigned:
-        ttl = url_ttl_s(claimed.deadline, now)
         items = [
             ItemOut(
                 item_id=token,
-                image_url=signed_file_url(job.data_uri, name, ttl, settings),
+                image_url=item_url(settings, token),
                 width=width,
                 height=height,
             )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from marketplace.deps import ReviewerUser, SessionDep, SettingsDep, WorkerUser
+from marketplace.media import service as media
 from marketplace.models import DisputeKind, DisputeStatus
 from marketplace.reviews import service
 from marketplace.reviews.schemas import AppealIn, AppealOut, DecisionIn, DisputeDetailOut, DisputeOut
@@ -53,3 +55,10 @@ def decide(
 ) -> DisputeDetailOut:
     """Decide once: uphold, overturn, fix_gt_label, retire_gt, restore_gt, ban_worker or reopen_chunk."""
     return service.decide(session, user, dispute_id, body, settings)
+
+
+@router.get("/api/reviews/images/{image_id}")
+def review_image(image_id: int, user: ReviewerUser, session: SessionDep, settings: SettingsDep) -> Response:
+    """A job image for the reviewers' views (GT images included): reviewers and admins only."""
+    body = media.job_image(session, image_id, settings)
+    return Response(content=body.content, media_type=body.content_type, headers=body.headers)

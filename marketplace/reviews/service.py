@@ -38,7 +38,6 @@ from marketplace.reviews.schemas import (
 )
 
 SYSTEM = None  # actor id of events the platform itself records
-IMAGE_URL_TTL_S = 900
 
 
 # -- opening --------------------------------------------------------------------------------------
@@ -434,10 +433,10 @@ def build_context(session: Session, dispute: Dispute, settings: Settings) -> dic
     return ctx
 
 
-def _image_url(job: Job, name: str, settings: Settings) -> str:
-    from marketplace.storage import signed_file_url
+def _image_url(image_id: int, settings: Settings) -> str:
+    from marketplace.media.service import job_image_url
 
-    return signed_file_url(job.data_uri, name, IMAGE_URL_TTL_S, settings)
+    return job_image_url(settings, image_id)
 
 
 def _gt_objects(session: Session, image_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -479,7 +478,7 @@ def assignment_context(
                 "position": item.position,
                 "image_id": img.id,
                 "image": img.name,
-                "image_url": _image_url(job, img.name, settings),
+                "image_url": _image_url(img.id, settings),
                 "width": img.width,
                 "height": img.height,
                 "is_gt": item.is_gt,
@@ -502,7 +501,7 @@ def image_context(session: Session, job: Job, image_id: int, settings: Settings)
     out: dict[str, Any] = {
         "id": image.id,
         "name": image.name,
-        "image_url": _image_url(job, image.name, settings),
+        "image_url": _image_url(image.id, settings),
         "width": image.width,
         "height": image.height,
         "is_gt": image.is_gt,

@@ -1,4 +1,4 @@
-"""Object storage: one interface over a local folder and S3, plus image probing and signed links.
+"""Object storage: one interface over a local folder and S3, plus image probing.
 
 ``open_storage(uri, settings)`` maps a location to a backend:
 
@@ -20,13 +20,6 @@ from marketplace.storage.base import IMAGE_EXTENSIONS, ObjectInfo, Storage, is_i
 from marketplace.storage.images import ImageInfo, iter_probed_images, probe_image, probe_image_bytes
 from marketplace.storage.local import LocalStorage
 from marketplace.storage.s3 import S3Storage, make_s3_client
-from marketplace.storage.signing import (
-    resolve_file_token,
-    serve_signed_file,
-    sign_file_token,
-    signed_file_url,
-    verify_file_token,
-)
 
 if TYPE_CHECKING:
     from marketplace.config import Settings
@@ -44,11 +37,6 @@ __all__ = [
     "open_storage",
     "probe_image",
     "probe_image_bytes",
-    "resolve_file_token",
-    "serve_signed_file",
-    "sign_file_token",
-    "signed_file_url",
-    "verify_file_token",
 ]
 
 
@@ -95,9 +83,5 @@ def open_storage(uri: str, settings: Settings) -> Storage:
     if scheme == "s3":
         return _open_s3(uri, settings)
     if scheme in ("", "file"):
-        return LocalStorage(
-            local_path_from_uri(uri),
-            secret_key=settings.secret_key,
-            public_base_url=settings.public_base_url,
-        )
+        return LocalStorage(local_path_from_uri(uri))
     raise InvalidInput(f"unsupported storage location {uri!r}: use a local folder or s3://bucket/prefix")

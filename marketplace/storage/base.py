@@ -100,10 +100,6 @@ class Storage(abc.ABC):
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under a non-empty ``prefix``; return how many were deleted."""
 
-    @abc.abstractmethod
-    def url(self, key: str, ttl_s: int) -> str:
-        """A URL a browser can GET the object from for the next ``ttl_s`` seconds."""
-
 
 def require_nonempty_prefix(prefix: str) -> str:
     """``delete_prefix("")`` would wipe the whole storage: refuse it explicitly."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from marketplace.storage.base import (
     normalize_prefix,
     require_nonempty_prefix,
 )
-from marketplace.storage.signing import file_url, sign_file_token
 
 
 class LocalStorage(Storage):
@@ -27,11 +25,9 @@ class LocalStorage(Storage):
     refused with InvalidInput; escaping symlinks are also skipped when listing.
     """
 
-    def __init__(self, root: str | Path, *, secret_key: str, public_base_url: str) -> None:
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
         self.uri = str(self.root)
-        self._secret_key = secret_key
-        self._public_base_url = public_base_url
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -140,11 +136,3 @@ class LocalStorage(Storage):
             if directory != self.root and rel.startswith(prefix):
                 with contextlib.suppress(OSError):  # not empty: something else lives there
                     directory.rmdir()
-
-    # -- links -------------------------------------------------------------------------------
-
-    def url(self, key: str, ttl_s: int) -> str:
-        """A signed ``/files/{token}`` link served by the app; the key is not readable in it."""
-        self.path_for(key)
-        token = sign_file_token(self.uri, key, int(time.time()) + int(ttl_s), self._secret_key)
-        return file_url(self._public_base_url, token)

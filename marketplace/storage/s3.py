@@ -159,13 +159,3 @@ class S3Storage(Storage):
                 f"could not delete {len(errors)} object(s), e.g. {first.get('Key')}: {first.get('Code')}"
             )
         return len(keys)
-
-    # -- links -------------------------------------------------------------------------------
-
-    def url(self, key: str, ttl_s: int) -> str:
-        """A presigned GET URL (SigV4), valid for ``ttl_s`` seconds."""
-        return str(
-            self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": self._full(key)}, ExpiresIn=int(ttl_s)
-            )
-        )

@@ -55,7 +55,7 @@ def make_job(client: TestClient, make_user: UserFactory, data_root: Path, settin
         job_id = r.json()["id"]
         if activate:
             activate_job_now(settings, job_id)
-        return {"id": job_id, "requester": requester, **dataset}
+        return {"id": job_id, "requester": requester, "root": root, **dataset}
 
     return _make
 

@@ -27,9 +27,7 @@ class CountingStorage(LocalStorage):
 
 @pytest.fixture
 def store(tmp_path: Path, storage_settings: Settings) -> CountingStorage:
-    return CountingStorage(
-        tmp_path / "root", secret_key=storage_settings.secret_key, public_base_url="http://testserver"
-    )
+    return CountingStorage(tmp_path / "root")
 
 
 @pytest.mark.parametrize(
