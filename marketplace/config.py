@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from marketplace.payments.settings import PaymentSettings
+from marketplace.payment_settings import PaymentSettings
 
 PLACEHOLDER_SECRET = "dev-insecure-change-me"
 

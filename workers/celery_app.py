@@ -10,7 +10,6 @@ from __future__ import annotations
 from celery import Celery
 
 from marketplace.config import Settings, get_settings
-from marketplace.payments.settings import get_payment_settings
 
 TASK_MODULES: list[str] = [
     "marketplace.assignments.tasks",
@@ -22,7 +21,6 @@ TASK_MODULES: list[str] = [
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
-    pay = get_payment_settings()
     app = Celery("tilework", include=TASK_MODULES)
     if settings.background_in_process:
         app.conf.update(
@@ -43,9 +41,9 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "assignments-expire-overdue": {"task": "assignments.expire_overdue", "schedule": 60.0},
             "payouts-drain-outbox": {
                 "task": "payouts.drain_outbox",
-                "schedule": float(pay.payout_drain_interval_s),
+                "schedule": float(settings.payout_drain_interval_s),
             },
-            "payouts-tick": {"task": "payouts.tick", "schedule": float(pay.payout_interval_s)},
+            "payouts-tick": {"task": "payouts.tick", "schedule": float(settings.payout_interval_s)},
             "payments-poll-chain": {"task": "payments.poll_chain_funding", "schedule": 15.0},
             "payments-pending-inbox": {"task": "payments.process_pending_inbox", "schedule": 60.0},
             "quality-finalize-completed-jobs": {"task": "quality.finalize_completed_jobs", "schedule": 120.0},

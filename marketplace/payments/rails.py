@@ -13,7 +13,7 @@ from typing import Any
 
 from marketplace.config import Settings, get_settings
 from marketplace.escrow.chain import ChainEscrow, operator_from_key
-from marketplace.payments.settings import PaymentSettings, get_payment_settings
+from marketplace.payment_settings import PaymentSettings
 from marketplace.payments.stripe_adapter import (
     CardPayments,
     ConnectTransfers,
@@ -104,7 +104,8 @@ def get_rails() -> Rails:
     global _rails
     with _lock:
         if _rails is None:
-            _rails = build(get_payment_settings(), get_settings())
+            settings = get_settings()
+            _rails = build(settings, settings)
         return _rails
 
 

@@ -41,9 +41,9 @@ from marketplace.models import (
     Rail,
     utcnow,
 )
+from marketplace.payment_settings import PaymentSettings
 from marketplace.payments import repository as repo
 from marketplace.payments.rails import Rails
-from marketplace.payments.settings import PaymentSettings
 from marketplace.payouts import service as payouts
 from workers.enqueue import after_commit
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.models import PayoutDestination, Rail, SiweNonce, User, utcnow
+from marketplace.payment_settings import PaymentSettings
 from marketplace.payments import repository as repo
-from marketplace.payments.settings import PaymentSettings
 
 STATEMENT = "Link this wallet to receive Tilework payouts."
 

@@ -122,7 +122,7 @@ class CardPayments:
     @property
     def emulated(self) -> bool:
         """This adapter talks to a local emulator (localstripe on a loopback address), not to Stripe."""
-        from marketplace.payments.settings import is_local_stripe_base
+        from marketplace.payment_settings import is_local_stripe_base
 
         return is_local_stripe_base(self.api_base)
 

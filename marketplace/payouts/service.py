@@ -43,7 +43,7 @@ from marketplace.models import (
     User,
     utcnow,
 )
-from marketplace.payments.settings import PaymentSettings
+from marketplace.payment_settings import PaymentSettings
 from marketplace.payouts import repository as repo
 from workers.enqueue import after_commit
 

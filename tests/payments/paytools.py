@@ -88,8 +88,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from marketplace.escrow.evm import DevChain, start_dev_chain  # noqa: E402
+from marketplace.payment_settings import PaymentSettings  # noqa: E402
 from marketplace.payments import rails as rails_mod  # noqa: E402
-from marketplace.payments.settings import PaymentSettings  # noqa: E402
 from marketplace.payments.stripe_adapter import (  # noqa: E402
     PaymentIntentInfo,
     RefundInfo,

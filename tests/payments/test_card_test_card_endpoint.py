@@ -17,8 +17,8 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
 from marketplace.models import InboxEvent, Job, JobStatus
+from marketplace.payment_settings import PaymentSettings, is_local_stripe_base
 from marketplace.payments.rails import Rails
-from marketplace.payments.settings import PaymentSettings, is_local_stripe_base
 from marketplace.payments.stripe_adapter import CardPayments, CardRailError
 from tests.conftest import UserFactory, job_body
 from tests.payments.paytools import emulator_rails, emulator_settings, localstripe_url, serve_app  # noqa: F401

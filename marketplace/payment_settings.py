@@ -101,10 +101,3 @@ def is_local_stripe_base(api_base: str | None) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and host is not None and host.lower() in LOCAL_HOSTS
-
-
-def get_payment_settings() -> PaymentSettings:
-    """The process's one settings object (its payment fields)."""
-    from marketplace.config import get_settings  # config builds on this module
-
-    return get_settings()
