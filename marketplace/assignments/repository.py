@@ -95,7 +95,13 @@ def get_job(session: Session, job_id: int) -> Job | None:
 
 
 def lock_job(session: Session, job_id: int) -> Job | None:
-    return session.scalar(select(Job).where(Job.id == job_id).with_for_update(key_share=True))
+    """The job, locked ``FOR NO KEY UPDATE`` and re-read (a waiter sees what the holder committed)."""
+    return session.scalar(
+        select(Job)
+        .where(Job.id == job_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _is_postgres(session: Session) -> bool:

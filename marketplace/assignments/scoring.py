@@ -4,10 +4,11 @@ A scorer sees the job, the GT objects of every GT item of one assignment and the
 those same items (keyed by the opaque item token), and returns a score in ``[0, 1]``, whether the
 assignment is accepted, and free-form details (stored, never shown to the worker).
 
-The quality engine plugs its real scorer in with :func:`set_scorer_factory`; until then
-:class:`SimpleScorer` is used: greedy same-label IoU matching for boxes, a distance tolerance for
-points, set equality for classification labels; accuracy per item is
-``matched / (gt + submitted - matched)`` and the assignment score is the mean over its GT items.
+The scoring flow (:mod:`marketplace.flows.scoring`) uses the quality engine's scorer unless one is
+plugged in with :func:`set_scorer_factory`, such as :class:`SimpleScorer`: greedy same-label IoU
+matching for boxes, a distance tolerance for points, set equality for classification labels; accuracy
+per item is ``matched / (gt + submitted - matched)`` and the assignment score is the mean over its GT
+items.
 """
 
 from __future__ import annotations
@@ -125,14 +126,12 @@ _factory: ScorerFactory | None = None
 
 
 def set_scorer_factory(factory: ScorerFactory | None) -> None:
-    """Plug in the scorer used for every job (None restores the built-in one)."""
+    """Plug in a scorer for every job instead of the quality engine's (None restores it): tests and
+    benchmarks that want scoring without the quality statistics."""
     global _factory
     _factory = factory
 
 
-def get_scorer(job: Job) -> Scorer:
-    if _factory is not None:
-        return _factory(job)
-    from marketplace.quality.service import make_scorer  # the quality engine's real scorer
-
-    return make_scorer(job)
+def scorer_override(job: Job) -> Scorer | None:
+    """The plugged-in scorer, if any; the scoring flow uses the quality engine's otherwise."""
+    return _factory(job) if _factory is not None else None

@@ -31,12 +31,13 @@ from marketplace.assignments.schemas import (
     SubmissionIn,
     SubmitOut,
 )
-from marketplace.assignments.scoring import Annotation, GtItem, get_scorer
+from marketplace.assignments.scoring import Annotation, GtItem, ScoreResult
 from marketplace.assignments.states import (
     NothingToClaim,
     check_assignment_move,
     claim_slot,
     move_assignment,
+    move_chunk,
     promoted_deadline,
     record_acceptance,
     record_rejection,
@@ -53,6 +54,7 @@ from marketplace.models import (
     AssignmentStatus,
     Chunk,
     ChunkImage,
+    ChunkStatus,
     GtImageStat,
     Job,
     JobStatus,
@@ -60,7 +62,6 @@ from marketplace.models import (
     User,
     utcnow,
 )
-from marketplace.payouts import hooks as payout_hooks
 
 log = logging.getLogger(__name__)
 _rng = secrets.SystemRandom()
@@ -69,10 +70,6 @@ ITEM_TOKEN_BYTES = 16  # 22 url-safe characters, the same for every item
 SUBMITTABLE_JOB = frozenset({JobStatus.active, JobStatus.validating})
 GEOMETRY_SLACK = 1e-6
 LAZY_EXPIRY_LIMIT = 50  # a claim returns a few overdue assignments; the periodic task does the rest
-# A scoring transaction that sees more unfinished chunks than this skips the job lock: that many
-# chunks cannot all be finished by transactions overlapping its own (the periodic sweep backs it up).
-COMPLETION_LOCK_BELOW = 1000
-
 __all__ = ["NothingToClaim"]  # re-exported: callers catch it from here
 
 
@@ -427,20 +424,6 @@ def withdraw_open_assignments(session: Session, job: Job) -> int:
     return withdrawn
 
 
-def complete_finished_jobs(session: Session) -> int:
-    """Safety net of the periodic sweep: complete active jobs whose every chunk is done (normally the
-    last acceptance does it; see :data:`COMPLETION_LOCK_BELOW`)."""
-    done = 0
-    for job_id in repository.active_jobs_with_chunks(session):
-        job = repository.lock_job(session, job_id)
-        if job is not None and job.status in SUBMITTABLE_JOB and not repository.has_unfinished_chunks(
-            session, job_id
-        ):
-            payout_hooks.on_job_dataset_complete(session, job)
-            done += 1
-    return done
-
-
 # -- submission -----------------------------------------------------------------------------------
 
 
@@ -604,29 +587,31 @@ def _check_point(geometry: list[float] | None, image: ImageSize, where: str) -> 
 # -- scoring and outcomes -------------------------------------------------------------------------
 
 
-def score_assignment(session: Session, assignment_id: int) -> AssignmentStatus | None:
-    """Score a submitted assignment and settle it. Idempotent: anything not ``submitted`` is left."""
-    repository.share_lock_job_of(session, assignment_id)  # ordered against a cancel
+def reopen_chunk(session: Session, chunk_id: int) -> None:
+    """A reviewer sends a chunk that exhausted its attempts back to the pool with fresh attempts."""
+    chunk = repository.lock_chunk(session, chunk_id)
+    if chunk.status is not ChunkStatus.in_review:
+        raise Conflict(f"chunk {chunk.id} is {chunk.status.value}, not in review")
+    chunk.rejected_count = 0
+    move_chunk(chunk, ChunkStatus.open)
+
+
+def lock_submitted(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
+    """A submission waiting for its score, locked (its job key-share locked first, ordered against a
+    cancel); None when there is nothing to score (scored already, or never submitted)."""
+    repository.share_lock_job_of(session, assignment_id)
     assignment = repository.get_assignment(session, assignment_id, for_update=True)
     if assignment is None or assignment.status is not AssignmentStatus.submitted:
         return None
     job = repository.get_job(session, assignment.job_id)
     assert job is not None
-    gt, answers = _scoring_inputs(session, assignment)
-    result = get_scorer(job).score(job, gt, answers)
-    assignment.score = min(1.0, max(0.0, float(result.score)))
-    assignment.score_details = result.details
-    chunk = repository.lock_chunk(session, assignment.chunk_id)
-    if result.accepted:
-        _accept(session, job, chunk, assignment)
-    else:
-        _reject(session, job, chunk, assignment)
-    return assignment.status
+    return assignment, job
 
 
-def _scoring_inputs(
+def scoring_inputs(
     session: Session, assignment: Assignment
 ) -> tuple[dict[str, GtItem], dict[str, list[Annotation]]]:
+    """The GT objects of the assignment's GT items and the worker's answers on them, by item token."""
     rows = repository.items_with_images(session, assignment.id)
     gt_rows = [(item, image) for item, image in rows if item.is_gt]
     objects: dict[int, list[Annotation]] = {}
@@ -647,42 +632,27 @@ def _annotation(label: str, geometry: Any) -> Annotation:
     return Annotation(label=label, geometry=tuple(float(v) for v in geometry) if geometry else None)
 
 
-def _accept(session: Session, job: Job, chunk: Chunk, assignment: Assignment) -> None:
+def record_score(assignment: Assignment, result: ScoreResult) -> None:
+    assignment.score = min(1.0, max(0.0, float(result.score)))
+    assignment.score_details = result.details
+
+
+def accept(session: Session, job: Job, assignment: Assignment) -> bool:
+    """``submitted → accepted``; True when this acceptance finished its chunk."""
+    chunk = repository.lock_chunk(session, assignment.chunk_id)
     move_assignment(assignment, AssignmentStatus.accepted)
-    finished = record_acceptance(chunk, job.overlap)
-    payout_hooks.on_assignment_accepted(session, assignment)
-    if finished:
-        _complete_job_if_done(session, job)
+    return record_acceptance(chunk, job.overlap)
 
 
-def _complete_job_if_done(session: Session, job: Job) -> None:
-    """Lock the job so that exactly one of two concurrent last acceptances sees zero left.
-
-    While many chunks are unfinished nobody can be the last: the lock (which would serialise every
-    acceptance of the job) is skipped then. See :data:`COMPLETION_LOCK_BELOW`."""
-    session.flush()
-    if repository.has_unfinished_chunks(session, job.id, beyond=COMPLETION_LOCK_BELOW):
-        return
-    repository.lock_job(session, job.id)
-    if not repository.has_unfinished_chunks(session, job.id):
-        payout_hooks.on_job_dataset_complete(session, job)
-
-
-def _reject(session: Session, job: Job, chunk: Chunk, assignment: Assignment) -> None:
+def reject(session: Session, job: Job, assignment: Assignment) -> Chunk | None:
+    """``submitted → rejected`` (its slot goes back to the pool); the chunk when this rejection
+    exhausted its attempts and it now waits for a reviewer."""
+    chunk = repository.lock_chunk(session, assignment.chunk_id)
     move_assignment(assignment, AssignmentStatus.rejected)
     if record_rejection(chunk, job.max_attempts):
-        on_chunk_exhausted(session, chunk)
-
-
-def on_chunk_exhausted(session: Session, chunk: Chunk) -> None:
-    """A chunk was rejected ``max_attempts`` times and is now ``in_review``.
-
-    Hook for the reviews engine: it opens a ``chunk_failed_max_attempts`` dispute for a reviewer.
-    """
-    from marketplace.reviews import service as reviews  # reviews import this module's neighbours
-
-    log.info("chunk %s of job %s exhausted its attempts; waiting for review", chunk.id, chunk.job_id)
-    reviews.on_chunk_exhausted(session, chunk)
+        log.info("chunk %s of job %s exhausted its attempts; waiting for review", chunk.id, chunk.job_id)
+        return chunk
+    return None
 
 
 # -- requester views ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from marketplace.assignments import repository, service
 from marketplace.config import get_settings
 from marketplace.db import session_scope
+from marketplace.flows import completion, scoring
 from marketplace.models import utcnow
 from workers.celery_app import celery_app
 from workers.enqueue import after_commit
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def run_scoring(factory: Callable[[], Session], assignment_id: int) -> str | None:
     with session_scope(factory) as session:
-        status = service.score_assignment(session, assignment_id)
+        status = scoring.score_submission(session, assignment_id)
     return status.value if status is not None else None
 
 
@@ -33,7 +34,7 @@ def run_expiry(factory: Callable[[], Session] | None = None) -> int:
     with session_scope(factory) as session:
         expired = service.expire_overdue(session)
     with session_scope(factory) as session:
-        service.complete_finished_jobs(session)
+        completion.complete_finished_jobs(session)
     rescore_stale_submissions(factory)
     return expired
 

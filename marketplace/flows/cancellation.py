@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository as assignments_repo
 from marketplace.assignments import service as assignments
+from marketplace.flows import scoring
 from marketplace.jobs import service as jobs
 from marketplace.jobs.states import transition
 from marketplace.models import Job, JobStatus, User
@@ -29,7 +30,7 @@ def cancel_job(session: Session, user: User, job_id: int) -> Job:
     job = payouts.lock_for_cancel(session, user, job_id)
     assignments.withdraw_open_assignments(session, job)
     for assignment_id in assignments_repo.submitted_ids(session, job.id):
-        assignments.score_assignment(session, assignment_id)
+        scoring.score_submission(session, assignment_id)
     if job.status in payouts.FUNDED_STATES:
         transition(job, JobStatus.cancelled)
         payouts.settle(session, job, action="cancel")

@@ -1,7 +1,7 @@
 """The quality engine against the database. Takes a session, never commits.
 
-The assignment server calls :class:`QualityScorer` (through ``get_scorer``) inside the transaction
-that scores a submitted assignment, with the assignment row locked. Besides the score it:
+The scoring flow calls :func:`score_and_record` inside the transaction that scores a submitted
+assignment, with the assignment row locked. Besides the score it:
 
 1. stores the per-item conflicts (missing / extra / wrong_label / low_overlap) for reviewers;
 2. updates the worker's GT record and runs Wald's SPRT; a ``ban`` writes the job ban;
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository as assignments_repo
 from marketplace.assignments.scoring import Annotation, GtItem, ScoreResult
 from marketplace.assignments.states import has_room_for_overturn, move_chunk, overturn_assignment
 from marketplace.config import get_settings
-from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.jobs.states import can_transition, transition
 from marketplace.models import (
     Assignment,
@@ -50,7 +50,6 @@ from marketplace.models import (
     WorkerJobQuality,
     utcnow,
 )
-from marketplace.payouts import hooks as payout_hooks
 from marketplace.quality import repository as repo
 from marketplace.quality.gt_stats import gt_rating, should_retire, too_little_gt_left
 from marketplace.quality.scoring import (
@@ -186,21 +185,15 @@ def score_details(score: AssignmentScore) -> dict[str, Any]:
     }
 
 
-class QualityScorer:
-    """The quality engine's scorer; with the job attached to a session it also records statistics."""
-
-    def score(
-        self, job: Job, gt: Mapping[str, GtItem], answers: Mapping[str, Sequence[Annotation]]
-    ) -> ScoreResult:
-        result = score_on_gt(job, gt, answers)
-        session = object_session(job)
-        if session is not None and gt:
-            record_scoring(session, job, result)
-        return ScoreResult(result.accuracy, result.accepted, score_details(result))
-
-
-def make_scorer(job: Job) -> QualityScorer:
-    return QualityScorer()
+def score_and_record(
+    session: Session, job: Job, gt: Mapping[str, GtItem], answers: Mapping[str, Sequence[Annotation]]
+) -> ScoreResult:
+    """Score one assignment on its GT items and record what that says about the worker and the GT
+    (conflicts, SPRT, speed, GT ratings)."""
+    result = score_on_gt(job, gt, answers)
+    if gt:
+        record_scoring(session, job, result)
+    return ScoreResult(result.accuracy, result.accepted, score_details(result))
 
 
 # -- recording a scored assignment ----------------------------------------------------------------
@@ -221,10 +214,6 @@ def record_scoring(session: Session, job: Job, score: AssignmentScore) -> None:
     outcomes = [(items[str(i.item_id)].image_id, p) for i, p in zip(ordered, passes, strict=True)]
     if record.sprt_decision != Decision.BAN.value:  # a spammer's failures say nothing about the GT
         update_gt_images(session, job, outcomes, now)
-    if score.accepted:
-        from marketplace.quality import tasks
-
-        tasks.schedule_finalize(session, job.id)
 
 
 def store_conflicts(
@@ -327,7 +316,6 @@ def retire_gt_image(
     image_id: int,
     why: str,
     *,
-    actor: User | None = None,
     open_review: bool = True,
     now: datetime | None = None,
 ) -> None:
@@ -379,6 +367,17 @@ def resume_if_gt_available(session: Session, job: Job) -> bool:
     return True
 
 
+def check_gt_image(session: Session, job: Job, image_id: int) -> None:
+    """422 unless ``image_id`` is one of the job's GT images."""
+    image = repo.get_image(session, image_id)
+    if image is None or image.job_id != job.id or not image.is_gt:
+        raise InvalidInput(f"image {image_id} is not a GT image of job {job.id}", field="image_id")
+
+
+def current_gt_objects(session: Session, image_id: int) -> list[dict[str, Any]]:
+    return [{"label": a.label, "geometry": a.geometry} for a in repo.gt_annotations(session, [image_id])]
+
+
 def restore_gt_image(session: Session, job: Job, image_id: int, objects: Sequence[dict[str, Any]]) -> None:
     """A reviewer fixed a GT label: new answer, fresh rating, back in use."""
     repo.replace_gt_annotations(session, job.id, image_id, objects)
@@ -422,24 +421,23 @@ def rescore(session: Session, job: Job, assignment: Assignment) -> AssignmentSco
     return result
 
 
-def rescore_rejected_with_image(session: Session, job: Job, image_id: int, actor: User | None) -> list[int]:
-    """Re-score every rejected assignment that held this GT image; accept those that now pass."""
+def rescore_rejected_with_image(session: Session, job: Job, image_id: int) -> list[tuple[Assignment, bool]]:
+    """Re-score every rejected assignment that held this GT image; accept those that now pass.
+    Returns them with whether each counted for its chunk (see :func:`accept_after_review`)."""
     overturned = []
     for assignment in repo.rejected_assignments_with_image(session, image_id):
         if rescore(session, job, assignment).accepted:
-            accept_after_review(session, job, assignment)
-            overturned.append(assignment.id)
+            overturned.append((assignment, accept_after_review(session, job, assignment)))
     return overturned
 
 
-def accept_after_review(session: Session, job: Job, assignment: Assignment) -> None:
-    """A rejection is overturned: the work is accepted and paid once.
+def accept_after_review(session: Session, job: Job, assignment: Assignment) -> bool:
+    """A rejection is overturned: the work is accepted and the worker's GT record corrected.
 
-    When the slot the rejection gave back is still free, the work counts as one of its chunk's
-    ``overlap`` acceptances and is paid from the job's budget like any accepted work. When others have
-    since taken every place of the chunk, the chunk keeps its ``overlap`` acceptances (so the job still
-    completes on budget) and the overturned worker is paid out of the platform's fee: the platform pays
-    for its own scoring mistake. A settled job, or a fee too small for it, refuses the overturn.
+    Returns whether it counts as one of its chunk's ``overlap`` acceptances: it does when the slot its
+    rejection gave back is still free; when others have since taken every place of the chunk, the
+    chunk keeps its ``overlap`` acceptances (so the job still completes on budget) and the work is a
+    surplus (the review flow pays it out of the platform's fee).
     """
     if assignment.status is not AssignmentStatus.rejected:
         raise Conflict(
@@ -450,9 +448,8 @@ def accept_after_review(session: Session, job: Job, assignment: Assignment) -> N
     overturn_assignment(assignment)
     if counted:
         settle_chunk_after_overturn(chunk, job.overlap)
-    payout_hooks.on_assignment_overturned(session, assignment, counted=counted)
     correct_worker_record(session, job, assignment)
-    complete_job_if_done(session, job)
+    return counted
 
 
 def settle_chunk_after_overturn(chunk: Chunk, overlap: int) -> None:
@@ -483,23 +480,6 @@ def correct_worker_record(session: Session, job: Job, assignment: Assignment) ->
     if record.sprt_decision == Decision.BAN.value and record.sprt_llr > config.lower:
         record.sprt_decision = Decision.CONTINUE.value
     record.updated_at = utcnow()
-
-
-def complete_job_if_done(session: Session, job: Job) -> bool:
-    session.flush()
-    repo.lock_job(session, job.id)
-    if job.status not in (JobStatus.active, JobStatus.validating):
-        return False
-    if assignments_repo.unfinished_chunks(session, job.id) != 0:
-        return False
-    payout_hooks.on_job_dataset_complete(session, job)
-    from marketplace.quality import tasks
-
-    tasks.schedule_finalize(session, job.id)
-    return True
-
-
-# -- views ----------------------------------------------------------------------------------------
 
 
 def worker_accuracy(record: WorkerJobQuality | None) -> dict[str, Any]:

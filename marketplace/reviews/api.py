@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from marketplace.deps import ReviewerUser, SessionDep, SettingsDep, WorkerUser
+from marketplace.flows import review_decision
 from marketplace.media import service as media
 from marketplace.models import DisputeKind, DisputeStatus
 from marketplace.reviews import service
@@ -54,7 +55,7 @@ def decide(
     dispute_id: int, body: DecisionIn, user: ReviewerUser, session: SessionDep, settings: SettingsDep
 ) -> DisputeDetailOut:
     """Decide once: uphold, overturn, fix_gt_label, retire_gt, restore_gt, ban_worker or reopen_chunk."""
-    return service.decide(session, user, dispute_id, body, settings)
+    return review_decision.decide(session, user, dispute_id, body, settings)
 
 
 @router.get("/api/reviews/images/{image_id}")

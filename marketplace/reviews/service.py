@@ -18,18 +18,15 @@ from marketplace.models import (
     Assignment,
     AssignmentStatus,
     Chunk,
-    ChunkStatus,
     Dispute,
     DisputeKind,
     DisputeStatus,
     Job,
-    JobStatus,
     User,
     utcnow,
 )
 from marketplace.reviews import repository as repo
 from marketplace.reviews.schemas import (
-    Action,
     AppealOut,
     DecisionIn,
     DisputeDetailOut,
@@ -209,9 +206,8 @@ def _dispute_or_404(session: Session, dispute_id: int, *, for_update: bool = Fal
 # -- deciding -------------------------------------------------------------------------------------
 
 
-def decide(
-    session: Session, reviewer: User, dispute_id: int, body: DecisionIn, settings: Settings
-) -> DisputeDetailOut:
+def open_dispute_for_decision(session: Session, dispute_id: int) -> tuple[Dispute, Job]:
+    """The dispute (locked) and its job; 409 when it was decided already."""
     dispute = _dispute_or_404(session, dispute_id, for_update=True)
     if dispute.status is DisputeStatus.decided:
         raise Conflict(
@@ -220,7 +216,13 @@ def decide(
         )
     job = repo.get_job(session, dispute.job_id)
     assert job is not None
-    effects = apply_decision(session, reviewer, dispute, job, body)
+    return dispute, job
+
+
+def record_decision(
+    session: Session, dispute: Dispute, reviewer: User, body: DecisionIn, effects: dict[str, Any]
+) -> None:
+    """Who decided what and when, with its effects, in the dispute's history."""
     now = utcnow()
     dispute.status = DisputeStatus.decided
     dispute.decision = body.action.value
@@ -236,30 +238,9 @@ def decide(
         data=effects,
         at=now,
     )
-    refresh_results_if_needed(session, job, body.action, settings)
-    return get_dispute(session, dispute.id, settings)
 
 
-def apply_decision(
-    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
-) -> dict[str, Any]:
-    handlers = {
-        Action.uphold: _uphold,
-        Action.overturn: _overturn,
-        Action.fix_gt_label: _fix_gt_label,
-        Action.retire_gt: _retire_gt,
-        Action.restore_gt: _restore_gt,
-        Action.ban_worker: _ban_worker,
-        Action.reopen_chunk: _reopen_chunk,
-    }
-    return handlers[body.action](session, reviewer, dispute, job, body)
-
-
-def _uphold(session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn) -> dict[str, Any]:
-    return {}
-
-
-def _assignment_for(session: Session, dispute: Dispute, body: DecisionIn) -> Assignment:
+def assignment_for(session: Session, dispute: Dispute, body: DecisionIn) -> Assignment:
     assignment_id = body.assignment_id or dispute.assignment_id
     if assignment_id is None:
         raise InvalidInput("say which assignment to overturn: 'assignment_id'", field="assignment_id")
@@ -269,47 +250,14 @@ def _assignment_for(session: Session, dispute: Dispute, body: DecisionIn) -> Ass
     return assignment
 
 
-def _overturn(
-    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
-) -> dict[str, Any]:
-    from marketplace.quality import service as quality
-
-    assignment = _assignment_for(session, dispute, body)
-    quality.accept_after_review(session, job, assignment)
-    return {"assignment_id": assignment.id, "status": assignment.status.value}
-
-
-def _image_for(dispute: Dispute, body: DecisionIn) -> int:
+def image_for(dispute: Dispute, body: DecisionIn) -> int:
     image_id = body.image_id or dispute.image_id
     if image_id is None:
         raise InvalidInput("say which GT image: 'image_id'", field="image_id")
     return image_id
 
 
-def _check_gt_image(session: Session, job: Job, image_id: int) -> None:
-    from marketplace.quality import repository as quality_repo
-
-    image = quality_repo.get_image(session, image_id)
-    if image is None or image.job_id != job.id or not image.is_gt:
-        raise InvalidInput(f"image {image_id} is not a GT image of job {job.id}", field="image_id")
-
-
-def _fix_gt_label(
-    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
-) -> dict[str, Any]:
-    from marketplace.quality import service as quality
-
-    image_id = _image_for(dispute, body)
-    _check_gt_image(session, job, image_id)
-    if body.gt_objects is None:
-        raise InvalidInput("fix_gt_label needs 'gt_objects': the correct GT answer", field="gt_objects")
-    objects = [_checked_gt_object(job, o.label, o.geometry) for o in body.gt_objects]
-    quality.restore_gt_image(session, job, image_id, objects)
-    overturned = quality.rescore_rejected_with_image(session, job, image_id, reviewer)
-    return {"image_id": image_id, "gt_objects": objects, "overturned": overturned}
-
-
-def _checked_gt_object(job: Job, label: str, geometry: list[float] | None) -> dict[str, Any]:
+def checked_gt_object(job: Job, label: str, geometry: list[float] | None) -> dict[str, Any]:
     if label not in job.labels:
         raise InvalidInput(f"label {label!r} is not one of the job's labels {job.labels}", field="gt_objects")
     expected = {"boxes": 4, "points": 2, "classification": 0}[job.type.value]
@@ -318,75 +266,14 @@ def _checked_gt_object(job: Job, label: str, geometry: list[float] | None) -> di
     return {"label": label, "geometry": [float(v) for v in geometry] if geometry else None}
 
 
-def _retire_gt(
-    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
-) -> dict[str, Any]:
-    from marketplace.quality import service as quality
-
-    image_id = _image_for(dispute, body)
-    _check_gt_image(session, job, image_id)
-    quality.retire_gt_image(
-        session, job, image_id, f"retired by reviewer {reviewer.id}", actor=reviewer, open_review=False
-    )
-    overturned = quality.rescore_rejected_with_image(session, job, image_id, reviewer)
-    return {"image_id": image_id, "overturned": overturned}
-
-
-def _restore_gt(
-    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
-) -> dict[str, Any]:
-    from marketplace.quality import repository as quality_repo
-    from marketplace.quality import service as quality
-
-    image_id = _image_for(dispute, body)
-    _check_gt_image(session, job, image_id)
-    current = [
-        {"label": a.label, "geometry": a.geometry} for a in quality_repo.gt_annotations(session, [image_id])
-    ]
-    quality.restore_gt_image(session, job, image_id, current)
-    return {"image_id": image_id}
-
-
-def _ban_worker(
-    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
-) -> dict[str, Any]:
-    from marketplace.quality import service as quality
-
+def worker_for(session: Session, dispute: Dispute, body: DecisionIn) -> int:
     worker_id = body.worker_id or dispute.worker_id
     if worker_id is None and dispute.assignment_id is not None:
         assignment = repo.get_assignment(session, dispute.assignment_id)
         worker_id = assignment.worker_id if assignment else None
     if worker_id is None:
         raise InvalidInput("say which worker to ban: 'worker_id'", field="worker_id")
-    quality.ban_worker(
-        session, job.id, worker_id, f"banned by reviewer {reviewer.id}: {body.comment}".strip()
-    )
-    return {"worker_id": worker_id}
-
-
-def _reopen_chunk(
-    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
-) -> dict[str, Any]:
-    from marketplace.assignments import repository as assignments_repo
-    from marketplace.assignments.states import move_chunk
-
-    if dispute.chunk_id is None:
-        raise InvalidInput("only a chunk dispute can reopen a chunk", field="action")
-    chunk = assignments_repo.lock_chunk(session, dispute.chunk_id)
-    if chunk.status is not ChunkStatus.in_review:
-        raise Conflict(f"chunk {chunk.id} is {chunk.status.value}, not in review")
-    chunk.rejected_count = 0
-    move_chunk(chunk, ChunkStatus.open)
-    return {"chunk_id": chunk.id}
-
-
-def refresh_results_if_needed(session: Session, job: Job, action: Action, settings: Settings) -> None:
-    """A decision that changes the data of a completed job re-exports its results."""
-    if job.status is not JobStatus.completed or action is Action.uphold or action is Action.ban_worker:
-        return
-    from marketplace.quality import export
-
-    export.finalize_job(session, job.id, settings, force=True)
+    return worker_id
 
 
 # -- what a reviewer needs to judge ---------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""Scoring outcome: a submitted assignment is scored on its hidden GT and settled.
+
+1. the submission is locked (its job first, so a cancel and a scoring are ordered);
+2. the quality engine scores it on its GT items and records what that says about the worker and the
+   GT (conflicts, SPRT and bans, speed flags, GT ratings);
+3. accepted: the worker earns the pay per assignment, and when this was the last chunk the job
+   completes; rejected: the chunk's slot goes back to the pool, and after ``max_attempts`` failures
+   the chunk waits for a reviewer.
+
+Idempotent: anything no longer ``submitted`` is left alone (a replayed task, the rescore sweep, a
+cancel that scored it first).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from marketplace.assignments import scoring
+from marketplace.assignments import service as assignments
+from marketplace.flows import completion
+from marketplace.models import AssignmentStatus
+from marketplace.payouts import hooks as payout_hooks
+from marketplace.quality import service as quality
+from marketplace.reviews import service as reviews
+
+
+def score_submission(session: Session, assignment_id: int) -> AssignmentStatus | None:
+    found = assignments.lock_submitted(session, assignment_id)
+    if found is None:
+        return None
+    assignment, job = found
+    gt, answers = assignments.scoring_inputs(session, assignment)
+    plugged = scoring.scorer_override(job)
+    if plugged is not None:
+        result = plugged.score(job, gt, answers)
+    else:
+        result = quality.score_and_record(session, job, gt, answers)
+    assignments.record_score(assignment, result)
+    if result.accepted:
+        finished_chunk = assignments.accept(session, job, assignment)
+        payout_hooks.on_assignment_accepted(session, assignment)
+        if finished_chunk:
+            completion.complete_if_done(session, job)
+    else:
+        exhausted = assignments.reject(session, job, assignment)
+        if exhausted is not None:
+            reviews.on_chunk_exhausted(session, exhausted)
+    return assignment.status
