@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from marketplace.accounts.service import issue_token  # noqa: E402
 from marketplace.db import session_scope  # noqa: E402
-from marketplace.jobs.lifecycle import activate_job  # noqa: E402
+from marketplace.flows.funding import activate as activate_job  # noqa: E402
 from marketplace.migrations import upgrade  # noqa: E402
 from marketplace.models import GtAnnotation, Job, JobImage, Rail, Role, User  # noqa: E402
 

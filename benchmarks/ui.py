@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from marketplace.accounts import service as accounts  # noqa: E402
 from marketplace.config import Settings  # noqa: E402
 from marketplace.db import dispose_engines, session_factory, session_scope  # noqa: E402
-from marketplace.jobs.lifecycle import activate_job  # noqa: E402
+from marketplace.flows.funding import activate as activate_job  # noqa: E402
 from marketplace.migrations import upgrade  # noqa: E402
 from marketplace.models import Job, Role  # noqa: E402
 

@@ -5,13 +5,13 @@ an authorisation would lapse after ~7 days, jobs can run longer). The job activa
 ``payment_intent.succeeded`` webhook is applied.
 
 Chain: :func:`start_funding` returns what the requester's wallet needs (vault, token, amount, the
-salted bytes32 job id). :func:`poll_chain_funding` reads ``JobFunded`` logs up to ``head -
+salted bytes32 job id). :func:`ingest_chain_logs` reads ``JobFunded`` logs up to ``head -
 confirmations`` into the inbox (keyed by ``<tx hash>:<log index>``) and applies each once; the cursor
 moves in the same transaction, so a restart neither misses nor repeats one, and blocks that could
 still be re-organised are never read.
 
-Applying a funding writes the ledger (funding, fee), freezes the pay per assignment and activates the
-job, once. Never commits.
+Applying a deposit (the funding flow, :mod:`marketplace.flows.funding`) writes the ledger (funding,
+fee) and activates the job, once. Never commits.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.escrow.chain import ChainEvent, as_bytes32
 from marketplace.jobs import economics
-from marketplace.jobs.lifecycle import activate_job
 from marketplace.jobs.states import transition
 from marketplace.ledger import service as ledger
 from marketplace.models import (
@@ -41,10 +40,8 @@ from marketplace.models import (
     Rail,
     utcnow,
 )
-from marketplace.payment_settings import PaymentSettings
 from marketplace.payments import repository as repo
 from marketplace.payments.rails import Rails
-from marketplace.payouts import service as payouts
 from workers.enqueue import after_commit
 
 log = logging.getLogger(__name__)
@@ -174,11 +171,11 @@ def _chain_instructions(job: Job, funding: JobFunding, rails: Rails) -> FundingI
 # --------------------------------------------------------------------------- applying a funding
 
 
-def apply_funding(session: Session, funding: JobFunding, amount: int, *, source: str) -> bool:
-    """Money arrived for ``funding`` (verified webhook or confirmed chain log). Returns True if applied
-    now, False if it had been applied already."""
+def record_deposit(session: Session, funding: JobFunding, amount: int, *, source: str) -> Job | None:
+    """Money arrived for ``funding`` (verified webhook or confirmed chain log): mark it and write it to
+    the ledger. Returns the job, locked; None when this funding had been applied already."""
     if funding.status is FundingStatus.succeeded:
-        return False
+        return None
     job = session.get(Job, funding.job_id, with_for_update=True)
     assert job is not None
     funding.status = FundingStatus.succeeded
@@ -193,26 +190,26 @@ def apply_funding(session: Session, funding: JobFunding, amount: int, *, source:
         idem_key=f"funding:{funding.id}",
         memo=source,
     )
-    if job.status is not JobStatus.awaiting_funds:
-        # Cancelled (or otherwise moved on) before the money arrived: give it all back.
-        log.warning("job %s is %s but funding arrived; refunding it", job.id, job.status.value)
-        payouts.settle(session, job, action="cancel")
-        return True
-    if amount < funding.amount:
-        log.error("job %s funded with %s < bounty %s; refunding", job.id, amount, funding.amount)
-        transition(job, JobStatus.cancelled)
-        payouts.settle(session, job, action="cancel")
-        return True
+    return job
+
+
+def take_fee(session: Session, funding: JobFunding) -> None:
+    """The platform's fee, frozen at funding, moves out of the job's escrow (once)."""
     if funding.fee_amount:
         ledger.record_fee(
             session,
-            job_id=job.id,
+            job_id=funding.job_id,
             currency=funding.currency,
             amount=funding.fee_amount,
             idem_key=f"fee:{funding.id}",
         )
-    activate_job(session, job)
-    return True
+
+
+@dataclass(frozen=True)
+class Deposit:
+    funding: JobFunding
+    amount: int
+    source: str
 
 
 # --------------------------------------------------------------------------- Stripe webhooks
@@ -236,23 +233,28 @@ def enqueue_inbox(session: Session, inbox_id: int) -> None:
     after_commit(session, _send)
 
 
-def process_inbox_event(session: Session, inbox_id: int, rails: Rails) -> str:
-    row = repo.lock_inbox(session, inbox_id)
-    if row is None:
-        return "busy"
-    if row.status is not InboxStatus.pending:
-        return row.status.value
-    if row.source == "stripe":
-        note = _apply_stripe(session, row, rails.settings)
-    else:
-        note = _apply_chain(session, row)
+def lock_inbox(session: Session, inbox_id: int) -> InboxEvent | None:
+    return repo.lock_inbox(session, inbox_id)
+
+
+def pending_inbox_ids(session: Session, source: str) -> list[int]:
+    return list(repo.pending_inbox_ids(session, source))
+
+
+def close_inbox(row: InboxEvent, note: str) -> str:
+    """Mark an inbox event handled: ``applied``, or ``ignored`` with the reason."""
     row.status = InboxStatus.applied if note == "applied" else InboxStatus.ignored
     row.note = note[:500]
     row.processed_at = utcnow()
     return row.status.value
 
 
-def _apply_stripe(session: Session, row: InboxEvent, ps: PaymentSettings) -> str:
+def match_deposit(session: Session, row: InboxEvent) -> Deposit | str:
+    """The deposit an inbox event reports (its funding locked), or why it is ignored."""
+    return _stripe_deposit(session, row) if row.source == "stripe" else _chain_deposit(session, row)
+
+
+def _stripe_deposit(session: Session, row: InboxEvent) -> Deposit | str:
     if row.type != "payment_intent.succeeded":
         return f"ignored: {row.type}"
     obj = (row.payload.get("data") or {}).get("object") or {}
@@ -265,8 +267,7 @@ def _apply_stripe(session: Session, row: InboxEvent, ps: PaymentSettings) -> str
     received = obj.get("amount_received") or obj.get("amount")
     if str(obj.get("currency", "")).lower() != funding.currency.lower() or not isinstance(received, int):
         return "ignored: currency or amount does not match the job"
-    applied = apply_funding(session, funding, int(received), source=f"stripe {pi_id}")
-    return "applied" if applied else "ignored: already funded"
+    return Deposit(funding, int(received), f"stripe {pi_id}")
 
 
 # --------------------------------------------------------------------------- chain logs
@@ -274,14 +275,14 @@ def _apply_stripe(session: Session, row: InboxEvent, ps: PaymentSettings) -> str
 CURSOR = "vault-funded"
 
 
-def poll_chain_funding(session: Session, rails: Rails, *, max_blocks: int = 5_000) -> int:
-    """Ingest confirmed ``JobFunded`` logs into the inbox and apply them. Returns how many applied."""
+def ingest_chain_logs(session: Session, rails: Rails, *, max_blocks: int = 5_000) -> None:
+    """Store the vault's confirmed ``JobFunded`` logs in the inbox and move the cursor (one step)."""
     escrow = rails.need_chain()
     head = int(escrow.w3.eth.block_number)
     safe = head - rails.chain_confirmations
     cursor = repo.lock_cursor(session, CURSOR, rails.settings.chain_start_block)
     if safe <= cursor.block:
-        return _apply_pending_chain(session)
+        return
     start, end = cursor.block + 1, min(safe, cursor.block + max_blocks)
     for event in escrow.iter_funded_events(start, end):
         repo.insert_inbox(
@@ -293,7 +294,6 @@ def poll_chain_funding(session: Session, rails: Rails, *, max_blocks: int = 5_00
             block_number=event.block_number,
         )
     cursor.block = end
-    return _apply_pending_chain(session)
 
 
 def _event_payload(event: ChainEvent) -> dict[str, Any]:
@@ -304,21 +304,7 @@ def _event_payload(event: ChainEvent) -> dict[str, Any]:
     return {"args": args, "tx_hash": event.tx_hash, "log_index": event.log_index, "block": event.block_number}
 
 
-def _apply_pending_chain(session: Session) -> int:
-    applied = 0
-    for inbox_id in repo.pending_inbox_ids(session, "chain"):
-        row = repo.lock_inbox(session, inbox_id)
-        if row is None or row.status is not InboxStatus.pending:
-            continue
-        note = _apply_chain(session, row)
-        row.status = InboxStatus.applied if note == "applied" else InboxStatus.ignored
-        row.note = note[:500]
-        row.processed_at = utcnow()
-        applied += row.status is InboxStatus.applied
-    return applied
-
-
-def _apply_chain(session: Session, row: InboxEvent) -> str:
+def _chain_deposit(session: Session, row: InboxEvent) -> Deposit | str:
     args = row.payload.get("args") or {}
     job_key = str(args.get("jobId", "")).lower()
     funding = repo.funding_by_chain_id(session, job_key, lock=True)
@@ -326,8 +312,4 @@ def _apply_chain(session: Session, row: InboxEvent) -> str:
         return "ignored: not one of our jobs"
     if (funding.chain_token or "").lower() != str(args.get("token", "")).lower():
         return f"ignored: funded with token {args.get('token')}, job expects {funding.chain_token}"
-    return (
-        "applied"
-        if apply_funding(session, funding, int(args["amount"]), source=row.external_id)
-        else ("ignored: already funded")
-    )
+    return Deposit(funding, int(args["amount"]), row.external_id)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from marketplace.db import session_factory, session_scope
-from marketplace.payments import repository, service
+from marketplace.flows import funding
+from marketplace.payments import repository
 from marketplace.payments.rails import get_rails
 from workers.celery_app import celery_app
 
@@ -11,7 +12,7 @@ from workers.celery_app import celery_app
 @celery_app.task(name="payments.process_inbox_event", acks_late=True, reject_on_worker_lost=True)
 def process_inbox_event(inbox_id: int) -> str:
     with session_scope(session_factory()) as session:
-        return service.process_inbox_event(session, inbox_id, get_rails())
+        return funding.process_inbox_event(session, inbox_id, get_rails())
 
 
 @celery_app.task(name="payments.process_pending_inbox", acks_late=True)
@@ -27,4 +28,4 @@ def process_pending_inbox() -> int:
 @celery_app.task(name="payments.poll_chain_funding", acks_late=True)
 def poll_chain_funding() -> int:
     with session_scope(session_factory()) as session:
-        return service.poll_chain_funding(session, get_rails())
+        return funding.poll_chain_funding(session, get_rails())

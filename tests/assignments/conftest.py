@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
-from marketplace.jobs.lifecycle import activate_job
+from marketplace.flows.funding import activate as activate_job
 from marketplace.models import AssignmentItem, GtAnnotation, Job
 from tests.conftest import UserFactory, coco_boxes, job_body, write_image
 

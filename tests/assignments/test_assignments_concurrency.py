@@ -30,7 +30,7 @@ from marketplace.assignments.scoring import SimpleScorer, set_scorer_factory
 from marketplace.config import Settings
 from marketplace.db import get_engine, session_scope
 from marketplace.errors import Conflict
-from marketplace.jobs.lifecycle import activate_job
+from marketplace.flows.funding import activate as activate_job
 from marketplace.migrations import upgrade
 from marketplace.models import (
     Assignment,

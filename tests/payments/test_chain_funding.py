@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
 from marketplace.escrow.evm import DevChain
+from marketplace.flows import funding as funding_flow
 from marketplace.ledger import service as ledger
 from marketplace.models import InboxEvent, Job, JobStatus
 from marketplace.payments import service as payments
@@ -18,7 +19,7 @@ from tests.conftest import UserFactory, job_body
 
 def _poll(settings: Settings, rails: Rails) -> int:
     with session_scope(session_factory(settings)) as s:
-        return payments.poll_chain_funding(s, rails)
+        return funding_flow.poll_chain_funding(s, rails)
 
 
 def _status(settings: Settings, job_id: int) -> JobStatus:

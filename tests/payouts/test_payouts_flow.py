@@ -13,6 +13,7 @@ from marketplace.errors import Conflict
 from marketplace.escrow.chain import JobStatus as ChainJobStatus
 from marketplace.escrow.evm import DevChain
 from marketplace.flows import cancellation
+from marketplace.flows import funding as funding_flow
 from marketplace.ledger import service as ledger
 from marketplace.models import (
     FundingStatus,
@@ -71,12 +72,12 @@ def _setup(
         rails.need_chain().fund_job(requester_acct, out.chain_job_id, out.token_address, bounty, out.deadline)
         ids["requester_address"] = requester_acct.address
         with session_scope(session_factory(settings)) as s:
-            assert payments.poll_chain_funding(s, rails) == 1
+            assert funding_flow.poll_chain_funding(s, rails) == 1
     else:
         with session_scope(session_factory(settings)) as s:
             funding = repository.funding_for_job(s, job.id)
             assert funding is not None
-            assert payments.apply_funding(s, funding, bounty, source="test")
+            assert funding_flow.funds_arrived(s, funding, bounty, source="test")
     with session_scope(session_factory(settings)) as s:
         job_row = repository.job(s, job.id)
         assert job_row is not None and job_row.status is JobStatus.active

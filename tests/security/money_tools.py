@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
+from marketplace.flows import funding as funding_flow
 from marketplace.ledger import service as ledger
 from marketplace.models import AssignmentStatus, Job, JobStatus, LedgerTransaction
 from marketplace.payments import service as payments
@@ -26,7 +27,7 @@ def fund_now(settings: Settings, rails: Rails, job_id: int, fee_bps: int = 500) 
     with session_scope(session_factory(settings)) as s:
         funding = payouts_repo.funding_for_job(s, job_id)
         assert funding is not None
-        assert payments.apply_funding(s, funding, funding.amount, source="test")
+        assert funding_flow.funds_arrived(s, funding, funding.amount, source="test")
         job = s.get(Job, job_id)
         assert job is not None and job.status is JobStatus.active
         return {

@@ -132,7 +132,7 @@ def sign_in(page: Any, email: str, password: str = "correct horse 1") -> None:
 def activate(settings: Settings, job_id: int) -> None:
     """Open a job for work the way a successful funding does (funding itself is the payments domain)."""
     from marketplace.db import session_factory, session_scope
-    from marketplace.jobs.lifecycle import activate_job
+    from marketplace.flows.funding import activate as activate_job
     from marketplace.models import Job
 
     with session_scope(session_factory(settings)) as session:
