@@ -156,18 +156,9 @@ def record_earning(
     idem_key: str,
     memo: str = "",
 ) -> tuple[LedgerTransaction, bool]:
-    amount = _positive(amount)
-    if (found := repository.find_transaction(session, idem_key)) is not None:
-        return found, False
-    _escrow_covers(session, job_id, amount, "pay an earning of")
-    return post(
-        session,
-        idem_key=idem_key,
-        kind=EntryKind.earning,
-        job_id=job_id,
-        currency=currency,
-        memo=memo,
-        lines=[Line(A.worker_payable, amount, worker_id), Line(A.job_escrow, -amount)],
+    """Accepted work earns its worker money out of the job's escrow."""
+    return _credit_worker(
+        session, A.job_escrow, EntryKind.earning, job_id, worker_id, currency, amount, idem_key, memo
     )
 
 
@@ -183,20 +174,36 @@ def record_compensation(
 ) -> tuple[LedgerTransaction, bool]:
     """Work the platform pays for out of its fee on the job (an overturned rejection whose chunk others
     finished): the job's escrow is untouched."""
+    return _credit_worker(
+        session, A.platform, EntryKind.compensation, job_id, worker_id, currency, amount, idem_key, memo
+    )
+
+
+def _credit_worker(
+    session: Session,
+    source: AccountType,
+    kind: EntryKind,
+    job_id: int,
+    worker_id: int,
+    currency: str,
+    amount: int,
+    idem_key: str,
+    memo: str,
+) -> tuple[LedgerTransaction, bool]:
     amount = _positive(amount)
     if (found := repository.find_transaction(session, idem_key)) is not None:
         return found, False
-    held = fee_balance(session, job_id)
+    held = repository.balance(session, job_id, source)
     if held < amount:
-        raise LedgerError(f"job {job_id}'s fee holds {held}; cannot pay {amount} out of it")
+        raise LedgerError(f"job {job_id}'s {source.value} holds {held}; cannot pay {amount} out of it")
     return post(
         session,
         idem_key=idem_key,
-        kind=EntryKind.compensation,
+        kind=kind,
         job_id=job_id,
         currency=currency,
         memo=memo,
-        lines=[Line(A.worker_payable, amount, worker_id), Line(A.platform, -amount)],
+        lines=[Line(A.worker_payable, amount, worker_id), Line(source, -amount)],
     )
 
 

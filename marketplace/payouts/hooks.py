@@ -42,7 +42,7 @@ def on_assignment_overturned(session: Session, assignment: AssignmentLike, *, co
     if counted:
         on_assignment_accepted(session, assignment)
     elif _funded(session, assignment.job_id):
-        service.make_payable_from_fee(session, assignment)
+        service.make_payable(session, assignment, from_fee=True)
 
 
 def on_job_dataset_complete(session: Session, job: Job) -> None:

@@ -75,11 +75,13 @@ def _funding(session: Session, job_id: int) -> JobFunding:
 # --------------------------------------------------------------------------- earnings
 
 
-def make_payable(session: Session, assignment: AssignmentLike) -> int:
-    """Record that an accepted assignment earns its worker ``pay_per_assignment`` (once per assignment).
+def make_payable(session: Session, assignment: AssignmentLike, *, from_fee: bool = False) -> int:
+    """Record that an accepted assignment earns its worker ``pay_per_assignment``, once per assignment.
 
-    Returns the amount recorded now (0 when it was already payable). Also the entry point for a
-    reviewer overturning a rejection.
+    From the job's budget (``chunks x overlap`` payable assignments), or with ``from_fee`` out of the
+    platform's fee for the job: an overturned rejection whose chunk others finished meanwhile, so the
+    budget of the other chunks stays whole. Returns the amount recorded now (0 when it was already
+    payable); a 409 with a reason when the job is settled or the money is not there.
     """
     funding = _funding(session, assignment.job_id)
     ledger.lock_job(session, assignment.job_id)
@@ -87,55 +89,32 @@ def make_payable(session: Session, assignment: AssignmentLike) -> int:
     if ledger.earning_exists(session, key):
         return 0
     if funding.closed_at is not None:
-        raise Conflict(f"job {assignment.job_id} is settled; its remaining money went back to the requester")
-    if repo.count_earnings(session, assignment.job_id) >= funding.payable_assignments:
+        raise Conflict(
+            f"job {assignment.job_id} is settled: its money has been paid out and refunded",
+            extra={"reason": "job_settled"},
+        )
+    if from_fee:
+        fee_left = ledger.fee_balance(session, assignment.job_id)
+        if fee_left < funding.pay_per_assignment:
+            raise Conflict(
+                f"other workers finished this chunk meanwhile and the job's platform fee left ({fee_left}) "
+                f"cannot pay the overturned work ({funding.pay_per_assignment}); uphold instead",
+                extra={"reason": "overturn_unfunded"},
+            )
+    elif repo.count_earnings(session, assignment.job_id) >= funding.payable_assignments:
         raise Conflict(
             f"job {assignment.job_id} already paid its {funding.payable_assignments} assignments "
             "(chunks x overlap)"
         )
-    ledger.record_earning(
+    record = ledger.record_compensation if from_fee else ledger.record_earning
+    record(
         session,
         job_id=assignment.job_id,
         worker_id=assignment.worker_id,
         currency=funding.currency,
         amount=funding.pay_per_assignment,
         idem_key=key,
-        memo=f"assignment {assignment.id} accepted",
-    )
-    return funding.pay_per_assignment
-
-
-def make_payable_from_fee(session: Session, assignment: AssignmentLike) -> int:
-    """An overturned rejection whose chunk others finished meanwhile: its worker earns
-    ``pay_per_assignment`` out of the platform's fee for the job, so the budget of the other chunks
-    stays whole. Refused (409) when the job is settled or its fee cannot cover it. Once per assignment.
-    """
-    funding = _funding(session, assignment.job_id)
-    ledger.lock_job(session, assignment.job_id)
-    key = earning_key(assignment.id)
-    if ledger.earning_exists(session, key):
-        return 0
-    if funding.closed_at is not None:
-        raise Conflict(
-            f"job {assignment.job_id} is settled: its money has been paid out and refunded, so this "
-            "overturn cannot be paid",
-            extra={"reason": "job_settled"},
-        )
-    fee_left = ledger.fee_balance(session, assignment.job_id)
-    if fee_left < funding.pay_per_assignment:
-        raise Conflict(
-            f"other workers finished this chunk meanwhile and the job's platform fee left ({fee_left}) "
-            f"cannot pay the overturned work ({funding.pay_per_assignment}); uphold instead",
-            extra={"reason": "overturn_unfunded"},
-        )
-    ledger.record_compensation(
-        session,
-        job_id=assignment.job_id,
-        worker_id=assignment.worker_id,
-        currency=funding.currency,
-        amount=funding.pay_per_assignment,
-        idem_key=key,
-        memo=f"assignment {assignment.id} overturned after its chunk was finished",
+        memo=f"assignment {assignment.id} accepted" + (" (overturned; from the fee)" if from_fee else ""),
     )
     return funding.pay_per_assignment
 
