@@ -13,12 +13,14 @@ from marketplace.accounts.api import router as accounts_router
 from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
 from marketplace.db import get_engine, session_factory
+from marketplace.edge.body_limits import BodyLimits
 from marketplace.errors import install_error_handlers
 from marketplace.files_api import router as files_router
 from marketplace.jobs.api import router as jobs_router
 from marketplace.payments.api import router as payments_router
 from marketplace.quality.api import router as quality_router
 from marketplace.reviews.api import router as reviews_router
+from marketplace.runtime import keep_default_recursion_limit
 from marketplace.web.pages import install_web
 
 #: HTTP requests handled at once; the others wait in the event loop. Below the database pool (20 + 30)
@@ -45,6 +47,7 @@ class InFlightLimit:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    keep_default_recursion_limit()
     settings = settings or get_settings()
     app = FastAPI(
         title="Tilework",
@@ -55,6 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory(settings)
     install_error_handlers(app)
     app.add_middleware(InFlightLimit)
+    # Added last, so it runs first: nothing else reads a body it has not measured.
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        large={("POST", "/api/jobs"): settings.max_gt_bytes + 1024 * 1024},
+    )
     app.include_router(accounts_router)
     app.include_router(jobs_router)
     app.include_router(assignments_router)

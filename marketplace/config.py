@@ -8,6 +8,7 @@ switches each concern to its real part.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -51,6 +52,10 @@ class Settings(PaymentSettings):
     max_image_bytes: int = 30 * 1024 * 1024
     max_image_pixels: int = 100_000_000
     max_gt_bytes: int = 50 * 1024 * 1024
+    # JSON and form bodies (not multipart uploads): size and nesting caps, checked before parsing.
+    # ``POST /api/jobs`` carries the COCO ground truth inline and may be ``max_gt_bytes`` + 1 MiB.
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_json_depth: int = 32
     platform_fee_bps: int = 500
     # Submissions faster than this per item (claim to submit, server clock) are flagged "too fast".
     min_seconds_per_item: float = 1.0
@@ -60,6 +65,8 @@ class Settings(PaymentSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes for ``tilework serve`` (None: 2+ in production, else 1).
+    web_workers: int | None = Field(default=None, ge=1, le=64)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> Settings:
@@ -80,6 +87,14 @@ class Settings(PaymentSettings):
     @property
     def effective_storage_url(self) -> str:
         return self.storage_url or str(self.home / "storage")
+
+    @property
+    def effective_web_workers(self) -> int:
+        if self.web_workers is not None:
+            return self.web_workers
+        if self.environment != "production":
+            return 1
+        return min(8, max(2, os.cpu_count() or 2))
 
     @property
     def background_in_process(self) -> bool:
