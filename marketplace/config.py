@@ -78,6 +78,11 @@ class Settings(PaymentSettings):
                 )
             if self.database_url is None:
                 raise ValueError("DATABASE_URL must be set in production")
+            if self.card_enabled and not self.stripe_emulated and self.stripe_connect == "standin":
+                raise ValueError(
+                    "production talks to Stripe but TILEWORK_STRIPE_CONNECT is the local stand-in: "
+                    "payouts would be marked paid while no money moves. Set TILEWORK_STRIPE_CONNECT=stripe"
+                )
         return self
 
     @property
