@@ -14,6 +14,7 @@ from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
 from marketplace.db import get_engine, session_factory
 from marketplace.edge.body_limits import BodyLimits
+from marketplace.edge.headers import SecurityHeaders
 from marketplace.errors import install_error_handlers
 from marketplace.files_api import router as files_router
 from marketplace.jobs.api import router as jobs_router
@@ -58,13 +59,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory(settings)
     install_error_handlers(app)
     app.add_middleware(InFlightLimit)
-    # Added last, so it runs first: nothing else reads a body it has not measured.
+    # Added last, so it runs first: nothing else reads a body it has not measured; every answer,
+    # the refusals included, leaves with the security headers.
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
         max_depth=settings.max_json_depth,
         large={("POST", "/api/jobs"): settings.max_gt_bytes + 1024 * 1024},
     )
+    app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.include_router(accounts_router)
     app.include_router(jobs_router)
     app.include_router(assignments_router)

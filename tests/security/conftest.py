@@ -97,3 +97,6 @@ def uvicorn_server(migrated_pg: str, tmp_path: Path) -> Iterator[ServerProcess]:
         yield server
     finally:
         server.stop()
+
+
+from tests.web.conftest import browser_page, chromium, live_server  # noqa: E402, F401  (fixtures)
