@@ -10,6 +10,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marketplace import __version__
 from marketplace.accounts.api import router as accounts_router
+from marketplace.accounts.login_guard import LoginGuard, LoginLimits
+from marketplace.accounts.security import configure_hashing
 from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
 from marketplace.db import get_engine, session_factory
@@ -57,6 +59,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.session_factory = session_factory(settings)
+    configure_hashing(settings.password_hash_concurrency, settings.password_hash_wait_s)
+    app.state.login_guard = LoginGuard.from_settings(
+        settings.effective_rate_limit_redis_url,
+        LoginLimits(
+            per_address=settings.login_max_per_address,
+            address_window_s=settings.login_address_window_s,
+            failures_per_account=settings.login_max_failures_per_account,
+            account_window_s=settings.login_account_window_s,
+        ),
+    )
     install_error_handlers(app)
     app.add_middleware(InFlightLimit)
     # Added last, so it runs first: nothing else reads a body it has not measured; every answer,

@@ -63,6 +63,17 @@ class Settings(PaymentSettings):
     # sweep (``assignments.expire_overdue``) scores it.
     rescore_after_s: float = 60.0
 
+    # Login rate limits (per client address: every attempt; per account: failures) and the bound on
+    # concurrent argon2 hashing. Counters live in Redis when ``rate_limit_redis_url`` or ``REDIS_URL``
+    # is set (shared by all API processes), in memory otherwise.
+    login_max_per_address: int = Field(default=20, ge=1)
+    login_address_window_s: int = Field(default=60, ge=1)
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_account_window_s: int = Field(default=900, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    password_hash_wait_s: float = Field(default=5.0, gt=0)
+    rate_limit_redis_url: str | None = None
+
     host: str = "127.0.0.1"
     port: int = 8000
     # API processes for ``tilework serve`` (None: 2+ in production, else 1).
@@ -100,6 +111,10 @@ class Settings(PaymentSettings):
         if self.environment != "production":
             return 1
         return min(8, max(2, os.cpu_count() or 2))
+
+    @property
+    def effective_rate_limit_redis_url(self) -> str | None:
+        return self.rate_limit_redis_url or self.redis_url
 
     @property
     def background_in_process(self) -> bool:

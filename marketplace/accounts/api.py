@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
 
 from marketplace.accounts import repository, service
+from marketplace.accounts.login_guard import LoginGuard
 from marketplace.accounts.schemas import (
     SELF_SERVICE_ROLES,
     LoginIn,
@@ -17,6 +20,18 @@ from marketplace.errors import Forbidden
 router = APIRouter(prefix="/api", tags=["accounts"])
 
 
+def login_guard(request: Request) -> LoginGuard:
+    guard: LoginGuard = request.app.state.login_guard
+    return guard
+
+
+LoginGuardDep = Annotated[LoginGuard, Depends(login_guard)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 @router.post("/auth/register", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def register(body: RegisterIn, session: SessionDep) -> UserOut:
     """Self-service sign-up for requesters and workers. Reviewers and admins are created by an admin."""
@@ -29,8 +44,11 @@ def register(body: RegisterIn, session: SessionDep) -> UserOut:
 
 
 @router.post("/auth/login", response_model=TokenOut)
-def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    user = service.authenticate(session, body.email, body.password)
+def login(
+    body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep, guard: LoginGuardDep
+) -> TokenOut:
+    """Rate-limited per client address and per account: 429 with ``Retry-After`` past the limits."""
+    user = guard.authenticate(session, body.email, body.password, client_address(request))
     token, row = service.issue_token(session, user, name="login", ttl_days=settings.token_ttl_days)
     return TokenOut(token=token, expires_at=row.expires_at, name=row.name)
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from marketplace import __version__
 from marketplace.accounts import repository as accounts_repository
 from marketplace.accounts import service as accounts_service
+from marketplace.accounts.api import LoginGuardDep, client_address
 from marketplace.accounts.schemas import SELF_SERVICE_ROLES, RegisterIn
 from marketplace.accounts.security import token_digest
 from marketplace.deps import CurrentUser, SessionDep, SettingsDep, bearer_token
@@ -204,6 +205,7 @@ def signin(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    guard: LoginGuardDep,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
@@ -214,9 +216,11 @@ def signin(
             next_url=next_url, email=email, error="Enter your email and password.", status_code=422
         )
     try:
-        user = accounts_service.authenticate(session, email, password)
+        user = guard.authenticate(session, email, password, client_address(request))
     except TileworkError as exc:
-        return _signin_page(next_url=next_url, email=email, error=exc.detail, status_code=exc.status_code)
+        page_ = _signin_page(next_url=next_url, email=email, error=exc.detail, status_code=exc.status_code)
+        page_.headers.update(exc.headers() or {})
+        return page_
     token, _ = accounts_service.issue_token(session, user, name="web", ttl_days=settings.token_ttl_days)
     response = RedirectResponse(next_url or HOME[user.role], status_code=303)
     _set_session_cookie(response, request, token, settings.token_ttl_days)
