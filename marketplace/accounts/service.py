@@ -64,9 +64,19 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     return found[1]
 
 
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    return repository.list_tokens(session, user.id)
+
+
+def token_is_live(row: ApiToken, now: datetime | None = None) -> bool:
+    return row.revoked_at is None and row.expires_at > (now or utcnow())
+
+
 def revoke_token(session: Session, user: User, token_id: int) -> None:
+    """Revoke one of the user's own tokens (again: no change); someone else's is a 404."""
     for row in repository.list_tokens(session, user.id):
         if row.id == token_id:
-            row.revoked_at = utcnow()
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
             return
     raise NotFound(f"token {token_id} not found")
