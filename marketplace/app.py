@@ -16,6 +16,7 @@ from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
 from marketplace.db import get_engine, session_factory
 from marketplace.edge.body_limits import BodyLimits
+from marketplace.edge.csrf import CsrfProtection
 from marketplace.edge.headers import SecurityHeaders
 from marketplace.errors import install_error_handlers
 from marketplace.files_api import router as files_router
@@ -71,6 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(InFlightLimit)
+    app.add_middleware(
+        CsrfProtection,
+        public_base_url=settings.public_base_url,
+        secure_cookies=settings.environment == "production",
+    )
     # Added last, so it runs first: nothing else reads a body it has not measured; every answer,
     # the refusals included, leaves with the security headers.
     app.add_middleware(

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -99,4 +100,19 @@ def uvicorn_server(migrated_pg: str, tmp_path: Path) -> Iterator[ServerProcess]:
         server.stop()
 
 
-from tests.web.conftest import browser_page, chromium, live_server  # noqa: E402, F401  (fixtures)
+from tests.web.conftest import LiveServer, chromium, live_server  # noqa: E402, F401  (fixtures)
+
+
+@pytest.fixture
+def strict_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:  # noqa: F811
+    """A browser page under the pages' real CSP (the tests/web pages bypass it for Playwright)."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

@@ -62,10 +62,10 @@ def test_hsts_in_production(migrated_pg: str, tmp_path: Any) -> None:
 
 
 def test_pages_run_without_csp_violations(
-    browser_page: Any, make_user: Any, client: TestClient, box_dataset: dict[str, Any]
+    strict_page: Any, make_user: Any, client: TestClient, box_dataset: dict[str, Any]
 ) -> None:
     violations: list[str] = []
-    browser_page.on(
+    strict_page.on(
         "console",
         lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
     )
@@ -73,15 +73,15 @@ def test_pages_run_without_csp_violations(
     job = client.post(
         "/api/jobs", json=job_body(str(box_dataset["root"]), box_dataset["gt"]), headers=requester["headers"]
     ).json()
-    sign_in(browser_page, requester["email"])
-    browser_page.wait_for_url("**/jobs")
+    sign_in(strict_page, requester["email"])
+    strict_page.wait_for_url("**/jobs")
     for path in ("/jobs/new", f"/jobs/{job['id']}"):
-        browser_page.goto(path)
-        browser_page.wait_for_load_state("networkidle")
+        strict_page.goto(path)
+        strict_page.wait_for_load_state("networkidle")
     worker = make_user("worker")
-    browser_page.context.clear_cookies()
-    sign_in(browser_page, worker["email"])
-    browser_page.wait_for_url("**/work")
-    browser_page.goto("/work/earnings")
-    browser_page.wait_for_load_state("networkidle")
+    strict_page.context.clear_cookies()
+    sign_in(strict_page, worker["email"])
+    strict_page.wait_for_url("**/work")
+    strict_page.goto("/work/earnings")
+    strict_page.wait_for_load_state("networkidle")
     assert not violations, violations

@@ -53,9 +53,15 @@ def test_every_path_applies_the_policy(settings: Settings, client: TestClient) -
     with pytest.raises(InvalidInput) as caught, session_scope(session_factory(settings)) as session:
         service.register(session, email="ops@example.org", password="password1", role=Role.admin)
     assert caught.value.field == "password"
+    client.get("/signup")
     page = client.post(
         "/signup",
-        data={"email": "web@example.org", "password": "iloveyou1", "role": "worker"},
+        data={
+            "email": "web@example.org",
+            "password": "iloveyou1",
+            "role": "worker",
+            "csrf_token": client.cookies["tw_csrf"],
+        },
         headers={"Origin": "http://testserver"},
     )
     assert page.status_code == 422 and "too common" in page.text

@@ -96,7 +96,12 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def browser_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+    # bypass_csp: Playwright's wait_for_function evaluates its string in the page, which the pages' CSP
+    # (no 'unsafe-eval') refuses, and the test wallet calls the chain node from the page, which a real
+    # wallet extension does from its own context. tests/security checks the pages under the real CSP.
+    context = chromium.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors: list[str] = []
