@@ -100,11 +100,11 @@ def uvicorn_server(migrated_pg: str, tmp_path: Path) -> Iterator[ServerProcess]:
         server.stop()
 
 
-from tests.web.conftest import LiveServer, chromium, live_server  # noqa: E402, F401  (fixtures)
+from tests.web.conftest import LiveServer, live_server  # noqa: E402, F401  (fixtures)
 
 
 @pytest.fixture
-def strict_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:  # noqa: F811
+def strict_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:  # noqa: F811  (fixture)
     """A browser page under the pages' real CSP (the tests/web pages bypass it for Playwright)."""
     context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
     page = context.new_page()
