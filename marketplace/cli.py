@@ -58,8 +58,8 @@ def serve(host: str | None, port: int | None, migrate: bool, workers: int | None
     count = workers or settings.effective_web_workers
     if count > 1 and (settings.background_in_process or settings.chain_rpc_url is None):
         raise click.UsageError(
-            "several API processes need REDIS_URL and TILEWORK_CHAIN_RPC_URL: in-process background "
-            "work and the in-process EVM live inside one process"
+            "several API processes need REDIS_URL and TILEWORK_CHAIN_RPC_URL (in-process background "
+            "work and the in-process EVM live inside one process); set them, or run --workers 1"
         )
     if migrate:
         _upgrade_database()

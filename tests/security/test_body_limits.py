@@ -189,3 +189,19 @@ def test_compose_restarts_the_processes_and_names_real_settings() -> None:
     for key in env:
         if key.startswith("TILEWORK_"):
             assert key.removeprefix("TILEWORK_").lower() in fields, f"{key} is not a setting"
+
+
+def test_serve_refuses_several_processes_with_embedded_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from marketplace.cli import main
+    from marketplace.config import get_settings
+
+    for key in ("REDIS_URL", "TILEWORK_CHAIN_RPC_URL", "TILEWORK_REDIS_URL"):
+        monkeypatch.delenv(key, raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["serve", "--no-migrate", "--workers", "3"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and "--workers 1" in result.output
