@@ -75,7 +75,7 @@ class Client:
             except RETRYABLE:
                 self.stats.add("retry_transport")
             else:
-                if r.status_code < 500:
+                if r.status_code < 500 and r.status_code != 429:  # 429: retried like a 5xx
                     body = (
                         r.json()
                         if r.headers.get("content-type", "").startswith("application/json")

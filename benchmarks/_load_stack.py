@@ -376,6 +376,8 @@ class Stack:
             "TILEWORK_PAYOUT_BACKOFF_MAX_S": "10",
             # simulated workers answer much faster than people; the "too fast" floor follows
             "TILEWORK_MIN_SECONDS_PER_ITEM": "0.01",
+            # the whole simulated crowd signs in from 127.0.0.1: one address, many accounts
+            "TILEWORK_LOGIN_MAX_PER_ADDRESS": "1000000",
             **self.extra_env,
         }
 

@@ -10,16 +10,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marketplace import __version__
 from marketplace.accounts.api import router as accounts_router
+from marketplace.accounts.login_guard import LoginGuard, LoginLimits
+from marketplace.accounts.security import configure_hashing
 from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
 from marketplace.datasets.api import router as data_sources_router
 from marketplace.db import get_engine, session_factory
+from marketplace.edge.body_limits import BodyLimits
+from marketplace.edge.csrf import CsrfProtection
+from marketplace.edge.headers import SecurityHeaders
 from marketplace.errors import install_error_handlers
 from marketplace.files_api import router as files_router
 from marketplace.jobs.api import router as jobs_router
 from marketplace.payments.api import router as payments_router
 from marketplace.quality.api import router as quality_router
 from marketplace.reviews.api import router as reviews_router
+from marketplace.runtime import keep_default_recursion_limit
 from marketplace.web.pages import install_web
 
 #: HTTP requests handled at once; the others wait in the event loop. Below the database pool (20 + 30)
@@ -46,6 +52,7 @@ class InFlightLimit:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    keep_default_recursion_limit()
     settings = settings or get_settings()
     app = FastAPI(
         title="Tilework",
@@ -54,8 +61,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.session_factory = session_factory(settings)
+    configure_hashing(settings.password_hash_concurrency, settings.password_hash_wait_s)
+    app.state.login_guard = LoginGuard.from_settings(
+        settings.effective_rate_limit_redis_url,
+        LoginLimits(
+            per_address=settings.login_max_per_address,
+            address_window_s=settings.login_address_window_s,
+            failures_per_account=settings.login_max_failures_per_account,
+            account_window_s=settings.login_account_window_s,
+        ),
+    )
     install_error_handlers(app)
     app.add_middleware(InFlightLimit)
+    app.add_middleware(
+        CsrfProtection,
+        public_base_url=settings.public_base_url,
+        secure_cookies=settings.environment == "production",
+    )
+    # Added last, so it runs first: nothing else reads a body it has not measured; every answer,
+    # the refusals included, leaves with the security headers.
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        large={("POST", "/api/jobs"): settings.max_gt_bytes + 1024 * 1024},
+    )
+    app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.include_router(accounts_router)
     app.include_router(jobs_router)
     app.include_router(data_sources_router)

@@ -43,19 +43,39 @@ def main() -> None:
 @click.option("--host", default=None, help="bind address (default from TILEWORK_HOST, 127.0.0.1)")
 @click.option("--port", default=None, type=int, help="port (default from TILEWORK_PORT, 8000)")
 @click.option("--migrate/--no-migrate", default=True, help="apply database migrations first")
-def serve(host: str | None, port: int | None, migrate: bool) -> None:
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="API processes under uvicorn's supervisor, which replaces one that dies "
+    "(default from TILEWORK_WEB_WORKERS; 2+ in production, 1 with embedded parts)",
+)
+def serve(host: str | None, port: int | None, migrate: bool, workers: int | None) -> None:
     """Run the web app and API (embedded defaults when nothing is configured)."""
     import uvicorn
 
-    from marketplace.app import create_app
-
     settings = get_settings()
+    count = workers or settings.effective_web_workers
+    if count > 1 and (settings.background_in_process or settings.chain_rpc_url is None):
+        raise click.UsageError(
+            "several API processes need REDIS_URL and TILEWORK_CHAIN_RPC_URL (in-process background "
+            "work and the in-process EVM live inside one process); set them, or run --workers 1"
+        )
     if migrate:
         _upgrade_database()
-    click.echo(f"Tilework on http://{host or settings.host}:{port or settings.port}  (docs at /docs)")
+    bind_host, bind_port = host or settings.host, port or settings.port
+    click.echo(f"Tilework on http://{bind_host}:{bind_port}  (docs at /docs, {count} process(es))")
     beat = _start_inprocess_beat() if settings.background_in_process else None
     try:
-        uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+        if count > 1:
+            # The supervisor restarts a worker that exits or stops answering its health pings.
+            uvicorn.run(
+                "marketplace.app:create_app", factory=True, host=bind_host, port=bind_port, workers=count
+            )
+        else:
+            from marketplace.app import create_app
+
+            uvicorn.run(create_app(settings), host=bind_host, port=bind_port)
     finally:
         if beat is not None:
             beat.stop()

@@ -8,6 +8,7 @@ switches each concern to its real part.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -53,6 +54,10 @@ class Settings(PaymentSettings):
     max_image_bytes: int = 30 * 1024 * 1024
     max_image_pixels: int = 100_000_000
     max_gt_bytes: int = 50 * 1024 * 1024
+    # JSON and form bodies (not multipart uploads): size and nesting caps, checked before parsing.
+    # ``POST /api/jobs`` carries the COCO ground truth inline and may be ``max_gt_bytes`` + 1 MiB.
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_json_depth: int = 32
     platform_fee_bps: int = 500
     # Submissions faster than this per item (claim to submit, server clock) are flagged "too fast".
     min_seconds_per_item: float = 1.0
@@ -60,8 +65,21 @@ class Settings(PaymentSettings):
     # sweep (``assignments.expire_overdue``) scores it.
     rescore_after_s: float = 60.0
 
+    # Login rate limits (per client address: every attempt; per account: failures) and the bound on
+    # concurrent argon2 hashing. Counters live in Redis when ``rate_limit_redis_url`` or ``REDIS_URL``
+    # is set (shared by all API processes), in memory otherwise.
+    login_max_per_address: int = Field(default=20, ge=1)
+    login_address_window_s: int = Field(default=60, ge=1)
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_account_window_s: int = Field(default=900, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    password_hash_wait_s: float = Field(default=5.0, gt=0)
+    rate_limit_redis_url: str | None = None
+
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes for ``tilework serve`` (None: 2+ in production, else 1).
+    web_workers: int | None = Field(default=None, ge=1, le=64)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> Settings:
@@ -73,6 +91,11 @@ class Settings(PaymentSettings):
                 )
             if self.database_url is None:
                 raise ValueError("DATABASE_URL must be set in production")
+            if self.card_enabled and not self.stripe_emulated and self.stripe_connect == "standin":
+                raise ValueError(
+                    "production talks to Stripe but TILEWORK_STRIPE_CONNECT is the local stand-in: "
+                    "payouts would be marked paid while no money moves. Set TILEWORK_STRIPE_CONNECT=stripe"
+                )
         return self
 
     @property
@@ -82,6 +105,18 @@ class Settings(PaymentSettings):
     @property
     def effective_storage_url(self) -> str:
         return self.storage_url or str(self.home / "storage")
+
+    @property
+    def effective_web_workers(self) -> int:
+        if self.web_workers is not None:
+            return self.web_workers
+        if self.environment != "production":
+            return 1
+        return min(8, max(2, os.cpu_count() or 2))
+
+    @property
+    def effective_rate_limit_redis_url(self) -> str | None:
+        return self.rate_limit_redis_url or self.redis_url
 
     @property
     def background_in_process(self) -> bool:

@@ -20,6 +20,10 @@ class TileworkError(Exception):
         self.field = field
         self.extra = extra or {}
 
+    def headers(self) -> dict[str, str] | None:
+        """Extra response headers (``Retry-After`` on a 429)."""
+        return None
+
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "detail": self.detail}
         if self.field:
@@ -64,6 +68,39 @@ class PayloadTooLarge(TileworkError):
     code = "payload_too_large"
 
 
+class JsonTooDeep(TileworkError):
+    """A JSON body nests deeper than the API accepts (refused before it is parsed)."""
+
+    status_code = 400
+    code = "json_too_deep"
+
+
+class CrossOriginRefused(TileworkError):
+    """A cookie-authenticated state change came from another origin (or named none)."""
+
+    status_code = 403
+    code = "cross_origin_refused"
+
+
+class CsrfTokenInvalid(TileworkError):
+    """A cookie-authenticated state change without the page's CSRF token."""
+
+    status_code = 403
+    code = "csrf_token_invalid"
+
+
+class TooManyRequests(TileworkError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int, field: str | None = None):
+        super().__init__(detail, field=field, extra={"retry_after": max(1, int(retry_after))})
+        self.retry_after = max(1, int(retry_after))
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class PaymentRequired(TileworkError):
     status_code = 402
     code = "payment_required"
@@ -86,7 +123,7 @@ class ServiceUnavailable(TileworkError):
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TileworkError)
     async def _tilework(_: Request, exc: TileworkError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content=exc.to_body())
+        return JSONResponse(status_code=exc.status_code, content=exc.to_body(), headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,6 +131,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=422, content={"error": "invalid_input", "detail": "; ".join(problems)}
         )
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, exc: RecursionError) -> JSONResponse:
+        # Deep input that got past the body limits (a JSON field of a multipart form, a GT file):
+        # with the interpreter's normal recursion limit this is an exception, never a crash.
+        error = JsonTooDeep("the input nests too deeply")
+        return JSONResponse(status_code=error.status_code, content=error.to_body())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

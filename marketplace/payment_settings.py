@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,6 +67,21 @@ class PaymentSettings(BaseSettings):
     siwe_domain: str = "127.0.0.1:8000"
     siwe_uri: str = "http://127.0.0.1:8000"
     siwe_nonce_ttl_s: int = 600
+
+    @model_validator(mode="after")
+    def _refuse_live_key_with_standin(self) -> PaymentSettings:
+        if self.stripe_live and self.stripe_connect == "standin":
+            raise ValueError(
+                "TILEWORK_STRIPE_SECRET_KEY is a live Stripe key but TILEWORK_STRIPE_CONNECT is the local "
+                "stand-in: workers' payouts would be marked paid while no money moves. Set "
+                "TILEWORK_STRIPE_CONNECT=stripe"
+            )
+        return self
+
+    @property
+    def stripe_live(self) -> bool:
+        """A live-mode secret or restricted key: real money."""
+        return (self.stripe_secret_key or "").startswith(("sk_live_", "rk_live_"))
 
     @property
     def card_enabled(self) -> bool:

@@ -22,7 +22,7 @@ from marketplace.db import dispose_engines, get_engine
 from marketplace.migrations import upgrade
 from marketplace.models import Base
 
-pytest_plugins = ["tests.s3_server"]
+pytest_plugins = ["tests.s3_server", "tests.browser"]
 
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(

@@ -1,20 +1,37 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
 
 from marketplace.accounts import repository, service
+from marketplace.accounts.login_guard import LoginGuard
 from marketplace.accounts.schemas import (
     SELF_SERVICE_ROLES,
     LoginIn,
     RegisterIn,
     TokenIn,
+    TokenInfo,
     TokenOut,
     UserOut,
 )
-from marketplace.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from marketplace.accounts.security import token_digest
+from marketplace.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, bearer_token
 from marketplace.errors import Forbidden
 
 router = APIRouter(prefix="/api", tags=["accounts"])
+
+
+def login_guard(request: Request) -> LoginGuard:
+    guard: LoginGuard = request.app.state.login_guard
+    return guard
+
+
+LoginGuardDep = Annotated[LoginGuard, Depends(login_guard)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 @router.post("/auth/register", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -29,23 +46,46 @@ def register(body: RegisterIn, session: SessionDep) -> UserOut:
 
 
 @router.post("/auth/login", response_model=TokenOut)
-def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    user = service.authenticate(session, body.email, body.password)
+def login(
+    body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep, guard: LoginGuardDep
+) -> TokenOut:
+    """Rate-limited per client address and per account: 429 with ``Retry-After`` past the limits."""
+    user = guard.authenticate(session, body.email, body.password, client_address(request))
     token, row = service.issue_token(session, user, name="login", ttl_days=settings.token_ttl_days)
-    return TokenOut(token=token, expires_at=row.expires_at, name=row.name)
+    return TokenOut(id=row.id, token=token, expires_at=row.expires_at, name=row.name)
+
+
+@router.get("/auth/tokens", response_model=list[TokenInfo])
+def list_tokens(user: CurrentUser, session: SessionDep, request: Request) -> list[TokenInfo]:
+    """The caller's own tokens (sign-ins, scripts), newest last; never their secrets."""
+    presented = bearer_token(request)
+    current = token_digest(presented) if presented else None
+    return [
+        TokenInfo(
+            id=row.id,
+            name=row.name,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            active=service.token_is_live(row),
+            current=row.token_hash == current,
+        )
+        for row in service.list_tokens(session, user)
+    ]
 
 
 @router.post("/auth/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED)
 def create_token(body: TokenIn, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    """A named API token for scripts; it is shown once."""
+    """A named API token for scripts, valid for ``ttl_days``; it is shown once."""
     token, row = service.issue_token(
         session, user, name=body.name, ttl_days=body.ttl_days or settings.token_ttl_days
     )
-    return TokenOut(token=token, expires_at=row.expires_at, name=row.name)
+    return TokenOut(id=row.id, token=token, expires_at=row.expires_at, name=row.name)
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> None:
+    """Revoke one of your own tokens at once (a sign-in's or a script's)."""
     service.revoke_token(session, user, token_id)
 
 

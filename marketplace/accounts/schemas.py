@@ -36,10 +36,23 @@ class TokenIn(BaseModel):
 
 
 class TokenOut(BaseModel):
+    id: int
     token: str
     token_type: str = "bearer"
     expires_at: datetime
     name: str
+
+
+class TokenInfo(BaseModel):
+    """One of the caller's tokens, without its secret (only its SHA-256 is stored)."""
+
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    active: bool
+    current: bool = Field(description="the token that made this request")
 
 
 class UserOut(BaseModel):

@@ -8,8 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.accounts import repository
+from marketplace.accounts.passwords import password_problem
 from marketplace.accounts.security import hash_password, new_token, token_digest, verify_password
-from marketplace.errors import Conflict, Forbidden, NotFound, Unauthorized
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from marketplace.models import ApiToken, Role, User, utcnow
 
 # A constant hash so a login for an unknown email costs the same as a wrong password.
@@ -18,6 +19,9 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 
 def register(session: Session, *, email: str, password: str, role: Role, display_name: str = "") -> User:
     email = email.strip().lower()
+    problem = password_problem(password, email)
+    if problem:
+        raise InvalidInput(problem, field="password")
     if repository.get_user_by_email(session, email) is not None:
         raise Conflict(f"an account with email {email!r} already exists", field="email")
     user = User(email=email, password_hash=hash_password(password), role=role, display_name=display_name)
@@ -60,9 +64,19 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     return found[1]
 
 
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    return repository.list_tokens(session, user.id)
+
+
+def token_is_live(row: ApiToken, now: datetime | None = None) -> bool:
+    return row.revoked_at is None and row.expires_at > (now or utcnow())
+
+
 def revoke_token(session: Session, user: User, token_id: int) -> None:
+    """Revoke one of the user's own tokens (again: no change); someone else's is a 404."""
     for row in repository.list_tokens(session, user.id):
         if row.id == token_id:
-            row.revoked_at = utcnow()
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
             return
     raise NotFound(f"token {token_id} not found")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,11 @@ class ApiClient:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        r = self.http.request(method, path, headers=self._headers(), **kwargs)
+        for _ in range(5):  # a 429 (login limits, busy password hashing) says when to come back
+            r = self.http.request(method, path, headers=self._headers(), **kwargs)
+            if r.status_code != 429:
+                break
+            time.sleep(min(5.0, float(r.headers.get("retry-after", "1"))))
         body = r.json() if r.headers.get("content-type", "").startswith("application/json") else r.content
         if r.status_code >= 400:
             raise ApiError(r.status_code, body)

@@ -119,6 +119,8 @@ def start_platform(options: DemoOptions) -> Platform:
     port = options.port or _free_port()
     os.environ.setdefault("TILEWORK_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     os.environ.setdefault("TILEWORK_MIN_SECONDS_PER_ITEM", str(1.0 / TIME_SCALE))
+    # the simulated crowd signs in from one address (127.0.0.1): not a login flood
+    os.environ.setdefault("TILEWORK_LOGIN_MAX_PER_ADDRESS", "100000")
     get_settings.cache_clear()
     settings = get_settings()
     settings.ensure_home()

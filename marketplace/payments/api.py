@@ -134,8 +134,10 @@ async def stripe_webhook(request: Request) -> JSONResponse:
             secret,
             rails.settings.stripe_webhook_tolerance_s,
         )
-    except (WebhookSignatureInvalid, ValueError):
-        return JSONResponse({"error": "bad_signature", "detail": "invalid Stripe signature"}, 400)
+    except WebhookSignatureInvalid as exc:
+        return JSONResponse({"error": "bad_signature", "detail": f"invalid Stripe signature: {exc}"}, 400)
+    except ValueError as exc:
+        return JSONResponse({"error": "invalid_input", "detail": f"not a Stripe event: {exc}"}, 400)
     factory = request.app.state.session_factory
     with factory() as session:
         try:

@@ -214,16 +214,32 @@ class CardPayments:
 
     @staticmethod
     def verify_webhook(
-        payload: bytes, sig_header: str | None, secret: str, tolerance_s: int
+        payload: bytes, sig_header: str | None, secret: str, tolerance_s: int, now: float | None = None
     ) -> dict[str, Any]:
-        """Check ``Stripe-Signature`` (HMAC-SHA256 over ``t.payload``, timestamp within tolerance)."""
+        """Check ``Stripe-Signature`` (HMAC-SHA256 over ``t.payload``, timestamp within tolerance in
+        both directions: the SDK only refuses old ones) and return the event object.
+
+        Raises :class:`WebhookSignatureInvalid` for a bad signature or timestamp, ``ValueError`` for a
+        signed body that is not a JSON object."""
         if not sig_header:
             raise WebhookSignatureInvalid("missing Stripe-Signature header")
         try:
             stripe.WebhookSignature.verify_header(payload.decode("utf-8"), sig_header, secret, tolerance_s)
         except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
             raise WebhookSignatureInvalid(str(exc)) from exc
-        event: dict[str, Any] = json.loads(payload)
+        stamps = [p.partition("=")[2] for p in sig_header.split(",") if p.strip().startswith("t=")]
+        try:
+            ts = int(stamps[0].strip())
+        except (IndexError, ValueError) as exc:
+            raise WebhookSignatureInvalid("no timestamp in the signature header") from exc
+        if ts > (time.time() if now is None else now) + tolerance_s:
+            raise WebhookSignatureInvalid("timestamp is in the future, outside the tolerance zone")
+        try:
+            event = json.loads(payload)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ValueError("the body is not JSON") from exc
+        if not isinstance(event, dict):
+            raise ValueError("the body is not a JSON object")
         return event
 
 

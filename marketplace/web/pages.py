@@ -20,10 +20,14 @@ from sqlalchemy.orm import Session
 from marketplace import __version__
 from marketplace.accounts import repository as accounts_repository
 from marketplace.accounts import service as accounts_service
+from marketplace.accounts.api import LoginGuardDep, client_address
 from marketplace.accounts.schemas import SELF_SERVICE_ROLES, RegisterIn
 from marketplace.accounts.security import token_digest
+from marketplace.config import Settings
 from marketplace.deps import CurrentUser, SessionDep, SettingsDep, bearer_token
-from marketplace.errors import TileworkError
+from marketplace.edge.csrf import csrf_token as current_csrf_token
+from marketplace.edge.csrf import form_token_ok
+from marketplace.errors import CsrfTokenInvalid, TileworkError
 from marketplace.models import Role, User, utcnow
 from marketplace.web.render import STATIC, esc, render
 
@@ -86,6 +90,7 @@ def _account(user: User | None) -> str:
     return (
         f'<span class="who">{esc(name)} <span class="role-tag">{esc(user.role.value)}</span></span>'
         '<form method="post" action="/signout" class="inline">'
+        f'<input type="hidden" name="csrf_token" value="{esc(current_csrf_token())}">'
         '<button type="submit" class="link">Sign out</button></form>'
     )
 
@@ -114,6 +119,7 @@ def page(
         role=user.role.value if user else "",
         body_class=body_class,
         asset_version=version,
+        csrf_token=current_csrf_token(),
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
@@ -161,16 +167,19 @@ def _form_error(message: str | None) -> str:
     return f'<p class="form-error" role="alert">{esc(message)}</p>' if message else ""
 
 
-def _set_session_cookie(response: Response, request: Request, token: str, ttl_days: int) -> None:
+def _set_session_cookie(response: Response, request: Request, token: str, settings: Settings) -> None:
     response.set_cookie(
         COOKIE,
         token,
-        max_age=ttl_days * 24 * 3600,
+        max_age=settings.token_ttl_days * 24 * 3600,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=settings.environment == "production" or request.url.scheme == "https",
         path="/",
     )
+
+
+FORM_EXPIRED = "This form has expired or did not come from this site. Please try again."
 
 
 # -- sign in / up / out ---------------------------------------------------------------------------
@@ -187,7 +196,13 @@ def home(request: Request, session: SessionDep) -> Response:
 def _signin_page(
     *, next_url: str = "", email: str = "", error: str | None = None, status_code: int = 200
 ) -> Response:
-    body = render("signin.html", next=next_url, email=email, form_error=_form_error(error))
+    body = render(
+        "signin.html",
+        next=next_url,
+        email=email,
+        form_error=_form_error(error),
+        csrf_token=current_csrf_token(),
+    )
     return page("Sign in", body, user=None, current="/signin", status_code=status_code)
 
 
@@ -204,22 +219,28 @@ def signin(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    guard: LoginGuardDep,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     next_url = _safe_next(next) or ""
+    if not form_token_ok(request, csrf_token):
+        return _signin_page(next_url=next_url, email=email, error=FORM_EXPIRED, status_code=403)
     if not email or not password:
         return _signin_page(
             next_url=next_url, email=email, error="Enter your email and password.", status_code=422
         )
     try:
-        user = accounts_service.authenticate(session, email, password)
+        user = guard.authenticate(session, email, password, client_address(request))
     except TileworkError as exc:
-        return _signin_page(next_url=next_url, email=email, error=exc.detail, status_code=exc.status_code)
+        page_ = _signin_page(next_url=next_url, email=email, error=exc.detail, status_code=exc.status_code)
+        page_.headers.update(exc.headers() or {})
+        return page_
     token, _ = accounts_service.issue_token(session, user, name="web", ttl_days=settings.token_ttl_days)
     response = RedirectResponse(next_url or HOME[user.role], status_code=303)
-    _set_session_cookie(response, request, token, settings.token_ttl_days)
+    _set_session_cookie(response, request, token, settings)
     return response
 
 
@@ -238,6 +259,7 @@ def _signup_page(
         display_name_error=_field_error("display_name", errors.get("display_name")),
         password_error=_field_error("password", errors.get("password")),
         role_error=_field_error("role", errors.get("role")),
+        csrf_token=current_csrf_token(),
     )
     return page("Sign up", body, user=None, current="/signup", status_code=status_code)
 
@@ -259,8 +281,11 @@ def signup(
     password: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
     display_name: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     values = {"email": email, "role": role, "display_name": display_name}
+    if not form_token_ok(request, csrf_token):
+        return _signup_page(values, {}, form_error=FORM_EXPIRED, status_code=403)
     if role not in {r.value for r in SELF_SERVICE_ROLES}:
         return _signup_page(values, {"role": "Choose worker or requester."}, status_code=422)
     try:
@@ -283,12 +308,14 @@ def signup(
         return _signup_page(values, {}, form_error=exc.detail, status_code=exc.status_code)
     token, _ = accounts_service.issue_token(session, user, name="web", ttl_days=settings.token_ttl_days)
     response = RedirectResponse(HOME[user.role], status_code=303)
-    _set_session_cookie(response, request, token, settings.token_ttl_days)
+    _set_session_cookie(response, request, token, settings)
     return response
 
 
 @router.post("/signout")
-def signout(request: Request, session: SessionDep) -> Response:
+def signout(request: Request, session: SessionDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    if not form_token_ok(request, csrf_token):
+        raise CsrfTokenInvalid("sign out from this site's own pages")
     token = request.cookies.get(COOKIE)
     if token:
         found = accounts_repository.find_live_token(session, token_digest(token), utcnow())

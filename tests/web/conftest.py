@@ -14,21 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from marketplace.config import Settings
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (re-exported)
 from tests.conftest import job_body
 from tests.payments.paytools import chain, dev_chain, rails, task_env  # noqa: F401  (fixtures)
 from tests.quality_db.conftest import quality_job  # noqa: F401  (fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
@@ -78,25 +68,14 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("browser tests need the Python package playwright (pip install playwright)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
 def browser_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+    # bypass_csp: Playwright's wait_for_function evaluates its string in the page, which the pages' CSP
+    # (no 'unsafe-eval') refuses, and the test wallet calls the chain node from the page, which a real
+    # wallet extension does from its own context. tests/security checks the pages under the real CSP.
+    context = chromium.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors: list[str] = []

@@ -37,12 +37,19 @@ def test_web_signin_sets_cookie_and_role_pages(client: TestClient, make_user: An
     page = client.get("/work", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/signin?next=/work"
 
-    bad = client.post("/signin", data={"email": worker["email"], "password": "nope nope"})
+    # the forms post the page's CSRF token, from the page's own origin (what a browser sends)
+    client.get("/signin")
+    form = {"csrf_token": client.cookies["tw_csrf"]}
+    same_origin = {"Origin": "http://testserver"}
+    bad = client.post(
+        "/signin", data={**form, "email": worker["email"], "password": "nope nope"}, headers=same_origin
+    )
     assert bad.status_code == 401 and "wrong email or password" in bad.text
 
     ok = client.post(
         "/signin",
-        data={"email": worker["email"], "password": "correct horse 1", "next": "//evil.example"},
+        data={**form, "email": worker["email"], "password": "correct horse 1", "next": "//evil.example"},
+        headers=same_origin,
         follow_redirects=False,
     )
     assert ok.status_code == 303 and ok.headers["location"] == "/work"
@@ -53,7 +60,7 @@ def test_web_signin_sets_cookie_and_role_pages(client: TestClient, make_user: An
     denied = client.get("/jobs/new")
     assert denied.status_code == 403 and "for requester accounts" in denied.text
 
-    out = client.post("/signout", follow_redirects=False)
+    out = client.post("/signout", data=form, headers=same_origin, follow_redirects=False)
     assert out.status_code == 303
     client.cookies.clear()
     # the token is revoked, not only forgotten by the browser

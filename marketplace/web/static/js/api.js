@@ -1,4 +1,18 @@
-// A thin fetch wrapper for the JSON API. The session cookie (HttpOnly) authenticates every call.
+// A thin fetch wrapper for the JSON API. The session cookie (HttpOnly) authenticates every call; calls
+// that change something also send the page's CSRF token (the server refuses them without it).
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The CSRF token the server put in the page (<meta name="csrf-token">). */
+export function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+/** Headers for a state-changing fetch that does not go through api(). */
+export function csrfHeaders() {
+  return { "X-CSRF-Token": csrfToken() };
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -13,6 +27,7 @@ export class ApiError extends Error {
 
 export async function api(method, path, body, { form = false, signal } = {}) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" }, signal };
+  if (!SAFE.has(method.toUpperCase())) init.headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) {
     if (form) {
       init.body = body; // FormData: the browser sets the multipart boundary

@@ -2,7 +2,7 @@
 // workers, money, funding (wallet: approve + fund through an injected EIP-1193 provider; card: Stripe's
 // Payment Element, loaded from js.stripe.com at runtime, or against a local emulator a marked test-card
 // path), cancel, results.
-import { ApiError, formatAmount, get, h, pageConfig, post, TYPE_NAMES } from "./api.js";
+import { ApiError, csrfHeaders, formatAmount, get, h, pageConfig, post, TYPE_NAMES } from "./api.js";
 import { histogram } from "./histogram.js";
 
 const cfg = pageConfig();
@@ -215,7 +215,9 @@ const uint = (decimal) => word(BigInt(decimal).toString(16));
 /** The fund response with its integers kept exact (token amounts exceed 2**53). */
 async function startFunding() {
   const response = await fetch(`/api/jobs/${jobId}/fund`, {
-    method: "POST", credentials: "same-origin", headers: { Accept: "application/json", "Content-Type": "application/json" },
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json", ...csrfHeaders() },
     body: "{}",
   });
   const text = await response.text();
