@@ -13,7 +13,7 @@ from marketplace.accounts.api import router as accounts_router
 from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
 from marketplace.db import get_engine, session_factory
-from marketplace.errors import install_error_handlers
+from marketplace.errors import LastResort, install_error_handlers
 from marketplace.files_api import router as files_router
 from marketplace.jobs.api import router as jobs_router
 from marketplace.payments.api import router as payments_router
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory(settings)
     install_error_handlers(app)
     app.add_middleware(InFlightLimit)
+    app.add_middleware(LastResort)  # outermost of ours: any unexpected error is a JSON 500
     app.include_router(accounts_router)
     app.include_router(jobs_router)
     app.include_router(assignments_router)

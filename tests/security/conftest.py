@@ -1,0 +1,5 @@
+"""Fixtures of the hostile-input tests: active jobs with claims and disputes (reused from the
+assignment and quality suites)."""
+
+from tests.assignments.conftest import make_job  # noqa: F401  (fixture)
+from tests.quality_db.conftest import quality_job  # noqa: F401  (fixture)
