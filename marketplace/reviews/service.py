@@ -359,6 +359,8 @@ def _ban_worker(
         worker_id = assignment.worker_id if assignment else None
     if worker_id is None:
         raise InvalidInput("say which worker to ban: 'worker_id'", field="worker_id")
+    if not repo.is_worker(session, worker_id):
+        raise InvalidInput(f"there is no worker with id {worker_id}", field="worker_id")
     quality.ban_worker(
         session, job.id, worker_id, f"banned by reviewer {reviewer.id}: {body.comment}".strip()
     )
