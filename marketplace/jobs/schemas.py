@@ -119,7 +119,7 @@ class JobOut(BaseModel):
     title: str
     description: str
     labels: list[str]
-    data_uri: str
+    data_uri: str = Field(description="the location given at creation; `upload:<id>` for uploaded data")
     guide_url: str | None
     accuracy_target: float
     iou_threshold: float
@@ -141,3 +141,10 @@ class JobOut(BaseModel):
     @classmethod
     def _amount_as_text(cls, value: Any) -> str:
         return str(value)
+
+    @field_validator("data_uri")
+    @classmethod
+    def _opaque_upload_location(cls, value: str) -> str:
+        from marketplace.jobs.uploads import public_data_uri  # uploads imports the storage layer
+
+        return public_data_uri(value)

@@ -16,6 +16,16 @@ from marketplace.datasets.intake import check_unique_names
 from marketplace.errors import InvalidInput, PayloadTooLarge
 from marketplace.storage import Storage, open_storage
 
+#: Where ``store_images`` puts a job's files: ``<platform storage>/uploads/<16 hex>``.
+UPLOAD_LOCATION = re.compile(r".*/uploads/(?P<id>[0-9a-f]{16})")
+
+
+def public_data_uri(data_uri: str) -> str:
+    """What API answers show of a job's data location: an upload is ``upload:<id>``, never the
+    platform storage's folder or bucket."""
+    found = UPLOAD_LOCATION.fullmatch(data_uri)
+    return f"upload:{found['id']}" if found else data_uri
+
 
 class Upload(Protocol):
     filename: str | None

@@ -1,11 +1,15 @@
-"""A reviewer banning a worker who does not exist gets a clear 422 (issue 11, low items)."""
+"""A reviewer banning a worker who does not exist gets a clear 422, and no answer shows where the
+server keeps uploaded data (issue 11, low items)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from marketplace.config import Settings
-from tests.conftest import UserFactory
+from tests.conftest import UserFactory, job_body
 from tests.quality_db.conftest import QualityJobFactory, answer_all, claim_ok, submit_ok
 
 
@@ -36,3 +40,30 @@ def test_banning_an_unknown_worker_is_a_clear_422(
         headers=reviewer["headers"],
     )
     assert r.status_code == 200, r.text
+
+
+def test_answers_never_show_the_servers_upload_folder(
+    client: TestClient, make_user: UserFactory, box_dataset: dict[str, Any], settings: Settings
+) -> None:
+    requester = make_user("requester")
+    spec = job_body("unused", {})
+    del spec["data_uri"], spec["gt"]
+    files = [
+        ("gt", ("gt.json", json.dumps(box_dataset["gt"]).encode(), "application/json")),
+        *[("images", (n, (box_dataset["root"] / n).read_bytes(), "image/png")) for n in box_dataset["names"]],
+    ]
+    created = client.post(
+        "/api/jobs/upload", data={"spec": json.dumps(spec)}, files=files, headers=requester["headers"]
+    )
+    assert created.status_code == 201, created.text
+    job_id = created.json()["id"]
+    shown = [
+        created,
+        client.get(f"/api/jobs/{job_id}", headers=requester["headers"]),
+        client.get("/api/jobs", headers=requester["headers"]),
+        client.post(f"/api/jobs/{job_id}/cancel", headers=requester["headers"]),
+    ]
+    for r in shown:
+        assert r.status_code == 200 or r.status_code == 201, r.text
+        assert str(settings.home) not in r.text and "uploads/" not in r.text, r.text
+    assert created.json()["data_uri"].startswith("upload:")
