@@ -111,7 +111,7 @@ class ErrorOut(BaseModel):
 
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "malformed request",
+    400: "malformed request: the body could not be read",
     401: "not signed in, or the token is unknown, expired or revoked",
     402: "payment required",
     403: "your role or account may not do this",
@@ -177,7 +177,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "http_error"
         )
         return JSONResponse(

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api", tags=["accounts"])
     "/auth/register",
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(403, 409, 422),
+    responses=error_responses(400, 403, 409, 413, 422),
 )
 def register(body: RegisterIn, session: SessionDep) -> UserOut:
     """Self-service sign-up for requesters and workers. Reviewers and admins are created by an admin."""
@@ -34,7 +34,7 @@ def register(body: RegisterIn, session: SessionDep) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/auth/login", response_model=TokenOut, responses=error_responses(401, 403, 422, 429))
+@router.post("/auth/login", response_model=TokenOut, responses=error_responses(400, 401, 403, 413, 422, 429))
 def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
     user = service.authenticate(session, body.email, body.password)
     token, row = service.issue_token(session, user, name="login", ttl_days=settings.token_ttl_days)
@@ -45,7 +45,7 @@ def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut
     "/auth/tokens",
     response_model=TokenOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(400, 401, 403, 413, 422),
 )
 def create_token(body: TokenIn, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> TokenOut:
     """A named API token for scripts; it is shown once."""
@@ -73,7 +73,7 @@ def me(user: CurrentUser) -> UserOut:
     "/admin/users",
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 403, 409, 422),
+    responses=error_responses(400, 401, 403, 409, 413, 422),
 )
 def admin_create_user(body: RegisterIn, _: AdminUser, session: SessionDep) -> UserOut:
     """Admins create accounts of any role, reviewers and admins included."""

@@ -95,7 +95,7 @@ def get_assignment(
 @router.post(
     "/api/assignments/{assignment_id}/submit",
     response_model=SubmitOut,
-    responses=error_responses(401, 403, 404, 409, 413, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 def submit(assignment_id: Id, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
     return service.submit(session, user, assignment_id, body)

@@ -22,7 +22,7 @@ FUNDED_STATES = (JobStatus.active, JobStatus.validating)
     "",
     response_model=JobOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 403, 404, 413, 422),
+    responses=error_responses(400, 401, 403, 404, 413, 422),
 )
 def create_job(body: JobCreate, user: RequesterUser, session: SessionDep, settings: SettingsDep) -> JobOut:
     """Create a draft job from a data location (`s3://bucket/prefix` or an allowed local folder)."""
@@ -37,7 +37,7 @@ def create_job(body: JobCreate, user: RequesterUser, session: SessionDep, settin
     "/upload",
     response_model=JobOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 403, 413, 422),
+    responses=error_responses(400, 401, 403, 413, 422),
 )
 def create_job_from_upload(
     user: RequesterUser,

@@ -40,7 +40,7 @@ router = APIRouter(tags=["payments"])
 @router.post(
     "/api/jobs/{job_id}/fund",
     response_model=FundOut,
-    responses=error_responses(401, 403, 404, 409, 422, 502, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 502, 503),
 )
 def fund_job(
     job_id: Id, user: RequesterUser, session: SessionDep, settings: SettingsDep, body: FundIn | None = None
@@ -165,7 +165,9 @@ async def stripe_webhook(request: Request) -> JSONResponse:
 
 
 @router.post(
-    "/api/payouts/wallet/nonce", response_model=WalletNonceOut, responses=error_responses(401, 403, 422, 503)
+    "/api/payouts/wallet/nonce",
+    response_model=WalletNonceOut,
+    responses=error_responses(400, 401, 403, 413, 422, 503),
 )
 def wallet_nonce(body: WalletNonceIn, user: WorkerUser, session: SessionDep) -> WalletNonceOut:
     """A Sign-In with Ethereum message for this worker and address; sign it with the wallet."""
@@ -176,7 +178,9 @@ def wallet_nonce(body: WalletNonceIn, user: WorkerUser, session: SessionDep) -> 
 
 
 @router.post(
-    "/api/payouts/wallet/verify", response_model=DestinationOut, responses=error_responses(401, 403, 409, 422)
+    "/api/payouts/wallet/verify",
+    response_model=DestinationOut,
+    responses=error_responses(400, 401, 403, 409, 413, 422),
 )
 def wallet_verify(body: WalletVerifyIn, user: WorkerUser, session: SessionDep) -> DestinationOut:
     dest = siwe.verify_and_link(session, user, body.message, body.signature)

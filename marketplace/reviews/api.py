@@ -20,7 +20,7 @@ router = APIRouter(tags=["reviews"])
     "/api/assignments/{assignment_id}/appeal",
     response_model=AppealOut,
     status_code=201,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 def appeal(assignment_id: Id, body: AppealIn, user: WorkerUser, session: SessionDep) -> AppealOut:
     """Appeal one of my rejected assignments (once), with a comment for the reviewer."""
@@ -63,7 +63,7 @@ def get_dispute(
 @router.post(
     "/api/reviews/disputes/{dispute_id}/decide",
     response_model=DisputeDetailOut,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 def decide(
     dispute_id: Id, body: DecisionIn, user: ReviewerUser, session: SessionDep, settings: SettingsDep

@@ -90,3 +90,17 @@ def test_the_documented_error_model_is_one_schema(client: TestClient, code: str)
     error_out = document["components"]["schemas"]["ErrorOut"]
     assert set(error_out["required"]) == {"error", "detail"}
     assert {"field", "reason", "problems"} <= set(error_out["properties"])
+
+
+def test_unreadable_bodies_are_a_documented_400(client: TestClient, make_user: UserFactory) -> None:
+    """Found by the fuzzer: a body that is not UTF-8 is a 400 that no route documented."""
+    document = client.get("/openapi.json").json()
+    for method, path, op in _operations(document):
+        if "requestBody" in op:
+            assert {"400", "413"} <= set(op["responses"]), (method, path)
+    r = client.post(
+        "/api/auth/login", content=b"\x02Tb\x17\xff\xfe", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "bad_request"
+    assert _error_validator(document).is_valid(r.json())
