@@ -22,6 +22,7 @@ from marketplace.accounts import repository as accounts_repository
 from marketplace.accounts import service as accounts_service
 from marketplace.accounts.schemas import SELF_SERVICE_ROLES, RegisterIn
 from marketplace.accounts.security import token_digest
+from marketplace.bounds import Id, unstorable_text
 from marketplace.deps import CurrentUser, SessionDep, SettingsDep, bearer_token
 from marketplace.errors import TileworkError
 from marketplace.models import Role, User, utcnow
@@ -209,7 +210,7 @@ def signin(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     next_url = _safe_next(next) or ""
-    if not email or not password:
+    if not email or not password or unstorable_text([email, password]):
         return _signin_page(
             next_url=next_url, email=email, error="Enter your email and password.", status_code=422
         )
@@ -311,7 +312,7 @@ def job_board(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/work/jobs/{job_id}", response_class=HTMLResponse)
-def annotate(job_id: int, request: Request, session: SessionDep) -> Response:
+def annotate(job_id: Id, request: Request, session: SessionDep) -> Response:
     user = _require(request, session, (Role.worker,), "worker")
     if not isinstance(user, User):
         return user
@@ -407,7 +408,7 @@ def new_job(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(job_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def job_page(job_id: Id, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     user = _require(request, session, JOB_VIEWERS, "requester")
     if not isinstance(user, User):
         return user
@@ -443,7 +444,7 @@ APPROVE_SELECTOR = _selector("approve(address,uint256)")
 
 
 @router.get("/web/jobs/{job_id}/scores.json")
-def job_scores(job_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def job_scores(job_id: Id, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Data for the job page's histogram and worker table (scores only, never answers)."""
     from sqlalchemy import select
 

@@ -313,3 +313,17 @@ def test_gt_file_with_nul_text_is_refused_like_a_json_body(
         "/api/jobs/upload", data={"spec": json.dumps(spec)}, files=files, headers=make_user()["headers"]
     )
     _assert_422(r, "gt")
+
+
+def test_pages_refuse_hostile_ids_and_text_too(client: TestClient, make_user: UserFactory) -> None:
+    requester, worker = make_user("requester"), make_user("worker")
+    for path, user in [
+        (f"/jobs/{HUGE}", requester),
+        (f"/web/jobs/{HUGE}/scores.json", requester),
+        (f"/work/jobs/{HUGE}", worker),
+        (f"/jobs/{2**31}", requester),
+    ]:
+        r = client.get(path, headers=user["headers"], follow_redirects=False)
+        assert r.status_code == 422, (path, r.status_code, r.text[:300])
+    r = client.post("/signin", data={"email": "a\x00@example.org", "password": "x"}, follow_redirects=False)
+    assert r.status_code == 422 and "Enter your email and password" in r.text
