@@ -19,7 +19,7 @@ from marketplace.db import get_engine, session_factory
 from marketplace.edge.body_limits import BodyLimits
 from marketplace.edge.csrf import CsrfProtection
 from marketplace.edge.headers import SecurityHeaders
-from marketplace.errors import install_error_handlers
+from marketplace.errors import LastResort, install_error_handlers
 from marketplace.files_api import router as files_router
 from marketplace.jobs.api import router as jobs_router
 from marketplace.payments.api import router as payments_router
@@ -78,14 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_base_url=settings.public_base_url,
         secure_cookies=settings.environment == "production",
     )
-    # Added last, so it runs first: nothing else reads a body it has not measured; every answer,
-    # the refusals included, leaves with the security headers.
+    # Added last, so they run first: nothing else reads a body BodyLimits has not measured; any
+    # unexpected error becomes a JSON 500; every answer leaves with the security headers.
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
         max_depth=settings.max_json_depth,
         large={("POST", "/api/jobs"): settings.max_gt_bytes + 1024 * 1024},
     )
+    app.add_middleware(LastResort)  # any unexpected error is a JSON 500, the connection kept
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.include_router(accounts_router)
     app.include_router(jobs_router)

@@ -16,8 +16,9 @@ from marketplace.accounts.schemas import (
     UserOut,
 )
 from marketplace.accounts.security import token_digest
+from marketplace.bounds import Id
 from marketplace.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, bearer_token
-from marketplace.errors import Forbidden
+from marketplace.errors import Forbidden, error_responses
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -34,7 +35,12 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.post("/auth/register", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/auth/register",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 403, 409, 413, 422),
+)
 def register(body: RegisterIn, session: SessionDep) -> UserOut:
     """Self-service sign-up for requesters and workers. Reviewers and admins are created by an admin."""
     if body.role not in SELF_SERVICE_ROLES:
@@ -45,7 +51,7 @@ def register(body: RegisterIn, session: SessionDep) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/auth/login", response_model=TokenOut)
+@router.post("/auth/login", response_model=TokenOut, responses=error_responses(400, 401, 403, 413, 422, 429))
 def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep, guard: LoginGuardDep
 ) -> TokenOut:
@@ -74,7 +80,12 @@ def list_tokens(user: CurrentUser, session: SessionDep, request: Request) -> lis
     ]
 
 
-@router.post("/auth/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/auth/tokens",
+    response_model=TokenOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 413, 422),
+)
 def create_token(body: TokenIn, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> TokenOut:
     """A named API token for scripts, valid for ``ttl_days``; it is shown once."""
     token, row = service.issue_token(
@@ -83,18 +94,27 @@ def create_token(body: TokenIn, user: CurrentUser, session: SessionDep, settings
     return TokenOut(id=row.id, token=token, expires_at=row.expires_at, name=row.name)
 
 
-@router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> None:
+@router.delete(
+    "/auth/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 422),
+)
+def revoke_token(token_id: Id, user: CurrentUser, session: SessionDep) -> None:
     """Revoke one of your own tokens at once (a sign-in's or a script's)."""
     service.revoke_token(session, user, token_id)
 
 
-@router.get("/me", response_model=UserOut)
+@router.get("/me", response_model=UserOut, responses=error_responses(401))
 def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/admin/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/admin/users",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 409, 413, 422),
+)
 def admin_create_user(body: RegisterIn, _: AdminUser, session: SessionDep) -> UserOut:
     """Admins create accounts of any role, reviewers and admins included."""
     user = service.register(
@@ -103,6 +123,6 @@ def admin_create_user(body: RegisterIn, _: AdminUser, session: SessionDep) -> Us
     return UserOut.model_validate(user)
 
 
-@router.get("/admin/users", response_model=list[UserOut])
+@router.get("/admin/users", response_model=list[UserOut], responses=error_responses(401, 403))
 def admin_list_users(_: AdminUser, session: SessionDep) -> list[UserOut]:
     return [UserOut.model_validate(u) for u in repository.list_users(session)]

@@ -4,12 +4,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from marketplace.bounds import ApiInput
 from marketplace.models.enums import Role
 
 SELF_SERVICE_ROLES = (Role.requester, Role.worker)
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(ApiInput):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=8, max_length=256)
     role: Role
@@ -25,14 +26,14 @@ class RegisterIn(BaseModel):
         return value
 
 
-class LoginIn(BaseModel):
-    email: str
-    password: str
+class LoginIn(ApiInput):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
 
 
-class TokenIn(BaseModel):
+class TokenIn(ApiInput):
     name: str = Field(default="script", max_length=120)
-    ttl_days: int | None = Field(default=None, ge=1, le=3650)
+    ttl_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
 
 
 class TokenOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -16,8 +16,9 @@ from marketplace.assignments.schemas import (
     SubmissionIn,
     SubmitOut,
 )
+from marketplace.bounds import Id, Limit, Offset
 from marketplace.deps import CurrentUser, SessionDep, SettingsDep, WorkerUser
-from marketplace.errors import Forbidden
+from marketplace.errors import Forbidden, error_responses
 from marketplace.models import Role, User
 
 router = APIRouter(tags=["assignments"])
@@ -31,18 +32,22 @@ AHEAD_DESCRIPTION = (
     "(to preload its images). Its deadline is the current one's plus the time limit until the current "
     "one is submitted, then a full time limit from that moment. At most one current + one next."
 )
-NOTHING: dict[int | str, dict[str, Any]] = {409: {"description": NOTHING_DESCRIPTION}}
+NOTHING = {409: NOTHING_DESCRIPTION}
 
 
-@router.get("/api/work/jobs", response_model=list[OpenJobOut])
+@router.get("/api/work/jobs", response_model=list[OpenJobOut], responses=error_responses(401, 403))
 def job_board(user: WorkerUser, session: SessionDep, settings: SettingsDep) -> list[OpenJobOut]:
     """Open jobs this worker can take: type, pay per assignment, assignments left, time limit."""
     return service.open_jobs(session, user, settings)
 
 
-@router.post("/api/jobs/{job_id}/assignments/claim", response_model=AssignmentOut, responses=NOTHING)
+@router.post(
+    "/api/jobs/{job_id}/assignments/claim",
+    response_model=AssignmentOut,
+    responses=error_responses(401, 403, 404, 409, 422, descriptions=NOTHING),
+)
 def claim_in_job(
-    job_id: int,
+    job_id: Id,
     user: WorkerUser,
     session: SessionDep,
     settings: SettingsDep,
@@ -52,33 +57,47 @@ def claim_in_job(
     return service.claim_in_job(session, user, job_id, settings, ahead=ahead)
 
 
-@router.post("/api/assignments/claim", response_model=AssignmentOut, responses=NOTHING)
+@router.post(
+    "/api/assignments/claim",
+    response_model=AssignmentOut,
+    responses=error_responses(401, 403, 409, descriptions=NOTHING),
+)
 def claim_any(user: WorkerUser, session: SessionDep, settings: SettingsDep) -> AssignmentOut:
     """The next assignment in any job this worker can do."""
     return service.claim_any(session, user, settings)
 
 
-@router.get("/api/assignments/mine", response_model=list[MyAssignmentOut])
+@router.get(
+    "/api/assignments/mine", response_model=list[MyAssignmentOut], responses=error_responses(401, 403, 422)
+)
 def my_assignments(
     user: WorkerUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[Limit, Query()] = 50,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[MyAssignmentOut]:
     """My current and past assignments with status and score."""
     return service.my_assignments(session, user, limit=limit, offset=offset)
 
 
-@router.get("/api/assignments/{assignment_id}", response_model=AssignmentOut)
+@router.get(
+    "/api/assignments/{assignment_id}",
+    response_model=AssignmentOut,
+    responses=error_responses(401, 403, 404, 422),
+)
 def get_assignment(
-    assignment_id: int, user: WorkerUser, session: SessionDep, settings: SettingsDep
+    assignment_id: Id, user: WorkerUser, session: SessionDep, settings: SettingsDep
 ) -> AssignmentOut:
     """One of my assignments; while it is open, its items come with fresh image links."""
     return service.get_my_assignment(session, user, assignment_id, settings)
 
 
-@router.post("/api/assignments/{assignment_id}/submit", response_model=SubmitOut)
-def submit(assignment_id: int, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
+@router.post(
+    "/api/assignments/{assignment_id}/submit",
+    response_model=SubmitOut,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+)
+def submit(assignment_id: Id, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
     return service.submit(session, user, assignment_id, body)
 
 
@@ -88,13 +107,19 @@ def _not_worker(user: User) -> User:
     return user
 
 
-@router.get("/api/jobs/{job_id}/progress", response_model=ProgressOut)
-def job_progress(job_id: int, user: CurrentUser, session: SessionDep) -> ProgressOut:
+@router.get(
+    "/api/jobs/{job_id}/progress", response_model=ProgressOut, responses=error_responses(401, 403, 404, 422)
+)
+def job_progress(job_id: Id, user: CurrentUser, session: SessionDep) -> ProgressOut:
     """Images done/total and assignments by status; the job's requester (and staff) only."""
     return service.job_progress(session, _not_worker(user), job_id)
 
 
-@router.get("/api/jobs/{job_id}/submissions", response_model=list[ExportAssignmentOut])
-def export_submissions(job_id: int, user: CurrentUser, session: SessionDep) -> list[ExportAssignmentOut]:
+@router.get(
+    "/api/jobs/{job_id}/submissions",
+    response_model=list[ExportAssignmentOut],
+    responses=error_responses(401, 403, 404, 422),
+)
+def export_submissions(job_id: Id, user: CurrentUser, session: SessionDep) -> list[ExportAssignmentOut]:
     """Every submission with its answers and per-item interaction records (hovers, clicks, mouse)."""
     return service.export_submissions(session, _not_worker(user), job_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from marketplace.bounds import ApiInput
 from marketplace.models import AssignmentStatus, JobStatus, JobType
 
 MAX_OBJECTS_PER_ITEM = 1000
@@ -17,7 +18,7 @@ MAX_MOUSE_SAMPLES = 10_000
 # -- submissions ----------------------------------------------------------------------------------
 
 
-class AnnotationIn(BaseModel):
+class AnnotationIn(ApiInput):
     """``geometry``: ``[x, y, w, h]`` for boxes, ``[x, y]`` for points, omitted for classification."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -26,14 +27,14 @@ class AnnotationIn(BaseModel):
     geometry: list[float] | None = Field(default=None, max_length=4)
 
 
-class HoverIn(BaseModel):
+class HoverIn(ApiInput):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enter_ms: float = Field(ge=0)
     leave_ms: float | None = Field(default=None, ge=0)
 
 
-class InteractionsIn(BaseModel):
+class InteractionsIn(ApiInput):
     """What the browser recorded on one item (ms since the assignment was shown)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -46,7 +47,7 @@ class InteractionsIn(BaseModel):
     )
 
 
-class ItemAnswerIn(BaseModel):
+class ItemAnswerIn(ApiInput):
     model_config = ConfigDict(extra="forbid")
 
     item_id: str = Field(min_length=1, max_length=64)
@@ -56,7 +57,7 @@ class ItemAnswerIn(BaseModel):
     interactions: InteractionsIn | None = None
 
 
-class SubmissionIn(BaseModel):
+class SubmissionIn(ApiInput):
     model_config = ConfigDict(extra="forbid")
 
     items: list[ItemAnswerIn] = Field(min_length=1, max_length=1000)

@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,20 +31,16 @@ from marketplace.assignments.schemas import (
     SubmissionIn,
     SubmitOut,
 )
-from marketplace.assignments.scoring import Annotation, GtItem, ScoreResult
 from marketplace.assignments.states import (
     NothingToClaim,
     check_assignment_move,
     claim_slot,
-    move_assignment,
-    move_chunk,
     promoted_deadline,
-    record_acceptance,
-    record_rejection,
     release_slot,
 )
+from marketplace.assignments.validation import Rules, validate_submission
 from marketplace.config import Settings
-from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.errors import Conflict, NotFound
 from marketplace.jobs import economics
 from marketplace.jobs.service import get_job_for
 from marketplace.media.service import item_url
@@ -52,13 +48,10 @@ from marketplace.models import (
     Assignment,
     AssignmentSlot,
     AssignmentStatus,
-    Chunk,
     ChunkImage,
-    ChunkStatus,
     GtImageStat,
     Job,
     JobStatus,
-    JobType,
     User,
     utcnow,
 )
@@ -68,7 +61,6 @@ _rng = secrets.SystemRandom()
 
 ITEM_TOKEN_BYTES = 16  # 22 url-safe characters, the same for every item
 SUBMITTABLE_JOB = frozenset({JobStatus.active, JobStatus.validating})
-GEOMETRY_SLACK = 1e-6
 LAZY_EXPIRY_LIMIT = 50  # a claim returns a few overdue assignments; the periodic task does the rest
 __all__ = ["NothingToClaim"]  # re-exported: callers catch it from here
 
@@ -459,7 +451,7 @@ def submit(
         raise Conflict(f"job {row.job_id} is {row.job_status.value}", extra={"reason": "job_not_active"})
     check_assignment_move(row.id, row.status, AssignmentStatus.submitted)
     items = repository.item_rows(session, row.id)
-    answers = validate_submission(_Rules(row.job_type, row.job_labels), items, body)
+    answers = validate_submission(Rules(row.job_type, row.job_labels), items, body)
     repository.store_answers(
         session,
         [
@@ -477,34 +469,6 @@ def submit(
     return SubmitOut(assignment_id=row.id, status=AssignmentStatus.submitted, submitted_at=now)
 
 
-class _Rules:
-    """What validation needs of a job."""
-
-    __slots__ = ("type", "labels")
-
-    def __init__(self, job_type: JobType, labels: list[str]) -> None:
-        self.type, self.labels = job_type, labels
-
-
-class JobRules(Protocol):
-    @property
-    def type(self) -> JobType: ...
-
-    @property
-    def labels(self) -> list[str]: ...
-
-
-class ImageSize(Protocol):
-    @property
-    def token(self) -> str: ...
-
-    @property
-    def width(self) -> int: ...
-
-    @property
-    def height(self) -> int: ...
-
-
 def _replayed(assignment: Any, digest: str) -> SubmitOut:
     if assignment.submission_hash != digest:
         raise Conflict(
@@ -515,144 +479,6 @@ def _replayed(assignment: Any, digest: str) -> SubmitOut:
     return SubmitOut(
         assignment_id=assignment.id, status=assignment.status, submitted_at=assignment.submitted_at
     )
-
-
-def validate_submission(
-    job: JobRules, rows: Sequence[ImageSize], body: SubmissionIn
-) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]]:
-    """token → (annotations, interactions); ``rows`` are the items with their image sizes. Every
-    problem is a 422 naming the item."""
-    images = {row.token: row for row in rows}
-    out: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = {}
-    for index, answer in enumerate(body.items):
-        where = f"items[{index}] (item {answer.item_id})"
-        if answer.item_id not in images:
-            raise InvalidInput(f"{where} is not part of this assignment", field=f"items[{index}].item_id")
-        if answer.item_id in out:
-            raise InvalidInput(f"{where} is answered twice", field=f"items[{index}].item_id")
-        image = images[answer.item_id]
-        annotations = [
-            _checked_annotation(job, image, a.label, a.geometry, f"{where} annotation {n}")
-            for n, a in enumerate(answer.annotations)
-        ]
-        if job.type is JobType.classification and len({a["label"] for a in annotations}) != len(annotations):
-            raise InvalidInput(f"{where} repeats a label", field=f"items[{index}].annotations")
-        interactions = answer.interactions.model_dump(mode="json") if answer.interactions else None
-        out[answer.item_id] = (annotations, interactions)
-    missing = [row.token for row in rows if row.token not in out]
-    if missing:
-        raise InvalidInput(
-            f"item(s) {', '.join(missing)} have no answer; send an empty 'annotations' list for an item "
-            "with nothing to mark",
-            field="items",
-        )
-    return out
-
-
-def _checked_annotation(
-    job: JobRules, image: ImageSize, label: str, geometry: list[float] | None, where: str
-) -> dict[str, Any]:
-    if label not in job.labels:
-        raise InvalidInput(f"{where}: label {label!r} is not one of the job's labels {job.labels}")
-    if job.type is JobType.classification:
-        if geometry is not None:
-            raise InvalidInput(f"{where}: a classification answer has a label and no geometry")
-        return {"label": label, "geometry": None}
-    if job.type is JobType.boxes:
-        _check_box(geometry, image, where)
-    else:
-        _check_point(geometry, image, where)
-    assert geometry is not None
-    return {"label": label, "geometry": [float(v) for v in geometry]}
-
-
-def _check_box(geometry: list[float] | None, image: ImageSize, where: str) -> None:
-    if geometry is None or len(geometry) != 4:
-        raise InvalidInput(f"{where}: a box is [x, y, w, h]")
-    x, y, w, h = geometry
-    if w <= 0 or h <= 0:
-        raise InvalidInput(f"{where}: box {geometry} has a non-positive size")
-    if x < 0 or y < 0 or x + w > image.width + GEOMETRY_SLACK or y + h > image.height + GEOMETRY_SLACK:
-        raise InvalidInput(f"{where}: box {geometry} lies outside the {image.width}x{image.height} image")
-
-
-def _check_point(geometry: list[float] | None, image: ImageSize, where: str) -> None:
-    if geometry is None or len(geometry) != 2:
-        raise InvalidInput(f"{where}: a point is [x, y]")
-    x, y = geometry
-    if not (0 <= x <= image.width and 0 <= y <= image.height):
-        raise InvalidInput(f"{where}: point {geometry} lies outside the {image.width}x{image.height} image")
-
-
-# -- scoring and outcomes -------------------------------------------------------------------------
-
-
-def reopen_chunk(session: Session, chunk_id: int) -> None:
-    """A reviewer sends a chunk that exhausted its attempts back to the pool with fresh attempts."""
-    chunk = repository.lock_chunk(session, chunk_id)
-    if chunk.status is not ChunkStatus.in_review:
-        raise Conflict(f"chunk {chunk.id} is {chunk.status.value}, not in review")
-    chunk.rejected_count = 0
-    move_chunk(chunk, ChunkStatus.open)
-
-
-def lock_submitted(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
-    """A submission waiting for its score, locked (its job key-share locked first, ordered against a
-    cancel); None when there is nothing to score (scored already, or never submitted)."""
-    repository.share_lock_job_of(session, assignment_id)
-    assignment = repository.get_assignment(session, assignment_id, for_update=True)
-    if assignment is None or assignment.status is not AssignmentStatus.submitted:
-        return None
-    job = repository.get_job(session, assignment.job_id)
-    assert job is not None
-    return assignment, job
-
-
-def scoring_inputs(
-    session: Session, assignment: Assignment
-) -> tuple[dict[str, GtItem], dict[str, list[Annotation]]]:
-    """The GT objects of the assignment's GT items and the worker's answers on them, by item token."""
-    rows = repository.items_with_images(session, assignment.id)
-    gt_rows = [(item, image) for item, image in rows if item.is_gt]
-    objects: dict[int, list[Annotation]] = {}
-    for ann in repository.gt_annotations_for(session, [image.id for _, image in gt_rows]):
-        objects.setdefault(ann.image_id, []).append(_annotation(ann.label, ann.geometry))
-    gt = {
-        item.token: GtItem(width=image.width, height=image.height, objects=tuple(objects.get(image.id, [])))
-        for item, image in gt_rows
-    }
-    answers = {
-        item.token: [_annotation(a["label"], a.get("geometry")) for a in (item.answer or [])]
-        for item, _ in gt_rows
-    }
-    return gt, answers
-
-
-def _annotation(label: str, geometry: Any) -> Annotation:
-    return Annotation(label=label, geometry=tuple(float(v) for v in geometry) if geometry else None)
-
-
-def record_score(assignment: Assignment, result: ScoreResult) -> None:
-    assignment.score = min(1.0, max(0.0, float(result.score)))
-    assignment.score_details = result.details
-
-
-def accept(session: Session, job: Job, assignment: Assignment) -> bool:
-    """``submitted → accepted``; True when this acceptance finished its chunk."""
-    chunk = repository.lock_chunk(session, assignment.chunk_id)
-    move_assignment(assignment, AssignmentStatus.accepted)
-    return record_acceptance(chunk, job.overlap)
-
-
-def reject(session: Session, job: Job, assignment: Assignment) -> Chunk | None:
-    """``submitted → rejected`` (its slot goes back to the pool); the chunk when this rejection
-    exhausted its attempts and it now waits for a reviewer."""
-    chunk = repository.lock_chunk(session, assignment.chunk_id)
-    move_assignment(assignment, AssignmentStatus.rejected)
-    if record_rejection(chunk, job.max_attempts):
-        log.info("chunk %s of job %s exhausted its attempts; waiting for review", chunk.id, chunk.job_id)
-        return chunk
-    return None
 
 
 # -- requester views ------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from marketplace.bounds import ApiInput
 
-class DataSourceIn(BaseModel):
+
+class DataSourceIn(ApiInput):
     model_config = ConfigDict(extra="forbid")
 
     uri: str = Field(min_length=6, max_length=1000, description="s3://bucket/prefix you own")

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from marketplace.bounds import S3_BUCKET
 from marketplace.config import Settings
 from marketplace.datasets import repository
 from marketplace.errors import Conflict, DataNotOwned, InvalidInput, NotFound, TileworkError
@@ -33,7 +34,7 @@ PROOF_NAME = "tilework-owner.txt"
 def s3_location(uri: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` → ``("bucket", "some/prefix/")`` (prefix empty or ending in ``/``)."""
     parts = urlsplit(uri.strip())
-    if parts.scheme.lower() != "s3" or not parts.netloc:
+    if parts.scheme.lower() != "s3" or not S3_BUCKET.fullmatch(parts.netloc):
         raise InvalidInput(f"{uri!r} is not an s3://bucket/prefix location", field="uri")
     if parts.query or parts.fragment:
         raise InvalidInput(f"{uri!r} must not carry a query or fragment", field="uri")

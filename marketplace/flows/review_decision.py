@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import service as assignments
+from marketplace.assignments import outcomes as assignments
 from marketplace.config import Settings
 from marketplace.errors import InvalidInput
 from marketplace.flows import completion

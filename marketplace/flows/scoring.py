@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from marketplace.assignments import outcomes as assignments
 from marketplace.assignments import scoring
-from marketplace.assignments import service as assignments
 from marketplace.flows import completion
 from marketplace.models import AssignmentStatus
 from marketplace.payouts import hooks as payout_hooks

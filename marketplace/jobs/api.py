@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from pydantic import ValidationError
 
+from marketplace.bounds import Id, Limit, Offset
 from marketplace.datasets import sources
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep
-from marketplace.errors import Forbidden, InvalidInput
+from marketplace.errors import Forbidden, InvalidInput, error_responses
 from marketplace.flows import cancellation
 from marketplace.jobs import service, uploads
 from marketplace.jobs.schemas import JobCreate, JobOut, JobSpec
@@ -17,7 +18,12 @@ from marketplace.models import Role
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
-@router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=JobOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 404, 413, 422),
+)
 def create_job(body: JobCreate, user: RequesterUser, session: SessionDep, settings: SettingsDep) -> JobOut:
     """Create a draft job from a data location (`s3://bucket/prefix` or an allowed local folder)."""
     storage = sources.open_job_data(session, body.data_uri, settings, owner=user)
@@ -27,7 +33,12 @@ def create_job(body: JobCreate, user: RequesterUser, session: SessionDep, settin
     return JobOut.model_validate(job)
 
 
-@router.post("/upload", response_model=JobOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/upload",
+    response_model=JobOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 413, 422),
+)
 def create_job_from_upload(
     user: RequesterUser,
     session: SessionDep,
@@ -39,6 +50,7 @@ def create_job_from_upload(
     """Create a draft job from uploaded images and a GT file (multipart form)."""
     job_spec = _parse_spec(spec)
     gt_raw = uploads.read_limited(gt, settings.max_gt_bytes, "GT file")
+    uploads.refuse_unstorable_json(gt_raw, "gt")
     stored = uploads.store_images(images, settings)
     try:
         job = service.create_job(
@@ -66,12 +78,12 @@ def _parse_spec(raw: str) -> JobSpec:
         raise InvalidInput(problems, field="spec") from exc
 
 
-@router.get("", response_model=list[JobOut])
+@router.get("", response_model=list[JobOut], responses=error_responses(401, 403, 422))
 def list_jobs(
     user: CurrentUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[Limit, Query()] = 50,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[JobOut]:
     """Requesters see their own jobs; reviewers and admins see all. Workers use the job board."""
     if user.role is Role.worker:
@@ -80,15 +92,17 @@ def list_jobs(
     return [JobOut.model_validate(j) for j in jobs]
 
 
-@router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobOut:
+@router.get("/{job_id}", response_model=JobOut, responses=error_responses(401, 403, 404, 422))
+def get_job(job_id: Id, user: CurrentUser, session: SessionDep) -> JobOut:
     if user.role is Role.worker:
         raise Forbidden("workers see open jobs on the job board")
     return JobOut.model_validate(service.get_job_for(session, user, job_id))
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel_job(job_id: int, user: RequesterUser, session: SessionDep) -> JobOut:
+@router.post(
+    "/{job_id}/cancel", response_model=JobOut, responses=error_responses(401, 403, 404, 409, 422, 502, 503)
+)
+def cancel_job(job_id: Id, user: RequesterUser, session: SessionDep) -> JobOut:
     """Cancel a job. A draft simply stops; a funded job pays the accepted work, refunds the rest and
     withdraws the open assignments (see ``GET /api/jobs/{id}/books`` for the money)."""
     return JobOut.model_validate(cancellation.cancel_job(session, user, job_id))

@@ -1,17 +1,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from marketplace.bounds import MAX_CARD_AMOUNT, MAX_FILE_NAME_BYTES, S3_BUCKET, Amount, ApiInput
 from marketplace.models.enums import JobStatus, JobType, Rail
 
 DEFAULT_IOU = 0.5
 DEFAULT_POINT_TOLERANCE = 0.1
+MAX_LABEL_CHARS = 200  # the GT and answer label columns
+Label = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_CHARS)]
+StrictCount = Annotated[int, Field(strict=True)]
 
 
-class JobSpec(BaseModel):
+class JobSpec(ApiInput):
     """Everything a requester says about a job, apart from the data files themselves."""
 
     model_config = ConfigDict(extra="forbid")
@@ -19,19 +31,22 @@ class JobSpec(BaseModel):
     type: JobType
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=20_000)
-    labels: list[str] = Field(min_length=1, max_length=1000)
+    labels: list[Label] = Field(min_length=1, max_length=1000)
     guide_url: str | None = Field(default=None, max_length=1024)
     accuracy_target: float = Field(default=0.8, ge=0.0, le=1.0)
     iou_threshold: float = Field(default=DEFAULT_IOU, gt=0.0, le=1.0)
     point_tolerance: float = Field(default=DEFAULT_POINT_TOLERANCE, gt=0.0, le=1.0)
-    bounty_amount: int = Field(gt=0, description="integer: cents (card) or token base units (chain)")
-    currency: str = Field(min_length=1, max_length=64, description="'usd' for card; token symbol/address")
+    # rail before bounty_amount: the bounty's ceiling depends on the rail
     rail: Rail
-    assignment_size: int = Field(default=10, ge=1, le=500)
-    gt_per_assignment: int = Field(default=2, ge=0, le=100)
-    time_limit_s: int = Field(default=30 * 60, ge=30, le=7 * 24 * 3600)
-    overlap: int = Field(default=1, ge=1, le=20)
-    max_attempts: int = Field(default=3, ge=1, le=50)
+    currency: str = Field(min_length=1, max_length=64, description="'usd' for card; token symbol/address")
+    bounty_amount: Amount = Field(
+        description=f"cents (card, at most {MAX_CARD_AMOUNT}) or token base units (chain, below 2**256)"
+    )
+    assignment_size: StrictCount = Field(default=10, ge=1, le=500)
+    gt_per_assignment: StrictCount = Field(default=2, ge=0, le=100)
+    time_limit_s: StrictCount = Field(default=30 * 60, ge=30, le=7 * 24 * 3600)
+    overlap: StrictCount = Field(default=1, ge=1, le=20)
+    max_attempts: StrictCount = Field(default=3, ge=1, le=50)
 
     @field_validator("labels")
     @classmethod
@@ -50,13 +65,14 @@ class JobSpec(BaseModel):
             raise ValueError("guide_url must be an http(s) URL")
         return url
 
-    @field_validator("bounty_amount", mode="before")
+    @field_validator("bounty_amount")
     @classmethod
-    def _bounty_integer(cls, value: Any) -> Any:
-        if isinstance(value, float):
-            raise ValueError("bounty_amount must be an integer number of cents or token base units")
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
+    def _bounty_fits_rail(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("rail") is Rail.card and value > MAX_CARD_AMOUNT:
+            raise ValueError(
+                f"a card bounty is at most {MAX_CARD_AMOUNT} cents (Stripe's largest charge); "
+                "split the work into several jobs or fund it on chain"
+            )
         return value
 
     @model_validator(mode="after")
@@ -69,8 +85,26 @@ class JobSpec(BaseModel):
 class JobCreate(JobSpec):
     """Create from a data location (local folder allowed by the server, or s3://bucket/prefix)."""
 
-    data_uri: str = Field(min_length=1, max_length=1024)
+    data_uri: str = Field(
+        min_length=1, max_length=1024, description="s3://bucket/prefix or an absolute folder"
+    )
     gt: dict[str, Any] = Field(description="ground truth as a COCO JSON object")
+
+    @field_validator("data_uri")
+    @classmethod
+    def _data_location_shape(cls, uri: str) -> str:
+        """Refuse what no folder or bucket can be, before the file system or S3 sees it."""
+        if uri.startswith("s3://"):
+            bucket = uri.removeprefix("s3://").partition("/")[0]
+            if not S3_BUCKET.fullmatch(bucket):
+                raise ValueError(f"{bucket!r} is not an S3 bucket name")
+            return uri
+        path = uri.removeprefix("file://")
+        if not path.startswith("/"):
+            raise ValueError("a local data folder must be an absolute path (no '~', no relative path)")
+        if any(len(part.encode()) > MAX_FILE_NAME_BYTES for part in path.split("/")):
+            raise ValueError(f"a folder name in the path is longer than {MAX_FILE_NAME_BYTES} bytes")
+        return uri
 
 
 class JobOut(BaseModel):
@@ -83,7 +117,7 @@ class JobOut(BaseModel):
     title: str
     description: str
     labels: list[str]
-    data_uri: str
+    data_uri: str = Field(description="the location given at creation; `upload:<id>` for uploaded data")
     guide_url: str | None
     accuracy_target: float
     iou_threshold: float
@@ -105,3 +139,10 @@ class JobOut(BaseModel):
     @classmethod
     def _amount_as_text(cls, value: Any) -> str:
         return str(value)
+
+    @field_validator("data_uri")
+    @classmethod
+    def _opaque_upload_location(cls, value: str) -> str:
+        from marketplace.jobs.uploads import public_data_uri  # uploads imports the storage layer
+
+        return public_data_uri(value)

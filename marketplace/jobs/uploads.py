@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO, Protocol
 
+from marketplace.bounds import MAX_FILE_NAME_BYTES, unstorable_text
 from marketplace.config import Settings
 from marketplace.datasets.intake import check_unique_names
 from marketplace.errors import InvalidInput, PayloadTooLarge
 from marketplace.storage import Storage, open_storage
+
+#: Where ``store_images`` puts a job's files: ``<platform storage>/uploads/<16 hex>``.
+UPLOAD_LOCATION = re.compile(r".*/uploads/(?P<id>[0-9a-f]{16})")
+
+
+def public_data_uri(data_uri: str) -> str:
+    """What API answers show of a job's data location: an upload is ``upload:<id>``, never the
+    platform storage's folder or bucket."""
+    found = UPLOAD_LOCATION.fullmatch(data_uri)
+    return f"upload:{found['id']}" if found else data_uri
 
 
 class Upload(Protocol):
@@ -37,10 +50,29 @@ def read_limited(upload: Upload, limit: int, what: str) -> bytes:
     return data
 
 
+_ESCAPED_UNSTORABLE = re.compile(rb"\\u(0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def refuse_unstorable_json(raw: bytes, field: str) -> None:
+    """A JSON file whose strings hold NUL or lone surrogates (escaped; raw ones are not JSON) is refused."""
+    if not _ESCAPED_UNSTORABLE.search(raw):
+        return
+    try:
+        problem = unstorable_text(json.loads(raw))
+    except ValueError:
+        return  # not JSON: the parser that follows says so, with the position
+    if problem:
+        raise InvalidInput(problem, field=field)
+
+
 def upload_name(upload: Upload) -> str:
     name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
-    if not name or name.startswith("."):
+    if not name or name.startswith(".") or "\x00" in name:
         raise InvalidInput(f"uploaded file has no usable name: {upload.filename!r}", field="images")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME_BYTES:
+        raise InvalidInput(
+            f"uploaded file name {name[:40]!r}... is longer than {MAX_FILE_NAME_BYTES} bytes", field="images"
+        )
     return name
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from marketplace.bounds import Id
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep, WorkerUser
-from marketplace.errors import BadGateway, Conflict, Forbidden, InvalidInput, ServiceUnavailable
+from marketplace.errors import (
+    BadGateway,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    ServiceUnavailable,
+    error_responses,
+)
 from marketplace.jobs import service as jobs
 from marketplace.ledger import service as ledger
 from marketplace.models import Rail
@@ -29,9 +37,13 @@ from marketplace.payouts import service as payouts
 router = APIRouter(tags=["payments"])
 
 
-@router.post("/api/jobs/{job_id}/fund", response_model=FundOut)
+@router.post(
+    "/api/jobs/{job_id}/fund",
+    response_model=FundOut,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 502, 503),
+)
 def fund_job(
-    job_id: int, user: RequesterUser, session: SessionDep, settings: SettingsDep, body: FundIn | None = None
+    job_id: Id, user: RequesterUser, session: SessionDep, settings: SettingsDep, body: FundIn | None = None
 ) -> FundOut:
     """Start funding: a card PaymentIntent's client secret, or what the wallet must send on chain."""
     job = jobs.get_job_for(session, user, job_id)
@@ -50,9 +62,13 @@ def fund_job(
     return FundOut(**out.__dict__)
 
 
-@router.post("/api/jobs/{job_id}/fund/test-card", response_model=TestCardOut)
+@router.post(
+    "/api/jobs/{job_id}/fund/test-card",
+    response_model=TestCardOut,
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503),
+)
 def fund_job_with_test_card(
-    job_id: int, user: RequesterUser, session: SessionDep, settings: SettingsDep
+    job_id: Id, user: RequesterUser, session: SessionDep, settings: SettingsDep
 ) -> TestCardOut:
     """Local Stripe emulator only: pay the job's PaymentIntent with the test card 4242 4242 4242 4242.
 
@@ -95,8 +111,10 @@ def fund_job_with_test_card(
     return TestCardOut(job_id=job.id, payment_intent_id=pi.id, status=pi.status)
 
 
-@router.get("/api/jobs/{job_id}/books", response_model=BooksOut)
-def job_books(job_id: int, user: RequesterUser, session: SessionDep) -> BooksOut:
+@router.get(
+    "/api/jobs/{job_id}/books", response_model=BooksOut, responses=error_responses(401, 403, 404, 422)
+)
+def job_books(job_id: Id, user: RequesterUser, session: SessionDep) -> BooksOut:
     job = jobs.get_job_for(session, user, job_id)
     return _books(session, job.id, job.currency)
 
@@ -150,7 +168,11 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     return JSONResponse({"received": True, "duplicate": inbox_id is None})
 
 
-@router.post("/api/payouts/wallet/nonce", response_model=WalletNonceOut)
+@router.post(
+    "/api/payouts/wallet/nonce",
+    response_model=WalletNonceOut,
+    responses=error_responses(400, 401, 403, 413, 422, 503),
+)
 def wallet_nonce(body: WalletNonceIn, user: WorkerUser, session: SessionDep) -> WalletNonceOut:
     """A Sign-In with Ethereum message for this worker and address; sign it with the wallet."""
     rails = get_rails()
@@ -159,13 +181,21 @@ def wallet_nonce(body: WalletNonceIn, user: WorkerUser, session: SessionDep) -> 
     return WalletNonceOut(message=row.message, nonce=row.nonce)
 
 
-@router.post("/api/payouts/wallet/verify", response_model=DestinationOut)
+@router.post(
+    "/api/payouts/wallet/verify",
+    response_model=DestinationOut,
+    responses=error_responses(400, 401, 403, 409, 413, 422),
+)
 def wallet_verify(body: WalletVerifyIn, user: WorkerUser, session: SessionDep) -> DestinationOut:
     dest = siwe.verify_and_link(session, user, body.message, body.signature)
     return DestinationOut(rail=dest.rail, destination=dest.destination, verified=True)
 
 
-@router.post("/api/payouts/stripe/account", response_model=DestinationOut)
+@router.post(
+    "/api/payouts/stripe/account",
+    response_model=DestinationOut,
+    responses=error_responses(401, 403, 502, 503),
+)
 def stripe_account(user: WorkerUser, session: SessionDep, settings: SettingsDep) -> DestinationOut:
     """Create (or reuse) the worker's Connect account and return an onboarding link."""
     rails = get_rails()
@@ -201,6 +231,6 @@ def stripe_account(user: WorkerUser, session: SessionDep, settings: SettingsDep)
     )
 
 
-@router.get("/api/payouts/me", response_model=EarningsOut)
+@router.get("/api/payouts/me", response_model=EarningsOut, responses=error_responses(401))
 def my_earnings(user: CurrentUser, session: SessionDep) -> EarningsOut:
     return EarningsOut(**payouts.earnings_of(session, user.id))

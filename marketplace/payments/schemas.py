@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from marketplace.bounds import ApiInput
 from marketplace.models import FundingStatus, PayoutSchedule, Rail
 
 
-class FundIn(BaseModel):
+class FundIn(ApiInput):
     payout_schedule: PayoutSchedule | None = None
 
 
@@ -28,7 +29,7 @@ class FundOut(BaseModel):
     deadline: int | None = None
 
 
-class WalletNonceIn(BaseModel):
+class WalletNonceIn(ApiInput):
     address: str = Field(min_length=42, max_length=42)
 
 
@@ -37,7 +38,7 @@ class WalletNonceOut(BaseModel):
     nonce: str
 
 
-class WalletVerifyIn(BaseModel):
+class WalletVerifyIn(ApiInput):
     message: str = Field(max_length=2000)
     signature: str = Field(max_length=200)
 

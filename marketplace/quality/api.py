@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from marketplace.bounds import Id
 from marketplace.deps import CurrentUser, SessionDep, SettingsDep, WorkerUser
+from marketplace.errors import error_responses
 from marketplace.quality import export, service
 
 router = APIRouter(tags=["quality"])
@@ -44,17 +46,31 @@ class AssignmentQualityOut(BaseModel):
     appeal: dict[str, Any] | None
 
 
-@router.get("/api/jobs/{job_id}/results", response_model=list[ResultFileOut])
+#: Result files have short plain names (instances.json, summary.json, ...).
+ResultName = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+@router.get(
+    "/api/jobs/{job_id}/results",
+    response_model=list[ResultFileOut],
+    responses=error_responses(401, 403, 404, 422),
+)
 def list_results(
-    job_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    job_id: Id, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> list[ResultFileOut]:
     """The exported result files of a completed job (its requester only)."""
     return [ResultFileOut(**f) for f in export.result_files_for(session, user, job_id, settings)]
 
 
-@router.get("/api/jobs/{job_id}/results/{name}")
+@router.get(
+    "/api/jobs/{job_id}/results/{name}",
+    responses={
+        200: {"description": "the file", "content": {"application/octet-stream": {}}},
+        **error_responses(401, 403, 404, 422),
+    },
+)
 def download_result(
-    job_id: int, name: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    job_id: Id, name: ResultName, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     data, content_type = export.read_result(session, user, job_id, name, settings)
     return Response(
@@ -64,12 +80,18 @@ def download_result(
     )
 
 
-@router.get("/api/jobs/{job_id}/quality", response_model=JobQualityOut)
-def job_quality(job_id: int, user: CurrentUser, session: SessionDep) -> JobQualityOut:
+@router.get(
+    "/api/jobs/{job_id}/quality", response_model=JobQualityOut, responses=error_responses(401, 403, 404, 422)
+)
+def job_quality(job_id: Id, user: CurrentUser, session: SessionDep) -> JobQualityOut:
     """Why a job is paused, how many disputes it has, how many workers were stopped."""
     return JobQualityOut(**service.job_quality(session, user, job_id))
 
 
-@router.get("/api/assignments/{assignment_id}/quality", response_model=AssignmentQualityOut)
-def assignment_quality(assignment_id: int, user: WorkerUser, session: SessionDep) -> AssignmentQualityOut:
+@router.get(
+    "/api/assignments/{assignment_id}/quality",
+    response_model=AssignmentQualityOut,
+    responses=error_responses(401, 403, 404, 422),
+)
+def assignment_quality(assignment_id: Id, user: WorkerUser, session: SessionDep) -> AssignmentQualityOut:
     return AssignmentQualityOut(**service.assignment_quality(session, user, assignment_id))

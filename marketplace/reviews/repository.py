@@ -15,6 +15,8 @@ from marketplace.models import (
     DisputeKind,
     DisputeStatus,
     Job,
+    Role,
+    User,
 )
 
 
@@ -136,6 +138,10 @@ def get_assignment(session: Session, assignment_id: int, *, for_update: bool = F
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
+
+
+def is_worker(session: Session, user_id: int) -> bool:
+    return session.scalar(select(User.id).where(User.id == user_id, User.role == Role.worker)) is not None
 
 
 def get_job(session: Session, job_id: int) -> Job | None:

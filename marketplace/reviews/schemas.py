@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from marketplace.bounds import ApiInput, StrictId
 from marketplace.models import DisputeKind, DisputeStatus
 
 
@@ -21,29 +22,33 @@ class Action(StrEnum):
     reopen_chunk = "reopen_chunk"  # give an exhausted chunk fresh attempts
 
 
-class AppealIn(BaseModel):
+class AppealIn(ApiInput):
     model_config = ConfigDict(extra="forbid")
 
     comment: str = Field(min_length=1, max_length=4000)
 
 
-class GtObjectIn(BaseModel):
+class GtObjectIn(ApiInput):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     label: str = Field(min_length=1, max_length=200)
     geometry: list[float] | None = Field(default=None, max_length=4)
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(ApiInput):
     model_config = ConfigDict(extra="forbid")
 
     action: Action
     comment: str = Field(default="", max_length=4000)
-    assignment_id: int | None = Field(default=None, description="overturn: which assignment (chunk disputes)")
-    image_id: int | None = Field(
+    assignment_id: StrictId | None = Field(
+        default=None, description="overturn: which assignment (chunk disputes)"
+    )
+    image_id: StrictId | None = Field(
         default=None, description="GT actions when the dispute is not about an image"
     )
-    worker_id: int | None = Field(default=None, description="ban_worker when the dispute names no worker")
+    worker_id: StrictId | None = Field(
+        default=None, description="ban_worker when the dispute names no worker"
+    )
     gt_objects: list[GtObjectIn] | None = Field(default=None, description="fix_gt_label: the correct answer")
 
 

@@ -273,6 +273,8 @@ def worker_for(session: Session, dispute: Dispute, body: DecisionIn) -> int:
         worker_id = assignment.worker_id if assignment else None
     if worker_id is None:
         raise InvalidInput("say which worker to ban: 'worker_id'", field="worker_id")
+    if not repo.is_worker(session, worker_id):
+        raise InvalidInput(f"there is no worker with id {worker_id}", field="worker_id")
     return worker_id
 
 

@@ -83,7 +83,7 @@ class LocalStorage(Storage):
     def _existing_file(self, key: str) -> Path:
         path = self.path_for(key)
         if not path.is_file():
-            raise NotFound(f"object {key!r} not found in {self.uri}")
+            raise NotFound(f"object {key!r} not found")  # never the folder: answers must not show it
         return path
 
     def read_head(self, key: str, n: int) -> bytes:

@@ -23,6 +23,7 @@ from marketplace.accounts import service as accounts_service
 from marketplace.accounts.api import LoginGuardDep, client_address
 from marketplace.accounts.schemas import SELF_SERVICE_ROLES, RegisterIn
 from marketplace.accounts.security import token_digest
+from marketplace.bounds import Id, unstorable_text
 from marketplace.config import Settings
 from marketplace.deps import CurrentUser, SessionDep, SettingsDep, bearer_token
 from marketplace.edge.csrf import csrf_token as current_csrf_token
@@ -228,7 +229,7 @@ def signin(
     next_url = _safe_next(next) or ""
     if not form_token_ok(request, csrf_token):
         return _signin_page(next_url=next_url, email=email, error=FORM_EXPIRED, status_code=403)
-    if not email or not password:
+    if not email or not password or unstorable_text([email, password]):
         return _signin_page(
             next_url=next_url, email=email, error="Enter your email and password.", status_code=422
         )
@@ -338,7 +339,7 @@ def job_board(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/work/jobs/{job_id}", response_class=HTMLResponse)
-def annotate(job_id: int, request: Request, session: SessionDep) -> Response:
+def annotate(job_id: Id, request: Request, session: SessionDep) -> Response:
     user = _require(request, session, (Role.worker,), "worker")
     if not isinstance(user, User):
         return user
@@ -434,7 +435,7 @@ def new_job(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(job_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def job_page(job_id: Id, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     user = _require(request, session, JOB_VIEWERS, "requester")
     if not isinstance(user, User):
         return user
@@ -470,7 +471,7 @@ APPROVE_SELECTOR = _selector("approve(address,uint256)")
 
 
 @router.get("/web/jobs/{job_id}/scores.json")
-def job_scores(job_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def job_scores(job_id: Id, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Data for the job page's histogram and worker table (scores only, never answers)."""
     from sqlalchemy import select
 

@@ -254,8 +254,12 @@ def test_create_job_from_upload(
     assert r.status_code == 201, r.text
     job = r.json()
     assert job["image_count"] == 6
-    assert Path(job["data_uri"]).is_relative_to(settings.home)
-    assert len(list(Path(job["data_uri"]).iterdir())) == 6
+    assert job["data_uri"].startswith("upload:") and str(settings.home) not in r.text
+    with session_factory(settings)() as session:
+        stored = session.get(Job, job["id"])
+        assert stored is not None
+        assert Path(stored.data_uri).is_relative_to(settings.home)
+        assert len(list(Path(stored.data_uri).iterdir())) == 6
 
 
 def test_upload_errors_leave_nothing_behind(

@@ -1,5 +1,5 @@
 """Security regression tests: real PostgreSQL, real Redis, real uvicorn processes where a process
-must survive."""
+must survive; active jobs with claims and disputes reused from the assignment and quality suites."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.assignments.conftest import make_job  # noqa: F401  (fixture of the hostile-input tests)
 from tests.conftest import REPO
+from tests.payments.paytools import chain, dev_chain, rails, task_env  # noqa: F401  (fixtures)
+from tests.quality_db.conftest import quality_job  # noqa: F401  (fixture)
 
 #: Redis for the rate-limit tests: never database 0 (Celery in other tests) or 5.
 TEST_REDIS_URL = os.environ.get("TILEWORK_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")

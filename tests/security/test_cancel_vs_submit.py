@@ -16,9 +16,8 @@ from marketplace.assignments import tasks as assignment_tasks
 from marketplace.config import Settings
 from marketplace.models import AssignmentStatus, JobStatus
 from marketplace.payments.rails import Rails
-from tests.assignments.conftest import JobFactory, make_job  # noqa: F401  (fixture)
+from tests.assignments.conftest import JobFactory
 from tests.conftest import UserFactory
-from tests.payments.paytools import chain, dev_chain, rails, task_env  # noqa: F401  (fixtures)
 from tests.quality_db.conftest import answer_all, claim_ok
 from tests.security.money_tools import books, earned_by, fund_now, job_status, status_of
 
@@ -29,10 +28,10 @@ def _cancel(client: TestClient, job: dict[str, Any]) -> Any:
 
 def test_a_submission_not_yet_scored_is_scored_and_paid_by_the_cancel(
     client: TestClient,
-    make_job: JobFactory,  # noqa: F811
+    make_job: JobFactory,
     make_user: UserFactory,
     settings: Settings,
-    rails: Rails,  # noqa: F811
+    rails: Rails,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     job = make_job(data=3, gt=2, activate=False, assignment_size=1, gt_per_assignment=1, overlap=1)
@@ -59,10 +58,10 @@ def test_a_submission_not_yet_scored_is_scored_and_paid_by_the_cancel(
 
 def test_the_cancel_waits_for_a_submission_in_flight_then_pays_it(
     client: TestClient,
-    make_job: JobFactory,  # noqa: F811
+    make_job: JobFactory,
     make_user: UserFactory,
     settings: Settings,
-    rails: Rails,  # noqa: F811
+    rails: Rails,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     job = make_job(data=3, gt=2, activate=False, assignment_size=1, gt_per_assignment=1, overlap=1)
@@ -112,10 +111,10 @@ def test_the_cancel_waits_for_a_submission_in_flight_then_pays_it(
 
 def test_a_submission_after_the_cancel_is_refused(
     client: TestClient,
-    make_job: JobFactory,  # noqa: F811
+    make_job: JobFactory,
     make_user: UserFactory,
     settings: Settings,
-    rails: Rails,  # noqa: F811
+    rails: Rails,
 ) -> None:
     job = make_job(data=3, gt=2, activate=False, assignment_size=1, gt_per_assignment=1, overlap=1)
     fund_now(settings, rails, job["id"])

@@ -11,13 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from marketplace.assignments import repository as assignments_repo
-from tests.assignments.conftest import JobFactory, make_job  # noqa: F401  (fixture)
+from tests.assignments.conftest import JobFactory
 from tests.conftest import UserFactory
 
 
 def test_a_second_concurrent_claim_is_told_the_first_holds_it(
     client: TestClient,
-    make_job: JobFactory,  # noqa: F811
+    make_job: JobFactory,
     make_user: UserFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

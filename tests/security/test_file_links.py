@@ -16,7 +16,7 @@ from sqlalchemy import update
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
 from marketplace.models import Assignment, utcnow
-from tests.assignments.conftest import JobFactory, make_job, right_answers  # noqa: F401  (fixture)
+from tests.assignments.conftest import JobFactory, right_answers
 from tests.conftest import UserFactory
 
 
@@ -32,7 +32,7 @@ def _paths(claim: dict[str, Any]) -> list[str]:
 
 
 def test_links_die_when_the_assignment_is_submitted(
-    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings  # noqa: F811
+    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings
 ) -> None:
     job = make_job(data=4, gt=2, assignment_size=2, gt_per_assignment=1)
     worker = make_user("worker")
@@ -49,7 +49,7 @@ def test_links_die_when_the_assignment_is_submitted(
 
 
 def test_links_die_when_the_assignment_expires(
-    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings  # noqa: F811
+    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings
 ) -> None:
     job = make_job(data=4, gt=2, assignment_size=2, gt_per_assignment=1)
     claim = _claim(client, make_user("worker"), job["id"])
@@ -63,7 +63,7 @@ def test_links_die_when_the_assignment_expires(
 
 
 def test_every_file_gets_the_same_header_set(
-    client: TestClient, make_job: JobFactory, make_user: UserFactory  # noqa: F811
+    client: TestClient, make_job: JobFactory, make_user: UserFactory
 ) -> None:
     job = make_job(data=4, gt=2, assignment_size=2, gt_per_assignment=1)
     for name in job["gt_names"]:  # the GT set was copied in a year earlier than the data
@@ -79,7 +79,7 @@ def test_every_file_gets_the_same_header_set(
 
 
 def test_review_images_need_a_reviewer(
-    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings  # noqa: F811
+    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings
 ) -> None:
     job = make_job(data=2, gt=2, assignment_size=2, gt_per_assignment=1)
     worker, reviewer = make_user("worker"), make_user("reviewer")

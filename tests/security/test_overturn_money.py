@@ -13,9 +13,8 @@ from fastapi.testclient import TestClient
 from marketplace.config import Settings
 from marketplace.models import AssignmentStatus, JobStatus
 from marketplace.payments.rails import Rails
-from tests.assignments.conftest import JobFactory, make_job  # noqa: F401  (fixture)
+from tests.assignments.conftest import JobFactory
 from tests.conftest import UserFactory
-from tests.payments.paytools import chain, dev_chain, rails, task_env  # noqa: F401  (fixtures)
 from tests.security.money_tools import (
     books,
     chunk_of,
@@ -43,10 +42,10 @@ def _decide(client: TestClient, reviewer: dict[str, Any], dispute_id: int) -> An
 
 def test_overturn_after_the_chunk_was_redone_pays_once_each_and_the_job_completes(
     client: TestClient,
-    make_job: JobFactory,  # noqa: F811
+    make_job: JobFactory,
     make_user: UserFactory,
     settings: Settings,
-    rails: Rails,  # noqa: F811
+    rails: Rails,
 ) -> None:
     job = make_job(data=3, gt=3, activate=False, assignment_size=1, gt_per_assignment=1, overlap=1)
     # A fee large enough for one assignment's pay (with 5% that takes a job of 19 assignments or more).
@@ -86,10 +85,10 @@ def test_overturn_after_the_chunk_was_redone_pays_once_each_and_the_job_complete
 
 def test_overturn_of_a_settled_job_is_refused_with_a_reason(
     client: TestClient,
-    make_job: JobFactory,  # noqa: F811
+    make_job: JobFactory,
     make_user: UserFactory,
     settings: Settings,
-    rails: Rails,  # noqa: F811
+    rails: Rails,
 ) -> None:
     job = make_job(data=1, gt=2, activate=False, assignment_size=1, gt_per_assignment=1, overlap=1)
     fund_now(settings, rails, job["id"])
@@ -109,10 +108,10 @@ def test_overturn_of_a_settled_job_is_refused_with_a_reason(
 
 def test_overturn_without_fee_to_cover_it_is_refused(
     client: TestClient,
-    make_job: JobFactory,  # noqa: F811
+    make_job: JobFactory,
     make_user: UserFactory,
     settings: Settings,
-    rails: Rails,  # noqa: F811
+    rails: Rails,
 ) -> None:
     job = make_job(data=3, gt=2, activate=False, assignment_size=1, gt_per_assignment=1, overlap=1)
     fund_now(settings, rails, job["id"], fee_bps=0)

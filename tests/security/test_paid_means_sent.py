@@ -13,18 +13,17 @@ from marketplace.models import JobStatus, PayoutDestination, Rail, utcnow
 from marketplace.payments.rails import Rails
 from marketplace.payouts import service as payouts_service
 from marketplace.payouts import tasks as payout_tasks
-from tests.assignments.conftest import JobFactory, make_job  # noqa: F401  (fixture)
+from tests.assignments.conftest import JobFactory
 from tests.conftest import UserFactory
-from tests.payments.paytools import chain, dev_chain, rails, task_env  # noqa: F401  (fixtures)
 from tests.security.money_tools import fund_now, job_status, work_once
 
 
 def test_paid_counts_only_payouts_that_were_sent(
     client: TestClient,
-    make_job: JobFactory,  # noqa: F811
+    make_job: JobFactory,
     make_user: UserFactory,
     settings: Settings,
-    rails: Rails,  # noqa: F811
+    rails: Rails,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     job = make_job(data=1, gt=2, activate=False, assignment_size=1, gt_per_assignment=1, overlap=1)

@@ -40,7 +40,9 @@ function showApiError(err) {
     const m = /^([a-z_]+)(?:\.[\w.]+)?: (.*)$/.exec(part);
     return m && $(`${m[1]}-error`) ? [m[1], m[2].replace(/^Value error, /, "")] : null;
   });
-  if ((!err.field || err.field === "spec") && pieces.length && pieces.every(Boolean)) {
+  // request validation names every problem in `problems`; other errors name one `field`
+  const listed = Array.isArray(err.body.problems);
+  if ((listed || !err.field || err.field === "spec") && pieces.length && pieces.every(Boolean)) {
     pieces.forEach(([f, msg]) => fieldError(f, msg));
   } else {
     fieldError(err.field || "", detail);

@@ -1,0 +1,86 @@
+"""What scoring and reviewing do to assignments and chunks: lock a submission, gather what the
+scorer needs, record the score, accept or reject (through :mod:`marketplace.assignments.states`),
+reopen a chunk a reviewer sends back. Called by the flows; never commits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from marketplace.assignments import repository
+from marketplace.assignments.scoring import Annotation, GtItem, ScoreResult
+from marketplace.assignments.states import move_assignment, move_chunk, record_acceptance, record_rejection
+from marketplace.errors import Conflict
+from marketplace.models import Assignment, AssignmentStatus, Chunk, ChunkStatus, Job
+
+log = logging.getLogger(__name__)
+
+
+def reopen_chunk(session: Session, chunk_id: int) -> None:
+    """A reviewer sends a chunk that exhausted its attempts back to the pool with fresh attempts."""
+    chunk = repository.lock_chunk(session, chunk_id)
+    if chunk.status is not ChunkStatus.in_review:
+        raise Conflict(f"chunk {chunk.id} is {chunk.status.value}, not in review")
+    chunk.rejected_count = 0
+    move_chunk(chunk, ChunkStatus.open)
+
+
+def lock_submitted(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
+    """A submission waiting for its score, locked (its job key-share locked first, ordered against a
+    cancel); None when there is nothing to score (scored already, or never submitted)."""
+    repository.share_lock_job_of(session, assignment_id)
+    assignment = repository.get_assignment(session, assignment_id, for_update=True)
+    if assignment is None or assignment.status is not AssignmentStatus.submitted:
+        return None
+    job = repository.get_job(session, assignment.job_id)
+    assert job is not None
+    return assignment, job
+
+
+def scoring_inputs(
+    session: Session, assignment: Assignment
+) -> tuple[dict[str, GtItem], dict[str, list[Annotation]]]:
+    """The GT objects of the assignment's GT items and the worker's answers on them, by item token."""
+    rows = repository.items_with_images(session, assignment.id)
+    gt_rows = [(item, image) for item, image in rows if item.is_gt]
+    objects: dict[int, list[Annotation]] = {}
+    for ann in repository.gt_annotations_for(session, [image.id for _, image in gt_rows]):
+        objects.setdefault(ann.image_id, []).append(_annotation(ann.label, ann.geometry))
+    gt = {
+        item.token: GtItem(width=image.width, height=image.height, objects=tuple(objects.get(image.id, [])))
+        for item, image in gt_rows
+    }
+    answers = {
+        item.token: [_annotation(a["label"], a.get("geometry")) for a in (item.answer or [])]
+        for item, _ in gt_rows
+    }
+    return gt, answers
+
+
+def _annotation(label: str, geometry: Any) -> Annotation:
+    return Annotation(label=label, geometry=tuple(float(v) for v in geometry) if geometry else None)
+
+
+def record_score(assignment: Assignment, result: ScoreResult) -> None:
+    assignment.score = min(1.0, max(0.0, float(result.score)))
+    assignment.score_details = result.details
+
+
+def accept(session: Session, job: Job, assignment: Assignment) -> bool:
+    """``submitted → accepted``; True when this acceptance finished its chunk."""
+    chunk = repository.lock_chunk(session, assignment.chunk_id)
+    move_assignment(assignment, AssignmentStatus.accepted)
+    return record_acceptance(chunk, job.overlap)
+
+
+def reject(session: Session, job: Job, assignment: Assignment) -> Chunk | None:
+    """``submitted → rejected`` (its slot goes back to the pool); the chunk when this rejection
+    exhausted its attempts and it now waits for a reviewer."""
+    chunk = repository.lock_chunk(session, assignment.chunk_id)
+    move_assignment(assignment, AssignmentStatus.rejected)
+    if record_rejection(chunk, job.max_attempts):
+        log.info("chunk %s of job %s exhausted its attempts; waiting for review", chunk.id, chunk.job_id)
+        return chunk
+    return None
