@@ -40,6 +40,18 @@ def _decide(client: TestClient, reviewer: dict[str, Any], dispute_id: int) -> An
     )
 
 
+def _redo_chunk(
+    client: TestClient, settings: Settings, worker: dict[str, Any], job_id: int, rejected_id: int
+) -> dict[str, Any]:
+    """``worker`` works the job (at most two claims) until it has redone the rejected assignment's chunk."""
+    target = chunk_of(settings, rejected_id)
+    for _ in range(2):
+        done = work_once(client, settings, worker, job_id)
+        if chunk_of(settings, done["assignment_id"]) == target:
+            return done
+    raise AssertionError(f"worker {worker['id']} did not get chunk {target} in two claims")
+
+
 def test_overturn_after_the_chunk_was_redone_pays_once_each_and_the_job_completes(
     client: TestClient,
     make_job: JobFactory,
@@ -57,12 +69,7 @@ def test_overturn_after_the_chunk_was_redone_pays_once_each_and_the_job_complete
     dispute = _appeal(client, a, rejected["assignment_id"])
 
     # b redoes a's chunk (and maybe one other first); at least one chunk stays open.
-    target = chunk_of(settings, rejected["assignment_id"])
-    for _ in range(2):
-        done = work_once(client, settings, b, job["id"])
-        if chunk_of(settings, done["assignment_id"]) == target:
-            break
-    assert chunk_of(settings, done["assignment_id"]) == target
+    done = _redo_chunk(client, settings, b, job["id"], rejected["assignment_id"])
     assert status_of(settings, done["assignment_id"]) is AssignmentStatus.accepted
 
     r = _decide(client, reviewer, dispute)
@@ -118,12 +125,7 @@ def test_overturn_without_fee_to_cover_it_is_refused(
     a, b, reviewer = make_user("worker"), make_user("worker"), make_user("reviewer")
     rejected = work_once(client, settings, a, job["id"], right=False)
     dispute = _appeal(client, a, rejected["assignment_id"])
-    target = chunk_of(settings, rejected["assignment_id"])
-    for _ in range(2):
-        done = work_once(client, settings, b, job["id"])
-        if chunk_of(settings, done["assignment_id"]) == target:
-            break
-    assert chunk_of(settings, done["assignment_id"]) == target
+    _redo_chunk(client, settings, b, job["id"], rejected["assignment_id"])
     assert job_status(settings, job["id"]) is JobStatus.active
     r = _decide(client, reviewer, dispute)
     assert r.status_code == 409, r.text
