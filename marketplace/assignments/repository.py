@@ -449,15 +449,6 @@ def active_jobs_with_chunks(session: Session) -> list[int]:
     return list(session.scalars(stmt))
 
 
-def unfinished_chunks(session: Session, job_id: int) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(Chunk)
-        .where(Chunk.job_id == job_id, Chunk.status != ChunkStatus.done)
-    )
-    return int(session.scalar(stmt) or 0)
-
-
 def my_assignments(
     session: Session, worker_id: int, *, limit: int, offset: int
 ) -> list[tuple[Assignment, Job]]:
