@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from tqdm import tqdm
 
 from marketplace.config import get_settings
 from marketplace.errors import TileworkError
+from marketplace.progress import Progress
 
 TOKEN_HELP = "API token (or set TILEWORK_TOKEN); get one with 'tilework login'"
 
@@ -184,17 +184,17 @@ def _token(value: str | None) -> str:
 
 
 class PhaseBars:
-    """One tqdm bar per intake phase (listing has no known total; checking has one)."""
+    """One progress bar per intake phase (listing has no known total; checking has one)."""
 
     def __init__(self) -> None:
-        self.bars: dict[str, tqdm[Any]] = {}
+        self.bars: dict[str, Progress] = {}
 
     def __call__(self, phase: str, done: int, total: int | None) -> None:
         bar = self.bars.get(phase)
         if bar is None:
-            bar = self.bars[phase] = tqdm(desc=f"{phase:>9}", total=total, unit="img", leave=True)
+            bar = self.bars[phase] = Progress(f"{phase:>9}", total=total, unit="img")
         if total is not None and bar.total != total:
-            bar.total = total
+            bar.set_total(total)
         bar.update(done - bar.n)
 
     def close(self) -> None:

@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from marketplace.demo.client import ApiClient, ApiError
 from marketplace.demo.crowd import Profile, answer_boxes, answer_class, crowd_mix, interactions
 from marketplace.demo.datasets import DemoDataset, from_answers_csv, from_coco, rendered
 from marketplace.demo.scenes import Scene
+from marketplace.progress import Progress
 from marketplace.quality.scoring import BoxSet, score_boxes
 
 PASSWORD = "demo-password-123"
@@ -75,8 +74,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _phase(name: str, quiet: bool, total: int | None = None) -> Iterator[tqdm[Any]]:
-    bar = tqdm(desc=f"{name:>10}", total=total, disable=quiet, unit="step", leave=True)
+def _phase(name: str, quiet: bool, total: int | None = None) -> Iterator[Progress]:
+    bar = Progress(f"{name:>10}", total=total, quiet=quiet, unit="step")
     try:
         yield bar
     finally:

@@ -59,7 +59,8 @@ def test_cli_create_list_show_cancel(
     ]  # fmt: skip
     r = _run(args)
     assert r.exit_code == 0, r.output
-    assert "listing" in r.stderr and "checking" in r.stderr  # the progress bars
+    # not a terminal: one line per intake phase, no refreshing bar
+    assert "listing: 6 img" in r.stderr and "checking: 6 img" in r.stderr and "\r" not in r.stderr
     job = json.loads(r.stdout[r.stdout.index("{") :])
     assert job["status"] == "draft" and job["image_count"] == 6
 
