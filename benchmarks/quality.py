@@ -28,8 +28,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from marketplace.quality.batch import score_boxes_batch  # noqa: E402
 from marketplace.quality.merging import merge_boxes_batch  # noqa: E402
-from marketplace.quality.scoring import BoxSet, score_boxes, score_boxes_batch  # noqa: E402
+from marketplace.quality.scoring import BoxSet, score_boxes  # noqa: E402
 
 IMAGE_W, IMAGE_H = 1280, 720
 IOU_THRESHOLD = 0.5

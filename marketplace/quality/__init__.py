@@ -10,6 +10,7 @@ from marketplace.quality.aggregation import (
     expected_accuracy,
     majority_vote,
 )
+from marketplace.quality.batch import score_boxes_batch
 from marketplace.quality.gt_stats import GtImageStats, gt_rating, should_retire, too_little_gt_left
 from marketplace.quality.merging import (
     Merged,
@@ -28,7 +29,6 @@ from marketplace.quality.scoring import (
     PointSet,
     iou_matrix,
     score_boxes,
-    score_boxes_batch,
     score_classification,
     score_points,
 )

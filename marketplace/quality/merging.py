@@ -28,14 +28,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from marketplace.quality.scoring import (
-    BoxSet,
-    iou_pairs,
-    label_codes,
-    max_matching_edges,
-    pair_up,
-    xywh_to_xyxy,
-)
+from marketplace.quality.batch import iou_pairs, label_codes, max_matching_edges, pair_up
+from marketplace.quality.scoring import BoxSet, xywh_to_xyxy
 
 DEFAULT_MERGE_IOU = 0.5
 DEFAULT_QUORUM = 0.5

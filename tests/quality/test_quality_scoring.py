@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from marketplace.quality.batch import max_matching_edges, score_boxes_batch
 from marketplace.quality.scoring import (
     BoxSet,
     ConflictKind,
@@ -15,10 +16,8 @@ from marketplace.quality.scoring import (
     iou_matrix,
     match_boxes,
     max_matching,
-    max_matching_edges,
     point_tolerances,
     score_boxes,
-    score_boxes_batch,
     score_classification,
     score_points,
 )
