@@ -69,6 +69,7 @@ contract TileworkEscrow is AccessControl, ReentrancyGuardTransient {
 
     error JobAlreadyExists(bytes32 jobId);
     error JobNotFunded(bytes32 jobId, Status status);
+    error ResultsRefused(bytes32 jobId, Status status);
     error ZeroAddress();
     error ZeroAmount();
     error NothingReceived();
@@ -170,13 +171,17 @@ contract TileworkEscrow is AccessControl, ReentrancyGuardTransient {
         return (uint256(amount) << 160) | uint256(uint160(recipient));
     }
 
-    /// @notice Record where the job's merged results live and their hash. May be updated while open.
+    /// @notice Record where the job's merged results live and their hash: while the job is open, and
+    /// after it completed (the export follows the last acceptance, and a reviewer's fix re-exports).
     function storeResults(bytes32 jobId, string calldata url, bytes32 hash)
         external
         onlyRole(OPERATOR_ROLE)
         nonReentrant
     {
-        Job storage job = _openJob(jobId);
+        Job storage job = _jobs[jobId];
+        if (job.status != Status.Funded && job.status != Status.Completed) {
+            revert ResultsRefused(jobId, job.status);
+        }
         job.resultsUrl = url;
         job.resultsHash = hash;
         emit ResultsStored(jobId, url, hash);
@@ -230,95 +235,31 @@ contract TileworkEscrow is AccessControl, ReentrancyGuardTransient {
             let mask := sub(shl(160, 1), 1)
             let start := payouts.offset
             let end := add(start, shl(5, payouts.length))
-            let p := start
-            // An odd entry first, then two entries per iteration (half the loop's jumps). The two
-            // copies of the body below are the same code; Yul functions are not inlined here.
-            if and(payouts.length, 1) {
-                {
-                    let word := calldataload(p)
-                    let to := and(word, mask)
-                    let amount := shr(160, word)
-                    if iszero(mul(to, amount)) {
-                        mstore(0x00, shl(224, 0x3728b83d)) // InvalidAmount(uint256)
-                        if iszero(to) { mstore(0x00, shl(224, 0x8e605c6f)) } // InvalidRecipient(uint256)
-                        mstore(0x04, shr(5, sub(p, start)))
-                        revert(0x00, 0x24)
-                    }
-                    paid := add(paid, amount)
-                    mstore(toSlot, to)
-                    mstore(amountSlot, amount)
-                    mstore(0x00, 0)
-                    let ok := call(gas(), token, 0, buf, 0x44, 0x00, 0x20)
-                    // Fast path: success and `true`. Otherwise bubble a revert, or accept an empty return.
-                    if iszero(and(ok, eq(mload(0x00), 1))) {
-                        if iszero(ok) {
-                            returndatacopy(buf, 0, returndatasize())
-                            revert(buf, returndatasize())
-                        }
-                        if returndatasize() {
-                            mstore(0x00, shl(224, 0x5274afe7)) // SafeERC20FailedOperation(address)
-                            mstore(0x04, token)
-                            revert(0x00, 0x24)
-                        }
-                    }
+            for { let p := start } lt(p, end) { p := add(p, 0x20) } {
+                let word := calldataload(p)
+                let to := and(word, mask)
+                let amount := shr(160, word)
+                if iszero(mul(to, amount)) {
+                    mstore(0x00, shl(224, 0x3728b83d)) // InvalidAmount(uint256)
+                    if iszero(to) { mstore(0x00, shl(224, 0x8e605c6f)) } // InvalidRecipient(uint256)
+                    mstore(0x04, shr(5, sub(p, start)))
+                    revert(0x00, 0x24)
                 }
-                p := add(p, 0x20)
-            }
-            for {} lt(p, end) { p := add(p, 0x40) } {
-                {
-                    let word := calldataload(p)
-                    let to := and(word, mask)
-                    let amount := shr(160, word)
-                    if iszero(mul(to, amount)) {
-                        mstore(0x00, shl(224, 0x3728b83d)) // InvalidAmount(uint256)
-                        if iszero(to) { mstore(0x00, shl(224, 0x8e605c6f)) } // InvalidRecipient(uint256)
-                        mstore(0x04, shr(5, sub(p, start)))
+                paid := add(paid, amount)
+                mstore(toSlot, to)
+                mstore(amountSlot, amount)
+                mstore(0x00, 0)
+                let ok := call(gas(), token, 0, buf, 0x44, 0x00, 0x20)
+                // Fast path: success and `true`. Otherwise bubble a revert, or accept an empty return.
+                if iszero(and(ok, eq(mload(0x00), 1))) {
+                    if iszero(ok) {
+                        returndatacopy(buf, 0, returndatasize())
+                        revert(buf, returndatasize())
+                    }
+                    if returndatasize() {
+                        mstore(0x00, shl(224, 0x5274afe7)) // SafeERC20FailedOperation(address)
+                        mstore(0x04, token)
                         revert(0x00, 0x24)
-                    }
-                    paid := add(paid, amount)
-                    mstore(toSlot, to)
-                    mstore(amountSlot, amount)
-                    mstore(0x00, 0)
-                    let ok := call(gas(), token, 0, buf, 0x44, 0x00, 0x20)
-                    // Fast path: success and `true`. Otherwise bubble a revert, or accept an empty return.
-                    if iszero(and(ok, eq(mload(0x00), 1))) {
-                        if iszero(ok) {
-                            returndatacopy(buf, 0, returndatasize())
-                            revert(buf, returndatasize())
-                        }
-                        if returndatasize() {
-                            mstore(0x00, shl(224, 0x5274afe7)) // SafeERC20FailedOperation(address)
-                            mstore(0x04, token)
-                            revert(0x00, 0x24)
-                        }
-                    }
-                }
-                {
-                    let word := calldataload(add(p, 0x20))
-                    let to := and(word, mask)
-                    let amount := shr(160, word)
-                    if iszero(mul(to, amount)) {
-                        mstore(0x00, shl(224, 0x3728b83d)) // InvalidAmount(uint256)
-                        if iszero(to) { mstore(0x00, shl(224, 0x8e605c6f)) } // InvalidRecipient(uint256)
-                        mstore(0x04, shr(5, sub(add(p, 0x20), start)))
-                        revert(0x00, 0x24)
-                    }
-                    paid := add(paid, amount)
-                    mstore(toSlot, to)
-                    mstore(amountSlot, amount)
-                    mstore(0x00, 0)
-                    let ok := call(gas(), token, 0, buf, 0x44, 0x00, 0x20)
-                    // Fast path: success and `true`. Otherwise bubble a revert, or accept an empty return.
-                    if iszero(and(ok, eq(mload(0x00), 1))) {
-                        if iszero(ok) {
-                            returndatacopy(buf, 0, returndatasize())
-                            revert(buf, returndatasize())
-                        }
-                        if returndatasize() {
-                            mstore(0x00, shl(224, 0x5274afe7)) // SafeERC20FailedOperation(address)
-                            mstore(0x04, token)
-                            revert(0x00, 0x24)
-                        }
                     }
                 }
             }

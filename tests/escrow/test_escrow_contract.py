@@ -392,10 +392,27 @@ def test_closed_job_refuses_everything(chain: DevChain, escrow: ChainEscrow, clo
         "refund": lambda: escrow.fund_job(requester, job, chain.token_address, 5, chain.now() + HOUR),
     }
     for name, action in actions.items():
+        if name == "store" and closer == "complete":
+            continue  # a completed job's results may still be recorded (test_store_results_after_completion)
         with pytest.raises(EscrowRevert) as err:
             action()
-        expected = "JobAlreadyExists" if name == "refund" else "JobNotFunded"
+        expected = {"refund": "JobAlreadyExists", "store": "ResultsRefused"}.get(name, "JobNotFunded")
         assert err.value.name == expected, name
+
+
+def test_store_results_after_completion(chain: DevChain, escrow: ChainEscrow) -> None:
+    """The export follows the last acceptance (and a reviewer's fix re-exports): the operator records
+    the results of a completed job, and may replace them; the money stays where it was."""
+    job = funded(chain, escrow, amount=1000)
+    escrow.complete(job)
+    escrow.store_results(job, "https://t.example/api/jobs/1/results", "0x" + "01" * 32)
+    escrow.store_results(job, "https://t.example/api/jobs/1/results", "0x" + "02" * 32)
+    info = escrow.get_job(job)
+    assert info.status is JobStatus.COMPLETED and info.results_hash == b"\x02" * 32
+    assert (info.remaining, info.refunded) == (0, 1000)
+    with pytest.raises(EscrowRevert) as err:
+        escrow.store_results("never-funded", "u", "h")
+    assert err.value.name == "ResultsRefused"
 
 
 def test_unknown_job_refuses_operator_actions(escrow: ChainEscrow) -> None:

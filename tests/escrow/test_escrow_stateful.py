@@ -153,6 +153,10 @@ class EscrowMachine(RuleBasedStateMachine):
             error = None
         adapter = self.adapter(actor)
         if which == "store":
+            if actor is None and job.status is JobStatus.COMPLETED:
+                error = None  # a completed job's results may still be recorded
+            elif error == "JobNotFunded":
+                error = "ResultsRefused"
             self.expect(error, lambda: adapter.store_results(job_id, f"s3://r/{job_id}", job_id))
             return
         if self.expect(error, lambda: getattr(adapter, which)(job_id)):
