@@ -1,6 +1,11 @@
 """Send background work only after the surrounding transaction commits.
 
-``after_commit(session, fn)`` registers a callback on the session; the request/task unit of work
+``enqueue(session, "domain.task_name", *args)`` is the one way code asks for background work: by the
+task's registered name (so the caller imports no task module), after the commit. With a broker the
+task is sent; without one (the embedded default, ``task_always_eager``) it runs in this process once
+committed, or ``eager`` runs instead when the caller needs something else there.
+
+``after_commit(session, fn)`` is the mechanism: the request/task unit of work
 (``marketplace.deps.get_session`` and ``marketplace.db.session_scope``) runs the callbacks after a
 successful commit and drops them on rollback, so a task never sees uncommitted or rolled-back rows.
 """
@@ -19,6 +24,25 @@ log = logging.getLogger(__name__)
 
 def after_commit(session: Session, callback: Callable[[], object]) -> None:
     session.info.setdefault(_KEY, []).append(callback)
+
+
+def enqueue(
+    session: Session, task_name: str, *args: object, eager: Callable[[], object] | None = None
+) -> None:
+    """Run the task named ``task_name`` with ``args`` after ``session`` commits (see the module)."""
+
+    def send() -> None:
+        from workers.celery_app import celery_app
+
+        if not celery_app.conf.task_always_eager:
+            celery_app.send_task(task_name, args=args)
+        elif eager is not None:
+            eager()
+        else:
+            celery_app.loader.import_default_modules()  # the task modules register their names
+            celery_app.tasks[task_name].apply(args=args)
+
+    after_commit(session, send)
 
 
 @event.listens_for(Session, "after_commit")

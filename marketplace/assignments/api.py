@@ -19,6 +19,7 @@ from marketplace.assignments.schemas import (
 from marketplace.bounds import Id, Limit, Offset
 from marketplace.deps import CurrentUser, SessionDep, SettingsDep, WorkerUser
 from marketplace.errors import Forbidden, error_responses
+from marketplace.flows import submission
 from marketplace.models import Role, User
 
 router = APIRouter(tags=["assignments"])
@@ -98,7 +99,7 @@ def get_assignment(
     responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 def submit(assignment_id: Id, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
-    return service.submit(session, user, assignment_id, body)
+    return submission.submit(session, user, assignment_id, body)
 
 
 def _not_worker(user: User) -> User:

@@ -462,10 +462,6 @@ def submit(
     repository.mark_submitted(session, row.id, now, digest)
     if row.slot is AssignmentSlot.current:
         repository.promote_next(session, row.job_id, worker.id, promoted_deadline(row.time_limit_s, now))
-
-    from marketplace.assignments import tasks  # tasks import this module
-
-    tasks.enqueue_scoring(session, row.id)
     return SubmitOut(assignment_id=row.id, status=AssignmentStatus.submitted, submitted_at=now)
 
 

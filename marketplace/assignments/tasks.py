@@ -15,7 +15,7 @@ from marketplace.db import session_scope
 from marketplace.flows import completion, scoring
 from marketplace.models import utcnow
 from workers.celery_app import celery_app
-from workers.enqueue import after_commit
+from workers.enqueue import enqueue
 
 EXPIRE_EVERY_S = 60.0
 log = logging.getLogger(__name__)
@@ -86,16 +86,13 @@ def enqueue_scoring(session: Session, assignment_id: int) -> None:
     in the pool: running it inside the commit would hold two connections per request and can starve
     the pool under load.
     """
-    bind = session.get_bind()
-
-    def send() -> None:
-        if celery_app.conf.task_always_eager:
-            factory = sessionmaker(bind=bind, expire_on_commit=False)
-            after_release(session, lambda: run_scoring(factory, assignment_id))
-        else:
-            score_assignment_task.delay(assignment_id)
-
-    after_commit(session, send)
+    factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
+    enqueue(
+        session,
+        "assignments.score_assignment",
+        assignment_id,
+        eager=lambda: after_release(session, lambda: run_scoring(factory, assignment_id)),
+    )
 
 
 def after_release(session: Session, callback: Callable[[], object]) -> None:

@@ -42,7 +42,7 @@ from marketplace.models import (
 )
 from marketplace.payments import repository as repo
 from marketplace.payments.rails import Rails
-from workers.enqueue import after_commit
+from workers.enqueue import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +225,7 @@ def store_stripe_event(session: Session, event: dict[str, Any]) -> int | None:
 
 
 def enqueue_inbox(session: Session, inbox_id: int) -> None:
-    def _send() -> None:
-        from marketplace.payments.tasks import process_inbox_event
-
-        process_inbox_event.delay(inbox_id)
-
-    after_commit(session, _send)
+    enqueue(session, "payments.process_inbox_event", inbox_id)
 
 
 def lock_inbox(session: Session, inbox_id: int) -> InboxEvent | None:

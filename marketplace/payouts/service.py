@@ -45,7 +45,7 @@ from marketplace.models import (
 )
 from marketplace.payment_settings import PaymentSettings
 from marketplace.payouts import repository as repo
-from workers.enqueue import after_commit
+from workers.enqueue import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +123,8 @@ def make_payable(session: Session, assignment: AssignmentLike, *, from_fee: bool
 
 
 def _enqueue(session: Session, payout_ids: list[int]) -> None:
-    if not payout_ids:
-        return
-
-    def _send() -> None:
-        from marketplace.payouts.tasks import execute_payout
-
-        for pid in payout_ids:
-            execute_payout.delay(pid)
-
-    after_commit(session, _send)
+    for pid in payout_ids:
+        enqueue(session, "payouts.execute_payout", pid)
 
 
 def _new_payout(

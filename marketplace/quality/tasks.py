@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from marketplace.config import Settings, get_settings
 from marketplace.db import session_scope
 from workers.celery_app import celery_app
-from workers.enqueue import after_commit
+from workers.enqueue import enqueue
 
 FINALIZE_SWEEP_S = 120.0
 log = logging.getLogger(__name__)
@@ -55,11 +55,6 @@ def finalize_completed_jobs_task() -> int:
 
 
 def schedule_finalize(session: Session, job_id: int) -> None:
-    """After commit, with a broker: finalize the job if it is complete (the task checks)."""
-    if celery_app.conf.task_always_eager:
-        return
-
-    def send() -> None:
-        finalize_job_task.delay(job_id)
-
-    after_commit(session, send)
+    """After commit, with a broker: finalize the job if it is complete (the task checks). Without one
+    nothing runs inside the scoring transaction's commit (see the module)."""
+    enqueue(session, "quality.finalize_job", job_id, eager=lambda: None)

@@ -30,6 +30,7 @@ from marketplace.assignments.scoring import SimpleScorer, set_scorer_factory
 from marketplace.config import Settings
 from marketplace.db import get_engine, session_scope
 from marketplace.errors import Conflict
+from marketplace.flows import submission
 from marketplace.flows.funding import activate as activate_job
 from marketplace.migrations import upgrade
 from marketplace.models import (
@@ -213,7 +214,7 @@ def worker_loop(
                 with session_scope(factory) as s:
                     worker = s.get(User, worker_id)
                     assert worker is not None
-                    service.submit(s, worker, claim.assignment_id, body)
+                    submission.submit(s, worker, claim.assignment_id, body)
             tally.add("submits")
         except Conflict as exc:
             tally.errors.append(f"submit conflict: {exc.detail}")
