@@ -39,6 +39,8 @@ def print_report(r: dict[str, Any]) -> None:
         f"                                  fees {_money(r['fees'], cur)}",
         f"  gas                             {r['gas_funding']} to fund (approve + fund), "
         f"{r['gas_total']} in all (with payouts and closing)",
+        "  results on chain                "
+        + ("the vault's job record holds the results' hash" if r["results_on_chain"] else "NOT recorded"),
         f"  disputes                        {r['disputes'] or 'none'}",
         f"  wall time                       {r['wall_s']} s",
         "",

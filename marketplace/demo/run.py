@@ -192,6 +192,28 @@ def fund_on_chain(api: ApiClient, platform: Platform, job_id: int) -> dict[str, 
     return plan
 
 
+def results_on_chain(api: ApiClient, platform: Platform, plan: dict[str, Any], job_id: int) -> bool:
+    """Whether the vault's record of the job holds the hash of the results the requester downloads
+    (SHA-256 of the listing's ``<name> <sha256>`` lines, sorted by name), checked from outside."""
+    from web3 import HTTPProvider, Web3
+
+    from marketplace.escrow.chain import ChainEscrow
+
+    files = sorted(api.get(f"/api/jobs/{job_id}/results"), key=lambda f: f["name"])
+    manifest = "".join(f"{f['name']} {f['sha256']}\n" for f in files).encode()
+    w3 = Web3(HTTPProvider(platform.rpc.url))
+    vault = ChainEscrow(w3, plan["vault_address"], platform.dev_chain.accounts[0])
+
+    def recorded() -> bool:
+        return vault.get_job(plan["chain_job_id"]).results_hash == hashlib.sha256(manifest).digest()
+
+    try:
+        wait_for(recorded, "the results' hash on chain", timeout=30)
+    except TimeoutError:
+        return False
+    return True
+
+
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -446,6 +468,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             platform.beat.run_all_now()
             wait_for(lambda: _settled(requester, job["id"]), "the payouts to settle")
         report = _report(requester, job, data, crowd, funding, started)
+        report["results_on_chain"] = results_on_chain(requester, platform, funding, job["id"])
         report["gas_total"] = chain_gas_since(platform, funding["first_block"])
     finally:
         if not options.serve:

@@ -1,7 +1,10 @@
 """Completion: the whole dataset is accepted.
 
 1. the job becomes ``completed``; everyone is paid, the fee swept and the rest refunded (payouts);
-2. the accepted work is merged and exported, after commit (quality's finalize task, also swept).
+2. the accepted work is merged and exported, after commit (quality's finalize task, also swept);
+3. on the chain rail, where the results live and their hash (:func:`quality.export.results_digest`)
+   go on the job's vault record, after the export's commit (:func:`record_results`, task
+   ``payouts.record_results``; again after a reviewer's fix re-exports).
 
 There is one way in: :func:`complete_if_done`, called by every event that can finish the last chunk
 (an acceptance, a reviewer's overturn or reopen, the periodic sweep).
@@ -12,8 +15,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository as assignments_repo
+from marketplace.config import Settings
 from marketplace.models import Job, JobStatus
+from marketplace.payments.rails import Rails
+from marketplace.payouts import execution as payout_execution
 from marketplace.payouts import hooks as payout_hooks
+from marketplace.quality import export
 from marketplace.quality import tasks as quality_tasks
 
 OPEN = (JobStatus.active, JobStatus.validating)
@@ -47,3 +54,12 @@ def complete_finished_jobs(session: Session) -> int:
         if job is not None and complete_if_done(session, job, lock_below=0):
             done += 1
     return done
+
+
+def record_results(session: Session, rails: Rails, job_id: int, settings: Settings) -> str:
+    """Put the exported results' location and hash on the job's vault record (chain rail)."""
+    digest = export.results_digest(session, job_id)
+    if digest is None:
+        return "not exported"
+    url = f"{settings.public_base_url.rstrip('/')}/api/jobs/{job_id}/results"
+    return payout_execution.record_results(session, rails, job_id, url, digest)

@@ -125,6 +125,22 @@ def _chain(session: Session, rails: Rails, payout: Payout, funding: JobFunding) 
     return "sent"
 
 
+def record_results(session: Session, rails: Rails, job_id: int, url: str, digest: bytes) -> str:
+    """Write where a job's results live and their hash on its vault record (chain rail only); the
+    vault takes it while the job is funded and after it completed. Reconciles first: ``reconciled``
+    when the vault already holds them, ``skipped`` off chain."""
+    funding = repo.funding_for_job(session, job_id)
+    if funding is None or funding.rail is not Rail.chain or funding.chain_job_id is None:
+        return "skipped"
+    escrow = rails.need_chain()
+    repo.take_operator_lock(session)
+    info = escrow.get_job(funding.chain_job_id)
+    if (info.results_hash, info.results_url) == (digest, url):
+        return "reconciled"
+    escrow.store_results(funding.chain_job_id, url, digest)
+    return "sent"
+
+
 def _card(session: Session, rails: Rails, payout: Payout, funding: JobFunding) -> str:
     ns = rails.settings.payout_namespace
     if payout.kind is PayoutKind.refund:

@@ -8,7 +8,9 @@ import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
 
+from marketplace.config import get_settings
 from marketplace.db import session_factory, session_scope
+from marketplace.flows import completion
 from marketplace.payments.rails import get_rails
 from marketplace.payouts import execution, service
 from workers.celery_app import celery_app
@@ -97,3 +99,20 @@ def payout_tick() -> int:
     """Batch ``on_acceptance`` earnings and finish settlements (beat, every ``payout_interval_s``)."""
     with session_scope(session_factory()) as session:
         return service.tick(session)
+
+
+@celery_app.task(name="payouts.record_results", bind=True, acks_late=True, max_retries=None)
+def record_results_task(self, job_id: int) -> str:
+    """After an export: the results' hash on the job's vault record (the completion flow)."""
+    ps = get_rails().settings
+    try:
+        with _serialized(), session_scope(session_factory()) as session:
+            return completion.record_results(session, get_rails(), job_id, get_settings())
+    except Exception as exc:
+        if celery_app.conf.task_always_eager:
+            log.exception("job %s: recording the results on chain failed", job_id)
+            return "failed"
+        countdown = execution.backoff_s(
+            self.request.retries + 1, ps.payout_backoff_base_s, ps.payout_backoff_max_s
+        )
+        raise self.retry(exc=exc, countdown=countdown) from exc

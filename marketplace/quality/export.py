@@ -39,6 +39,7 @@ from marketplace.quality.scoring import BoxSet
 from marketplace.quality.service import POLICY, point_tolerance_fractions, worker_weight
 from marketplace.reviews import service as reviews
 from marketplace.storage import Storage, open_storage
+from workers.enqueue import enqueue
 
 RESULTS_PREFIX = "results"
 CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
@@ -353,7 +354,18 @@ def finalize_job(session: Session, job_id: int, settings: Settings, *, force: bo
     results = merge_job(session, job)
     open_low_agreement_disputes(session, job, results)
     store_files(session, job, build_files(session, job, results), results_storage(settings))
+    enqueue(session, "payouts.record_results", job.id)  # the results' hash on the job's rail
     return True
+
+
+def results_digest(session: Session, job_id: int) -> bytes | None:
+    """The hash that stands for a job's exported results: SHA-256 of their manifest, one line
+    ``<name> <sha256 hex>\n`` per file, by name (what ``GET /api/jobs/{id}/results`` lists, so a
+    requester can recompute it). ``None`` before the export."""
+    files = sorted(repo.result_files(session, job_id), key=lambda f: f.name)
+    if not files:
+        return None
+    return hashlib.sha256("".join(f"{f.name} {f.sha256}\n" for f in files).encode()).digest()
 
 
 def store_files(session: Session, job: Job, files: dict[str, bytes], storage: Storage) -> None:

@@ -27,4 +27,5 @@ def test_short_demo_on_embedded_defaults(tmp_path: Path) -> None:
     # money: every base unit is accounted for, and only integers move
     assert report["paid"] + report["fees"] + report["refunded"] == report["funded"]
     assert report["gas_funding"] > 0
+    assert report["results_on_chain"] is True  # the vault holds the hash of the downloaded results
     assert "accuracy" in proc.stderr and "wall time" in proc.stderr
