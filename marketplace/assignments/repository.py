@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from marketplace.assignments.states import take_slot_values
+from marketplace.assignments.states import ASSIGNMENT, take_slot_values
 from marketplace.models import (
     Assignment,
     AssignmentItem,
@@ -188,8 +188,8 @@ def lock_overdue(
 def mark_expired(session: Session, ids: Sequence[int], now: datetime) -> None:
     session.execute(
         update(ASSIGNMENTS)
-        .where(ASSIGNMENTS.c.id.in_(list(ids)))
-        .values(status=AssignmentStatus.expired.value, finished_at=now)
+        .where(ASSIGNMENTS.c.id.in_(list(ids)), ASSIGNMENTS.c.status == AssignmentStatus.assigned.value)
+        .values(**ASSIGNMENT.set_clause(AssignmentStatus.assigned, AssignmentStatus.expired), finished_at=now)
     )
 
 
@@ -405,8 +405,12 @@ def mark_submitted(session: Session, assignment_id: int, now: datetime, digest: 
     t = ASSIGNMENTS
     session.execute(
         update(t)
-        .where(t.c.id == assignment_id)
-        .values(status=AssignmentStatus.submitted.value, submitted_at=now, submission_hash=digest)
+        .where(t.c.id == assignment_id, t.c.status == AssignmentStatus.assigned.value)
+        .values(
+            **ASSIGNMENT.set_clause(AssignmentStatus.assigned, AssignmentStatus.submitted),
+            submitted_at=now,
+            submission_hash=digest,
+        )
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import case
 
 from marketplace.errors import Conflict
 from marketplace.models import Assignment, AssignmentSlot, AssignmentStatus, Chunk, ChunkStatus, utcnow
+from marketplace.statemachine import StateMachine
 
 A = AssignmentStatus
 C = ChunkStatus
@@ -43,6 +44,9 @@ CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
     C.done: frozenset(),
     C.in_review: frozenset({C.open, C.done}),  # a reviewer may re-open or settle it
 }
+
+#: For set-based updates in the repository (``ASSIGNMENT.set_clause``).
+ASSIGNMENT = StateMachine("assignment", ASSIGNMENT_TRANSITIONS)
 
 FINISHED_ASSIGNMENT = frozenset({A.accepted, A.rejected, A.expired})
 

@@ -12,7 +12,7 @@ import httpx
 class ApiError(Exception):
     def __init__(self, status: int, body: Any) -> None:
         super().__init__(f"{status}: {body}")
-        self.status = status
+        self.status_code = status
         self.body = body
 
 

@@ -299,7 +299,7 @@ def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, data: DemoDat
             worker.post(f"/api/assignments/{assignment['assignment_id']}/submit", json=answers)
             crowd.submitted[email] += 1
         except ApiError as exc:
-            if exc.status != 409:
+            if exc.status_code != 409:
                 raise
     crowd.stop_reason.setdefault(email, "job done")
 
@@ -341,7 +341,7 @@ def review(reviewer: ApiClient, job_id: int, decided: Counter[str], done: Callab
                               json={"action": action, "comment": "demo reviewer"})  # fmt: skip
                 decided[f"{dispute['kind']}:{action}"] += 1
             except ApiError as exc:
-                if exc.status not in (409, 422):
+                if exc.status_code not in (409, 422):
                     raise
         time.sleep(0.5)
 

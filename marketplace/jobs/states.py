@@ -5,8 +5,8 @@ draft → awaiting_funds → active ⇄ validating → completed, with cancelled
 
 from __future__ import annotations
 
-from marketplace.errors import Conflict
 from marketplace.models import Job, JobStatus, utcnow
+from marketplace.statemachine import StateMachine
 
 S = JobStatus
 
@@ -21,12 +21,13 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+JOB = StateMachine("job", ALLOWED)
+
+
 def can_transition(current: JobStatus, target: JobStatus) -> bool:
-    return target in ALLOWED[current]
+    return JOB.can(current, target)
 
 
 def transition(job: Job, target: JobStatus) -> None:
-    if not can_transition(job.status, target):
-        raise Conflict(f"job {job.id} is {job.status.value}; it cannot become {target.value}")
-    job.status = target
+    JOB.move(job, target)
     job.updated_at = utcnow()

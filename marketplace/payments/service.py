@@ -41,6 +41,7 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.payments import repository as repo
+from marketplace.payments import states
 from marketplace.payments.rails import Rails
 from workers.enqueue import enqueue
 
@@ -178,7 +179,7 @@ def record_deposit(session: Session, funding: JobFunding, amount: int, *, source
         return None
     job = session.get(Job, funding.job_id, with_for_update=True)
     assert job is not None
-    funding.status = FundingStatus.succeeded
+    states.FUNDING.move(funding, FundingStatus.succeeded)
     funding.funded_amount = amount
     funding.funded_at = utcnow()
     ledger.record_funding(
@@ -238,7 +239,7 @@ def pending_inbox_ids(session: Session, source: str) -> list[int]:
 
 def close_inbox(row: InboxEvent, note: str) -> str:
     """Mark an inbox event handled: ``applied``, or ``ignored`` with the reason."""
-    row.status = InboxStatus.applied if note == "applied" else InboxStatus.ignored
+    states.INBOX.move(row, InboxStatus.applied if note == "applied" else InboxStatus.ignored)
     row.note = note[:500]
     row.processed_at = utcnow()
     return row.status.value

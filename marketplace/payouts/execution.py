@@ -31,6 +31,7 @@ from marketplace.escrow.chain import JobStatus as ChainJobStatus
 from marketplace.models import JobFunding, Payout, PayoutKind, PayoutStatus, Rail, utcnow
 from marketplace.payments.rails import Rails
 from marketplace.payouts import repository as repo
+from marketplace.payouts import states
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def execute_one(session: Session, rails: Rails, payout_id: int | None = None) ->
         result = _chain(session, rails, payout, funding)
     else:
         result = _card(session, rails, payout, funding)
-    payout.status = PayoutStatus.done
+    states.PAYOUT.move(payout, PayoutStatus.done)
     payout.completed_at = utcnow()
     row.processed_at = payout.completed_at
     return Outcome(payout.id, result)

@@ -26,6 +26,7 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.reviews import repository as repo
+from marketplace.reviews import states
 from marketplace.reviews.schemas import (
     AppealOut,
     DecisionIn,
@@ -224,7 +225,7 @@ def record_decision(
 ) -> None:
     """Who decided what and when, with its effects, in the dispute's history."""
     now = utcnow()
-    dispute.status = DisputeStatus.decided
+    states.DISPUTE.move(dispute, DisputeStatus.decided)
     dispute.decision = body.action.value
     dispute.decided_by = reviewer.id
     dispute.decided_at = now
