@@ -5,12 +5,11 @@ reopen a chunk a reviewer sends back. Called by the flows; never commits."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository
-from marketplace.assignments.scoring import Annotation, GtItem, ScoreResult
+from marketplace.assignments.scoring import ScoreResult
 from marketplace.assignments.states import move_assignment, move_chunk, record_acceptance, record_rejection
 from marketplace.errors import Conflict
 from marketplace.models import Assignment, AssignmentStatus, Chunk, ChunkStatus, Job
@@ -37,30 +36,6 @@ def lock_submitted(session: Session, assignment_id: int) -> tuple[Assignment, Jo
     job = repository.get_job(session, assignment.job_id)
     assert job is not None
     return assignment, job
-
-
-def scoring_inputs(
-    session: Session, assignment: Assignment
-) -> tuple[dict[str, GtItem], dict[str, list[Annotation]]]:
-    """The GT objects of the assignment's GT items and the worker's answers on them, by item token."""
-    rows = repository.items_with_images(session, assignment.id)
-    gt_rows = [(item, image) for item, image in rows if item.is_gt]
-    objects: dict[int, list[Annotation]] = {}
-    for ann in repository.gt_annotations_for(session, [image.id for _, image in gt_rows]):
-        objects.setdefault(ann.image_id, []).append(_annotation(ann.label, ann.geometry))
-    gt = {
-        item.token: GtItem(width=image.width, height=image.height, objects=tuple(objects.get(image.id, [])))
-        for item, image in gt_rows
-    }
-    answers = {
-        item.token: [_annotation(a["label"], a.get("geometry")) for a in (item.answer or [])]
-        for item, _ in gt_rows
-    }
-    return gt, answers
-
-
-def _annotation(label: str, geometry: Any) -> Annotation:
-    return Annotation(label=label, geometry=tuple(float(v) for v in geometry) if geometry else None)
 
 
 def record_score(assignment: Assignment, result: ScoreResult) -> None:

@@ -18,7 +18,6 @@ from marketplace.models import (
     Chunk,
     ChunkImage,
     ChunkStatus,
-    GtAnnotation,
     GtImageStat,
     Job,
     JobImage,
@@ -422,13 +421,6 @@ def items_with_images(session: Session, assignment_id: int) -> list[tuple[Assign
         .order_by(AssignmentItem.position)
     )
     return [(item, image) for item, image in session.execute(stmt).tuples()]
-
-
-def gt_annotations_for(session: Session, image_ids: Sequence[int]) -> list[GtAnnotation]:
-    if not image_ids:
-        return []
-    stmt = select(GtAnnotation).where(GtAnnotation.image_id.in_(list(image_ids))).order_by(GtAnnotation.id)
-    return list(session.scalars(stmt))
 
 
 def has_unfinished_chunks(session: Session, job_id: int, *, beyond: int = 0) -> bool:

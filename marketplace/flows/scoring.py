@@ -29,7 +29,7 @@ def score_submission(session: Session, assignment_id: int) -> AssignmentStatus |
     if found is None:
         return None
     assignment, job = found
-    gt, answers = assignments.scoring_inputs(session, assignment)
+    gt, answers = quality.scoring_inputs(session, job, assignment)
     plugged = scoring.scorer_override(job)
     if plugged is not None:
         result = plugged.score(job, gt, answers)

@@ -243,16 +243,6 @@ def retired_gt_ids(session: Session, job_id: int) -> set[int]:
     return set(session.scalars(stmt))
 
 
-def items_with_images(session: Session, assignment_id: int) -> list[tuple[AssignmentItem, JobImage]]:
-    stmt = (
-        select(AssignmentItem, JobImage)
-        .join(JobImage, JobImage.id == AssignmentItem.image_id)
-        .where(AssignmentItem.assignment_id == assignment_id)
-        .order_by(AssignmentItem.position)
-    )
-    return [(item, image) for item, image in session.execute(stmt).tuples()]
-
-
 # -- merge inputs ---------------------------------------------------------------------------------
 
 

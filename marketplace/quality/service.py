@@ -394,10 +394,17 @@ def restore_gt_image(session: Session, job: Job, image_id: int, objects: Sequenc
 
 
 def scoring_inputs(
-    session: Session, assignment: Assignment, exclude: set[int]
-) -> tuple[dict[str, GtItem], dict[str, list[Annotation]], dict[str, int]]:
-    rows = [(i, img) for i, img in repo.items_with_images(session, assignment.id) if i.is_gt]
-    rows = [(i, img) for i, img in rows if img.id not in exclude]
+    session: Session, job: Job, assignment: Assignment
+) -> tuple[dict[str, GtItem], dict[str, list[Annotation]]]:
+    """The assignment's GT items that still count (retired GT images left out: their GT was found
+    wrong) and the worker's answers on them, by item token. The one input of every scoring: the first
+    one, a re-score after a fix, an overturn."""
+    retired = repo.retired_gt_ids(session, job.id)
+    rows = [
+        (i, img)
+        for i, img in assignments_repo.items_with_images(session, assignment.id)
+        if i.is_gt and img.id not in retired
+    ]
     objects: dict[int, list[Annotation]] = {}
     for ann in repo.gt_annotations(session, [img.id for _, img in rows]):
         objects.setdefault(ann.image_id, []).append(_annotation(ann.label, ann.geometry))
@@ -405,7 +412,7 @@ def scoring_inputs(
     answers = {
         i.token: [_annotation(a["label"], a.get("geometry")) for a in (i.answer or [])] for i, _ in rows
     }
-    return gt, answers, {i.token: img.id for i, img in rows}
+    return gt, answers
 
 
 def _annotation(label: str, geometry: Any) -> Annotation:
@@ -414,7 +421,7 @@ def _annotation(label: str, geometry: Any) -> Annotation:
 
 def rescore(session: Session, job: Job, assignment: Assignment) -> AssignmentScore:
     """Score again on the current, non-retired GT (after a fix or a retirement); no statistics."""
-    gt, answers, _ = scoring_inputs(session, assignment, repo.retired_gt_ids(session, job.id))
+    gt, answers = scoring_inputs(session, job, assignment)
     result = score_on_gt(job, gt, answers)
     assignment.score = result.accuracy
     assignment.score_details = {**score_details(result), "rescored_at": utcnow().isoformat()}

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from marketplace.assignments import repository as assignments_repo
 from marketplace.config import Settings
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.models import (
@@ -343,7 +344,7 @@ def assignment_context(
 ) -> dict[str, Any]:
     from marketplace.quality import repository as quality_repo
 
-    rows = quality_repo.items_with_images(session, assignment.id)
+    rows = assignments_repo.items_with_images(session, assignment.id)
     gt = _gt_objects(session, [img.id for item, img in rows if item.is_gt])
     conflicts: dict[int, list[dict[str, Any]]] = {}
     for c in quality_repo.conflicts_for(session, assignment.id):

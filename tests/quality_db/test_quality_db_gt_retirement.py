@@ -81,3 +81,33 @@ def test_failed_gt_is_retired_never_picked_and_the_job_pauses_then_resumes_after
         stat = s.get(GtImageStat, target.image_id)
         assert stat is not None and stat.retired_at is None
         assert job_row is not None and job_row.status in ("active", "completed")
+
+
+def test_a_gt_image_retired_while_an_assignment_is_out_does_not_count_in_its_first_score(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    """The first scoring and every re-score read the same inputs: GT retired in between is left out."""
+    from marketplace.quality import service as quality
+
+    job = quality_job("boxes", data=2, gt=2, assignment_size=2, gt_per_assignment=2, max_attempts=50)
+    worker = make_user("worker")
+    body = claim_ok(client, worker, job["id"])
+    with session_factory(settings)() as s:
+        gt_items = s.execute(
+            select(AssignmentItem.token, AssignmentItem.image_id).where(
+                AssignmentItem.assignment_id == body["assignment_id"], AssignmentItem.is_gt.is_(True)
+            )
+        ).all()
+        assert len(gt_items) == 2
+        (bad_token, bad_image), _ = sorted(gt_items)
+        job_row = s.get(Job, job["id"])
+        assert job_row is not None
+        quality.retire_gt_image(s, job_row, bad_image, "found wrong by a reviewer", open_review=False)
+        s.commit()
+    # Wrong on the retired GT image only: the one GT image that still counts is answered right.
+    sub = answer_all(settings, body)
+    for item in sub["items"]:
+        if item["item_id"] == bad_token:
+            item["annotations"] = []
+    submit_ok(client, worker, body["assignment_id"], sub)
+    assert my_status(client, worker, body["assignment_id"])["status"] == "accepted"
