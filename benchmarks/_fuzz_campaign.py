@@ -38,9 +38,9 @@ from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
 from marketplace.flows import funding as funding_flow
 from marketplace.models import Job, Role
+from marketplace.payments import repository as payments_repo
 from marketplace.payments import service as payments
 from marketplace.payments.rails import Rails
-from marketplace.payouts import repository as payouts_repo
 from tests.conftest import coco_boxes, write_image
 from tests.quality_db.conftest import answer_all
 
@@ -142,7 +142,7 @@ def seed(http: Any, settings: Settings, data_root: Path, rails: Rails) -> Seed:
         row = session.get(Job, job["id"])
         assert row is not None
         payments.start_funding(session, row, rails, fee_bps=settings.platform_fee_bps)
-        funding = payouts_repo.funding_for_job(session, row.id)
+        funding = payments_repo.funding_for_job(session, row.id)
         assert funding is not None
         funding_flow.funds_arrived(session, funding, row.bounty_amount, source="fuzz seed")
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from marketplace.assignments import outcomes as assignments
 from marketplace.config import Settings
 from marketplace.errors import InvalidInput
-from marketplace.flows import completion
+from marketplace.flows import completion, dispute_view
 from marketplace.models import Assignment, Dispute, Job, JobStatus, User
 from marketplace.payouts import hooks as payout_hooks
 from marketplace.quality import export
@@ -47,7 +47,7 @@ def decide(
         completion.complete_if_done(session, job, lock_below=0)
     if job.status is JobStatus.completed and body.action not in KEEPS_DATA:
         export.finalize_job(session, job.id, settings, force=True)
-    return reviews.get_dispute(session, dispute.id, settings)
+    return dispute_view.get_dispute(session, dispute.id, settings)
 
 
 def _overturn_paid(session: Session, job: Job, assignment: Assignment) -> None:

@@ -10,6 +10,13 @@ from sqlalchemy.orm import Session
 from marketplace.models import ChainCursor, InboxEvent, InboxStatus, JobFunding, PayoutDestination, SiweNonce
 
 
+def funding_for_job(session: Session, job_id: int, *, lock: bool = False) -> JobFunding | None:
+    stmt = select(JobFunding).where(JobFunding.job_id == job_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
 def funding_by_intent(session: Session, pi_id: str, *, lock: bool = False) -> JobFunding | None:
     stmt = select(JobFunding).where(JobFunding.stripe_payment_intent_id == pi_id)
     if lock:

@@ -112,9 +112,7 @@ def start_funding(
 
 
 def repo_funding(session: Session, job_id: int) -> JobFunding | None:
-    from marketplace.payouts import repository as payout_repo
-
-    return payout_repo.funding_for_job(session, job_id)
+    return repo.funding_for_job(session, job_id)
 
 
 def _card_instructions(session: Session, job: Job, funding: JobFunding, rails: Rails) -> FundingInstructions:

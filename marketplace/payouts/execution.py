@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from marketplace.escrow.chain import EscrowRevert
 from marketplace.escrow.chain import JobStatus as ChainJobStatus
 from marketplace.models import JobFunding, Payout, PayoutKind, PayoutStatus, Rail, utcnow
+from marketplace.payments import repository as payments_repo
 from marketplace.payments.rails import Rails
 from marketplace.payouts import repository as repo
 from marketplace.payouts import states
@@ -68,7 +69,7 @@ def execute_one(session: Session, rails: Rails, payout_id: int | None = None) ->
     if payout.kind is PayoutKind.refund and repo.other_pending_payouts(session, payout.job_id, payout.id):
         row.available_at = now + timedelta(seconds=2)
         return Outcome(payout.id, "waiting")
-    funding = repo.funding_for_job(session, payout.job_id)
+    funding = payments_repo.funding_for_job(session, payout.job_id)
     assert funding is not None
     if payout.rail is Rail.chain:
         result = _chain(session, rails, payout, funding)
@@ -130,7 +131,7 @@ def record_results(session: Session, rails: Rails, job_id: int, url: str, digest
     """Write where a job's results live and their hash on its vault record (chain rail only); the
     vault takes it while the job is funded and after it completed. Reconciles first: ``reconciled``
     when the vault already holds them, ``skipped`` off chain."""
-    funding = repo.funding_for_job(session, job_id)
+    funding = payments_repo.funding_for_job(session, job_id)
     if funding is None or funding.rail is not Rail.chain or funding.chain_job_id is None:
         return "skipped"
     escrow = rails.need_chain()

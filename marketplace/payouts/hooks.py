@@ -12,14 +12,15 @@ from sqlalchemy.orm import Session
 
 from marketplace.jobs.states import transition
 from marketplace.models import FundingStatus, Job, JobStatus
-from marketplace.payouts import repository, service
+from marketplace.payments import repository as payments_repo
+from marketplace.payouts import service
 from marketplace.payouts.service import AssignmentLike
 
 log = logging.getLogger(__name__)
 
 
 def _funded(session: Session, job_id: int) -> bool:
-    funding = repository.funding_for_job(session, job_id)
+    funding = payments_repo.funding_for_job(session, job_id)
     if funding is None or funding.status is not FundingStatus.succeeded:
         log.warning("job %s has no completed funding; no money is moved", job_id)
         return False

@@ -29,13 +29,6 @@ from marketplace.models import (
 OPERATOR_LOCK_KEY = 7_303_003
 
 
-def funding_for_job(session: Session, job_id: int, *, lock: bool = False) -> JobFunding | None:
-    stmt = select(JobFunding).where(JobFunding.job_id == job_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalars(stmt).first()
-
-
 def verified_destinations(session: Session, user_ids: Sequence[int], rail: Rail) -> dict[int, str]:
     if not user_ids:
         return {}

@@ -44,6 +44,7 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.payment_settings import PaymentSettings
+from marketplace.payments import repository as payments_repo
 from marketplace.payouts import repository as repo
 from workers.enqueue import enqueue
 
@@ -66,7 +67,7 @@ def chain_payout_id(namespace: str, payout_id: int) -> str:
 
 
 def _funding(session: Session, job_id: int) -> JobFunding:
-    funding = repo.funding_for_job(session, job_id)
+    funding = payments_repo.funding_for_job(session, job_id)
     if funding is None or funding.status is not FundingStatus.succeeded:
         raise Conflict(f"job {job_id} is not funded")
     return funding
@@ -195,7 +196,7 @@ def settle(session: Session, job: Job, *, action: str, ps: PaymentSettings | Non
     """
     ps = ps or _rails_settings()
     funding = _funding(session, job.id)
-    repo.funding_for_job(session, job.id, lock=True)
+    payments_repo.funding_for_job(session, job.id, lock=True)
     payouts = schedule_worker_payouts(session, job, ps)
     if funding.closed_at is not None:
         return payouts

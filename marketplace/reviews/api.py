@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from marketplace.bounds import Id, Limit, Offset
 from marketplace.deps import ReviewerUser, SessionDep, SettingsDep, WorkerUser
 from marketplace.errors import error_responses
-from marketplace.flows import review_decision
+from marketplace.flows import dispute_view, review_decision
 from marketplace.media import service as media
 from marketplace.models import DisputeKind, DisputeStatus
 from marketplace.reviews import service
@@ -60,7 +60,7 @@ def get_dispute(
     dispute_id: Id, user: ReviewerUser, session: SessionDep, settings: SettingsDep
 ) -> DisputeDetailOut:
     """One dispute with its history and everything needed to judge it."""
-    return service.get_dispute(session, dispute_id, settings)
+    return dispute_view.get_dispute(session, dispute_id, settings)
 
 
 @router.post(

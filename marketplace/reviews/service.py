@@ -12,8 +12,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import repository as assignments_repo
-from marketplace.config import Settings
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.models import (
     Assignment,
@@ -184,25 +182,39 @@ def list_disputes(
     return [dispute_view(d) for d in rows]
 
 
-def get_dispute(session: Session, dispute_id: int, settings: Settings) -> DisputeDetailOut:
-    dispute = _dispute_or_404(session, dispute_id)
+def dispute_detail(session: Session, dispute: Dispute, context: dict[str, Any]) -> DisputeDetailOut:
+    """The dispute with its history and the ``context`` a reviewer judges it by (built by the
+    dispute view flow from the other domains)."""
     history = [
         EventOut(at=e.at, actor_id=e.actor_id, action=e.action, comment=e.comment, data=e.data)
         for e in repo.events(session, dispute.id)
     ]
     return DisputeDetailOut(
-        **dispute_view(dispute).model_dump(),
-        details=dispute.details,
-        history=history,
-        context=build_context(session, dispute, settings),
+        **dispute_view(dispute).model_dump(), details=dispute.details, history=history, context=context
     )
 
 
-def _dispute_or_404(session: Session, dispute_id: int, *, for_update: bool = False) -> Dispute:
+def dispute_or_404(session: Session, dispute_id: int, *, for_update: bool = False) -> Dispute:
     dispute = repo.get_dispute(session, dispute_id, for_update=for_update)
     if dispute is None:
         raise NotFound(f"dispute {dispute_id} not found")
     return dispute
+
+
+def job_of(session: Session, dispute: Dispute) -> Job:
+    job = repo.get_job(session, dispute.job_id)
+    assert job is not None
+    return job
+
+
+def disputed_assignments(session: Session, dispute: Dispute) -> tuple[Assignment | None, list[Assignment]]:
+    """The assignment the dispute is about (if any) and the rejected ones of its chunk (if about one)."""
+    one = chunk = None
+    if dispute.assignment_id is not None:
+        one = repo.get_assignment(session, dispute.assignment_id)
+    if dispute.chunk_id is not None:
+        chunk = repo.rejected_assignments_of_chunk(session, dispute.chunk_id)
+    return one, chunk or []
 
 
 # -- deciding -------------------------------------------------------------------------------------
@@ -210,7 +222,7 @@ def _dispute_or_404(session: Session, dispute_id: int, *, for_update: bool = Fal
 
 def open_dispute_for_decision(session: Session, dispute_id: int) -> tuple[Dispute, Job]:
     """The dispute (locked) and its job; 409 when it was decided already."""
-    dispute = _dispute_or_404(session, dispute_id, for_update=True)
+    dispute = dispute_or_404(session, dispute_id, for_update=True)
     if dispute.status is DisputeStatus.decided:
         raise Conflict(
             f"dispute {dispute_id} was already decided ({dispute.decision})",
@@ -278,130 +290,3 @@ def worker_for(session: Session, dispute: Dispute, body: DecisionIn) -> int:
     if not repo.is_worker(session, worker_id):
         raise InvalidInput(f"there is no worker with id {worker_id}", field="worker_id")
     return worker_id
-
-
-# -- what a reviewer needs to judge ---------------------------------------------------------------
-
-
-def build_context(session: Session, dispute: Dispute, settings: Settings) -> dict[str, Any]:
-    """Side-by-side data: images (signed links), the workers' answers, the GT or merged result, conflicts."""
-    from marketplace.quality import service as quality
-
-    job = repo.get_job(session, dispute.job_id)
-    assert job is not None
-    ctx: dict[str, Any] = {
-        "job": {
-            "id": job.id,
-            "type": job.type.value,
-            "labels": list(job.labels),
-            "accuracy_target": job.accuracy_target,
-            "iou_threshold": job.iou_threshold,
-            "status": job.status.value,
-        }
-    }
-    if dispute.assignment_id is not None:
-        assignment = repo.get_assignment(session, dispute.assignment_id)
-        if assignment is not None:
-            ctx["assignment"] = assignment_context(session, job, assignment, settings)
-    if dispute.chunk_id is not None:
-        ctx["chunk_assignments"] = [
-            assignment_context(session, job, a, settings)
-            for a in repo.rejected_assignments_of_chunk(session, dispute.chunk_id)
-        ]
-    if dispute.image_id is not None:
-        ctx["image"] = image_context(session, job, dispute.image_id, settings)
-    if dispute.worker_id is not None:
-        from marketplace.quality import repository as quality_repo
-
-        record = quality_repo.worker_quality(session, job.id, dispute.worker_id)
-        ctx["worker"] = {
-            "id": dispute.worker_id,
-            "gt_accuracy": quality.worker_accuracy(record),
-            "sprt_decision": record.sprt_decision if record else "continue",
-            "too_fast_count": record.too_fast_count if record else 0,
-            "banned": quality_repo.is_banned(session, job.id, dispute.worker_id),
-        }
-    return ctx
-
-
-def _image_url(image_id: int, settings: Settings) -> str:
-    from marketplace.media.service import job_image_url
-
-    return job_image_url(settings, image_id)
-
-
-def _gt_objects(session: Session, image_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    from marketplace.quality import repository as quality_repo
-
-    out: dict[int, list[dict[str, Any]]] = {}
-    for ann in quality_repo.gt_annotations(session, image_ids):
-        out.setdefault(ann.image_id, []).append({"label": ann.label, "geometry": ann.geometry})
-    return out
-
-
-def assignment_context(
-    session: Session, job: Job, assignment: Assignment, settings: Settings
-) -> dict[str, Any]:
-    from marketplace.quality import repository as quality_repo
-
-    rows = assignments_repo.items_with_images(session, assignment.id)
-    gt = _gt_objects(session, [img.id for item, img in rows if item.is_gt])
-    conflicts: dict[int, list[dict[str, Any]]] = {}
-    for c in quality_repo.conflicts_for(session, assignment.id):
-        conflicts.setdefault(c.image_id, []).append(
-            {
-                "kind": c.kind,
-                "gt_index": c.gt_index,
-                "submitted_index": c.submitted_index,
-                "similarity": c.similarity,
-                "gt_label": c.gt_label,
-                "submitted_label": c.submitted_label,
-            }
-        )
-    return {
-        "id": assignment.id,
-        "worker_id": assignment.worker_id,
-        "status": assignment.status.value,
-        "score": assignment.score,
-        "submitted_at": assignment.submitted_at.isoformat() if assignment.submitted_at else None,
-        "items": [
-            {
-                "position": item.position,
-                "image_id": img.id,
-                "image": img.name,
-                "image_url": _image_url(img.id, settings),
-                "width": img.width,
-                "height": img.height,
-                "is_gt": item.is_gt,
-                "worker_answer": item.answer,
-                "gt": gt.get(img.id, []) if item.is_gt else None,
-                "conflicts": conflicts.get(img.id, []),
-            }
-            for item, img in rows
-        ],
-    }
-
-
-def image_context(session: Session, job: Job, image_id: int, settings: Settings) -> dict[str, Any]:
-    from marketplace.quality import repository as quality_repo
-    from marketplace.quality import service as quality
-
-    image = quality_repo.get_image(session, image_id)
-    if image is None:
-        return {}
-    out: dict[str, Any] = {
-        "id": image.id,
-        "name": image.name,
-        "image_url": _image_url(image.id, settings),
-        "width": image.width,
-        "height": image.height,
-        "is_gt": image.is_gt,
-        "worker_answers": [
-            {"assignment_id": a, "worker_id": w, "status": s, "answer": ans}
-            for a, w, s, ans in quality_repo.answers_on_image(session, image_id)
-        ],
-    }
-    if image.is_gt:
-        out["gt"] = _gt_objects(session, [image_id]).get(image_id, [])
-        out["gt_stats"] = quality.gt_image_view(session, image_id)
-    return out

@@ -24,6 +24,7 @@ from marketplace.models import (
     Role,
     utcnow,
 )
+from marketplace.payments import repository as payments_repo
 from marketplace.payments import service as payments
 from marketplace.payments.rails import Rails
 from marketplace.payouts import execution, hooks, repository, service, tasks
@@ -75,7 +76,7 @@ def _setup(
             assert funding_flow.poll_chain_funding(s, rails) == 1
     else:
         with session_scope(session_factory(settings)) as s:
-            funding = repository.funding_for_job(s, job.id)
+            funding = payments_repo.funding_for_job(s, job.id)
             assert funding is not None
             assert funding_flow.funds_arrived(s, funding, bounty, source="test")
     with session_scope(session_factory(settings)) as s:
@@ -114,7 +115,7 @@ def test_pay_per_assignment_and_remainder(settings: Settings, rails: Rails, chai
     # 40 chunks x overlap 1; bounty 1_000_003 -> fee 50_000, per = 950_003 // 40 = 23_750, rest 3.
     ids = _setup(settings, rails, chain, rail=Rail.card, workers=3, bounty=1_000_003)
     with session_scope(session_factory(settings)) as s:
-        funding = repository.funding_for_job(s, ids["job"])
+        funding = payments_repo.funding_for_job(s, ids["job"])
         assert funding is not None and funding.status is FundingStatus.succeeded
         assert (funding.fee_amount, funding.pay_per_assignment, funding.payable_assignments) == (
             50_000,

@@ -12,9 +12,9 @@ from marketplace.db import session_factory, session_scope
 from marketplace.flows import funding as funding_flow
 from marketplace.ledger import service as ledger
 from marketplace.models import AssignmentStatus, Job, JobStatus, LedgerTransaction
+from marketplace.payments import repository as payments_repo
 from marketplace.payments import service as payments
 from marketplace.payments.rails import Rails
-from marketplace.payouts import repository as payouts_repo
 from tests.quality_db.conftest import answer_all, claim_ok, submit_ok
 
 
@@ -25,7 +25,7 @@ def fund_now(settings: Settings, rails: Rails, job_id: int, fee_bps: int = 500) 
         assert job is not None
         payments.start_funding(s, job, rails, fee_bps=fee_bps)
     with session_scope(session_factory(settings)) as s:
-        funding = payouts_repo.funding_for_job(s, job_id)
+        funding = payments_repo.funding_for_job(s, job_id)
         assert funding is not None
         assert funding_flow.funds_arrived(s, funding, funding.amount, source="test")
         job = s.get(Job, job_id)
