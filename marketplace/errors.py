@@ -1,5 +1,11 @@
 """One exception hierarchy; ``install_error_handlers`` renders it as ``{"error", "detail"}`` JSON.
 
+``error`` is the category, one per status (``conflict``, ``not_found``, …). A **named error** (a
+subclass with its own ``reason``: :class:`AssignmentExpired`, :class:`JobSettled`, …) adds that stable
+machine code as ``reason``, so a client can tell a late submission from a double one without reading
+prose. Every named error is registered by its reason; ``error_responses`` lists them, with what each
+means, in the OpenAPI description of the status it answers with.
+
 ``ErrorOut`` is that body as a model, and ``error_responses`` documents it in the OpenAPI document
 for the status codes a route can answer with.
 """
@@ -7,7 +13,7 @@ for the status codes a route can answer with.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +30,18 @@ UNBOUNDED_INPUT_LOG = "unbounded input reached the database on %s %s: %s"
 class TileworkError(Exception):
     status_code = 400
     code = "bad_request"
+    #: A named error's own stable code, sent as ``reason`` (see the module).
+    reason: ClassVar[str | None] = None
+    #: Every named error class by its reason.
+    named: ClassVar[dict[str, type[TileworkError]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        reason = cls.__dict__.get("reason")
+        if reason:
+            if reason in TileworkError.named:
+                raise TypeError(f"two named errors share the reason {reason!r}")
+            TileworkError.named[reason] = cls
 
     def __init__(self, detail: str, *, field: str | None = None, extra: dict[str, Any] | None = None):
         super().__init__(detail)
@@ -37,6 +55,8 @@ class TileworkError(Exception):
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "detail": self.detail}
+        if self.reason:
+            body["reason"] = self.reason
         if self.field:
             body["field"] = self.field
         body.update(self.extra)
@@ -131,6 +151,144 @@ class ServiceUnavailable(TileworkError):
     code = "rail_unavailable"
 
 
+# -- named errors (their reasons are part of the API: never rename one) ----------------------------
+
+
+class EmailTaken(Conflict):
+    """An account with this email exists."""
+
+    reason = "email_taken"
+
+
+class JobNotActive(Conflict):
+    """The job is not taking work (paused, completed or cancelled)."""
+
+    reason = "job_not_active"
+
+
+class JobNotFundable(Conflict):
+    """The job is past the stage where it is funded (only a draft or unfunded job is)."""
+
+    reason = "job_not_fundable"
+
+
+class JobNotCancellable(Conflict):
+    """The job cannot be cancelled in its state."""
+
+    reason = "job_not_cancellable"
+
+
+class JobNotFunded(Conflict):
+    """The job has no completed funding, so no money can move for it."""
+
+    reason = "job_not_funded"
+
+
+class WrongRail(Conflict):
+    """The job is funded on the other money rail."""
+
+    reason = "wrong_rail"
+
+
+class PayoutScheduleFixed(Conflict):
+    """The payout schedule cannot change once the job is funded."""
+
+    reason = "payout_schedule_fixed"
+
+
+class ChainTokenMissing(Conflict):
+    """No ERC-20 token is configured for the chain rail on this server."""
+
+    reason = "chain_token_missing"
+
+
+class SignInMessageUsed(Conflict):
+    """A wallet sign-in message is single-use: ask for a new one."""
+
+    reason = "message_used"
+
+
+class WalletTaken(Conflict):
+    """The wallet is linked to another account."""
+
+    reason = "wallet_taken"
+
+
+class ClaimRace(Conflict):
+    """Another claim of the same worker in the same job is in progress: retry."""
+
+    reason = "claim_race"
+
+
+class AssignmentExpired(Conflict):
+    """The assignment's deadline passed before it was submitted: claim a new one."""
+
+    reason = "assignment_expired"
+
+
+class AlreadySubmitted(Conflict):
+    """The assignment was submitted with different answers (the same answers again are accepted)."""
+
+    reason = "already_submitted"
+
+
+class NotRejected(Conflict):
+    """Only a rejected assignment can be appealed."""
+
+    reason = "not_rejected"
+
+
+class AlreadyAppealed(Conflict):
+    """An assignment is appealed once."""
+
+    reason = "already_appealed"
+
+
+class AlreadyDecided(Conflict):
+    """A dispute is decided once."""
+
+    reason = "already_decided"
+
+
+class JobSettled(Conflict):
+    """The job's money was paid out and refunded: nothing more can be paid from it."""
+
+    reason = "job_settled"
+
+
+class OverturnUnfunded(Conflict):
+    """Overturned work cannot be paid: its chunk was finished by others and the fee left is too small."""
+
+    reason = "overturn_unfunded"
+
+
+class BudgetSpent(Conflict):
+    """The job already paid every assignment its budget holds."""
+
+    reason = "budget_spent"
+
+
+class ProofMissing(Conflict):
+    """The data source's ownership proof could not be read: write the token there first."""
+
+    reason = "proof_missing"
+
+
+class ProofMismatch(Conflict):
+    """The data source's ownership proof does not hold the token."""
+
+    reason = "proof_mismatch"
+
+
+#: Reasons sent by errors whose reason depends on the case (documented beside the named ones).
+CASE_REASONS: dict[str, str] = {
+    "<thing>_<status>": "a state change the thing's current status does not allow "
+    "(e.g. assignment_accepted, job_completed)",
+    "already_assigned, ahead_limit_reached, no_current_assignment, no_assignments_left, banned, "
+    "job_not_active": "why a claim found nothing for this worker (error nothing_available)",
+}
+
+
 # -- the error body, documented ---------------------------------------------------------------------
 
 
@@ -147,7 +305,9 @@ class ErrorOut(BaseModel):
     error: str = Field(description="a stable code: invalid_input, unauthorized, forbidden, not_found, ...")
     detail: str = Field(description="what went wrong, in a sentence")
     field: str | None = Field(default=None, description="the input concerned, when there is one")
-    reason: str | None = Field(default=None, description="a finer code for some conflicts (409)")
+    reason: str | None = Field(
+        default=None, description="a named error's stable code (listed under each status of a route)"
+    )
     problems: list[ProblemOut] | None = Field(
         default=None, description="request validation (422): every problem found, in order"
     )
@@ -174,7 +334,21 @@ def error_responses(
 ) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` entry of a route: ``ErrorOut`` for each status code it can answer with."""
     described = {**ERROR_DESCRIPTIONS, **(descriptions or {})}
-    return {code: {"model": ErrorOut, "description": described[code]} for code in sorted(codes)}
+    return {
+        code: {"model": ErrorOut, "description": described[code] + _named_for(code)} for code in sorted(codes)
+    }
+
+
+def _named_for(status: int) -> str:
+    """The named errors of one status, for its OpenAPI description."""
+    lines = [
+        f"- `{reason}`: {(cls.__doc__ or '').strip().splitlines()[0]}"
+        for reason, cls in sorted(TileworkError.named.items())
+        if cls.status_code == status
+    ]
+    if status == 409:
+        lines += [f"- `{reasons}`: {what}" for reasons, what in CASE_REASONS.items()]
+    return "\n\nNamed errors (`reason`):\n" + "\n".join(lines) if lines else ""
 
 
 # -- rendering -------------------------------------------------------------------------------------

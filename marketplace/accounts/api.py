@@ -61,7 +61,7 @@ def login(
     return TokenOut(id=row.id, token=token, expires_at=row.expires_at, name=row.name)
 
 
-@router.get("/auth/tokens", response_model=list[TokenInfo])
+@router.get("/auth/tokens", response_model=list[TokenInfo], responses=error_responses(401))
 def list_tokens(user: CurrentUser, session: SessionDep, request: Request) -> list[TokenInfo]:
     """The caller's own tokens (sign-ins, scripts), newest last; never their secrets."""
     presented = bearer_token(request)

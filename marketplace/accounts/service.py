@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts import repository
 from marketplace.accounts.passwords import password_problem
 from marketplace.accounts.security import hash_password, new_token, token_digest, verify_password
-from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from marketplace.errors import EmailTaken, Forbidden, InvalidInput, NotFound, Unauthorized
 from marketplace.models import ApiToken, Role, User, utcnow
 
 # A constant hash so a login for an unknown email costs the same as a wrong password.
@@ -23,13 +23,13 @@ def register(session: Session, *, email: str, password: str, role: Role, display
     if problem:
         raise InvalidInput(problem, field="password")
     if repository.get_user_by_email(session, email) is not None:
-        raise Conflict(f"an account with email {email!r} already exists", field="email")
+        raise EmailTaken(f"an account with email {email!r} already exists", field="email")
     user = User(email=email, password_hash=hash_password(password), role=role, display_name=display_name)
     try:
         with session.begin_nested():
             repository.add_user(session, user)
     except IntegrityError as exc:
-        raise Conflict(f"an account with email {email!r} already exists", field="email") from exc
+        raise EmailTaken(f"an account with email {email!r} already exists", field="email") from exc
     return user
 
 

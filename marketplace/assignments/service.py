@@ -40,7 +40,13 @@ from marketplace.assignments.states import (
 )
 from marketplace.assignments.validation import Rules, validate_submission
 from marketplace.config import Settings
-from marketplace.errors import Conflict, NotFound
+from marketplace.errors import (
+    AlreadySubmitted,
+    AssignmentExpired,
+    ClaimRace,
+    JobNotActive,
+    NotFound,
+)
 from marketplace.jobs import economics
 from marketplace.jobs.service import get_job_for
 from marketplace.media.service import item_url
@@ -217,9 +223,7 @@ def _issue(
             },
         )
     except IntegrityError as exc:  # the same worker claiming twice at the same instant
-        raise Conflict(
-            "another claim of yours in this job is in progress; retry", extra={"reason": "claim_race"}
-        ) from exc
+        raise ClaimRace("another claim of yours in this job is in progress; retry") from exc
     tokens = [new_item_token() for _ in placed]
     repository.insert_items(
         session,
@@ -443,12 +447,11 @@ def submit(
     if row.submission_hash is not None:
         return _replayed(row, digest)
     if row.status is AssignmentStatus.expired or row.deadline <= now:
-        raise Conflict(
+        raise AssignmentExpired(
             f"assignment {assignment_id} expired at {row.deadline.isoformat()}; claim a new one",
-            extra={"reason": "assignment_expired"},
         )
     if row.job_status not in SUBMITTABLE_JOB:
-        raise Conflict(f"job {row.job_id} is {row.job_status.value}", extra={"reason": "job_not_active"})
+        raise JobNotActive(f"job {row.job_id} is {row.job_status.value}")
     check_assignment_move(row.id, row.status, AssignmentStatus.submitted)
     items = repository.item_rows(session, row.id)
     answers = validate_submission(Rules(row.job_type, row.job_labels), items, body)
@@ -467,9 +470,8 @@ def submit(
 
 def _replayed(assignment: Any, digest: str) -> SubmitOut:
     if assignment.submission_hash != digest:
-        raise Conflict(
+        raise AlreadySubmitted(
             f"assignment {assignment.id} was already submitted with different answers",
-            extra={"reason": "already_submitted"},
         )
     assert assignment.submitted_at is not None
     return SubmitOut(

@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 from marketplace.bounds import S3_BUCKET
 from marketplace.config import Settings
 from marketplace.datasets import repository
-from marketplace.errors import Conflict, DataNotOwned, InvalidInput, NotFound, TileworkError
+from marketplace.errors import (
+    DataNotOwned,
+    InvalidInput,
+    NotFound,
+    ProofMismatch,
+    ProofMissing,
+    TileworkError,
+)
 from marketplace.models import DataSource, User, utcnow
 from marketplace.storage import Storage, local_path_from_uri, open_storage
 
@@ -88,12 +95,11 @@ def verify(session: Session, owner: User, source_id: int, settings: Settings) ->
     try:
         body = open_storage(source.uri, settings).read(PROOF_NAME)
     except TileworkError as exc:
-        raise Conflict(
+        raise ProofMissing(
             f"could not read {proof}: {exc.detail}; write the token there first",
-            extra={"reason": "proof_missing"},
         ) from exc
     if not hmac.compare_digest(body.decode("utf-8", "replace").strip(), source.token):
-        raise Conflict(f"{proof} does not hold this source's token", extra={"reason": "proof_mismatch"})
+        raise ProofMismatch(f"{proof} does not hold this source's token")
     source.verified_at = utcnow()
     return source
 

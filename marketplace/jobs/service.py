@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from marketplace.config import Settings
 from marketplace.datasets.ground_truth import GroundTruth, parse_ground_truth
 from marketplace.datasets.intake import DataCheck, Progress, check_data, no_progress
-from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.errors import Forbidden, InvalidInput, JobNotCancellable, NotFound
 from marketplace.jobs import economics, repository
 from marketplace.jobs.schemas import JobSpec
 from marketplace.jobs.states import transition
@@ -108,7 +108,7 @@ def cancel_job(session: Session, user: User, job_id: int) -> Job:
     if user.role is not Role.admin and job.requester_id != user.id:
         raise Forbidden("only the job's requester can cancel it")
     if job.status not in CANCELLABLE_WITHOUT_MONEY:
-        raise Conflict(
+        raise JobNotCancellable(
             f"job {job.id} is {job.status.value}; only a draft or unfunded job can be cancelled here"
         )
     transition(job, JobStatus.cancelled)

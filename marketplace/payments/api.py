@@ -12,7 +12,9 @@ from marketplace.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    JobNotFundable,
     ServiceUnavailable,
+    WrongRail,
     error_responses,
 )
 from marketplace.jobs import service as jobs
@@ -86,9 +88,9 @@ def fund_job_with_test_card(
     if job.requester_id != user.id:
         raise Forbidden("only the job's requester pays for it")
     if job.rail is not Rail.card:
-        raise Conflict(f"job {job.id} is funded on the {job.rail.value} rail, not by card")
+        raise WrongRail(f"job {job.id} is funded on the {job.rail.value} rail, not by card")
     if job.status not in service.FUNDABLE:
-        raise Conflict(f"job {job.id} is {job.status.value}; there is nothing to pay")
+        raise JobNotFundable(f"job {job.id} is {job.status.value}; there is nothing to pay")
     secret = rails.settings.stripe_webhook_secret
     if not secret:
         raise ServiceUnavailable("no Stripe webhook secret is configured: a payment could not open the job")

@@ -24,7 +24,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
-from marketplace.errors import Conflict, InvalidInput
+from marketplace.errors import ChainTokenMissing, InvalidInput, JobNotFundable, PayoutScheduleFixed
 from marketplace.escrow.chain import ChainEvent, as_bytes32
 from marketplace.jobs import economics
 from marketplace.jobs.states import transition
@@ -85,7 +85,7 @@ def start_funding(
     funding = repo_funding(session, job.id)
     if funding is None:
         if job.status not in FUNDABLE:
-            raise Conflict(f"job {job.id} is {job.status.value}; only a draft job can be funded")
+            raise JobNotFundable(f"job {job.id} is {job.status.value}; only a draft job can be funded")
         plan = _terms(job, fee_bps)
         if plan.pay_per_assignment < 1:
             raise InvalidInput(f"the bounty of job {job.id} cannot pay its assignments after the fee")
@@ -104,7 +104,7 @@ def start_funding(
             transition(job, JobStatus.awaiting_funds)
     elif schedule is not None and schedule is not funding.payout_schedule:
         if funding.status is FundingStatus.succeeded:
-            raise Conflict("the payout schedule is fixed once the job is funded")
+            raise PayoutScheduleFixed("the payout schedule is fixed once the job is funded")
         funding.payout_schedule = schedule
     if funding.rail is Rail.card:
         return _card_instructions(session, job, funding, rails)
@@ -150,7 +150,9 @@ def _chain_instructions(job: Job, funding: JobFunding, rails: Rails) -> FundingI
             job.currency if job.currency.startswith("0x") and len(job.currency) == 42 else rails.chain_token
         )
         if not token:
-            raise Conflict("no ERC-20 token is configured for the chain rail (TILEWORK_CHAIN_TOKEN_ADDRESS)")
+            raise ChainTokenMissing(
+                "no ERC-20 token is configured for the chain rail (TILEWORK_CHAIN_TOKEN_ADDRESS)"
+            )
         funding.chain_token = to_checksum_address(token)
     return FundingInstructions(
         job_id=job.id,

@@ -18,7 +18,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy.orm import Session
 
-from marketplace.errors import Conflict, Forbidden, InvalidInput
+from marketplace.errors import Forbidden, InvalidInput, SignInMessageUsed, WalletTaken
 from marketplace.models import PayoutDestination, Rail, SiweNonce, User, utcnow
 from marketplace.payment_settings import PaymentSettings
 from marketplace.payments import repository as repo
@@ -109,7 +109,7 @@ def verify_and_link(session: Session, user: User, message: str, signature: str) 
     if row is None or row.user_id != user.id:
         raise Forbidden("unknown nonce: ask for a new message")
     if row.used_at is not None:
-        raise Conflict("this message was already used; ask for a new one")
+        raise SignInMessageUsed("this message was already used; ask for a new one")
     if row.expires_at < utcnow():
         raise Forbidden("this message has expired; ask for a new one")
     if message != row.message:
@@ -122,7 +122,7 @@ def verify_and_link(session: Session, user: User, message: str, signature: str) 
         raise Forbidden("the signature is not from the address in the message")
     row.used_at = utcnow()
     if repo.destination_taken(session, Rail.chain.value, row.address, user.id):
-        raise Conflict("this wallet is already linked to another account")
+        raise WalletTaken("this wallet is already linked to another account")
     dest = repo.destination(session, user.id, Rail.chain.value)
     if dest is None:
         dest = PayoutDestination(user_id=user.id, rail=Rail.chain, destination=row.address)

@@ -24,7 +24,15 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.errors import (
+    BudgetSpent,
+    Forbidden,
+    JobNotCancellable,
+    JobNotFunded,
+    JobSettled,
+    NotFound,
+    OverturnUnfunded,
+)
 from marketplace.escrow.chain import as_bytes32
 from marketplace.ledger import service as ledger
 from marketplace.models import (
@@ -69,7 +77,7 @@ def chain_payout_id(namespace: str, payout_id: int) -> str:
 def _funding(session: Session, job_id: int) -> JobFunding:
     funding = payments_repo.funding_for_job(session, job_id)
     if funding is None or funding.status is not FundingStatus.succeeded:
-        raise Conflict(f"job {job_id} is not funded")
+        raise JobNotFunded(f"job {job_id} is not funded")
     return funding
 
 
@@ -90,20 +98,18 @@ def make_payable(session: Session, assignment: AssignmentLike, *, from_fee: bool
     if ledger.earning_exists(session, key):
         return 0
     if funding.closed_at is not None:
-        raise Conflict(
+        raise JobSettled(
             f"job {assignment.job_id} is settled: its money has been paid out and refunded",
-            extra={"reason": "job_settled"},
         )
     if from_fee:
         fee_left = ledger.fee_balance(session, assignment.job_id)
         if fee_left < funding.pay_per_assignment:
-            raise Conflict(
+            raise OverturnUnfunded(
                 f"other workers finished this chunk meanwhile and the job's platform fee left ({fee_left}) "
                 f"cannot pay the overturned work ({funding.pay_per_assignment}); uphold instead",
-                extra={"reason": "overturn_unfunded"},
             )
     elif repo.count_earnings(session, assignment.job_id) >= funding.payable_assignments:
-        raise Conflict(
+        raise BudgetSpent(
             f"job {assignment.job_id} already paid its {funding.payable_assignments} assignments "
             "(chunks x overlap)"
         )
@@ -255,7 +261,9 @@ def lock_for_cancel(session: Session, user: User, job_id: int) -> Job:
     if user.role not in (Role.admin, Role.requester):
         raise Forbidden("only the job's requester can cancel it")
     if job.status not in FUNDED_STATES:
-        raise Conflict(f"job {job.id} is {job.status.value}; only an active job is cancelled with a refund")
+        raise JobNotCancellable(
+            f"job {job.id} is {job.status.value}; only an active job is cancelled with a refund"
+        )
     return job
 
 

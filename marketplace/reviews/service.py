@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.errors import AlreadyAppealed, AlreadyDecided, InvalidInput, NotFound, NotRejected
 from marketplace.models import (
     Assignment,
     AssignmentStatus,
@@ -100,15 +100,12 @@ def appeal(session: Session, worker: User, assignment_id: int, comment: str) -> 
     if assignment is None or assignment.worker_id != worker.id:
         raise NotFound(f"assignment {assignment_id} not found")
     if assignment.status is not AssignmentStatus.rejected:
-        raise Conflict(
+        raise NotRejected(
             f"assignment {assignment_id} is {assignment.status.value}; only a rejected assignment can be "
             "appealed",
-            extra={"reason": "not_rejected"},
         )
     if repo.appeal_exists(session, assignment_id):
-        raise Conflict(
-            f"assignment {assignment_id} was already appealed", extra={"reason": "already_appealed"}
-        )
+        raise AlreadyAppealed(f"assignment {assignment_id} was already appealed")
     dispute = open_dispute(
         session,
         job_id=assignment.job_id,
@@ -224,9 +221,8 @@ def open_dispute_for_decision(session: Session, dispute_id: int) -> tuple[Disput
     """The dispute (locked) and its job; 409 when it was decided already."""
     dispute = dispute_or_404(session, dispute_id, for_update=True)
     if dispute.status is DisputeStatus.decided:
-        raise Conflict(
+        raise AlreadyDecided(
             f"dispute {dispute_id} was already decided ({dispute.decision})",
-            extra={"reason": "already_decided"},
         )
     job = repo.get_job(session, dispute.job_id)
     assert job is not None

@@ -104,3 +104,27 @@ def test_unreadable_bodies_are_a_documented_400(client: TestClient, make_user: U
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "bad_request"
     assert _error_validator(document).is_valid(r.json())
+
+
+def test_named_errors_carry_their_reason_and_are_documented(client: TestClient) -> None:
+    """A named error answers with its stable ``reason``, and the OpenAPI document lists every named
+    error under the status it answers with, on the routes that answer with that status."""
+    from marketplace.errors import TileworkError
+
+    body = {"email": "twice@example.org", "password": "a long enough password 1", "role": "worker"}
+    assert client.post("/api/auth/register", json=body).status_code == 201
+    again = client.post("/api/auth/register", json=body)
+    assert again.status_code == 409
+    assert (again.json()["error"], again.json()["reason"]) == ("conflict", "email_taken")
+
+    document = client.get("/openapi.json").json()
+    submit = document["paths"]["/api/assignments/{assignment_id}/submit"]["post"]["responses"]["409"]
+    for reason in ("assignment_expired", "already_submitted", "job_not_active"):
+        assert f"`{reason}`" in submit["description"]
+    described = " ".join(
+        response.get("description", "")
+        for _, _, op in _operations(document)
+        for response in op["responses"].values()
+    )
+    assert len(TileworkError.named) >= 20
+    assert [r for r in TileworkError.named if f"`{r}`" not in described] == []
