@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,7 @@ from marketplace.edge.csrf import csrf_token as current_csrf_token
 from marketplace.edge.csrf import form_token_ok
 from marketplace.errors import CsrfTokenInvalid, TileworkError
 from marketplace.models import Role, User, utcnow
-from marketplace.web.render import STATIC, esc, render
+from marketplace.web.render import STATIC, render
 
 COOKIE = "tw_token"
 
@@ -76,29 +77,9 @@ def page_user(request: Request, session: Session) -> User | None:
         return None
 
 
-def _nav(user: User | None, current: str) -> str:
-    links = []
-    for href, text in NAV[user.role if user else None]:
-        here = ' aria-current="page"' if href == current else ""
-        links.append(f'<a href="{esc(href)}"{here}>{esc(text)}</a>')
-    return "".join(links)
-
-
-def _account(user: User | None) -> str:
-    if user is None:
-        return ""
-    name = user.display_name or user.email
-    return (
-        f'<span class="who">{esc(name)} <span class="role-tag">{esc(user.role.value)}</span></span>'
-        '<form method="post" action="/signout" class="inline">'
-        f'<input type="hidden" name="csrf_token" value="{esc(current_csrf_token())}">'
-        '<button type="submit" class="link">Sign out</button></form>'
-    )
-
-
 def page(
     title: str,
-    body: str,
+    body: Markup,
     *,
     user: User | None,
     current: str = "",
@@ -107,19 +88,18 @@ def page(
     body_class: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
-    version = asset_version()
-    scripts = f'<script type="module" src="/static/js/{esc(module)}?v={version}"></script>' if module else ""
     html = render(
         "layout.html",
         title=title,
-        nav=_nav(user, current),
-        account=_account(user),
+        nav=NAV[user.role if user else None],
+        current=current,
+        user_name=(user.display_name or user.email) if user else "",
         body=body,
-        scripts=scripts,
+        module=module,
         config=json.dumps(config or {}),
         role=user.role.value if user else "",
         body_class=body_class,
-        asset_version=version,
+        asset_version=asset_version(),
         csrf_token=current_csrf_token(),
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
@@ -144,7 +124,8 @@ def _forbidden(user: User, needed: str) -> HTMLResponse:
         "message.html",
         heading="Not for this account",
         message=f"This page is for {needed} accounts; you are signed in as a {user.role.value}.",
-        actions=f'<p><a class="button" href="{esc(HOME[user.role])}">Go to your start page</a></p>',
+        action_href=HOME[user.role],
+        action_text="Go to your start page",
     )
     return page("Not for this account", body, user=user, status_code=403)
 
@@ -156,16 +137,6 @@ def _require(request: Request, session: Session, roles: tuple[Role, ...], needed
     if user.role not in roles:
         return _forbidden(user, needed)
     return user
-
-
-def _field_error(field: str, message: str | None) -> str:
-    if not message:
-        return ""
-    return f'<p class="field-error" id="{esc(field)}-error" role="alert">{esc(message)}</p>'
-
-
-def _form_error(message: str | None) -> str:
-    return f'<p class="form-error" role="alert">{esc(message)}</p>' if message else ""
 
 
 def _set_session_cookie(response: Response, request: Request, token: str, settings: Settings) -> None:
@@ -201,7 +172,7 @@ def _signin_page(
         "signin.html",
         next=next_url,
         email=email,
-        form_error=_form_error(error),
+        form_error=error,
         csrf_token=current_csrf_token(),
     )
     return page("Sign in", body, user=None, current="/signin", status_code=status_code)
@@ -248,18 +219,13 @@ def signin(
 def _signup_page(
     values: dict[str, str], errors: dict[str, str], form_error: str | None = None, status_code: int = 200
 ) -> Response:
-    role = values.get("role") or "worker"
     body = render(
         "signup.html",
         email=values.get("email", ""),
         display_name=values.get("display_name", ""),
-        worker_checked="checked" if role == "worker" else "",
-        requester_checked="checked" if role == "requester" else "",
-        form_error=_form_error(form_error),
-        email_error=_field_error("email", errors.get("email")),
-        display_name_error=_field_error("display_name", errors.get("display_name")),
-        password_error=_field_error("password", errors.get("password")),
-        role_error=_field_error("role", errors.get("role")),
+        role=values.get("role") or "worker",
+        form_error=form_error,
+        errors=errors,
         csrf_token=current_csrf_token(),
     )
     return page("Sign up", body, user=None, current="/signup", status_code=status_code)

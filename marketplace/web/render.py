@@ -1,46 +1,34 @@
-"""A deliberately tiny template renderer: ``{{ name }}`` is HTML-escaped, ``{{! name }}`` is inserted raw.
+"""Jinja2 renders the pages, with autoescaping on: a value is HTML-escaped unless it is already
+``Markup`` (a rendered template), and a missing variable is an error, not an empty string.
 
-The pages are thin shells (the work happens in ES modules that call the JSON API), so a template
-engine would be a dependency for very little. Raw insertion is only used for fragments this module
-or ``pages.py`` built with :func:`esc` already applied.
+The pages are thin shells (the work happens in ES modules that call the JSON API); shared pieces
+(form errors) are macros in ``templates/_forms.html``.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
-_PLACEHOLDER = re.compile(r"\{\{(!?)\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
-def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-@lru_cache(maxsize=64)
-def _load(name: str) -> str:
-    path = (TEMPLATES / name).resolve()
-    if TEMPLATES not in path.parents:
-        raise ValueError(f"template outside the template folder: {name}")
-    return path.read_text(encoding="utf-8")
-
-
-def render_string(template: str, context: dict[str, Any]) -> str:
-    def _sub(match: re.Match[str]) -> str:
-        raw, key = match.group(1), match.group(2)
-        if key not in context:
-            raise KeyError(f"template variable {key!r} is missing")
-        value = context[key]
-        return str(value) if raw else esc(value)
-
-    return _PLACEHOLDER.sub(_sub, template)
-
-
-def render(name: str, **context: Any) -> str:
-    return render_string(_load(name), context)
+def render(name: str, **context: Any) -> Markup:
+    """The template ``name`` rendered: safe HTML, inserted as is into another template."""
+    return Markup(environment().get_template(name).render(**context))

@@ -6,16 +6,20 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from jinja2 import UndefinedError
 
 from marketplace.web.pages import _safe_next
-from marketplace.web.render import render_string
+from marketplace.web.render import environment, render
 
 
 def test_web_render_escapes_by_default() -> None:
-    out = render_string("<p>{{ a }}</p>{{! b }}", {"a": "<script>x</script>", "b": "<em>ok</em>"})
-    assert out == "<p>&lt;script&gt;x&lt;/script&gt;</p><em>ok</em>"
-    with pytest.raises(KeyError):
-        render_string("{{ missing }}", {})
+    template = environment().from_string("<p>{{ a }}</p>{{ b }}")
+    inner = render("message.html", heading="<i>", message="m", action_href="/x?a=1&b=2", action_text="go")
+    out = template.render(a="<script>x</script>", b=inner)
+    assert out.startswith("<p>&lt;script&gt;x&lt;/script&gt;</p><section")  # a rendered page is kept as is
+    assert "<h1>&lt;i&gt;</h1>" in out and 'href="/x?a=1&amp;b=2"' in out  # its own values escaped
+    with pytest.raises(UndefinedError):
+        environment().from_string("{{ missing }}").render()
 
 
 @pytest.mark.parametrize(
