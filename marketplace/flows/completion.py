@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository as assignments_repo
 from marketplace.config import Settings
+from marketplace.jobs.states import transition
 from marketplace.models import Job, JobStatus
 from marketplace.payments.rails import Rails
 from marketplace.payouts import execution as payout_execution
-from marketplace.payouts import hooks as payout_hooks
+from marketplace.payouts import service as payouts
 from marketplace.quality import export
 from marketplace.quality import tasks as quality_tasks
 
@@ -41,7 +42,8 @@ def complete_if_done(session: Session, job: Job, *, lock_below: int = COMPLETION
     assignments_repo.lock_job(session, job.id)
     if job.status not in OPEN or assignments_repo.has_unfinished_chunks(session, job.id):
         return False
-    payout_hooks.on_job_dataset_complete(session, job)
+    transition(job, JobStatus.completed)
+    payouts.settle_completed(session, job)
     quality_tasks.schedule_finalize(session, job.id)
     return True
 

@@ -26,7 +26,7 @@ from marketplace.config import Settings
 from marketplace.errors import InvalidInput
 from marketplace.flows import completion, dispute_view
 from marketplace.models import Assignment, Dispute, Job, JobStatus, User
-from marketplace.payouts import hooks as payout_hooks
+from marketplace.payouts import service as payouts
 from marketplace.quality import export
 from marketplace.quality import service as quality
 from marketplace.reviews import service as reviews
@@ -52,7 +52,7 @@ def decide(
 
 def _overturn_paid(session: Session, job: Job, assignment: Assignment) -> None:
     counted = quality.accept_after_review(session, job, assignment)
-    payout_hooks.on_assignment_overturned(session, assignment, counted=counted)
+    payouts.earn_overturned(session, assignment, counted=counted)
 
 
 def _uphold(
@@ -72,7 +72,7 @@ def _overturn(
 def _rescore_with_fixed_gt(session: Session, job: Job, image_id: int) -> list[int]:
     overturned = quality.rescore_rejected_with_image(session, job, image_id)
     for assignment, counted in overturned:
-        payout_hooks.on_assignment_overturned(session, assignment, counted=counted)
+        payouts.earn_overturned(session, assignment, counted=counted)
     return [assignment.id for assignment, _ in overturned]
 
 

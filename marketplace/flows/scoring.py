@@ -19,7 +19,7 @@ from marketplace.assignments import outcomes as assignments
 from marketplace.assignments import scoring
 from marketplace.flows import completion
 from marketplace.models import AssignmentStatus
-from marketplace.payouts import hooks as payout_hooks
+from marketplace.payouts import service as payouts
 from marketplace.quality import service as quality
 from marketplace.reviews import service as reviews
 
@@ -38,7 +38,7 @@ def score_submission(session: Session, assignment_id: int) -> AssignmentStatus |
     assignments.record_score(assignment, result)
     if result.accepted:
         finished_chunk = assignments.accept(session, job, assignment)
-        payout_hooks.on_assignment_accepted(session, assignment)
+        payouts.earn(session, assignment)
         if finished_chunk:
             completion.complete_if_done(session, job)
     else:

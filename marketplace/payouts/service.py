@@ -126,6 +126,46 @@ def make_payable(session: Session, assignment: AssignmentLike, *, from_fee: bool
     return funding.pay_per_assignment
 
 
+# --------------------------------------------------------------------------- what the flows call
+#
+# A job activated without going through payments (no completed :class:`JobFunding`, e.g. in tests of
+# other engines) has no money to move: these log and return.
+
+
+def _funded(session: Session, job_id: int) -> bool:
+    funding = payments_repo.funding_for_job(session, job_id)
+    if funding is None or funding.status is not FundingStatus.succeeded:
+        log.warning("job %s has no completed funding; no money is moved", job_id)
+        return False
+    return True
+
+
+def earn(session: Session, assignment: AssignmentLike) -> None:
+    """An assignment was accepted: its worker earns the job's pay per assignment (once). With the
+    ``on_acceptance`` schedule the periodic payout tick sends it within minutes; with
+    ``on_completion`` it waits for :func:`settle_completed`."""
+    if _funded(session, assignment.job_id):
+        make_payable(session, assignment)
+
+
+def earn_overturned(session: Session, assignment: AssignmentLike, *, counted: bool) -> None:
+    """A reviewer overturned a rejection. ``counted``: the work took its chunk's free place and is paid
+    from the job's budget like any acceptance; otherwise the chunk was finished by others meanwhile and
+    the worker is paid out of the platform's fee (refused when the job is settled or the fee too small).
+    """
+    if counted:
+        earn(session, assignment)
+    elif _funded(session, assignment.job_id):
+        make_payable(session, assignment, from_fee=True)
+
+
+def settle_completed(session: Session, job: Job) -> None:
+    """The whole dataset is accepted: pay everyone, sweep the fee, refund the remainder, close the job
+    on its rail."""
+    if _funded(session, job.id):
+        settle(session, job, action="complete")
+
+
 # --------------------------------------------------------------------------- payout batches
 
 

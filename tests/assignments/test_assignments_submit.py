@@ -14,7 +14,7 @@ from marketplace.assignments.scoring import ScoreResult
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import Assignment, AssignmentItem, Chunk
-from marketplace.payouts import hooks
+from marketplace.payouts import service as payouts
 from tests.assignments.conftest import JobFactory, claim, right_answers, submit
 from tests.conftest import UserFactory
 
@@ -22,8 +22,8 @@ from tests.conftest import UserFactory
 @pytest.fixture
 def hook_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     calls: dict[str, list[int]] = {"accepted": [], "complete": []}
-    monkeypatch.setattr(hooks, "on_assignment_accepted", lambda s, a: calls["accepted"].append(a.id))
-    monkeypatch.setattr(hooks, "on_job_dataset_complete", lambda s, j: calls["complete"].append(j.id))
+    monkeypatch.setattr(payouts, "earn", lambda s, a: calls["accepted"].append(a.id))
+    monkeypatch.setattr(payouts, "settle_completed", lambda s, j: calls["complete"].append(j.id))
     return calls
 
 

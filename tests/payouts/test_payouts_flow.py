@@ -27,8 +27,8 @@ from marketplace.models import (
 from marketplace.payments import repository as payments_repo
 from marketplace.payments import service as payments
 from marketplace.payments.rails import Rails
-from marketplace.payouts import execution, hooks, repository, service, tasks
-from tests.payments.paytools import FakeAssignment, add_job, add_user
+from marketplace.payouts import execution, repository, service, tasks
+from tests.payments.paytools import FakeAssignment, add_job, add_user, complete_job
 
 
 def fresh_address(i: int, seed: str = "w") -> str:
@@ -89,7 +89,7 @@ def _accept_all(settings: Settings, ids: dict[str, Any], count: int, first_id: i
     with session_scope(session_factory(settings)) as s:
         for k in range(count):
             worker = ids["workers"][k % len(ids["workers"])]
-            hooks.on_assignment_accepted(s, FakeAssignment(first_id + k, ids["job"], worker))
+            service.earn(s, FakeAssignment(first_id + k, ids["job"], worker))
 
 
 def _drain_all(rounds: int = 20) -> None:
@@ -139,7 +139,7 @@ def test_chain_on_completion_pays_everyone_once(settings: Settings, rails: Rails
     _accept_all(settings, ids, 120)
     with session_scope(session_factory(settings)) as s:
         job = repository.job(s, ids["job"])
-        hooks.on_job_dataset_complete(s, job)  # type: ignore[arg-type]
+        complete_job(s, job)  # type: ignore[arg-type]
     _drain_all()
     with session_scope(session_factory(settings)) as s:
         books = ledger.check_balanced(s, ids["job"])

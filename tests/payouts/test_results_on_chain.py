@@ -11,9 +11,10 @@ from marketplace.escrow.evm import DevChain
 from marketplace.flows import completion
 from marketplace.models import Rail
 from marketplace.payments.rails import Rails
-from marketplace.payouts import hooks, repository
+from marketplace.payouts import repository
 from marketplace.quality import export
 from marketplace.quality import repository as quality_repo
+from tests.payments.paytools import complete_job
 from tests.payouts.test_payouts_flow import _accept_all, _drain_all, _setup
 
 
@@ -23,7 +24,7 @@ def test_export_of_a_completed_chain_job_is_recorded_in_the_vault(
     ids = _setup(settings, rails, chain, rail=Rail.chain, workers=2, data_images=4)
     _accept_all(settings, ids, 4)
     with session_scope(session_factory(settings)) as s:
-        hooks.on_job_dataset_complete(s, repository.job(s, ids["job"]))  # type: ignore[arg-type]
+        complete_job(s, repository.job(s, ids["job"]))  # type: ignore[arg-type]
     _drain_all()
     vault = rails.need_chain()
     assert vault.get_job(ids["fund"].chain_job_id).results_hash == b"\0" * 32  # not exported yet
@@ -63,7 +64,7 @@ def test_card_jobs_have_no_vault_record(settings: Settings, rails: Rails, chain:
     ids = _setup(settings, rails, chain, rail=Rail.card, workers=2, data_images=4)
     _accept_all(settings, ids, 4)
     with session_scope(session_factory(settings)) as s:
-        hooks.on_job_dataset_complete(s, repository.job(s, ids["job"]))  # type: ignore[arg-type]
+        complete_job(s, repository.job(s, ids["job"]))  # type: ignore[arg-type]
     with session_scope(session_factory(settings)) as s:
         assert export.finalize_job(s, ids["job"], settings)
     with session_scope(session_factory(settings)) as s:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import Dispute, Job
-from marketplace.payouts import hooks
+from marketplace.payouts import service as payouts
 from tests.conftest import UserFactory
 from tests.quality_db.conftest import QualityJobFactory, answer_all, claim_ok, submit_ok
 
@@ -50,9 +50,9 @@ def test_overlap_two_boxes_are_merged_exported_and_load_in_pycocotools(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     completed: list[int] = []
-    real_complete = hooks.on_job_dataset_complete
+    real_complete = payouts.settle_completed
     monkeypatch.setattr(
-        hooks, "on_job_dataset_complete", lambda s, j: (completed.append(j.id), real_complete(s, j))
+        payouts, "settle_completed", lambda s, j: (completed.append(j.id), real_complete(s, j))
     )
     job = quality_job("boxes", data=4, gt=4, assignment_size=2, gt_per_assignment=1, overlap=2)
     workers = [make_user("worker"), make_user("worker")]

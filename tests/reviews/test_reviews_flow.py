@@ -12,7 +12,7 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import Assignment, Chunk, JobWorkerBan
-from marketplace.payouts import hooks
+from marketplace.payouts import service as payouts
 from tests.conftest import UserFactory
 from tests.quality_db.conftest import QualityJobFactory, answer_all, claim_ok, my_status, submit_ok
 
@@ -24,8 +24,8 @@ def _nothing(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.fixture
 def accepted_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = hooks.on_assignment_accepted
-    monkeypatch.setattr(hooks, "on_assignment_accepted", lambda s, a: (calls.append(a.id), real(s, a)))
+    real = payouts.earn
+    monkeypatch.setattr(payouts, "earn", lambda s, a: (calls.append(a.id), real(s, a)))
     return calls
 
 
