@@ -102,10 +102,12 @@ def parse_ground_truth(
     raw: bytes | str | dict[str, Any], job_type: JobType, labels: list[str]
 ) -> GroundTruth:
     coco = load_coco(raw)
+    used_ids = {ann["category_id"] for ann in coco.dataset["annotations"]}
     cat_names = [str(c.get("name", "")) for c in coco.dataset["categories"]]
-    _check_labels(cat_names, labels)
+    used = [str(c.get("name", "")) for c in coco.dataset["categories"] if c["id"] in used_ids]
+    _check_labels(cat_names, used, labels)
     if job_type is JobType.points:
-        _check_point_categories(coco)
+        _check_point_categories(coco, used_ids)
     images = {
         img["file_name"]: GtImage(img["file_name"], img.get("width"), img.get("height"))
         for img in coco.dataset["images"]
@@ -126,20 +128,29 @@ def parse_ground_truth(
     return GroundTruth(labels=list(labels), images=images)
 
 
-def _check_labels(cat_names: list[str], labels: list[str]) -> None:
+def _names(names: list[str], most: int = 8) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _check_labels(cat_names: list[str], used: list[str], labels: list[str]) -> None:
+    """Every label is a GT category and every category the GT annotations use is a label. Categories
+    no annotation uses are ignored (a COCO tool writes its whole list, e.g. COCO's 80)."""
     missing = sorted(set(labels) - set(cat_names))
-    extra = sorted(set(cat_names) - set(labels))
+    extra = sorted(set(used) - set(labels))
     if missing or extra:
         parts = []
         if missing:
-            parts.append(f"labels without a GT category: {', '.join(missing)}")
+            parts.append(f"labels without a GT category: {_names(missing)}")
         if extra:
-            parts.append(f"GT categories that are not labels: {', '.join(extra)}")
-        raise InvalidInput("GT categories must equal the job's labels; " + "; ".join(parts), field="labels")
+            parts.append(f"categories the GT annotations use that are not labels: {_names(extra)}")
+        raise InvalidInput("the GT does not fit the job's labels; " + "; ".join(parts), field="labels")
 
 
-def _check_point_categories(coco: COCO) -> None:
+def _check_point_categories(coco: COCO, used_ids: set[Any]) -> None:
     for cat in coco.dataset["categories"]:
+        if cat["id"] not in used_ids:
+            continue
         kps = cat.get("keypoints")
         if not isinstance(kps, list) or len(kps) != 1:
             raise _fail(

@@ -21,9 +21,10 @@ from marketplace.jobs import service as jobs
 from marketplace.ledger import service as ledger
 from marketplace.models import Rail
 from marketplace.payments import repository, service, siwe
-from marketplace.payments.rails import RailUnavailable, get_rails
+from marketplace.payments.rails import RailUnavailable, currencies, get_rails
 from marketplace.payments.schemas import (
     BooksOut,
+    CurrencyOut,
     DestinationOut,
     EarningsOut,
     FundIn,
@@ -236,3 +237,9 @@ def stripe_account(user: WorkerUser, session: SessionDep, settings: SettingsDep)
 @router.get("/api/payouts/me", response_model=EarningsOut, responses=error_responses(401))
 def my_earnings(user: CurrentUser, session: SessionDep) -> EarningsOut:
     return EarningsOut(**payouts.earnings_of(session, user.id))
+
+
+@router.get("/api/payments/currencies", response_model=list[CurrencyOut], responses=error_responses(401))
+def list_currencies(user: CurrentUser) -> list[CurrencyOut]:
+    """The money this server takes, per rail, with the decimals amounts are counted in."""
+    return [CurrencyOut(**vars(m)) for m in currencies(get_rails())]

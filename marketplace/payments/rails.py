@@ -114,3 +114,32 @@ def install(rails: Rails | None) -> None:
     global _rails
     with _lock:
         _rails = rails
+
+
+@dataclass(frozen=True)
+class Money:
+    """A currency a rail takes: its code (what jobs name), how it is shown, its decimals."""
+
+    code: str
+    symbol: str
+    decimals: int
+    rail: str
+    enabled: bool
+    address: str | None = None
+
+
+_token_info: dict[tuple[int, str], tuple[str, int]] = {}
+
+
+def currencies(rails: Rails) -> list[Money]:
+    """The card rail's dollars and the chain rail's ERC-20 (its ``symbol()`` and ``decimals()``, read
+    once per token), so amounts in base units are shown in whole units everywhere."""
+    out = [Money("usd", "$", 2, "card", rails.card is not None)]
+    if rails.chain is not None and rails.chain_token:
+        key = (id(rails.chain), rails.chain_token)
+        if key not in _token_info:
+            token = rails.chain.token(rails.chain_token)
+            _token_info[key] = (str(token.functions.symbol().call()), int(token.functions.decimals().call()))
+        symbol, decimals = _token_info[key]
+        out.append(Money(symbol.lower(), symbol, decimals, "chain", True, rails.chain_token))
+    return out

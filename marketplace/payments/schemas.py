@@ -83,3 +83,12 @@ class TestCardOut(BaseModel):
     job_id: int
     payment_intent_id: str
     status: str
+
+
+class CurrencyOut(BaseModel):
+    code: str = Field(description="what a job names as its currency (lower case)")
+    symbol: str = Field(description="how amounts are shown: '$', 'tUSD', …")
+    decimals: int = Field(description="amounts count units of 10**-decimals (cents, token base units)")
+    rail: Rail
+    enabled: bool = Field(description="whether this server takes money on that rail now")
+    address: str | None = Field(default=None, description="the ERC-20 contract, for the chain rail")

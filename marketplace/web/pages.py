@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -31,11 +32,13 @@ from marketplace.edge.csrf import csrf_token as current_csrf_token
 from marketplace.edge.csrf import form_token_ok
 from marketplace.errors import CsrfTokenInvalid, TileworkError
 from marketplace.models import Role, User, utcnow
+from marketplace.payments.rails import currencies, get_rails
 from marketplace.web.render import STATIC, render
 
 COOKIE = "tw_token"
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+log = logging.getLogger(__name__)
 
 NAV: dict[Role | None, list[tuple[str, str]]] = {
     None: [("/signin", "Sign in"), ("/signup", "Sign up")],
@@ -96,13 +99,24 @@ def page(
         user_name=(user.display_name or user.email) if user else "",
         body=body,
         module=module,
-        config=json.dumps(config or {}),
+        config=json.dumps({"currencies": _currencies(), **(config or {})}),
         role=user.role.value if user else "",
         body_class=body_class,
         asset_version=asset_version(),
         csrf_token=current_csrf_token(),
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def _currencies() -> dict[str, dict[str, Any]]:
+    """Every page's money table for ``formatAmount``: decimals and symbol per currency code."""
+    try:
+        found = currencies(get_rails())
+    except Exception:  # a rail that cannot be reached must not take the pages down
+        log.warning("could not read the rails' currencies", exc_info=True)
+        found = []
+    return {m.code: {"symbol": m.symbol, "decimals": m.decimals, "rail": m.rail, "enabled": m.enabled}
+            for m in found}  # fmt: skip
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -58,8 +58,11 @@ BAD_GT_CASES = {
     "missing_list": (lambda gt: gt.pop("annotations"), "missing the list 'annotations'"),
     "annotation_without_image_id": (lambda gt: gt["annotations"][0].pop("image_id"), "image_id"),
     "unknown_category_id": (lambda gt: gt["annotations"][0].update(category_id=99), "unknown category_id"),
-    "categories_not_labels": (
-        lambda gt: gt["categories"].append({"id": 3, "name": "bird"}),
+    "used_categories_not_labels": (
+        lambda gt: (
+            gt["categories"].append({"id": 3, "name": "bird"}),
+            gt["annotations"][0].update(category_id=3),
+        ),
         "not labels: bird",
     ),
     "gt_image_not_in_data": (
@@ -85,6 +88,19 @@ def test_bad_ground_truth_is_rejected(
     assert r.status_code == 422, r.text
     assert expected in r.json()["detail"]
     assert _counts(settings) == (0, 0, 0)
+
+
+def test_a_coco_file_with_every_category_of_its_tool_is_accepted(
+    client: TestClient, make_user: UserFactory, box_dataset: dict[str, Any]
+) -> None:
+    """Exported by a COCO tool: 80 categories, of which the annotations use the job's labels only."""
+    gt = copy.deepcopy(box_dataset["gt"])
+    gt["categories"] += [{"id": 100 + i, "name": f"thing {i}"} for i in range(78)]
+    gt["categories"].append({"id": 999, "name": "person", "keypoints": ["nose", "eye"]})
+    requester = make_user("requester")
+    r = client.post("/api/jobs", json=job_body(str(box_dataset["root"]), gt), headers=requester["headers"])
+    assert r.status_code == 201, r.text
+    assert r.json()["labels"] == job_body(str(box_dataset["root"]), gt)["labels"]
 
 
 def test_points_outside_image(

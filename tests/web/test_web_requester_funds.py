@@ -86,9 +86,10 @@ def test_web_requester_creates_and_funds_a_job_with_a_wallet(
     )
     page.get_by_label("Ground truth").set_input_files(str(gt))
     page.get_by_label("Payment").select_option("chain")
-    page.get_by_label("Currency").fill("tusd")
-    assert page.locator("#bounty-unit").inner_text() == "(token base units)"
-    page.get_by_label("Bounty").fill("1000000000")
+    # The chain rail offers the platform's token and takes the amount in it (6 decimals here).
+    assert page.get_by_label("Currency").input_value() == "tusd"
+    assert page.locator("#bounty-unit").inner_text() == "(tUSD)"
+    page.get_by_label("Bounty").fill("1000")
     page.get_by_text("Quality and assignment settings").click()
     page.get_by_label("Images per assignment", exact=True).fill("2")
     page.get_by_label("Hidden GT images per assignment").fill("1")
@@ -97,6 +98,7 @@ def test_web_requester_creates_and_funds_a_job_with_a_wallet(
     page.wait_for_function("document.body.dataset.loaded === '1'")
     job_id = int(page.url.rsplit("/", 1)[1])
     assert page.locator("#job-status").inner_text() == "draft"
+    assert "bounty 1,000 tUSD" in page.locator("#job-meta").inner_text()  # whole tokens, not base units
 
     token = chain.w3.eth.contract(address=chain.token_address, abi=_erc20_abi())
     before = token.functions.balanceOf(wallet).call()
@@ -114,6 +116,13 @@ def test_web_requester_creates_and_funds_a_job_with_a_wallet(
     page.wait_for_function("document.getElementById('job-status').textContent === 'active'", timeout=15_000)
     assert page.locator("#funding").is_hidden()
     page.get_by_text("funded", exact=True).wait_for()
+    funded = page.locator("#money .stat").filter(has=page.locator(".k", has_text=re.compile("^funded$")))
+    page.wait_for_function(
+        "[...document.querySelectorAll('#money .stat')].some(s => "
+        "s.querySelector('.k').textContent === 'funded' "
+        "&& s.querySelector('.v').textContent === '1,000 tUSD')"
+    )
+    assert funded.locator(".money").get_attribute("title") == "1000000000 base units"
     screenshot(page, "web_requester_job_active")
     assert job_id > 0 and settings.database_url
 

@@ -87,3 +87,19 @@ def test_web_scores_endpoint_is_not_for_workers(client: TestClient, make_user: A
     worker = make_user("worker")
     response = client.get("/web/jobs/1/scores.json", headers=worker["headers"])
     assert response.status_code == 403
+
+
+def test_the_money_each_rail_takes_reaches_the_api_and_every_page(
+    client: TestClient, make_user: Any, rails: Any
+) -> None:
+    """Amounts are integers of base units; pages and clients learn each currency's decimals here."""
+    user = make_user("worker")
+    listed = client.get("/api/payments/currencies", headers=user["headers"]).json()
+    by_code = {c["code"]: c for c in listed}
+    assert by_code["tusd"] | {"address": None} == {
+        "code": "tusd", "symbol": "tUSD", "decimals": 6, "rail": "chain", "enabled": True, "address": None,
+    }  # fmt: skip
+    assert by_code["usd"]["decimals"] == 2 and by_code["usd"]["rail"] == "card"
+    client.cookies.set("tw_token", user["token"])
+    page = client.get("/work/earnings")
+    assert '&#34;tusd&#34;: {&#34;symbol&#34;: &#34;tUSD&#34;, &#34;decimals&#34;: 6' in page.text

@@ -79,18 +79,37 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 /** Integer amounts arrive as strings (token amounts exceed 2**53): format without floats. */
+const FIAT_MONEY = { usd: { symbol: "$", decimals: 2 }, eur: { symbol: "€", decimals: 2 }, gbp: { symbol: "£", decimals: 2 } };
+const group = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+/** The decimals and symbol of a currency code: fiat, or a token the server's rails take (page config). */
+export function currencyInfo(currency) {
+  const cur = String(currency || "").toLowerCase();
+  return FIAT_MONEY[cur] || (pageConfig().currencies || {})[cur] || null;
+}
+
+/** An integer amount in base units (cents, token base units) in whole units: "$1,234.50", "600 tUSD",
+ * "569.999988 tUSD". Strings stay exact (no floats); an unknown currency shows the base units. */
 export function formatAmount(amount, currency) {
   const text = String(amount ?? "0");
-  const cur = String(currency || "").toLowerCase();
-  if (cur === "usd" || cur === "eur" || cur === "gbp") {
-    const negative = text.startsWith("-");
-    const digits = (negative ? text.slice(1) : text).padStart(3, "0");
-    const units = digits.slice(0, -2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    const symbol = { usd: "$", eur: "€", gbp: "£" }[cur];
-    return `${negative ? "-" : ""}${symbol}${units}.${digits.slice(-2)}`;
+  const info = currencyInfo(currency);
+  if (!info || !/^-?\d+$/.test(text)) {
+    const grouped = /^-?\d+$/.test(text) ? group(text) : text;
+    return `${grouped} ${currency || ""}`.trim();
   }
-  const grouped = /^-?\d+$/.test(text) ? text.replace(/\B(?=(\d{3})+(?!\d))/g, ",") : text;
-  return `${grouped} ${currency || ""}`.trim();
+  const negative = text.startsWith("-");
+  const digits = (negative ? text.slice(1) : text).padStart(info.decimals + 1, "0");
+  const whole = group(digits.slice(0, digits.length - info.decimals));
+  const frac = digits.slice(digits.length - info.decimals);
+  const sign = negative ? "-" : "";
+  if (FIAT_MONEY[String(currency).toLowerCase()]) return `${sign}${info.symbol}${whole}.${frac}`;
+  const shown = frac.replace(/0+$/, "");
+  return `${sign}${whole}${shown ? `.${shown}` : ""} ${info.symbol}`;
+}
+
+/** ``formatAmount`` in an element whose tooltip gives the exact integer in base units. */
+export function money(amount, currency) {
+  return h("span", { class: "money", title: `${amount} base units` }, formatAmount(amount, currency));
 }
 
 export function formatDuration(seconds) {

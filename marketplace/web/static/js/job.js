@@ -2,7 +2,7 @@
 // workers, money, funding (wallet: approve + fund through an injected EIP-1193 provider; card: Stripe's
 // Payment Element, loaded from js.stripe.com at runtime, or against a local emulator a marked test-card
 // path), cancel, results.
-import { ApiError, csrfHeaders, formatAmount, get, h, pageConfig, post, TYPE_NAMES } from "./api.js";
+import { ApiError, csrfHeaders, formatAmount, get, h, money, pageConfig, post, TYPE_NAMES } from "./api.js";
 import { histogram } from "./histogram.js";
 
 const cfg = pageConfig();
@@ -84,7 +84,7 @@ function showScores(data) {
 }
 
 function showBooks(b) {
-  const f = (v) => formatAmount(String(v), b.currency);
+  const f = (v) => money(String(v), b.currency);
   $("money").replaceChildren(
     stat(f(b.funded), "funded"), stat(f(b.paid), "paid to workers"), stat(f(b.sending), "payouts on their way"),
     stat(f(b.held), "reserved"),

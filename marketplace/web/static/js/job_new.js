@@ -1,10 +1,10 @@
 // The requester's create-job form: upload images or give a data location, upload GT COCO, labels,
 // type, target, bounty, rail. Intake errors appear next to the field they concern.
-import { ApiError, api } from "./api.js";
+import { ApiError, api, currencyInfo, pageConfig } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("job-form");
-const FIAT = new Set(["usd", "eur", "gbp"]);
+const MONEY = pageConfig().currencies || {};
 // server field → the form field whose error slot shows it
 const SLOT = { data: null, spec: null, time_limit_s: "time_limit_s", bounty_amount: "bounty_amount" };
 
@@ -51,15 +51,14 @@ function showApiError(err) {
   if (first) first.focus();
 }
 
-/** Decimal text → integer smallest units without floats ("12.5" → 1250 for cents). */
+/** Decimal text → integer base units without floats ("12.5" → 1250 cents; "600" → 600000000 for a
+ * 6-decimal token). A currency the server does not know is given in base units. */
 function toUnits(text, currency) {
   const t = text.trim().replace(/,/g, "");
-  if (FIAT.has(currency)) {
-    const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(t);
-    if (!m) return null;
-    return `${m[1]}${(m[2] || "").padEnd(2, "0")}`.replace(/^0+(?=\d)/, "");
-  }
-  return /^\d+$/.test(t) ? t.replace(/^0+(?=\d)/, "") : null;
+  const decimals = currencyInfo(currency)?.decimals ?? 0;
+  const m = decimals ? new RegExp(`^(\\d+)(?:\\.(\\d{1,${decimals}}))?$`).exec(t) : /^(\d+)$/.exec(t);
+  if (!m) return null;
+  return `${m[1]}${(m[2] || "").padEnd(decimals, "0")}`.replace(/^0+(?=\d)/, "");
 }
 
 function intValue(id) { return Number.parseInt($(id).value, 10); }
@@ -92,8 +91,10 @@ function checkLocally(body, units) {
   need(body.title, "title", "Give the job a title.");
   need(body.labels.length, "labels", "Add at least one label.");
   need(body.currency, "currency", "Name the currency.");
-  need(units !== null && units !== "0", "bounty_amount", FIAT.has(body.currency)
-    ? "Enter the bounty as an amount like 250 or 250.00." : "Enter the bounty as a whole number of token base units.");
+  const decimals = currencyInfo(body.currency)?.decimals ?? 0;
+  need(units !== null && units !== "0", "bounty_amount", decimals
+    ? `Enter the bounty as an amount like 250 or 250.${"5".padEnd(Math.min(decimals, 2), "0")}.`
+    : "Enter the bounty as a whole number of token base units.");
   need($("gt").files.length === 1, "gt", "Choose the ground-truth COCO JSON file.");
   if (source() === "upload") need($("images").files.length > 0, "images", "Choose the image files to annotate.");
   else need($("data_uri").value.trim(), "data_uri", "Enter an s3://bucket/prefix or a server folder.");
@@ -144,13 +145,37 @@ function syncSource() {
 }
 
 function syncUnits() {
-  const fiat = FIAT.has($("currency").value.trim().toLowerCase());
-  $("bounty-unit").textContent = fiat ? `(${$("currency").value.trim().toUpperCase()})` : "(token base units)";
+  const code = $("currency").value.trim().toLowerCase();
+  const info = currencyInfo(code);
+  $("bounty-unit").textContent = !info ? "(token base units)"
+    : info.symbol === "$" ? `(${code.toUpperCase()})` : `(${info.symbol})`;
+}
+
+/** The currencies each rail takes on this server; a rail that is off is marked and cannot be picked. */
+function railCurrencies(rail) {
+  return Object.entries(MONEY).filter(([, m]) => m.rail === rail).map(([code]) => code);
+}
+
+function offerRails() {
+  for (const option of $("rail").options) {
+    const on = Object.values(MONEY).some((m) => m.rail === option.value && m.enabled);
+    if (!on && Object.keys(MONEY).length) {
+      option.disabled = true;
+      option.textContent += " — off on this server";
+    }
+  }
+  if ($("rail").selectedOptions[0]?.disabled) {
+    const first = [...$("rail").options].find((o) => !o.disabled);
+    if (first) $("rail").value = first.value;
+  }
 }
 
 function syncRail() {
   const cur = $("currency");
-  if ($("rail").value === "card" && !FIAT.has(cur.value.trim().toLowerCase())) cur.value = "usd";
+  const offered = railCurrencies($("rail").value);
+  if (offered.length && !offered.includes(cur.value.trim().toLowerCase())) cur.value = offered[0];
+  const list = $("currency-options");
+  list.replaceChildren(...offered.map((code) => Object.assign(document.createElement("option"), { value: code })));
   syncUnits();
 }
 
@@ -158,6 +183,7 @@ form.addEventListener("submit", submit);
 form.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", syncSource));
 $("currency").addEventListener("input", syncUnits);
 $("rail").addEventListener("change", syncRail);
+offerRails();
 syncSource();
-syncUnits();
+syncRail();
 
