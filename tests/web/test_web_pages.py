@@ -3,6 +3,7 @@ has a label; the requester's create-job form shows intake errors next to their f
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -157,6 +158,14 @@ def test_web_requester_creates_a_job_with_field_errors(
 
     page.get_by_label("Title").fill("Pets from the browser")
     page.get_by_label("Instructions for workers").fill("Draw a box around every cat and dog.")
+    # labels from a COCO file of a tool that lists every category it knows: only the used ones come
+    every = copy.deepcopy(box_dataset["gt"])
+    every["categories"] += [{"id": 100 + i, "name": f"thing {i}"} for i in range(78)]
+    every_gt = tmp_path / "every.json"
+    every_gt.write_text(json.dumps(every))
+    page.get_by_label("Ground truth").set_input_files(str(every_gt))
+    page.get_by_role("button", name="Take the labels from the ground-truth file").click()
+    assert page.get_by_label("Labels").input_value() == "cat\ndog"
     page.get_by_label("Labels").fill("cat\ndog\ncat")
     page.get_by_label("Image files", exact=True).set_input_files(images)
     page.get_by_label("Ground truth").set_input_files(str(good_gt))

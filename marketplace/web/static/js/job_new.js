@@ -139,6 +139,25 @@ async function submit(event) {
   }
 }
 
+/** The categories a COCO file's annotations use, in the file's order (all of them if none is used). */
+async function labelsFromGt() {
+  clearErrors();
+  const file = $("gt").files[0];
+  if (!file) { fieldError("gt", "Choose the ground-truth COCO JSON file first."); $("gt").focus(); return; }
+  let coco;
+  try {
+    coco = JSON.parse(await file.text());
+  } catch (err) {
+    fieldError("gt", `This file is not valid JSON: ${err.message}`);
+    return;
+  }
+  const cats = Array.isArray(coco.categories) ? coco.categories : [];
+  const used = new Set((Array.isArray(coco.annotations) ? coco.annotations : []).map((a) => a.category_id));
+  const names = cats.filter((c) => !used.size || used.has(c.id)).map((c) => String(c.name ?? "").trim()).filter(Boolean);
+  if (!names.length) { fieldError("gt", "This file has no categories to take labels from."); return; }
+  $("labels").value = [...new Set(names)].join("\n");
+}
+
 function syncSource() {
   $("upload-field").hidden = source() !== "upload";
   $("uri-field").hidden = source() === "upload";
@@ -183,6 +202,7 @@ form.addEventListener("submit", submit);
 form.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", syncSource));
 $("currency").addEventListener("input", syncUnits);
 $("rail").addEventListener("change", syncRail);
+$("labels-from-gt").addEventListener("click", labelsFromGt);
 offerRails();
 syncSource();
 syncRail();
