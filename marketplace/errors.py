@@ -214,6 +214,12 @@ class WalletTaken(Conflict):
     reason = "wallet_taken"
 
 
+class DevWalletUnavailable(Conflict):
+    """The development wallet exists only on the embedded development chain, never in production."""
+
+    reason = "dev_wallet_unavailable"
+
+
 class ClaimRace(Conflict):
     """Another claim of the same worker in the same job is in progress: retry."""
 

@@ -436,6 +436,10 @@ class ChainEscrow:
         )
         return FundResult(approve, fund, self.get_job(jid).funded)
 
+    def mint_test_tokens(self, account: LocalAccount, token: str, amount: int) -> TxResult:
+        """Development chains only: ``TestToken.mint`` (anyone may mint it) to ``account``."""
+        return self._send(self.token(token).functions.mint(account.address, int(amount)), account, 150_000)
+
     def reclaim(self, requester: LocalAccount, job_id: bytes | str | int) -> TxResult:
         """After the deadline the requester takes the remainder back, without the platform."""
         return self._send(self.contract.functions.reclaim(as_bytes32(job_id)), requester, GAS_CLOSE)

@@ -17,6 +17,7 @@ from marketplace.errors import (
     WrongRail,
     error_responses,
 )
+from marketplace.flows import funding as funding_flow
 from marketplace.jobs import service as jobs
 from marketplace.ledger import service as ledger
 from marketplace.models import Rail
@@ -26,6 +27,7 @@ from marketplace.payments.schemas import (
     BooksOut,
     CurrencyOut,
     DestinationOut,
+    DevWalletOut,
     EarningsOut,
     FundIn,
     FundOut,
@@ -63,6 +65,41 @@ def fund_job(
     except CardRailError as exc:
         raise BadGateway(f"Stripe refused: {exc}") from exc
     return FundOut(**out.__dict__)
+
+
+@router.post(
+    "/api/jobs/{job_id}/fund/dev-wallet",
+    response_model=DevWalletOut,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+def fund_job_with_dev_wallet(
+    job_id: Id, user: RequesterUser, session: SessionDep, settings: SettingsDep
+) -> DevWalletOut:
+    """Embedded development chain only: pay the bounty from the platform's development wallet (test
+    tokens, minted as needed), so a newcomer without a browser wallet can try a job end to end.
+    Refused (409 ``dev_wallet_unavailable``) in production and whenever a real chain is configured.
+    The vault's ``JobFunded`` log is then read as the periodic poller would, which opens the job."""
+    job = jobs.get_job_for(session, user, job_id)
+    if job.requester_id != user.id:
+        raise Forbidden("only the job's requester pays for it")
+    rails = get_rails()
+    try:
+        result = service.fund_from_dev_wallet(session, job, rails, settings.platform_fee_bps, settings)
+        session.commit()  # the funding row is there before its log is read
+        funding_flow.poll_chain_funding(session, rails)
+    except RailUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    session.refresh(job)
+    wallet = rails.dev_wallet
+    assert wallet is not None
+    return DevWalletOut(
+        job_id=job.id,
+        wallet=wallet.address,
+        amount=str(result.amount),
+        approve_tx=result.approve.tx_hash,
+        fund_tx=result.fund.tx_hash,
+        status=job.status.value,
+    )
 
 
 @router.post(

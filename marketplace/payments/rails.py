@@ -53,6 +53,13 @@ class Rails:
         return self.chain
 
     @property
+    def dev_wallet(self) -> Any | None:
+        """A funded account on the embedded development chain (the in-process EVM of the embedded
+        default), for a newcomer to fund their own jobs; ``None`` on any real chain."""
+        dev = self.extra.get("dev_chain")
+        return dev.accounts[0] if dev is not None and dev.accounts else None
+
+    @property
     def treasury(self) -> str:
         if self.settings.chain_treasury_address:
             return self.settings.chain_treasury_address

@@ -92,3 +92,14 @@ class CurrencyOut(BaseModel):
     rail: Rail
     enabled: bool = Field(description="whether this server takes money on that rail now")
     address: str | None = Field(default=None, description="the ERC-20 contract, for the chain rail")
+
+
+class DevWalletOut(BaseModel):
+    """The development wallet paid the bounty into the vault; the job opens once the funding is seen."""
+
+    job_id: int
+    wallet: str
+    amount: str = Field(description="token base units, as a decimal string")
+    approve_tx: str
+    fund_tx: str
+    status: str = Field(description="the job's status after the vault's log was read")

@@ -24,8 +24,16 @@ from typing import Any
 from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
-from marketplace.errors import ChainTokenMissing, InvalidInput, JobNotFundable, PayoutScheduleFixed
-from marketplace.escrow.chain import ChainEvent, as_bytes32
+from marketplace.config import Settings
+from marketplace.errors import (
+    ChainTokenMissing,
+    DevWalletUnavailable,
+    InvalidInput,
+    JobNotFundable,
+    PayoutScheduleFixed,
+    WrongRail,
+)
+from marketplace.escrow.chain import ChainEvent, FundResult, as_bytes32
 from marketplace.jobs import economics
 from marketplace.jobs.states import transition
 from marketplace.ledger import service as ledger
@@ -309,3 +317,25 @@ def _chain_deposit(session: Session, row: InboxEvent) -> Deposit | str:
     if (funding.chain_token or "").lower() != str(args.get("token", "")).lower():
         return f"ignored: funded with token {args.get('token')}, job expects {funding.chain_token}"
     return Deposit(funding, int(args["amount"]), row.external_id)
+
+
+def fund_from_dev_wallet(
+    session: Session, job: Job, rails: Rails, fee_bps: int, settings: Settings
+) -> FundResult:
+    """Pay a chain job's bounty from the embedded development chain's wallet (mint test tokens when it
+    runs low, approve, fund the vault). Refused in production and on every real chain."""
+    wallet = rails.dev_wallet
+    if settings.environment == "production" or wallet is None:
+        raise DevWalletUnavailable(
+            "the dev wallet exists only on the embedded development chain (no TILEWORK_CHAIN_RPC_URL, "
+            "not in production); fund the job from your own wallet"
+        )
+    if job.rail is not Rail.chain:
+        raise WrongRail(f"job {job.id} is funded on the {job.rail.value} rail, not on chain")
+    out = start_funding(session, job, rails, fee_bps=fee_bps)
+    assert out.chain_job_id and out.token_address and out.deadline
+    escrow = rails.need_chain()
+    token = escrow.token(out.token_address)
+    if int(token.functions.balanceOf(wallet.address).call()) < out.amount:
+        escrow.mint_test_tokens(wallet, out.token_address, out.amount)
+    return escrow.fund_job(wallet, out.chain_job_id, out.token_address, out.amount, out.deadline)

@@ -433,11 +433,22 @@ def job_page(job_id: Id, request: Request, session: SessionDep, settings: Settin
             # card: "emulator" (the marked test-card path), "stripe" (Stripe.js Payment Element with
             # the publishable key), "no_publishable_key" or "off"
             "card_mode": settings.card_mode,
+            # the embedded development chain's wallet can fund jobs (never in production)
+            "dev_wallet": _dev_wallet_available(settings),
             "stripe_publishable_key": settings.stripe_publishable_key
             if settings.card_mode == "stripe"
             else None,
         },
     )
+
+
+def _dev_wallet_available(settings: Settings) -> bool:
+    if settings.environment == "production":
+        return False
+    try:
+        return get_rails().dev_wallet is not None
+    except Exception:
+        return False
 
 
 def _selector(signature: str) -> str:

@@ -37,6 +37,7 @@ function showJob(j) {
   const testMode = cfg.card_mode === "emulator";
   $("fund-card").hidden = j.rail !== "card" || testMode || cardPaid || !$("card-form").hidden;
   $("card-test").hidden = j.rail !== "card" || !testMode || cardPaid;
+  $("dev-wallet").hidden = j.rail !== "chain" || !cfg.dev_wallet || fundedOnChain;
   $("funding-text").textContent = j.rail === "chain"
     ? "Approve the token and fund the escrow from your browser wallet; the job opens once the chain confirms."
     : "Pay the bounty by card; the job opens once the payment succeeds.";
@@ -377,7 +378,28 @@ async function payWithTestCard() {
   }
 }
 
+async function fundWithDevWallet() {
+  const button = $("fund-dev-wallet");
+  button.disabled = true;
+  say("The development wallet approves the escrow and funds the job…", "", "funding-status");
+  try {
+    const paid = await post(`/api/jobs/${jobId}/fund/dev-wallet`);
+    fundedOnChain = true;
+    $("fund-wallet").hidden = true;
+    $("dev-wallet").hidden = true;
+    say(`Funded on the development chain from ${paid.wallet} (transaction ${paid.fund_tx.slice(0, 10)}…); ` +
+      (paid.status === "active" ? "the job is open for work." : "the job opens once the funding is seen."),
+    "", "funding-status");
+    schedule(0);
+  } catch (err) {
+    say(`Not funded: ${err.message || err}`, "bad", "funding-status");
+  } finally {
+    button.disabled = false;
+  }
+}
+
 $("cancel-job").addEventListener("click", cancel);
+$("fund-dev-wallet").addEventListener("click", fundWithDevWallet);
 $("download-csv").addEventListener("click", () => downloadCsv().catch((err) => say(`No CSV: ${err.message}`, "bad")));
 $("fund-wallet").addEventListener("click", fundWithWallet);
 $("fund-card").addEventListener("click", fundWithCard);
