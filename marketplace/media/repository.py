@@ -23,11 +23,13 @@ def item_file(session: Session, token: str) -> Any:
     return session.execute(stmt).first()
 
 
-def job_image_file(session: Session, image_id: int) -> Any:
-    """``(data_uri, name)`` of a job image."""
+def job_image_file(session: Session, image_id: int, job_id: int | None = None) -> Any:
+    """``(data_uri, name)`` of a job image (of job ``job_id`` when given)."""
     stmt = (
         select(Job.data_uri, JobImage.name)
         .join(Job, Job.id == JobImage.job_id)
         .where(JobImage.id == image_id)
     )
+    if job_id is not None:
+        stmt = stmt.where(JobImage.job_id == job_id)
     return session.execute(stmt).first()

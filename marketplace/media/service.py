@@ -54,8 +54,9 @@ def worker_file(session: Session, token: str, settings: Settings, now: datetime 
     return read_job_file(row.data_uri, row.name, settings)
 
 
-def job_image(session: Session, image_id: int, settings: Settings) -> FileBody:
-    row = repository.job_image_file(session, image_id)
+def job_image(session: Session, image_id: int, settings: Settings, *, job_id: int | None = None) -> FileBody:
+    """A job image for staff views, or (``job_id``) for that job's results browser."""
+    row = repository.job_image_file(session, image_id, job_id)
     if row is None:
         raise NotFound(f"image {image_id} not found")
     return read_job_file(row.data_uri, row.name, settings)

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from marketplace.bounds import Id
+from marketplace.bounds import Id, Limit, Offset
 from marketplace.deps import CurrentUser, SessionDep, SettingsDep, WorkerUser
 from marketplace.errors import error_responses
-from marketplace.quality import export, service
+from marketplace.media import service as media
+from marketplace.quality import export, results_view, service
 
 router = APIRouter(tags=["quality"])
 
@@ -44,6 +45,51 @@ class AssignmentQualityOut(BaseModel):
     target: float
     can_appeal: bool
     appeal: dict[str, Any] | None
+
+
+class MergedObjectOut(BaseModel):
+    label: str
+    geometry: list[float] | None
+    confidence: float
+    support: int
+
+
+class ResultImageOut(BaseModel):
+    image_id: int
+    name: str
+    width: int | None
+    height: int | None
+    image_url: str
+    workers: int = Field(description="accepted answers merged into this image")
+    confidence: float = Field(description="of the least sure merged object (0 before anyone worked on it)")
+    low_agreement: bool
+    objects: list[MergedObjectOut]
+
+
+class ResultImagesOut(BaseModel):
+    job_id: int
+    type: str
+    labels: list[str]
+    total: int
+    low_agreement: int
+    items: list[ResultImageOut]
+
+
+class WorkerVersionOut(BaseModel):
+    worker_id: int
+    assignment_id: int
+    status: str
+    objects: list[dict[str, Any]]
+
+
+class ImageVersionsOut(BaseModel):
+    image_id: int
+    name: str
+    width: int | None
+    height: int | None
+    image_url: str
+    merged: list[MergedObjectOut]
+    workers: list[WorkerVersionOut]
 
 
 #: Result files have short plain names (instances.json, summary.json, ...).
@@ -95,3 +141,53 @@ def job_quality(job_id: Id, user: CurrentUser, session: SessionDep) -> JobQualit
 )
 def assignment_quality(assignment_id: Id, user: WorkerUser, session: SessionDep) -> AssignmentQualityOut:
     return AssignmentQualityOut(**service.assignment_quality(session, user, assignment_id))
+
+
+@router.get(
+    "/api/jobs/{job_id}/result-images",
+    response_model=ResultImagesOut,
+    responses=error_responses(401, 403, 404, 422),
+)
+def result_images(
+    job_id: Id,
+    user: CurrentUser,
+    session: SessionDep,
+    order: results_view.Order = "least_sure",
+    low_only: bool = False,
+    limit: Limit = 48,
+    offset: Offset = 0,
+) -> ResultImagesOut:
+    """The results browser: each data image with its merged objects, least sure first (the job's
+    requester only; while the job runs it shows the merge so far)."""
+    page = results_view.browse(
+        session, user, job_id, order=order, low_only=low_only, limit=limit, offset=offset
+    )
+    return ResultImagesOut(**page)
+
+
+@router.get(
+    "/api/jobs/{job_id}/result-images/{image_id}",
+    response_model=ImageVersionsOut,
+    responses=error_responses(401, 403, 404, 422),
+)
+def result_image_versions(
+    job_id: Id, image_id: Id, user: CurrentUser, session: SessionDep
+) -> ImageVersionsOut:
+    """One image: the merged objects and every worker's scored version."""
+    return ImageVersionsOut(**results_view.versions(session, user, job_id, image_id))
+
+
+@router.get(
+    "/api/jobs/{job_id}/images/{image_id}",
+    responses={
+        200: {"description": "the image", "content": {"image/*": {}, "application/octet-stream": {}}},
+        **error_responses(401, 403, 404, 422),
+    },
+)
+def job_image(
+    job_id: Id, image_id: Id, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """An image of the caller's own job, for the results browser."""
+    export.requester_job(session, user, job_id)
+    body = media.job_image(session, image_id, settings, job_id=job_id)
+    return Response(content=body.content, media_type=body.content_type, headers=body.headers)

@@ -416,7 +416,7 @@ def open_low_agreement_disputes(session: Session, job: Job, results: Sequence[Im
 # -- the requester's downloads --------------------------------------------------------------------
 
 
-def _requester_job(session: Session, user: User, job_id: int) -> Job:
+def requester_job(session: Session, user: User, job_id: int) -> Job:
     """The job's requester (or an admin) only; another requester's job is 'not found'."""
     if user.role not in (Role.requester, Role.admin):
         raise Forbidden("results are downloadable by the job's requester only")
@@ -424,7 +424,7 @@ def _requester_job(session: Session, user: User, job_id: int) -> Job:
 
 
 def result_files_for(session: Session, user: User, job_id: int, settings: Settings) -> list[dict[str, Any]]:
-    job = _requester_job(session, user, job_id)
+    job = requester_job(session, user, job_id)
     if job.status is not JobStatus.completed:
         raise NotFound(f"job {job_id} is {job.status.value}; results exist once the dataset is complete")
     finalize_job(session, job.id, settings)  # first request after completion without a broker
@@ -443,7 +443,7 @@ def result_files_for(session: Session, user: User, job_id: int, settings: Settin
 def read_result(
     session: Session, user: User, job_id: int, name: str, settings: Settings
 ) -> tuple[bytes, str]:
-    job = _requester_job(session, user, job_id)
+    job = requester_job(session, user, job_id)
     if job.status is JobStatus.completed:
         finalize_job(session, job.id, settings)
     row = repo.result_file(session, job.id, name)

@@ -421,7 +421,7 @@ def job_page(job_id: Id, request: Request, session: SessionDep, settings: Settin
         return user
     return page(
         f"Job {job_id}",
-        render("job.html"),
+        render("job.html", job_id=job_id),
         user=user,
         current="/jobs",
         module="job.js",
@@ -439,6 +439,21 @@ def job_page(job_id: Id, request: Request, session: SessionDep, settings: Settin
             if settings.card_mode == "stripe"
             else None,
         },
+    )
+
+
+@router.get("/jobs/{job_id}/results", response_class=HTMLResponse)
+def results_page(job_id: Id, request: Request, session: SessionDep) -> Response:
+    user = _require(request, session, (Role.requester, Role.admin), "requester")
+    if not isinstance(user, User):
+        return user
+    return page(
+        f"Results of job {job_id}",
+        render("results.html", job_id=job_id),
+        user=user,
+        current="/jobs",
+        module="results.js",
+        config={"job_id": job_id},
     )
 
 
