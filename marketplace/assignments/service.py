@@ -76,10 +76,15 @@ __all__ = ["NothingToClaim"]  # re-exported: callers catch it from here
 
 def open_job_for_work(session: Session, job: Job) -> int:
     """Cut the job's non-GT images into chunks of ``assignment_size`` (each to be issued ``overlap``
-    times) and start the usage statistics of its GT images. Idempotent; returns chunks created."""
+    times) and start the usage statistics of its GT images. Idempotent; returns chunks created.
+
+    A chunk is a random draw, not a run of consecutive files: in sequential data (video frames, burst
+    photos, one camera's day) a run of neighbours would make the GT images mixed into it stand out as
+    the only ones unlike the rest."""
     if repository.job_has_chunks(session, job.id):
         return 0
     data = repository.image_ids(session, job.id, gt=False)
+    _rng.shuffle(data)
     groups = [data[i : i + job.assignment_size] for i in range(0, len(data), job.assignment_size)]
     chunk_ids = repository.add_chunks(session, job.id, len(groups), job.overlap)
     repository.add_rows(

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from marketplace.config import Settings
 from marketplace.db import session_factory
-from marketplace.models import Assignment, ScoreConflict, WorkerJobQuality
+from marketplace.models import Assignment, AssignmentItem, ScoreConflict, WorkerJobQuality
 from tests.conftest import UserFactory
-from tests.quality_db.conftest import QualityJobFactory, answer_all, claim_ok, my_status, submit_ok
+from tests.quality_db.conftest import (
+    QualityJobFactory,
+    answer_all,
+    claim_ok,
+    item_truth,
+    my_status,
+    submit_ok,
+)
 
 
 def _shifted(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -109,3 +117,52 @@ def test_classification_by_equality(
     flip = [{"label": "no"}]
     submit_ok(client, bad, b["assignment_id"], answer_all(settings, b, on_gt=lambda objs: flip))
     assert my_status(client, bad, b["assignment_id"])["score"] == 0.0
+
+
+def test_gt_is_no_outlier_among_the_images_of_its_assignment(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    """The neighbourhood attack on sequential data (frames of one video, with GT frames annotated
+    separately from the same video): a worker scores each item of an assignment by how far it lies
+    from the others. With chunks cut as runs of consecutive files the GT items were the outliers
+    (AUC 1.0); with chunks drawn at random every item is as far from its neighbours."""
+    import random
+
+    from marketplace.models import JobImage
+
+    job = quality_job("boxes", data=120, gt=24, assignment_size=10, gt_per_assignment=2, max_attempts=50)
+    spread = random.Random(7)
+    with session_factory(settings)() as s:
+        rows = s.execute(select(JobImage.name, JobImage.is_gt).where(JobImage.job_id == job["id"])).all()
+    names = dict(rows)
+    # the frame index each image shows: data in file order, GT frames from anywhere in the same video
+    frame = {n: (float(n[3:7]) if not gt else spread.uniform(0, 120)) for n, gt in names.items()}
+    scores: list[float] = []
+    is_gt: list[bool] = []
+    for _ in range(12):
+        worker = make_user("worker")
+        body = claim_ok(client, worker, job["id"])
+        tokens = [i["item_id"] for i in body["items"]]
+        truth = item_truth(settings, tokens)
+        with session_factory(settings)() as s:
+            shown = dict(
+                s.execute(
+                    select(AssignmentItem.token, JobImage.name)
+                    .join(JobImage, JobImage.id == AssignmentItem.image_id)
+                    .where(AssignmentItem.token.in_(tokens))
+                ).all()
+            )
+        values = [frame[shown[t]] for t in tokens]
+        median = float(np.median(values))
+        scores += [abs(v - median) for v in values]
+        is_gt += [truth[t][0] for t in tokens]
+    assert sum(is_gt) == 24
+    assert _auc(scores, is_gt) <= 0.7
+
+
+def _auc(scores: list[float], positive: list[bool]) -> float:
+    """ROC AUC of ``scores`` at telling the positives: the chance a positive outscores a negative."""
+    pos = [s for s, p in zip(scores, positive, strict=True) if p]
+    neg = [s for s, p in zip(scores, positive, strict=True) if not p]
+    wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
+    return wins / (len(pos) * len(neg))
