@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import FastAPI
-from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marketplace import __version__
@@ -15,10 +14,11 @@ from marketplace.accounts.security import configure_hashing
 from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
 from marketplace.datasets.api import router as data_sources_router
-from marketplace.db import get_engine, session_factory
+from marketplace.db import session_factory
 from marketplace.edge.body_limits import BodyLimits
 from marketplace.edge.csrf import CsrfProtection
 from marketplace.edge.headers import SecurityHeaders
+from marketplace.edge.probes import router as probes_router
 from marketplace.errors import LastResort, install_error_handlers
 from marketplace.files_api import router as files_router
 from marketplace.jobs.api import router as jobs_router
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(LastResort)  # any unexpected error is a JSON 500, the connection kept
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
+    app.include_router(probes_router)
     app.include_router(accounts_router)
     app.include_router(jobs_router)
     app.include_router(data_sources_router)
@@ -97,11 +98,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quality_router)
     app.include_router(reviews_router)
     install_web(app)  # pages and /static (last: API routes win)
-
-    @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        with get_engine(settings).connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
 
     return app
