@@ -18,6 +18,7 @@ from marketplace.db import session_factory
 from marketplace.edge.body_limits import BodyLimits
 from marketplace.edge.csrf import CsrfProtection
 from marketplace.edge.headers import SecurityHeaders
+from marketplace.edge.observe import Observe
 from marketplace.edge.probes import router as probes_router
 from marketplace.errors import LastResort, install_error_handlers
 from marketplace.files_api import router as files_router
@@ -26,6 +27,7 @@ from marketplace.payments.api import router as payments_router
 from marketplace.quality.api import router as quality_router
 from marketplace.reviews.api import router as reviews_router
 from marketplace.runtime import keep_default_recursion_limit
+from marketplace.telemetry.logs import configure_logging
 from marketplace.web.pages import install_web
 
 #: HTTP requests handled at once; the others wait in the event loop. Below the database pool (20 + 30)
@@ -54,6 +56,7 @@ class InFlightLimit:
 def create_app(settings: Settings | None = None) -> FastAPI:
     keep_default_recursion_limit()
     settings = settings or get_settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
     app = FastAPI(
         title="Tilework",
         version=__version__,
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(LastResort)  # any unexpected error is a JSON 500, the connection kept
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
+    app.add_middleware(Observe)  # outermost: request id, access log, metrics of every answer
     app.include_router(probes_router)
     app.include_router(accounts_router)
     app.include_router(jobs_router)

@@ -73,6 +73,11 @@ def serve(
         _upgrade_database()
     if run_check if run_check is not None else settings.environment == "production":
         _refuse_misconfiguration(settings)
+    from marketplace.telemetry.logs import configure_logging
+
+    configure_logging(settings.effective_log_format, settings.log_level)
+    if count > 1:
+        _share_metrics_between_processes(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     click.echo(f"Tilework on http://{bind_host}:{bind_port}  (docs at /docs, {count} process(es))")
     beat = _start_inprocess_beat() if settings.background_in_process else None
@@ -80,15 +85,35 @@ def serve(
         if count > 1:
             # The supervisor restarts a worker that exits or stops answering its health pings.
             uvicorn.run(
-                "marketplace.app:create_app", factory=True, host=bind_host, port=bind_port, workers=count
+                "marketplace.app:create_app",
+                factory=True,
+                host=bind_host,
+                port=bind_port,
+                workers=count,
+                log_config=None,  # the processes log as configure_logging says (JSON in production)
+                access_log=False,  # the app writes its own access line, with the request id
             )
         else:
             from marketplace.app import create_app
 
-            uvicorn.run(create_app(settings), host=bind_host, port=bind_port)
+            uvicorn.run(
+                create_app(settings), host=bind_host, port=bind_port, log_config=None, access_log=False
+            )
     finally:
         if beat is not None:
             beat.stop()
+
+
+def _share_metrics_between_processes(settings: Any) -> None:
+    """Several API processes: prometheus-client's multiprocess mode, in a fresh folder unless
+    ``PROMETHEUS_MULTIPROC_DIR`` names one, so every scrape of ``/metrics`` adds them all up."""
+    import tempfile
+
+    from marketplace.telemetry.metrics import MULTIPROC_ENV
+
+    if not os.environ.get(MULTIPROC_ENV):
+        settings.ensure_home()
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="metrics-", dir=settings.home)
 
 
 def _refuse_misconfiguration(settings: Any) -> None:

@@ -142,6 +142,12 @@ class Settings(PaymentSettings):
         return self.storage_url or str(self.home / "storage")
 
     @property
+    def effective_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.environment == "production" else "text"
+
+    @property
     def effective_web_workers(self) -> int:
         if self.web_workers is not None:
             return self.web_workers

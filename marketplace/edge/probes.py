@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from marketplace import __version__
 from marketplace.errors import NotReady, error_responses
+from marketplace.ops.backlog import backlog_reader
 from marketplace.ops.checks import readiness
+from marketplace.telemetry.metrics import BacklogCollector, render
 
 router = APIRouter(tags=["ops"])
 
@@ -37,3 +39,12 @@ def ready(request: Request) -> dict[str, Any]:
     if down:
         raise NotReady(f"not ready: {', '.join(sorted(down))}", extra={"down": down, "checks": checks})
     return {"status": "ready", "version": __version__, "checks": checks}
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus exposition: this process's (or, in multiprocess mode, all processes') metrics and the
+    backlogs read now. Keep it off the public side of the reverse proxy."""
+    state = request.app.state
+    body, content_type = render(BacklogCollector(backlog_reader(state.settings, state.session_factory)))
+    return Response(body, media_type=content_type)

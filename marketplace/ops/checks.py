@@ -68,7 +68,8 @@ _redis_clients: dict[str, Any] = {}
 _redis_lock = threading.Lock()
 
 
-def _redis(url: str) -> Any:
+def redis_client(url: str) -> Any:
+    """A Redis client with short timeouts, one per URL (probes and scrapes)."""
     import redis
 
     with _redis_lock:
@@ -90,7 +91,7 @@ def check_redis(settings: Settings) -> list[Finding]:
         shown = url.split("@")[-1]
 
         def probe(url: str = url, shown: str = shown) -> list[Finding]:
-            _redis(url).ping()
+            redis_client(url).ping()
             return [ok_finding("redis", f"{shown} answers")]
 
         findings += _guard("redis", "redis_unreachable", probe)
