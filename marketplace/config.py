@@ -38,7 +38,8 @@ _warned_unknown: set[str] = set()
 class Settings(PaymentSettings):
     """Everything configurable; the money rails' fields come from :class:`PaymentSettings`."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # Empty values count as unset, so compose's `${VAR:-}` leaves a setting at its default.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
 
     environment: Literal["development", "test", "production"] = "development"
     home: Path = Field(default_factory=lambda: Path.cwd() / ".tilework")
