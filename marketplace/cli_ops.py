@@ -179,6 +179,32 @@ def chain_deploy(
         click.echo(f"{name}={value}")
 
 
+@chain.command("grant-operator")
+@click.argument("address")
+@click.option("--revoke", is_flag=True, help="take the role away instead (the old key, after a rotation)")
+def chain_grant_operator(address: str, revoke: bool) -> None:
+    """Grant (or --revoke) the vault's operator role, signed with TILEWORK_CHAIN_DEPLOYER_KEY (the
+    vault's admin). For rotating the operator key: grant the new address, switch
+    TILEWORK_CHAIN_OPERATOR_KEY and restart, then revoke the old address."""
+    from marketplace.escrow.chain import EscrowError, operator_from_key
+    from marketplace.escrow.deployment import set_operator
+    from marketplace.ops.chain_setup import connect
+
+    settings = get_settings()
+    if not (settings.chain_rpc_url and settings.chain_escrow_address):
+        raise click.UsageError("set TILEWORK_CHAIN_RPC_URL and TILEWORK_CHAIN_ESCROW_ADDRESS")
+    if not settings.chain_deployer_key:
+        raise click.UsageError("set TILEWORK_CHAIN_DEPLOYER_KEY to the vault admin's private key")
+    admin = operator_from_key(settings.chain_deployer_key)
+    try:
+        tx = set_operator(
+            connect(settings.chain_rpc_url), admin, settings.chain_escrow_address, address, grant=not revoke
+        )
+    except EscrowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{'revoked' if revoke else 'granted'} OPERATOR_ROLE for {address} (tx {tx.tx_hash})")
+
+
 @chain.command("status")
 def chain_status() -> None:
     """Chain id and block, balances (native and token) of the vault, operator and treasury, the

@@ -22,6 +22,7 @@ TEST_TOKEN_ARGS = ("Tilework Test USD", "tUSD", 6)
 GAS_TEST_TOKEN = 2_000_000
 GAS_VAULT = 4_000_000
 GAS_MINT = 100_000
+GAS_ROLE = 120_000
 
 #: Local development chains: anvil/hardhat, ganache/geth --dev, eth-tester.
 DEV_CHAIN_IDS = frozenset({31337, 1337, 131277322940537})
@@ -141,3 +142,12 @@ def balances(w3: Web3, token: str | None, accounts: dict[str, str]) -> dict[str,
             row["token"] = int(erc20.functions.balanceOf(checksum).call())
         out[name] = row
     return out
+
+
+def set_operator(w3: Web3, admin: LocalAccount, vault: str, account: str, *, grant: bool = True) -> TxResult:
+    """Grant (or revoke) the vault's operator role; ``admin`` must hold the admin role."""
+    contract = w3.eth.contract(address=to_checksum_address(vault), abi=load_artifact("TileworkEscrow")["abi"])
+    role = contract.functions.OPERATOR_ROLE().call()
+    change = contract.functions.grantRole if grant else contract.functions.revokeRole
+    data = change(role, to_checksum_address(account))._encode_transaction_data()
+    return send_transaction(w3, admin, {"to": to_checksum_address(vault), "data": data, "gas": GAS_ROLE})

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from eth_account import Account
+
 from benchmarks._load_stack import RedisServer
 from tests.ops.conftest import ANVIL_KEYS, Ran, clean_environ, run_tilework
 from tests.s3_server import S3Server
@@ -105,6 +107,16 @@ def test_bring_up_then_check_names_each_misconfiguration(
         ran = run_tilework({**env, **change}, "check")
         assert ran.code == 1 and failed(ran) == {code}, (code, ran.out, ran.err)
     assert "did you mean TILEWORK_CHAIN_OPERATOR_KEY" in ran.out
+
+    # rotating the operator key: grant the new address, switch, revoke the old one
+    new_key = {"TILEWORK_CHAIN_OPERATOR_KEY": ANVIL_KEYS[2]}
+    new_address = Account.from_key(ANVIL_KEYS[2]).address
+    assert run_tilework(env, "chain", "grant-operator", new_address).code == 0
+    assert run_tilework({**env, **new_key}, "check").code == 0
+    old_address = Account.from_key(ANVIL_KEYS[1]).address
+    assert run_tilework(env, "chain", "grant-operator", "--revoke", old_address).code == 0
+    assert failed(run_tilework(env, "check")) == {"operator_role_missing"}
+    env.update(new_key)
 
     refused = run_tilework({**env, **misconfigurations["bucket_missing"]}, "serve", "--no-migrate")
     assert refused.code != 0 and "bucket_missing" in refused.err, refused.err
