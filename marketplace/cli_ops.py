@@ -106,9 +106,9 @@ def chain() -> None:
 )
 @click.option(
     "--confirmations",
-    type=click.IntRange(1, 1000),
+    type=click.IntRange(0, 1000),
     default=None,
-    help="blocks to wait for (default TILEWORK_CHAIN_CONFIRMATIONS)",
+    help="blocks on top of the deployment to wait for (default TILEWORK_CHAIN_CONFIRMATIONS)",
 )
 @click.option("--operator-gas", type=int, default=0, help="wei the deployer sends the operator for gas")
 @click.option("--mint-to", default=None, help="test token only: an address to mint --mint base units to")
@@ -155,7 +155,7 @@ def chain_deploy(
             operator=operator,
             admin=admin,
             token=token,
-            confirmations=confirmations or settings.chain_confirmations,
+            confirmations=settings.chain_confirmations if confirmations is None else confirmations,
             timeout=timeout,
         )
         if operator_gas:

@@ -49,8 +49,11 @@ def _request_id_of(task: Any) -> str | None:
 def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     if task_id is None:
         return
-    rid = _request_id_of(task) or current_request_id() or f"task-{task_id}"
+    sent_with = _request_id_of(task)
+    rid = sent_with or current_request_id() or f"task-{task_id}"
     _running[task_id] = (request_id.set(rid), time.perf_counter())
+    if sent_with:  # work a request asked for: say so under its id (periodic runs stay quiet)
+        log.info("task %s started", getattr(task, "name", "unknown"))
 
 
 @signals.task_postrun.connect

@@ -80,11 +80,11 @@ def verify_code(w3: Web3, address: str, name: str) -> None:
 
 
 def wait_for_confirmations(w3: Web3, block: int, confirmations: int, timeout: float = 600.0) -> None:
-    """Until ``block`` has ``confirmations`` blocks on top of and including it (1: mined)."""
+    """Until ``confirmations`` blocks are on top of ``block`` (0: mined), as the funding poller counts."""
     deadline = time.monotonic() + timeout
-    while int(w3.eth.block_number) - block + 1 < confirmations:
+    while int(w3.eth.block_number) - block < confirmations:
         if time.monotonic() > deadline:
-            raise EscrowError(f"block {block} did not reach {confirmations} confirmations in {timeout:.0f}s")
+            raise EscrowError(f"block {block} did not get {confirmations} confirmations in {timeout:.0f}s")
         time.sleep(1.0)
 
 
@@ -95,7 +95,7 @@ def deploy_platform(
     operator: str,
     admin: str | None = None,
     token: str | None = None,
-    confirmations: int = 1,
+    confirmations: int = 0,
     timeout: float = 600.0,
 ) -> Deployment:
     """Deploy the vault (and a test token when ``token`` is None, on test chains only), wait for

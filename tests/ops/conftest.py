@@ -49,7 +49,8 @@ def anvil_url(tmp_path: Path) -> Iterator[str]:
     (port,) = free_ports(1)
     with (tmp_path / "anvil.log").open("wb") as log:
         proc = subprocess.Popen(
-            [binary, "--host", "127.0.0.1", "--port", str(port), "--hardfork", "prague"],
+            # a block a second, as a real chain makes them, so confirmations come
+            [binary, "--host", "127.0.0.1", "--port", str(port), "--hardfork", "prague", "--block-time", "1"],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
