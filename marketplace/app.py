@@ -56,7 +56,9 @@ class InFlightLimit:
 def create_app(settings: Settings | None = None) -> FastAPI:
     keep_default_recursion_limit()
     settings = settings or get_settings()
-    configure_logging(settings.effective_log_format, settings.log_level)
+    if settings.environment == "production" or settings.log_format is not None:
+        # each API process of `serve --workers N` is a fresh interpreter: it sets up its own logging
+        configure_logging(settings.effective_log_format, settings.log_level)
     app = FastAPI(
         title="Tilework",
         version=__version__,

@@ -57,8 +57,8 @@ def configure_logging(fmt: Literal["json", "text"], level: str = "INFO") -> None
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # one line per outgoing HTTP call (chain node, Stripe) is noise next to our own access lines
+    for name in ("httpx", "httpcore", "urllib3", "botocore", "web3"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
-def uvicorn_log_config() -> None:
-    """For ``uvicorn.run(log_config=...)``: leave logging as :func:`configure_logging` set it."""
-    return None

@@ -52,13 +52,17 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
 
 
 def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     configure_logging("json")
     try:
         token = request_id.set("req-42")
         logging.getLogger("tilework.test").warning("paid %s workers", 3, extra={"job_id": 9})
         request_id.reset(token)
     finally:
-        configure_logging("text")
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["message"] == "paid 3 workers" and line["request_id"] == "req-42"
     assert line["level"] == "WARNING" and line["logger"] == "tilework.test" and line["job_id"] == 9
