@@ -252,6 +252,13 @@ def test_production_bring_up_runs_a_job_to_a_payout_on_chain(
         worker_text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
         assert metric(worker_text, "tilework_assignments_scored_total", outcome="accepted") == 1
         assert metric(worker_text, "tilework_payouts_sent_total", rail="chain", kind="workers") >= 1
+        assert "tilework_celery_queue_length" in api_metrics and "tilework_payout_outbox_depth" in api_metrics
+
+        # -- the whole API dies: compose's restart policy starts it again, and it comes back ready -----
+        api.kill(signal.SIGKILL)
+        assert supervise(services) == ["api (exit -9)"]
+        wait_for(lambda: httpx.get(f"{base}/ready", timeout=5).status_code == 200, "the API restarted", 90)
+
         status = run_tilework(env, "chain", "status")
         assert json.loads(status.out)["pending_payouts"]["count"] == 0, status.out
     finally:

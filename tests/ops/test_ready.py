@@ -46,3 +46,21 @@ def test_ready_is_503_while_redis_is_down_and_recovers(settings: Settings, own_r
         r = client.get("/ready")
         assert r.status_code == 200, r.text
     assert redis.Redis.from_url(own_redis.url).get("tilework:ready-test") == b"kept"
+
+
+def test_stripe_key_modes_are_checked(settings: Settings) -> None:
+    from marketplace.ops.checks import check_stripe
+
+    def codes(**update: object) -> list[str]:
+        return [f.code for f in check_stripe(settings.model_copy(update=update))]
+
+    assert codes() == ["note_off"]
+    live = {"stripe_secret_key": "sk_live_x", "stripe_connect": "stripe"}
+    assert codes(**live, stripe_publishable_key="pk_test_x") == ["stripe_mode_mismatch"]
+    assert codes(**live, stripe_publishable_key="pk_live_x") == ["ok"]
+    assert codes(stripe_secret_key="sk_test_x") == ["stripe_connect_standin"]
+    emulated = {"stripe_secret_key": "sk_test_x", "stripe_api_base": "http://127.0.0.1:8420"}
+    assert codes(**emulated) == ["ok"]
+    assert codes(stripe_secret_key="sk_test_x", stripe_connect="stripe", environment="production") == [
+        "note_test_mode"
+    ]
