@@ -4,6 +4,7 @@ started again: ``/ready`` answers 503 naming redis meanwhile and 200 again after
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import redis
 from fastapi.testclient import TestClient
@@ -64,3 +65,12 @@ def test_stripe_key_modes_are_checked(settings: Settings) -> None:
     assert codes(stripe_secret_key="sk_test_x", stripe_connect="stripe", environment="production") == [
         "note_test_mode"
     ]
+
+
+def test_ready_names_an_unmigrated_database(settings: Settings, fresh_database: Callable[[], str]) -> None:
+    empty = settings.model_copy(update={"database_url": fresh_database()})
+    with TestClient(create_app(empty)) as client:
+        r = client.get("/ready")
+    assert r.status_code == 503
+    assert list(r.json()["down"]) == ["database"]
+    assert r.json()["down"]["database"].startswith("database_unmigrated")
