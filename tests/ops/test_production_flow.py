@@ -256,7 +256,7 @@ def test_production_bring_up_runs_a_job_to_a_payout_on_chain(
 
         # -- the whole API dies: compose's restart policy starts it again, and it comes back ready -----
         api.kill(signal.SIGKILL)
-        assert supervise(services) == ["api (exit -9)"]
+        assert "api (exit -9)" in supervise(services)
         wait_for(lambda: httpx.get(f"{base}/ready", timeout=5).status_code == 200, "the API restarted", 90)
 
         status = run_tilework(env, "chain", "status")
