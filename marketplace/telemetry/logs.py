@@ -57,8 +57,9 @@ def configure_logging(fmt: Literal["json", "text"], level: str = "INFO") -> None
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    # one line per outgoing HTTP call (chain node, Stripe) is noise next to our own access lines
-    for name in ("httpx", "httpcore", "urllib3", "botocore", "web3"):
+    # one line per outgoing HTTP call (chain node, Stripe), or per readiness probe of the schema
+    # revision, is noise next to our own access lines
+    for name in ("httpx", "httpcore", "urllib3", "botocore", "web3", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
