@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import FastAPI
-from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marketplace import __version__
@@ -15,10 +14,12 @@ from marketplace.accounts.security import configure_hashing
 from marketplace.assignments.api import router as assignments_router
 from marketplace.config import Settings, get_settings
 from marketplace.datasets.api import router as data_sources_router
-from marketplace.db import get_engine, session_factory
+from marketplace.db import session_factory
 from marketplace.edge.body_limits import BodyLimits
 from marketplace.edge.csrf import CsrfProtection
 from marketplace.edge.headers import SecurityHeaders
+from marketplace.edge.observe import Observe
+from marketplace.edge.probes import router as probes_router
 from marketplace.errors import LastResort, install_error_handlers
 from marketplace.files_api import router as files_router
 from marketplace.jobs.api import router as jobs_router
@@ -26,6 +27,7 @@ from marketplace.payments.api import router as payments_router
 from marketplace.quality.api import router as quality_router
 from marketplace.reviews.api import router as reviews_router
 from marketplace.runtime import keep_default_recursion_limit
+from marketplace.telemetry.logs import configure_logging
 from marketplace.web.pages import install_web
 
 #: HTTP requests handled at once; the others wait in the event loop. Below the database pool (20 + 30)
@@ -54,6 +56,9 @@ class InFlightLimit:
 def create_app(settings: Settings | None = None) -> FastAPI:
     keep_default_recursion_limit()
     settings = settings or get_settings()
+    if settings.environment == "production" or settings.log_format is not None:
+        # each API process of `serve --workers N` is a fresh interpreter: it sets up its own logging
+        configure_logging(settings.effective_log_format, settings.log_level)
     app = FastAPI(
         title="Tilework",
         version=__version__,
@@ -88,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(LastResort)  # any unexpected error is a JSON 500, the connection kept
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
+    app.add_middleware(Observe)  # outermost: request id, access log, metrics of every answer
+    app.include_router(probes_router)
     app.include_router(accounts_router)
     app.include_router(jobs_router)
     app.include_router(data_sources_router)
@@ -97,11 +104,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quality_router)
     app.include_router(reviews_router)
     install_web(app)  # pages and /static (last: API routes win)
-
-    @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        with get_engine(settings).connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
 
     return app

@@ -44,13 +44,21 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="port (default from TILEWORK_PORT, 8000)")
 @click.option("--migrate/--no-migrate", default=True, help="apply database migrations first")
 @click.option(
+    "--check/--no-check",
+    "run_check",
+    default=None,
+    help="refuse to start unless `tilework check` passes (default: on in production)",
+)
+@click.option(
     "--workers",
     default=None,
     type=click.IntRange(1, 64),
     help="API processes under uvicorn's supervisor, which replaces one that dies "
     "(default from TILEWORK_WEB_WORKERS; 2+ in production, 1 with embedded parts)",
 )
-def serve(host: str | None, port: int | None, migrate: bool, workers: int | None) -> None:
+def serve(
+    host: str | None, port: int | None, migrate: bool, run_check: bool | None, workers: int | None
+) -> None:
     """Run the web app and API (embedded defaults when nothing is configured)."""
     import uvicorn
 
@@ -63,6 +71,13 @@ def serve(host: str | None, port: int | None, migrate: bool, workers: int | None
         )
     if migrate:
         _upgrade_database()
+    if run_check if run_check is not None else settings.environment == "production":
+        _refuse_misconfiguration(settings)
+    from marketplace.telemetry.logs import configure_logging
+
+    configure_logging(settings.effective_log_format, settings.log_level)
+    if count > 1:
+        _share_metrics_between_processes(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     click.echo(f"Tilework on http://{bind_host}:{bind_port}  (docs at /docs, {count} process(es))")
     beat = _start_inprocess_beat() if settings.background_in_process else None
@@ -70,15 +85,48 @@ def serve(host: str | None, port: int | None, migrate: bool, workers: int | None
         if count > 1:
             # The supervisor restarts a worker that exits or stops answering its health pings.
             uvicorn.run(
-                "marketplace.app:create_app", factory=True, host=bind_host, port=bind_port, workers=count
+                "marketplace.app:create_app",
+                factory=True,
+                host=bind_host,
+                port=bind_port,
+                workers=count,
+                log_config=None,  # the processes log as configure_logging says (JSON in production)
+                access_log=False,  # the app writes its own access line, with the request id
             )
         else:
             from marketplace.app import create_app
 
-            uvicorn.run(create_app(settings), host=bind_host, port=bind_port)
+            uvicorn.run(
+                create_app(settings), host=bind_host, port=bind_port, log_config=None, access_log=False
+            )
     finally:
         if beat is not None:
             beat.stop()
+
+
+def _share_metrics_between_processes(settings: Any) -> None:
+    """Several API processes: prometheus-client's multiprocess mode, in a fresh folder unless
+    ``PROMETHEUS_MULTIPROC_DIR`` names one, so every scrape of ``/metrics`` adds them all up."""
+    import tempfile
+
+    from marketplace.telemetry.metrics import MULTIPROC_ENV
+
+    if not os.environ.get(MULTIPROC_ENV):
+        settings.ensure_home()
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="metrics-", dir=settings.home)
+
+
+def _refuse_misconfiguration(settings: Any) -> None:
+    from marketplace.cli_ops import run_checks
+    from marketplace.errors import Misconfigured
+    from marketplace.ops.checks import problems
+
+    wrong = problems(run_checks(settings))
+    if wrong:
+        for finding in wrong:
+            click.echo(finding.line(), err=True)
+        codes = ", ".join(f.code for f in wrong)
+        raise Misconfigured(f"not starting: {codes} (see `tilework check`)", extra={"problems": codes})
 
 
 def _start_inprocess_beat() -> Any:
@@ -421,6 +469,12 @@ def _wait_forever() -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
+
+
+from marketplace.cli_ops import COMMANDS as OPS_COMMANDS  # noqa: E402  (check, storage, chain)
+
+for _command in OPS_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

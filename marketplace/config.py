@@ -8,23 +8,38 @@ switches each concern to its real part.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import SettingsConfigDict
 
 from marketplace.payment_settings import PaymentSettings
 
 PLACEHOLDER_SECRET = "dev-insecure-change-me"
+ENV_PREFIX = "TILEWORK_"
+#: ``TILEWORK_*`` variables read by something other than the settings (the CLI's token, the tests and
+#: benchmarks), so they are not typos.
+OTHER_TILEWORK_VARIABLES = frozenset(
+    {"TILEWORK_TOKEN", "TILEWORK_SHARED", "TILEWORK_WEED_BIN", "TILEWORK_HUMAN_CORE"}
+)
+OTHER_TILEWORK_PREFIXES = ("TILEWORK_TEST_", "TILEWORK_BENCH_", "TILEWORK_FUZZ_")
+
+log = logging.getLogger(__name__)
+_warned_unknown: set[str] = set()
 
 
 class Settings(PaymentSettings):
     """Everything configurable; the money rails' fields come from :class:`PaymentSettings`."""
 
-    model_config = SettingsConfigDict(env_prefix="TILEWORK_", extra="ignore")
+    # Empty values count as unset, so compose's `${VAR:-}` leaves a setting at its default.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
 
     environment: Literal["development", "test", "production"] = "development"
     home: Path = Field(default_factory=lambda: Path.cwd() / ".tilework")
@@ -81,6 +96,27 @@ class Settings(PaymentSettings):
     # API processes for ``tilework serve`` (None: 2+ in production, else 1).
     web_workers: int | None = Field(default=None, ge=1, le=64)
 
+    #: Signs ``tilework chain deploy``'s transactions; read only by that command, never by a server.
+    chain_deployer_key: str | None = Field(default=None, repr=False)
+    #: ``json`` (one object a line, with the request id) or ``text``; default: json in production.
+    log_format: Literal["json", "text"] | None = None
+    log_level: str = "INFO"
+    #: A Celery worker serves its Prometheus metrics on this port (unset: none).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _refuse_unknown_variables(self) -> Settings:
+        """A mistyped ``TILEWORK_*`` variable silently turns a feature off: refuse it in production,
+        warn about it elsewhere, naming the closest known variable."""
+        problems = [describe_unknown(name, hint) for name, hint in unknown_variables(os.environ)]
+        if problems and self.environment == "production":
+            raise ValueError("; ".join(problems))
+        for problem in problems:
+            if problem not in _warned_unknown:
+                _warned_unknown.add(problem)
+                log.warning("%s (ignored)", problem)
+        return self
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> Settings:
         if self.environment == "production":
@@ -107,6 +143,12 @@ class Settings(PaymentSettings):
         return self.storage_url or str(self.home / "storage")
 
     @property
+    def effective_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.environment == "production" else "text"
+
+    @property
     def effective_web_workers(self) -> int:
         if self.web_workers is not None:
             return self.web_workers
@@ -125,6 +167,42 @@ class Settings(PaymentSettings):
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+
+
+def _env_names(name: str, info: FieldInfo) -> list[str]:
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice).upper() for choice in alias.choices]
+    if isinstance(alias, str):
+        return [alias.upper()]
+    return [f"{ENV_PREFIX}{name.upper()}"]
+
+
+def known_variables() -> frozenset[str]:
+    """Every environment variable the settings read."""
+    names = {env for name, info in Settings.model_fields.items() for env in _env_names(name, info)}
+    return frozenset(names)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """``TILEWORK_*`` variables nothing reads, each with the closest known name (or None)."""
+    known = known_variables()
+    candidates = sorted(k for k in known | OTHER_TILEWORK_VARIABLES if k.startswith(ENV_PREFIX))
+    unknown = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper in OTHER_TILEWORK_VARIABLES:
+            continue
+        if upper.startswith(OTHER_TILEWORK_PREFIXES):
+            continue
+        close = difflib.get_close_matches(upper, candidates, n=1, cutoff=0.6)
+        unknown.append((name, close[0] if close else None))
+    return unknown
+
+
+def describe_unknown(name: str, hint: str | None) -> str:
+    suggestion = f"; did you mean {hint}?" if hint else ""
+    return f"unknown variable {name}{suggestion}"
 
 
 @lru_cache(maxsize=1)

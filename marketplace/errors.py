@@ -151,6 +151,22 @@ class ServiceUnavailable(TileworkError):
     code = "rail_unavailable"
 
 
+class NotReady(TileworkError):
+    """``/ready``: a part this process needs (database, Redis, storage, chain) is down or not set up.
+    ``down`` maps each such part to what is wrong with it."""
+
+    status_code = 503
+    code = "not_ready"
+
+
+class Misconfigured(TileworkError):
+    """``tilework check`` (and ``serve`` in production) found the configuration wrong; ``problems``
+    lists each misconfiguration by its code."""
+
+    status_code = 500
+    code = "misconfigured"
+
+
 # -- named errors (their reasons are part of the API: never rename one) ----------------------------
 
 

@@ -53,3 +53,42 @@ def test_production_refuses_placeholder_secrets(clean_env: None, monkeypatch: py
     monkeypatch.delenv("DATABASE_URL")
     with pytest.raises(ValidationError, match="DATABASE_URL"):
         Settings()
+
+
+# -- unknown variables -------------------------------------------------------------------------------
+
+
+def test_unknown_variable_is_a_warning_outside_production(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("TILEWORK_OPERATOR_KEY", "0x01")
+    with caplog.at_level("WARNING", logger="marketplace.config"):
+        s = Settings()
+    assert s.chain_operator_key is None
+    assert "TILEWORK_OPERATOR_KEY" in caplog.text and "TILEWORK_CHAIN_OPERATOR_KEY" in caplog.text
+
+
+def test_unknown_variable_is_an_error_in_production(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TILEWORK_ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@db/tw")
+    monkeypatch.setenv("TILEWORK_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("TILEWORK_STORAGE_ULR", "s3://bucket/platform")
+    with pytest.raises(ValidationError, match="TILEWORK_STORAGE_ULR; did you mean TILEWORK_STORAGE_URL"):
+        Settings()
+    monkeypatch.delenv("TILEWORK_STORAGE_ULR")
+    monkeypatch.setenv("TILEWORK_TOKEN", "tw_x")  # the CLI's, not a setting: fine
+    monkeypatch.setenv("TILEWORK_TEST_REDIS_URL", "redis://x")  # the tests': fine
+    assert Settings().environment == "production"
+
+
+def test_compose_sets_only_variables_the_settings_read() -> None:
+    yaml = pytest.importorskip("yaml")
+    from marketplace.config import known_variables
+
+    compose = yaml.safe_load((Path(__file__).resolve().parents[1] / "docker-compose.yml").read_text())
+    env = compose["x-tilework-env"]
+    plain = ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL")
+    ours = [k for k in env if k.startswith("TILEWORK_") or k in plain]
+    assert ours and set(ours) <= known_variables(), set(ours) - known_variables()
+    for part in ("OPERATOR_KEY", "ESCROW_ADDRESS", "TOKEN_ADDRESS"):
+        assert f"TILEWORK_CHAIN_{part}" in env

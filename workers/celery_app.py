@@ -53,5 +53,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return app
 
 
+import workers.telemetry  # noqa: E402, F401  (request ids, task metrics, logging: Celery signals)
+
 celery_app = make_celery()
 app = celery_app

@@ -61,6 +61,7 @@ from marketplace.models import (
     User,
     utcnow,
 )
+from marketplace.telemetry import metrics
 
 log = logging.getLogger(__name__)
 _rng = secrets.SystemRandom()
@@ -149,6 +150,7 @@ def claim_in_job(
         raise NotFound(f"job {job_id} not found")
     job, banned = found
     claimed = _claim(session, worker, job, banned, now, ahead=ahead)
+    metrics.after_commit(session, metrics.CLAIMS.inc)
     return _view(job, claimed, settings, now)
 
 
@@ -166,6 +168,7 @@ def claim_any(
             claimed = _claim(session, worker, job, False, now)
         except NothingToClaim:
             continue
+        metrics.after_commit(session, metrics.CLAIMS.inc)
         return _view(job, claimed, settings, now)
     raise NothingToClaim("no_assignments_left", "no open job has an assignment for you right now")
 
@@ -470,6 +473,7 @@ def submit(
     repository.mark_submitted(session, row.id, now, digest)
     if row.slot is AssignmentSlot.current:
         repository.promote_next(session, row.job_id, worker.id, promoted_deadline(row.time_limit_s, now))
+    metrics.after_commit(session, metrics.SUBMISSIONS.inc)
     return SubmitOut(assignment_id=row.id, status=AssignmentStatus.submitted, submitted_at=now)
 
 

@@ -22,17 +22,12 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
-from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 from web3.middleware import combine_middleware
 
-from marketplace.escrow.chain import (
-    ChainEscrow,
-    deploy_contract,
-    revert_data_from_exception,
-    send_transaction,
-)
+from marketplace.escrow.chain import ChainEscrow, revert_data_from_exception
+from marketplace.escrow.deployment import deploy_test_token, deploy_vault, mint_test_token
 
 DEV_GAS_LIMIT = 60_000_000
 DEV_TOKEN_SUPPLY = 10**27  # per requester account, in base units
@@ -103,21 +98,12 @@ def start_dev_chain(num_accounts: int = 10, mint: int = DEV_TOKEN_SUPPLY) -> Dev
     keys = dev_keys(num_accounts)
     admin, operator, others = keys[0], keys[1], keys[2:]
 
-    token_address, _ = deploy_contract(w3, admin, "TestToken", "Tilework Test USD", "tUSD", 6, gas=2_000_000)
-    escrow_address, _ = deploy_contract(w3, admin, "TileworkEscrow", admin.address, operator.address)
+    token_address, _ = deploy_test_token(w3, admin)
+    escrow_address, _ = deploy_vault(w3, admin, admin.address, operator.address)
     if mint:
-        token = w3.eth.contract(address=to_checksum_address(token_address), abi=_token_abi())
         for account in others:
-            data = token.functions.mint(account.address, mint)._encode_transaction_data()
-            send_transaction(w3, admin, {"to": token_address, "data": data, "gas": 100_000})
+            mint_test_token(w3, admin, token_address, account.address, mint)
     return DevChain(w3, tester, escrow_address, token_address, admin, operator, list(others))
-
-
-def _token_abi() -> list[dict[str, Any]]:
-    from marketplace.escrow.chain import load_artifact
-
-    abi: list[dict[str, Any]] = load_artifact("TestToken")["abi"]
-    return abi
 
 
 # --------------------------------------------------------------------------- JSON-RPC over HTTP

@@ -13,15 +13,18 @@ cancel that scored it first).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import outcomes as assignments
 from marketplace.assignments import scoring
 from marketplace.flows import completion
-from marketplace.models import AssignmentStatus
+from marketplace.models import AssignmentStatus, utcnow
 from marketplace.payouts import service as payouts
 from marketplace.quality import service as quality
 from marketplace.reviews import service as reviews
+from marketplace.telemetry import metrics
 
 
 def score_submission(session: Session, assignment_id: int) -> AssignmentStatus | None:
@@ -36,6 +39,7 @@ def score_submission(session: Session, assignment_id: int) -> AssignmentStatus |
     else:
         result = quality.score_and_record(session, job, gt, answers)
     assignments.record_score(assignment, result)
+    _count_scored(session, result.accepted, assignment.submitted_at)
     if result.accepted:
         finished_chunk = assignments.accept(session, job, assignment)
         payouts.earn(session, assignment)
@@ -46,3 +50,14 @@ def score_submission(session: Session, assignment_id: int) -> AssignmentStatus |
         if exhausted is not None:
             reviews.on_chunk_exhausted(session, exhausted)
     return assignment.status
+
+
+def _count_scored(session: Session, accepted: bool, submitted_at: datetime | None) -> None:
+    lag = (utcnow() - submitted_at).total_seconds() if submitted_at is not None else None
+
+    def count() -> None:
+        metrics.SCORED.labels("accepted" if accepted else "rejected").inc()
+        if lag is not None:
+            metrics.SCORING_LAG.observe(max(0.0, lag))
+
+    metrics.after_commit(session, count)

@@ -33,6 +33,7 @@ from marketplace.payments import repository as payments_repo
 from marketplace.payments.rails import Rails
 from marketplace.payouts import repository as repo
 from marketplace.payouts import states
+from marketplace.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,19 @@ def execute_one(session: Session, rails: Rails, payout_id: int | None = None) ->
     states.PAYOUT.move(payout, PayoutStatus.done)
     payout.completed_at = utcnow()
     row.processed_at = payout.completed_at
+    _count_sent(session, payout)
     return Outcome(payout.id, result)
+
+
+def _count_sent(session: Session, payout: Payout) -> None:
+    rail, kind = payout.rail.value, payout.kind.value
+    lag = (payout.completed_at - payout.created_at).total_seconds() if payout.completed_at else 0.0
+
+    def count() -> None:
+        metrics.PAYOUTS_SENT.labels(rail, kind).inc()
+        metrics.PAYOUT_LAG.labels(rail).observe(max(0.0, lag))
+
+    metrics.after_commit(session, count)
 
 
 def _chain(session: Session, rails: Rails, payout: Payout, funding: JobFunding) -> str:

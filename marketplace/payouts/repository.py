@@ -190,3 +190,21 @@ def worker_payout_totals(
     if job_id is not None:
         stmt = stmt.where(Payout.job_id == job_id)
     return {(status, currency): int(total) for status, currency, total in session.execute(stmt)}
+
+
+def pending_summary(session: Session, rail: Rail | None = None) -> dict[str, object]:
+    """Payouts not yet sent: how many, their total and the oldest's creation time (for operators)."""
+    summed = func.coalesce(func.sum(Payout.total), 0)
+    stmt = select(func.count(Payout.id), summed, func.min(Payout.created_at)).where(
+        Payout.status == PayoutStatus.pending
+    )
+    if rail is not None:
+        stmt = stmt.where(Payout.rail == rail)
+    count, total, oldest = session.execute(stmt).one()
+    return {"count": int(count), "total": int(total), "oldest": oldest.isoformat() if oldest else None}
+
+
+def outbox_depth(session: Session) -> int:
+    """Outbox rows not yet processed (sent or given up)."""
+    stmt = select(func.count(PayoutOutbox.id)).where(PayoutOutbox.processed_at.is_(None))
+    return int(session.scalar(stmt) or 0)
