@@ -23,7 +23,7 @@ def csp_directives(header: str) -> dict[str, list[str]]:
 
 
 def test_pages_and_api_send_security_headers(client: TestClient, make_user: Any) -> None:
-    for path in ("/signin", "/api/me", "/health", "/static/js/api.js", "/no-such-page"):
+    for path in ("/signin", "/api/me", "/health", "/static/js/jobs.js", "/no-such-page"):
         r = client.get(path)
         assert r.headers["x-content-type-options"] == "nosniff", path
         assert r.headers["x-frame-options"] == "DENY", path

@@ -79,7 +79,7 @@ def test_web_signin_sets_cookie_and_role_pages(client: TestClient, make_user: An
 def test_web_static_assets_are_served(client: TestClient) -> None:
     signin = client.get("/signin")
     assert signin.status_code == 200 and "/static/css/app.css?v=" in signin.text
-    for path in ("/static/css/app.css", "/static/js/annotate.js", "/static/js/canvas_editor.js"):
+    for path in ("/static/css/app.css", "/static/js/annotate.js", "/static/js/job.js"):
         assert client.get(path).status_code == 200, path
 
 
