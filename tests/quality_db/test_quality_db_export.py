@@ -168,6 +168,13 @@ def test_classification_overlap_three_by_dawid_skene_to_json_and_csv(
     assert all(r["label"] == "yes" and float(r["confidence"]) > 0.5 for r in data_rows)
     items = json.loads(files["classification.json"])["items"]
     assert sum(i["is_gt"] for i in items) == 3 and all(i["label"] == "yes" for i in items if i["is_gt"])
+    # which aggregator the job's GT chose, and why, for the dashboard
+    aggregation = json.loads(files["summary.json"])["aggregation"]
+    assert aggregation["method"] in aggregation["gt_accuracy"] and aggregation["reason"]
+    assert aggregation["gt_items"] == 3 and aggregation["gt_accuracy"]["majority_vote"] is not None
+    quality = client.get(f"/api/jobs/{job['id']}/quality", headers=job["requester"]["headers"]).json()
+    notes = [n["message"] for n in quality["notices"] if n["kind"] == "aggregation"]
+    assert len(notes) == 1 and aggregation["method"] in notes[0]
 
 
 def test_classification_overlap_one_keeps_the_accepted_workers_answer(
