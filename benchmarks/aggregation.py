@@ -5,17 +5,18 @@ Run: ``python benchmarks/aggregation.py [--draws N]``. Needs ``../shared/dataset
 
 * VLDB'17 truth-inference sets: majority vote (ties split in expectation, i.e. a k-way tie holding
   the truth counts 1/k) and Dawid-Skene, beside Table 6 of Zheng et al., PVLDB 10(5), 2017.
-* Pedestrian boxes (7 MTurk workers per image, expert boxes): boxes merged from 3 random workers vs
-  a single worker. ``strict`` = share of images where every expert box is matched at IoU >= 0.7 and
-  no box is extra; ``mean IoU`` = mean over expert boxes of the IoU with its Hungarian partner (0 if
-  none).
-
 * The product's aggregation (:func:`marketplace.quality.selection.select_aggregator`) beside majority
   vote and every crowd-kit method (crowd-kit is an optional test-extra oracle: without it the table
   says so and the best-method margin is measured against our majority vote only). The product sees
   only a GT subset of the gold items (``--gt-share``, default 20%, as a job's hidden GT), selects
   and clamps with it, and is scored on the other gold items; the figures are means over
   ``--splits`` random GT/evaluation splits (crowd-kit is fitted once: it uses no GT).
+* Pedestrian boxes (7 MTurk workers per image, expert boxes): boxes merged from 3 random workers vs
+  a single worker; then, with a quarter of the images as GT, 3/5/7-worker merges of the other
+  images with equal weights, GT-accuracy weights and the product's GT-calibrated merge
+  (:mod:`marketplace.quality.box_calibration`; ``boxes3_strict`` is its 3-worker figure).
+  ``strict`` = share of images where every expert box is matched at IoU >= 0.7 and no box is extra;
+  ``mean IoU`` = mean over expert boxes of the IoU with its Hungarian partner (0 if none).
 
 Last line: ``ds_product_acc=<x> ds_possent_acc=<x> boxes3_strict=<x> boxes1_strict=<x>
 min_margin_vs_mv=<points> min_margin_vs_best=<points>`` (margins: the product minus majority vote /
@@ -46,6 +47,7 @@ from benchmarks._datasets import (  # noqa: E402
 )
 from marketplace.quality.aggregation import accuracy_against, dawid_skene, expected_accuracy, expected_f1  # noqa: E402
 from marketplace.quality.aggregators import soft_majority  # noqa: E402
+from marketplace.quality.box_calibration import learn_box_calibration, merge_boxes_calibrated  # noqa: E402
 from marketplace.quality.merging import WorkerBoxes, merge_boxes  # noqa: E402
 from marketplace.quality.scoring import BoxSet, iou_matrix, max_matching, score_boxes  # noqa: E402
 from marketplace.quality.selection import expected_hits, select_aggregator  # noqa: E402
@@ -243,8 +245,8 @@ def run_boxes(root: Path, draws: int, seed: int) -> tuple[float, float]:
         label = f"{k} workers merged" + (f" ({draws} draws)" if k < 7 else "")
         print(f"{label:<28}{_pct(tally.strict_share):>13}{tally.mean_iou:>10.3f}   {elapsed:5.2f}s")
         results[k] = tally.strict_share
-    run_weighted(data, draws, seed)
-    return results[3], single.strict_share
+    product3 = run_weighted(data, draws, seed)
+    return product3, single.strict_share
 
 
 def worker_gt_accuracy(data: PedestrianBoxes, gt_images: list[str], iou_threshold: float) -> dict[str, float]:
@@ -261,31 +263,54 @@ def worker_gt_accuracy(data: PedestrianBoxes, gt_images: list[str], iou_threshol
     }
 
 
-def run_weighted(data: PedestrianBoxes, draws: int, seed: int) -> None:
-    """A quarter of the images serve as GT to weigh the workers; merge the rest with and without weights."""
+def run_weighted(data: PedestrianBoxes, draws: int, seed: int) -> float:
+    """A quarter of the images serve as GT; the rest are merged from 3, 5 and 7 workers three ways:
+    equal weights, weights = GT accuracy, and the product's calibrated merge (localisation bias,
+    reliability weights, lone boxes and shape learned on the GT quarter,
+    :mod:`marketplace.quality.box_calibration`). Returns the product's 3-worker strict share."""
     rng = np.random.default_rng(seed + 1)
     images = sorted(data.crowd)
     rng.shuffle(images)
     cut = len(images) // 4
     accuracy = worker_gt_accuracy(data, images[:cut], STRICT_IOU)
     prior = float(np.mean(list(accuracy.values())))
-    plain, weighted = BoxTally(), BoxTally()
-    for _ in range(draws):
-        for image in images[cut:]:
-            workers = data.crowd[image]
-            names = sorted(workers)
-            chosen = [names[i] for i in rng.choice(len(names), size=3, replace=False)]
-            expert = data.expert[image]
-            merged = merge_boxes([WorkerBoxes(w, workers[w]) for w in chosen])
-            plain.add(BoxSet.of(merged.coords, merged.labels), expert)
-            merged = merge_boxes([WorkerBoxes(w, workers[w], accuracy.get(w, prior)) for w in chosen])
-            weighted.add(BoxSet.of(merged.coords, merged.labels), expert)
+    gt_answers = {image: data.crowd[image] for image in images[:cut]}
+    gt_boxes = {image: data.expert[image] for image in images[:cut]}
     print(
-        f"held-out {len(images) - cut} images, workers weighted by accuracy on the other {cut} as GT "
-        f"({len(accuracy)} workers, accuracy {min(accuracy.values()):.2f}..{max(accuracy.values()):.2f}):"
+        f"held-out {len(images) - cut} images; the other {cut} serve as GT ({len(accuracy)} workers, "
+        f"GT accuracy {min(accuracy.values()):.2f}..{max(accuracy.values()):.2f}):"
     )
-    print(f"{'3 merged, equal weights':<28}{_pct(plain.strict_share):>13}{plain.mean_iou:>10.3f}")
-    print(f"{'3 merged, GT-weighted':<28}{_pct(weighted.strict_share):>13}{weighted.mean_iou:>10.3f}")
+    print(f"{'answer':<36}{'strict share':>13}{'mean IoU':>10}")
+    product: dict[int, float] = {}
+    for k in (3, 5, 7):
+        started = time.perf_counter()
+        calibration = learn_box_calibration(gt_answers, gt_boxes, overlap=k, seed=seed)
+        learned = time.perf_counter() - started
+        plain, weighted, calibrated = BoxTally(), BoxTally(), BoxTally()
+        for _ in range(draws if k < 7 else 1):
+            for image in images[cut:]:
+                workers = data.crowd[image]
+                names = sorted(workers)
+                chosen = [names[i] for i in rng.choice(len(names), size=k, replace=False)]
+                expert = data.expert[image]
+                merged = merge_boxes([WorkerBoxes(w, workers[w]) for w in chosen])
+                plain.add(BoxSet.of(merged.coords, merged.labels), expert)
+                merged = merge_boxes([WorkerBoxes(w, workers[w], accuracy.get(w, prior)) for w in chosen])
+                weighted.add(BoxSet.of(merged.coords, merged.labels), expert)
+                merged = merge_boxes_calibrated(
+                    [WorkerBoxes(w, workers[w]) for w in chosen], calibration
+                ).merged
+                calibrated.add(BoxSet.of(merged.coords, merged.labels), expert)
+        for name, tally in (
+            ("equal weights", plain),
+            ("GT-weighted", weighted),
+            ("product (GT-calibrated)", calibrated),
+        ):
+            print(f"{f'{k} merged, {name}':<36}{_pct(tally.strict_share):>13}{tally.mean_iou:>10.3f}")
+        product[k] = calibrated.strict_share
+        pairs = calibration.matched_pairs
+        print(f"{'':<36}(calibration learned in {learned:.2f}s from {pairs} matched GT boxes)")
+    return product[3]
 
 
 def main() -> int:
