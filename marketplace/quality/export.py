@@ -2,10 +2,13 @@
 
 * overlap 1: the accepted worker's annotations are final (confidence 1);
 * overlap >= 2: boxes and points are clustered across workers and combined with weights from each
-  worker's GT record (:mod:`marketplace.quality.merging`); classification goes through the
-  aggregator the job's own GT chooses (majority vote, Dawid-Skene smoothed or pooled, one-coin,
-  GLAD, each also with the GT answers clamped; :mod:`marketplace.quality.selection`). Which one and
-  why (every candidate's held-out GT accuracy) goes into ``summary.json`` as ``aggregation`` and
+  worker's GT record (:mod:`marketplace.quality.merging`). When the workers' answers on GT images
+  hold enough matched boxes, boxes are first corrected for each worker's localisation bias and
+  merged with GT-learned reliability (:mod:`marketplace.quality.box_calibration`); each box then
+  carries an ``uncertainty`` and an uncertain box marks its image low-agreement. Classification
+  goes through the aggregator the job's own GT chooses (majority vote, Dawid-Skene smoothed or
+  pooled, one-coin, GLAD, each also with the GT answers clamped; :mod:`marketplace.quality.selection`).
+  Which one and why (every candidate's held-out GT accuracy) goes into ``summary.json`` as ``aggregation`` and
   into a job notice for the dashboard. Items whose
   confidence stays low go to reviewers as ``low_agreement`` (the assignment server has no extra
   issuance yet, so no extra worker is asked).
@@ -24,7 +27,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +40,12 @@ from marketplace.jobs.service import get_job_for
 from marketplace.models import DisputeKind, GtAnnotation, Job, JobImage, JobStatus, JobType, Role, User
 from marketplace.quality import repository as repo
 from marketplace.quality.aggregation import CrowdAnswers
+from marketplace.quality.box_calibration import (
+    BoxCalibration,
+    learn_box_calibration,
+    merge_boxes_calibrated,
+    needs_another_worker,
+)
 from marketplace.quality.merging import WorkerBoxes, WorkerPoints, merge_boxes, merge_points
 from marketplace.quality.scoring import BoxSet
 from marketplace.quality.selection import Selection, select_aggregator
@@ -55,6 +64,7 @@ class MergedObject:
     geometry: list[float] | None
     confidence: float
     support: int = 1
+    uncertainty: float | None = None  # calibrated boxes: predicted corner SD relative to the box size
 
 
 @dataclass
@@ -99,7 +109,8 @@ def merge_job_report(session: Session, job: Job) -> JobMerge:
         results += classified
         aggregation = selection.report() if selection else None
     else:
-        results += [_merge_geometry(job, img, answers.get(img.id, []), weights) for img in data]
+        calibration = _box_calibration(session, job, [img.id for img in images if img.is_gt], gt)
+        results += [_merge_geometry(job, img, answers.get(img.id, []), weights, calibration) for img in data]
     return JobMerge(sorted(results, key=lambda r: r.image.id), aggregation)
 
 
@@ -114,14 +125,61 @@ def _gt_object(ann: GtAnnotation) -> MergedObject:
     return MergedObject(ann.label, list(ann.geometry) if ann.geometry else None, 1.0)
 
 
+def _box_set(objects: Sequence[dict[str, Any]]) -> BoxSet:
+    return BoxSet.of([o["geometry"] for o in objects], [o["label"] for o in objects])
+
+
+def _box_calibration(
+    session: Session, job: Job, gt_images: Sequence[int], gt: dict[int, list[MergedObject]]
+) -> BoxCalibration | None:
+    """What the workers' answers on GT images teach about their boxes (None: nothing learned)."""
+    if job.type is not JobType.boxes or job.overlap < 2:
+        return None
+    drawn: dict[Hashable, dict[Hashable, BoxSet]] = defaultdict(dict)
+    for image_id, worker_id, answer in repo.gt_answers(session, job.id):
+        drawn[image_id][worker_id] = _box_set(answer or [])
+    truth: dict[Hashable, BoxSet] = {
+        i: BoxSet.of([o.geometry for o in gt.get(i, [])], [o.label for o in gt.get(i, [])]) for i in gt_images
+    }
+    calibration = learn_box_calibration(drawn, truth, overlap=job.overlap)
+    return calibration if calibration.learned else None
+
+
 def _merge_geometry(
-    job: Job, image: JobImage, answers: list[tuple[int, Any]], weights: dict[int, float]
+    job: Job,
+    image: JobImage,
+    answers: list[tuple[int, Any]],
+    weights: dict[int, float],
+    calibration: BoxCalibration | None = None,
 ) -> ImageResult:
     result = ImageResult(image, workers=len(answers))
     if len(answers) == 1:
         result.objects = [MergedObject(a["label"], a["geometry"], 1.0) for a in answers[0][1]]
         return result
     if not answers:
+        return result
+    if job.type is JobType.boxes and calibration is not None:
+        calibrated = merge_boxes_calibrated(
+            [WorkerBoxes(w, _box_set(ans), weights.get(w, 0.5)) for w, ans in answers],
+            calibration,
+            quorum=POLICY.quorum,
+        )
+        merged = calibrated.merged
+        uncertain = needs_another_worker(calibrated, min_support=0)
+        result.objects = [
+            MergedObject(str(label), [float(v) for v in coords], float(conf), int(support), float(sd))
+            for coords, label, conf, support, sd in zip(
+                merged.coords,
+                merged.labels,
+                merged.confidence,
+                merged.support,
+                calibrated.uncertainty,
+                strict=True,
+            )
+        ]
+        result.low_confidence = len(uncertain) > 0 or any(
+            o.confidence < POLICY.box_low_confidence for o in result.objects
+        )
         return result
     if job.type is JobType.boxes:
         merged = merge_boxes(
@@ -246,6 +304,7 @@ def coco_instances(job: Job, results: Sequence[ImageResult]) -> dict[str, Any]:
                     "iscrowd": 0,
                     "score": obj.confidence,
                     "support": obj.support,
+                    **({} if obj.uncertainty is None else {"uncertainty": obj.uncertainty}),
                 }
             )
     return {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks._datasets import load_pedestrians
 from marketplace.quality.box_calibration import (
     BoxCalibration,
     learn_box_calibration,
@@ -143,13 +145,7 @@ def test_too_little_gt_means_no_correction() -> None:
 
 
 @pytest.mark.shared
-def test_pedestrians_three_calibrated_workers_reach_the_seven_worker_level(shared_datasets) -> None:
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from benchmarks._datasets import load_pedestrians
-
+def test_pedestrians_three_calibrated_workers_reach_the_seven_worker_level(shared_datasets: Path) -> None:
     data = load_pedestrians(shared_datasets)
     rng = np.random.default_rng(1)
     images = sorted(data.crowd)
