@@ -1,8 +1,9 @@
 """Choosing a job's label aggregator by its own hidden GT, and deciding by expected cost.
 
 Every job mixes hidden GT items into the work, so the engine need not trust one model: it runs the
-candidates (majority vote, Dawid-Skene with a flat or a pooled prior, one-coin, GLAD, and the
-GT-clamped variants of the EM models, :mod:`marketplace.quality.aggregators`) and scores each by its
+candidates (majority vote, Dawid-Skene with a flat or a pooled prior, one-coin, GLAD, the
+GT-clamped variants of the EM models, :mod:`marketplace.quality.aggregators`, and majority vote with
+its ties given to the class the GT shows most often) and scores each by its
 accuracy on GT items *it did not see*:
 
 * a model that ignores GT is fitted once on all the answers and scored on every GT item (it never
@@ -40,6 +41,22 @@ DEFAULT_FOLDS = 5
 def _majority(answers: CrowdAnswers, known: Mapping[int, int]) -> Aggregate:
     """Vote shares as the posterior (GT items clamped to their truth)."""
     posterior = soft_majority(answers, known)
+    labels = posterior.argmax(axis=1)
+    return Aggregate(labels, posterior[np.arange(len(labels)), labels], posterior)
+
+
+def _majority_class_prior(answers: CrowdAnswers, known: Mapping[int, int]) -> Aggregate:
+    """Majority vote whose ties go to the more frequent class (by the GT's labels, else by the votes).
+
+    On skewed label sets (most content "general") a tie is more often the common class; the shift is
+    far below one vote, so only ties move.
+    """
+    votes = answers.vote_counts().sum(axis=0)
+    if known:
+        votes = np.bincount(np.fromiter(known.values(), dtype=np.intp), minlength=answers.n_classes) + 1.0
+    shares = soft_majority(answers, known)
+    posterior = shares + 1e-6 * votes / votes.sum()
+    posterior /= posterior.sum(axis=1, keepdims=True)
     labels = posterior.argmax(axis=1)
     return Aggregate(labels, posterior[np.arange(len(labels)), labels], posterior)
 
@@ -93,6 +110,12 @@ CANDIDATES: tuple[Candidate, ...] = (
     ),
     *_model("one_coin", _one_coin, "one-coin Dawid-Skene (one accuracy per worker)"),
     *_model("glad", _glad, "GLAD (worker ability x item difficulty)"),
+    Candidate(
+        "majority_vote_class_prior",
+        _majority_class_prior,
+        True,
+        "majority vote, ties to the class the GT shows most often",
+    ),
 )
 
 

@@ -205,3 +205,17 @@ def test_three_class_costs_pick_the_cheapest_safe_label() -> None:
     cost = np.array([[0, 1, 2], [4, 0, 1], [10, 4, 0]], dtype=float)
     posterior = np.array([[0.5, 0.3, 0.2], [0.9, 0.08, 0.02]])
     assert min_expected_cost(posterior, cost).tolist() == [1, 0]
+
+
+def test_class_prior_majority_breaks_ties_toward_the_class_the_gt_shows_most() -> None:
+    # every item: one vote for 0 and one for 1; the GT says class 1 is the common one
+    answers = CrowdAnswers.from_triples(
+        [(i, w, label) for i in range(20) for w, label in (("a", 0), ("b", 1))], labels=[0, 1]
+    )
+    candidate = next(c for c in CANDIDATES if c.name == "majority_vote_class_prior")
+    assert candidate.uses_gt
+    tied = candidate.fit(answers, {0: 1, 1: 1, 2: 1, 3: 0})
+    assert (tied.labels[4:] == 1).all() and np.allclose(tied.posterior[4:, 1], 0.5, atol=1e-5)
+    # a real majority is never overruled by the prior
+    lopsided = CrowdAnswers.from_triples([(0, "a", 0), (0, "b", 0), (0, "c", 1)], labels=[0, 1])
+    assert candidate.fit(lopsided, {}).labels[0] == 0
