@@ -2,8 +2,14 @@
 
 * overlap 1: the accepted worker's annotations are final (confidence 1);
 * overlap >= 2: boxes and points are clustered across workers and combined with weights from each
-  worker's GT record (:mod:`marketplace.quality.merging`); classification goes through Dawid-Skene
-  seeded with the workers' answers on GT (:mod:`marketplace.quality.aggregation`). Items whose
+  worker's GT record (:mod:`marketplace.quality.merging`). When the workers' answers on GT images
+  hold enough matched boxes, boxes are first corrected for each worker's localisation bias and
+  merged with GT-learned reliability (:mod:`marketplace.quality.box_calibration`); each box then
+  carries an ``uncertainty`` and an uncertain box marks its image low-agreement. Classification
+  goes through the aggregator the job's own GT chooses (majority vote, Dawid-Skene smoothed or
+  pooled, one-coin, GLAD, each also with the GT answers clamped; :mod:`marketplace.quality.selection`).
+  Which one and why (every candidate's held-out GT accuracy) goes into ``summary.json`` as ``aggregation`` and
+  into a job notice for the dashboard. Items whose
   confidence stays low go to reviewers as ``low_agreement`` (the assignment server has no extra
   issuance yet, so no extra worker is asked).
 
@@ -21,7 +27,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +39,16 @@ from marketplace.errors import Forbidden, NotFound
 from marketplace.jobs.service import get_job_for
 from marketplace.models import DisputeKind, GtAnnotation, Job, JobImage, JobStatus, JobType, Role, User
 from marketplace.quality import repository as repo
-from marketplace.quality.aggregation import CrowdAnswers, dawid_skene
+from marketplace.quality.aggregation import CrowdAnswers
+from marketplace.quality.box_calibration import (
+    BoxCalibration,
+    learn_box_calibration,
+    merge_boxes_calibrated,
+    needs_another_worker,
+)
 from marketplace.quality.merging import WorkerBoxes, WorkerPoints, merge_boxes, merge_points
 from marketplace.quality.scoring import BoxSet
+from marketplace.quality.selection import Selection, select_aggregator
 from marketplace.quality.service import POLICY, point_tolerance_fractions, worker_weight
 from marketplace.reviews import service as reviews
 from marketplace.storage import Storage, open_storage
@@ -51,6 +64,7 @@ class MergedObject:
     geometry: list[float] | None
     confidence: float
     support: int = 1
+    uncertainty: float | None = None  # calibrated boxes: predicted corner SD relative to the box size
 
 
 @dataclass
@@ -72,18 +86,32 @@ def _answers_by_image(rows: Sequence[tuple[int, int, int, Any, Any]]) -> dict[in
     return out
 
 
+@dataclass
+class JobMerge:
+    results: list[ImageResult]
+    aggregation: dict[str, Any] | None = None  # classification: the chosen aggregator and why
+
+
 def merge_job(session: Session, job: Job) -> list[ImageResult]:
+    return merge_job_report(session, job).results
+
+
+def merge_job_report(session: Session, job: Job) -> JobMerge:
     images = repo.job_images(session, job.id)
     weights = {r.worker_id: worker_weight(r) for r in repo.worker_records(session, job.id)}
     answers = _answers_by_image(repo.accepted_answers(session, job.id))
     gt = _gt_objects(session, [i.id for i in images if i.is_gt])
     results = [ImageResult(img, gt.get(img.id, []), 0, True) for img in images if img.is_gt]
     data = [img for img in images if not img.is_gt]
+    aggregation = None
     if job.type is JobType.classification:
-        results += _classify(session, job, data, answers, weights, gt)
+        classified, selection = _classify(session, job, data, answers, weights, gt)
+        results += classified
+        aggregation = selection.report() if selection else None
     else:
-        results += [_merge_geometry(job, img, answers.get(img.id, []), weights) for img in data]
-    return sorted(results, key=lambda r: r.image.id)
+        calibration = _box_calibration(session, job, [img.id for img in images if img.is_gt], gt)
+        results += [_merge_geometry(job, img, answers.get(img.id, []), weights, calibration) for img in data]
+    return JobMerge(sorted(results, key=lambda r: r.image.id), aggregation)
 
 
 def _gt_objects(session: Session, image_ids: Sequence[int]) -> dict[int, list[MergedObject]]:
@@ -97,14 +125,61 @@ def _gt_object(ann: GtAnnotation) -> MergedObject:
     return MergedObject(ann.label, list(ann.geometry) if ann.geometry else None, 1.0)
 
 
+def _box_set(objects: Sequence[dict[str, Any]]) -> BoxSet:
+    return BoxSet.of([o["geometry"] for o in objects], [o["label"] for o in objects])
+
+
+def _box_calibration(
+    session: Session, job: Job, gt_images: Sequence[int], gt: dict[int, list[MergedObject]]
+) -> BoxCalibration | None:
+    """What the workers' answers on GT images teach about their boxes (None: nothing learned)."""
+    if job.type is not JobType.boxes or job.overlap < 2:
+        return None
+    drawn: dict[Hashable, dict[Hashable, BoxSet]] = defaultdict(dict)
+    for image_id, worker_id, answer in repo.gt_answers(session, job.id):
+        drawn[image_id][worker_id] = _box_set(answer or [])
+    truth: dict[Hashable, BoxSet] = {
+        i: BoxSet.of([o.geometry for o in gt.get(i, [])], [o.label for o in gt.get(i, [])]) for i in gt_images
+    }
+    calibration = learn_box_calibration(drawn, truth, overlap=job.overlap)
+    return calibration if calibration.learned else None
+
+
 def _merge_geometry(
-    job: Job, image: JobImage, answers: list[tuple[int, Any]], weights: dict[int, float]
+    job: Job,
+    image: JobImage,
+    answers: list[tuple[int, Any]],
+    weights: dict[int, float],
+    calibration: BoxCalibration | None = None,
 ) -> ImageResult:
     result = ImageResult(image, workers=len(answers))
     if len(answers) == 1:
         result.objects = [MergedObject(a["label"], a["geometry"], 1.0) for a in answers[0][1]]
         return result
     if not answers:
+        return result
+    if job.type is JobType.boxes and calibration is not None:
+        calibrated = merge_boxes_calibrated(
+            [WorkerBoxes(w, _box_set(ans), weights.get(w, 0.5)) for w, ans in answers],
+            calibration,
+            quorum=POLICY.quorum,
+        )
+        merged = calibrated.merged
+        uncertain = needs_another_worker(calibrated, min_support=0)
+        result.objects = [
+            MergedObject(str(label), [float(v) for v in coords], float(conf), int(support), float(sd))
+            for coords, label, conf, support, sd in zip(
+                merged.coords,
+                merged.labels,
+                merged.confidence,
+                merged.support,
+                calibrated.uncertainty,
+                strict=True,
+            )
+        ]
+        result.low_confidence = len(uncertain) > 0 or any(
+            o.confidence < POLICY.box_low_confidence for o in result.objects
+        )
         return result
     if job.type is JobType.boxes:
         merged = merge_boxes(
@@ -154,7 +229,7 @@ def _classify(
     answers: dict[int, list[tuple[int, Any]]],
     weights: dict[int, float],
     gt: dict[int, list[MergedObject]],
-) -> list[ImageResult]:
+) -> tuple[list[ImageResult], Selection | None]:
     triples = [
         (img.id, w, label)
         for img in data
@@ -163,10 +238,12 @@ def _classify(
     ]
     triples += [(i, w, label) for i, w, a in repo.gt_answers(session, job.id) if (label := _first_label(a))]
     results = {img.id: ImageResult(img, workers=len(answers.get(img.id, []))) for img in data}
+    selection = None
     if triples:
         crowd = CrowdAnswers.from_triples(triples, labels=list(job.labels))
         known = crowd.label_indices({i: objs[0].label for i, objs in gt.items() if objs})
-        aggregate = dawid_skene(crowd, known)
+        selection = select_aggregator(crowd, known)
+        aggregate = selection.aggregate
         label_index = {label: k for k, label in enumerate(crowd.label_ids)}
         for index, item_id in enumerate(crowd.item_ids):
             if item_id in results:
@@ -180,7 +257,7 @@ def _classify(
                 result = results[int(item_id)]
                 result.objects = [MergedObject(label, None, confidence, result.workers)]
                 result.low_confidence = result.workers > 1 and confidence < POLICY.class_low_confidence
-    return list(results.values())
+    return list(results.values()), selection
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -227,6 +304,7 @@ def coco_instances(job: Job, results: Sequence[ImageResult]) -> dict[str, Any]:
                     "iscrowd": 0,
                     "score": obj.confidence,
                     "support": obj.support,
+                    **({} if obj.uncertainty is None else {"uncertainty": obj.uncertainty}),
                 }
             )
     return {
@@ -309,7 +387,9 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, indent=1, sort_keys=False).encode()
 
 
-def build_files(session: Session, job: Job, results: Sequence[ImageResult]) -> dict[str, bytes]:
+def build_files(
+    session: Session, job: Job, results: Sequence[ImageResult], aggregation: dict[str, Any] | None = None
+) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     if job.type is JobType.boxes:
         files["instances.json"] = _json(coco_instances(job, results))
@@ -328,6 +408,7 @@ def build_files(session: Session, job: Job, results: Sequence[ImageResult]) -> d
             "overlap": job.overlap,
             "images": len(results),
             "low_agreement": low,
+            **({"aggregation": aggregation} if aggregation else {}),
         }
     )
     return files
@@ -351,11 +432,24 @@ def finalize_job(session: Session, job_id: int, settings: Settings, *, force: bo
         return False
     if repo.result_files(session, job.id) and not force:
         return False
-    results = merge_job(session, job)
-    open_low_agreement_disputes(session, job, results)
-    store_files(session, job, build_files(session, job, results), results_storage(settings))
+    merged = merge_job_report(session, job)
+    open_low_agreement_disputes(session, job, merged.results)
+    if merged.aggregation:
+        repo.add_notice(session, job.id, "aggregation", aggregation_notice(merged.aggregation))
+    store_files(
+        session, job, build_files(session, job, merged.results, merged.aggregation), results_storage(settings)
+    )
     enqueue(session, "payouts.record_results", job.id)  # the results' hash on the job's rail
     return True
+
+
+def aggregation_notice(report: dict[str, Any]) -> str:
+    """One line for the dashboard: the method chosen, why, and the candidates' GT accuracy."""
+    scores = ", ".join(
+        f"{name} {100 * value:.1f}%" for name, value in report["gt_accuracy"].items() if value is not None
+    )
+    text = f"Labels aggregated by {report['method']}: {report['reason']}."
+    return f"{text} Held-out GT accuracy: {scores}." if scores else text
 
 
 def results_digest(session: Session, job_id: int) -> bytes | None:

@@ -168,6 +168,13 @@ def test_classification_overlap_three_by_dawid_skene_to_json_and_csv(
     assert all(r["label"] == "yes" and float(r["confidence"]) > 0.5 for r in data_rows)
     items = json.loads(files["classification.json"])["items"]
     assert sum(i["is_gt"] for i in items) == 3 and all(i["label"] == "yes" for i in items if i["is_gt"])
+    # which aggregator the job's GT chose, and why, for the dashboard
+    aggregation = json.loads(files["summary.json"])["aggregation"]
+    assert aggregation["method"] in aggregation["gt_accuracy"] and aggregation["reason"]
+    assert aggregation["gt_items"] == 3 and aggregation["gt_accuracy"]["majority_vote"] is not None
+    quality = client.get(f"/api/jobs/{job['id']}/quality", headers=job["requester"]["headers"]).json()
+    notes = [n["message"] for n in quality["notices"] if n["kind"] == "aggregation"]
+    assert len(notes) == 1 and aggregation["method"] in notes[0]
 
 
 def test_classification_overlap_one_keeps_the_accepted_workers_answer(
@@ -187,3 +194,34 @@ def test_classification_overlap_one_keeps_the_accepted_workers_answer(
     submitted = {i["image"]: i["label"] for i in data}
     assert sorted(submitted.values()) == ["no", "no", "no", "yes"]
     assert all(0.0 <= i["confidence"] <= 1.0 for i in data)
+
+
+def test_overlap_two_boxes_are_corrected_by_what_the_workers_did_on_gt(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    """Both workers draw every box 2 px too large on each side; the GT shows it and the export undoes it."""
+    job = quality_job("boxes", data=2, gt=12, assignment_size=2, gt_per_assignment=12, overlap=2)
+
+    def loose(x: float, y: float, w: float, h: float) -> list[float]:
+        return [x - 2, y - 2, w + 4, h + 4]
+
+    def on_gt(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"label": o["label"], "geometry": loose(*o["geometry"])} for o in objects]
+
+    for _ in range(2):
+        worker = make_user("worker")
+        body = claim_ok(client, worker, job["id"])
+        answers = answer_all(
+            settings,
+            body,
+            on_gt=on_gt,
+            on_data=lambda t: [{"label": "cat", "geometry": loose(20, 10, 16, 24)}],
+        )
+        submit_ok(client, worker, body["assignment_id"], answers)
+    coco = _coco(_results(client, job)["instances.json"])
+    data_imgs = [i["id"] for i in coco.dataset["images"] if not i["is_gt"]]
+    assert len(data_imgs) == 2
+    for image_id in data_imgs:
+        (ann,) = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+        assert ann["bbox"] == pytest.approx([20, 10, 16, 24], abs=1.5)  # not [18, 8, 20, 28]
+        assert ann["support"] == 2 and 0 <= ann["uncertainty"] < 0.1
