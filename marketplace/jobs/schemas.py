@@ -21,6 +21,8 @@ DEFAULT_POINT_TOLERANCE = 0.1
 MAX_LABEL_CHARS = 200  # the GT and answer label columns
 Label = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_CHARS)]
 StrictCount = Annotated[int, Field(strict=True)]
+MAX_COST_LABELS = 50  # a cost matrix is labels x labels numbers
+Cost = Annotated[float, Field(ge=0.0, le=1e9, allow_inf_nan=False)]
 
 
 class JobSpec(ApiInput):
@@ -36,6 +38,13 @@ class JobSpec(ApiInput):
     accuracy_target: float = Field(default=0.8, ge=0.0, le=1.0)
     iou_threshold: float = Field(default=DEFAULT_IOU, gt=0.0, le=1.0)
     point_tolerance: float = Field(default=DEFAULT_POINT_TOLERANCE, gt=0.0, le=1.0)
+    cost_matrix: list[list[Cost]] | None = Field(
+        default=None,
+        max_length=MAX_COST_LABELS,
+        description="classification only: cost_matrix[t][d] is what deciding label d costs when the truth "
+        "is label t (labels in the job's order; 0 on the diagonal is usual). The merged answer of an "
+        "image is then the label of least expected cost, not the most likely one.",
+    )
     # rail before bounty_amount: the bounty's ceiling depends on the rail
     rail: Rail
     currency: str = Field(min_length=1, max_length=64, description="'usd' for card; token symbol/address")
@@ -81,6 +90,17 @@ class JobSpec(ApiInput):
             raise ValueError("a classification job needs at least two labels (e.g. yes/no)")
         return self
 
+    @model_validator(mode="after")
+    def _cost_matrix_fits_the_labels(self) -> JobSpec:
+        if self.cost_matrix is None:
+            return self
+        if self.type is not JobType.classification:
+            raise ValueError("cost_matrix: only classification jobs decide by cost")
+        n = len(self.labels)
+        if len(self.cost_matrix) != n or any(len(row) != n for row in self.cost_matrix):
+            raise ValueError(f"cost_matrix: must be {n}x{n}, one row and one column per label")
+        return self
+
 
 class JobCreate(JobSpec):
     """Create from a data location (local folder allowed by the server, or s3://bucket/prefix)."""
@@ -122,6 +142,7 @@ class JobOut(BaseModel):
     accuracy_target: float
     iou_threshold: float
     point_tolerance: float
+    cost_matrix: list[list[float]] | None = None
     bounty_amount: str = Field(description="integer as a string (token amounts exceed 2**53)")
     currency: str
     rail: Rail

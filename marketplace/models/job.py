@@ -28,6 +28,8 @@ class Job(TimestampMixin, Base):
     accuracy_target: Mapped[float] = mapped_column(Float, nullable=False)
     iou_threshold: Mapped[float] = mapped_column(Float, nullable=False)
     point_tolerance: Mapped[float] = mapped_column(Float, nullable=False)
+    #: Classification: ``cost[t][d]`` of deciding label ``d`` when the truth is ``t`` (None: 0/1 costs).
+    cost_matrix: Mapped[list[list[float]] | None] = mapped_column(JSON, nullable=True)
 
     bounty_amount: Mapped[int] = mapped_column(Amount(), nullable=False)
     currency: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -48,7 +48,7 @@ from marketplace.quality.box_calibration import (
 )
 from marketplace.quality.merging import WorkerBoxes, WorkerPoints, merge_boxes, merge_points
 from marketplace.quality.scoring import BoxSet
-from marketplace.quality.selection import Selection, select_aggregator
+from marketplace.quality.selection import Selection, min_expected_cost, select_aggregator
 from marketplace.quality.service import POLICY, point_tolerance_fractions, worker_weight
 from marketplace.reviews import service as reviews
 from marketplace.storage import Storage, open_storage
@@ -245,9 +245,14 @@ def _classify(
         selection = select_aggregator(crowd, known)
         aggregate = selection.aggregate
         label_index = {label: k for k, label in enumerate(crowd.label_ids)}
+        decided = aggregate.labels
+        if job.cost_matrix:  # the label of least expected cost, not the most likely one
+            order = [list(job.labels).index(str(label)) for label in crowd.label_ids]
+            costs = np.asarray(job.cost_matrix)[np.ix_(order, order)]
+            decided = min_expected_cost(aggregate.posterior, costs)
         for index, item_id in enumerate(crowd.item_ids):
             if item_id in results:
-                chosen = int(aggregate.labels[index])
+                chosen = int(decided[index])
                 single = answers.get(int(item_id), [])
                 if job.overlap == 1 and len(single) == 1 and _first_label(single[0][1]) in label_index:
                     # overlap 1: the accepted worker's answer is final; the posterior only rates it
