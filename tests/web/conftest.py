@@ -3,6 +3,7 @@ Python Playwright package with Debian's Chromium (Playwright cannot download its
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -141,3 +142,25 @@ def active_job(
         return job
 
     return _make
+
+
+def fill_new_job_form(
+    page: Any, box_dataset: dict[str, Any], tmp_path: Path, *, title: str, rail: str, bounty: str
+) -> None:
+    """The new-job form filled in for the pets box dataset (2 images + 1 hidden GT per assignment),
+    ready for "Create job"."""
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps(box_dataset["gt"]))
+    page.goto("/jobs/new")
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Instructions for workers").fill("Draw a box around every cat and dog.")
+    page.get_by_label("Labels").fill("cat\ndog")
+    page.get_by_label("Image files", exact=True).set_input_files(
+        [str(box_dataset["root"] / name) for name in box_dataset["names"]]
+    )
+    page.get_by_label("Ground truth").set_input_files(str(gt))
+    page.get_by_label("Payment").select_option(rail)
+    page.get_by_label("Bounty").fill(bounty)
+    page.get_by_text("Quality and assignment settings").click()
+    page.get_by_label("Images per assignment", exact=True).fill("2")
+    page.get_by_label("Hidden GT images per assignment").fill("1")

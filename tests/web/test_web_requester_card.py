@@ -5,7 +5,6 @@ check the Payment Element path: loaded at runtime, mounted with the client secre
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from marketplace.config import Settings
 from marketplace.payments.rails import Rails
 from tests.payments.paytools import emulator_rails, emulator_settings, localstripe_url  # noqa: F401
-from tests.web.conftest import LiveServer, screenshot, sign_in
+from tests.web.conftest import LiveServer, fill_new_job_form, screenshot, sign_in
 
 
 @pytest.fixture
@@ -30,22 +29,9 @@ def live_server(settings: Settings, emulator_rails: Rails, localstripe_url: str)
 
 
 def _create_card_job(page: Any, box_dataset: dict[str, Any], tmp_path: Path, title: str) -> int:
-    gt = tmp_path / "gt.json"
-    gt.write_text(json.dumps(box_dataset["gt"]))
-    page.goto("/jobs/new")
-    page.get_by_label("Title").fill(title)
-    page.get_by_label("Instructions for workers").fill("Draw a box around every cat and dog.")
-    page.get_by_label("Labels").fill("cat\ndog")
-    page.get_by_label("Image files", exact=True).set_input_files(
-        [str(box_dataset["root"] / name) for name in box_dataset["names"]]
-    )
-    page.get_by_label("Ground truth").set_input_files(str(gt))
-    page.get_by_label("Payment").select_option("card")
-    page.get_by_label("Currency").fill("usd")
-    page.get_by_label("Bounty").fill("100")  # dollars in the form, cents in the API
-    page.get_by_text("Quality and assignment settings").click()
-    page.get_by_label("Images per assignment", exact=True).fill("2")
-    page.get_by_label("Hidden GT images per assignment").fill("1")
+    # dollars in the form, cents in the API
+    fill_new_job_form(page, box_dataset, tmp_path, title=title, rail="card", bounty="100")
+    assert page.get_by_label("Currency").input_value() == "usd"
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
     page.wait_for_function("document.body.dataset.loaded === '1'")

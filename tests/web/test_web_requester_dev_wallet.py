@@ -3,7 +3,6 @@ the development chain's wallet (clearly marked, never in production), and a work
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from marketplace.config import Settings
 from marketplace.escrow.evm import DevChain
 from marketplace.payments.rails import Rails
 from tests.assignments.conftest import claim, right_answers, submit
-from tests.web.conftest import screenshot, sign_in
+from tests.web.conftest import fill_new_job_form, screenshot, sign_in
 
 
 def test_web_newcomer_funds_a_job_with_the_dev_wallet_and_a_worker_submits(
@@ -32,20 +31,7 @@ def test_web_newcomer_funds_a_job_with_the_dev_wallet_and_a_worker_submits(
     page = browser_page
     requester = make_user("requester")
     sign_in(page, requester["email"])
-    page.goto("/jobs/new")
-    gt = tmp_path / "gt.json"
-    gt.write_text(json.dumps(box_dataset["gt"]))
-    page.get_by_label("Title").fill("My first job")
-    page.get_by_label("Labels").fill("cat\ndog")
-    page.get_by_label("Image files", exact=True).set_input_files(
-        [str(box_dataset["root"] / name) for name in box_dataset["names"]]
-    )
-    page.get_by_label("Ground truth").set_input_files(str(gt))
-    page.get_by_label("Payment").select_option("chain")
-    page.get_by_label("Bounty").fill("250")
-    page.get_by_text("Quality and assignment settings").click()
-    page.get_by_label("Images per assignment", exact=True).fill("2")
-    page.get_by_label("Hidden GT images per assignment").fill("1")
+    fill_new_job_form(page, box_dataset, tmp_path, title="My first job", rail="chain", bounty="250")
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
     page.wait_for_function("document.body.dataset.loaded === '1'")

@@ -15,7 +15,7 @@ import pytest
 from marketplace.config import Settings
 from marketplace.escrow.evm import DevChain, JsonRpcServer, serve_json_rpc
 from marketplace.payments.rails import Rails
-from tests.web.conftest import screenshot, sign_in
+from tests.web.conftest import fill_new_job_form, screenshot, sign_in
 
 # A minimal injected wallet: the dev account is unlocked on eth-tester, so eth_sendTransaction goes to the
 # node unsigned, as it would to a node that holds the key. Every call is recorded for the assertions.
@@ -74,25 +74,10 @@ def test_web_requester_creates_and_funds_a_job_with_a_wallet(
     page.add_init_script(WALLET_JS % {"rpc": json.dumps(json_rpc.url), "account": json.dumps(wallet)})
     requester = make_user("requester")
     sign_in(page, requester["email"])
-    page.goto("/jobs/new")
-
-    gt = tmp_path / "gt.json"
-    gt.write_text(json.dumps(box_dataset["gt"]))
-    page.get_by_label("Title").fill("Pets paid on chain")
-    page.get_by_label("Instructions for workers").fill("Draw a box around every cat and dog.")
-    page.get_by_label("Labels").fill("cat\ndog")
-    page.get_by_label("Image files", exact=True).set_input_files(
-        [str(box_dataset["root"] / name) for name in box_dataset["names"]]
-    )
-    page.get_by_label("Ground truth").set_input_files(str(gt))
-    page.get_by_label("Payment").select_option("chain")
+    fill_new_job_form(page, box_dataset, tmp_path, title="Pets paid on chain", rail="chain", bounty="1000")
     # The chain rail offers the platform's token and takes the amount in it (6 decimals here).
     assert page.get_by_label("Currency").input_value() == "tusd"
     assert page.locator("#bounty-unit").inner_text() == "(tUSD)"
-    page.get_by_label("Bounty").fill("1000")
-    page.get_by_text("Quality and assignment settings").click()
-    page.get_by_label("Images per assignment", exact=True).fill("2")
-    page.get_by_label("Hidden GT images per assignment").fill("1")
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
     page.wait_for_function("document.body.dataset.loaded === '1'")
