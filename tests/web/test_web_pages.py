@@ -165,6 +165,7 @@ def test_web_requester_creates_a_job_with_field_errors(
     every_gt.write_text(json.dumps(every))
     page.get_by_label("Ground truth").set_input_files(str(every_gt))
     page.get_by_role("button", name="Take the labels from the ground-truth file").click()
+    page.wait_for_function("document.getElementById('labels').value !== ''")  # the file is read async
     assert page.get_by_label("Labels").input_value() == "cat\ndog"
     page.get_by_label("Labels").fill("cat\ndog\ncat")
     page.get_by_label("Image files", exact=True).set_input_files(images)
