@@ -107,3 +107,58 @@ def test_web_worker_draws_moves_undoes_and_submits_boxes(
         assert all(item.answer is not None for item in items)
         assert items[0].interactions["time_on_item_ms"] >= 0
     assert job["id"] > 0
+
+
+def _pixel(page: Any, x: float, y: float) -> list[int]:
+    """The canvas pixel drawn at image point (x, y)."""
+    return page.evaluate(
+        f"""(() => {{ const ed = window.__tilework.editor(); const s = ed.toScreen({x}, {y});
+            const d = ed.dpr || 1;
+            return [...ed.ctx.getImageData(Math.round(s.x * d), Math.round(s.y * d), 1, 1).data]; }})()"""
+    )
+
+
+def test_web_worker_hides_locks_relabels_by_hotkey_and_brightens(
+    browser_page: Any, make_user: Any, box_dataset: dict[str, Any], active_job: JobFactory
+) -> None:
+    page = browser_page
+    job = active_job(str(box_dataset["root"]), box_dataset["gt"])
+    worker = make_user("worker")
+    sign_in(page, worker["email"])
+    page.goto(f"/work/jobs/{job['id']}")
+    page.wait_for_function("document.body.dataset.assignmentId > 0")
+
+    page.keyboard.press("2")  # label hotkey: draw a dog
+    _drag(page, _client_xy(page, 4, 4), _client_xy(page, 30, 24))
+    assert [b["label"] for b in _boxes(page)] == [1]
+
+    # locked: a drag on it draws a new box instead of moving it; unlocked, the same drag moves it
+    page.get_by_role("button", name="Lock box 1").click()
+    assert page.get_by_role("button", name="Unlock box 1").get_attribute("aria-pressed") == "true"
+    _drag(page, _client_xy(page, 12, 12), _client_xy(page, 20, 18))
+    assert len(_boxes(page)) == 2 and abs(_boxes(page)[0]["x"] - 4) < 0.01
+    page.keyboard.press("Control+z")
+    page.get_by_role("button", name="Unlock box 1").click()
+    _drag(page, _client_xy(page, 12, 12), _client_xy(page, 20, 18))
+    assert len(_boxes(page)) == 1 and _boxes(page)[0]["x"] > 8
+
+    # hidden: not drawn (the box's edge pixel shows the image again), still part of the answer
+    page.keyboard.press("Escape")  # unselected (no handles) and the pointer away (no crosshair)
+    page.mouse.move(2, 2)
+    box = _boxes(page)[0]
+    edge = (box["x"], box["y"] + box["h"] / 4)
+    drawn = _pixel(page, *edge)
+    assert drawn[:3] == [77, 171, 247]  # the dog colour of the box's edge
+    page.get_by_role("button", name="Hide box 1").click()
+    assert _pixel(page, *edge) != drawn
+    answers = page.evaluate("window.__tilework.editor().answers()")
+    assert len(answers[0]["annotations"]) == 1
+    page.get_by_role("button", name="Show box 1").click()
+    assert _pixel(page, *edge) == drawn
+
+    # brightness: the image under the cursor gets lighter
+    inside = (40.0, 40.0)
+    before = sum(_pixel(page, *inside)[:3])
+    page.get_by_label("Brightness").fill("200")
+    assert sum(_pixel(page, *inside)[:3]) > before
+    screenshot(page, "web_worker_editor_hide_lock_look")

@@ -1,10 +1,8 @@
 // Boxes and points on a <canvas>: draw, select, move, resize, relabel, delete, undo/redo, zoom, pan.
 // Geometry is kept in image pixels; the view is a scale + translation from image to canvas pixels.
 import { h } from "./api.js";
+import { COLORS, drawCrosshair, drawObject } from "./editor_draw.js";
 
-export const COLORS = ["#ff6b6b", "#4dabf7", "#69db7c", "#ffd43b", "#da77f2", "#ff922b", "#3bc9db", "#a9e34b",
-  "#f783ac"];
-const HANDLE = 5; // handle half-size, screen px
 const HIT = 8; // hit tolerance, screen px
 const MIN_BOX = 2; // smallest box, image px
 const HISTORY = 200;
@@ -31,6 +29,8 @@ export class CanvasEditor {
     this.spaceDown = false;
     this.nextId = 1;
     this.shownAt = performance.now();
+    this.look = { brightness: 100, contrast: 100 }; // percent, for reading dark or flat images
+    this.cursor = null; // the pointer over the stage, in screen pixels (crosshair while drawing boxes)
     this.build(root);
     this.onKey = this.onKey.bind(this);
     this.onKeyUp = (e) => { if (e.code === "Space") this.spaceDown = false; };
@@ -61,6 +61,11 @@ export class CanvasEditor {
     this.fitBtn = h("button", { type: "button", onclick: () => { this.fit(); this.render(); },
       title: "Double-click or F" }, "Fit");
     this.imageInfo = h("p", { class: "muted", role: "status" });
+    const slider = (key, text) => h("label", { class: "slider" }, `${text} `,
+      h("input", { type: "range", min: "30", max: "250", step: "5", value: "100", "aria-label": text,
+        oninput: (e) => { this.look[key] = Number(e.target.value); this.render(); } }));
+    this.lookBox = h("div", { class: "card look" }, h("h2", {}, "Image"), slider("brightness", "Brightness"),
+      slider("contrast", "Contrast"));
     const help = this.mode === "boxes"
       ? ["Drag on the image to draw a box.", "Drag a box to move it, its handles to resize it.",
         "1–9 pick the label (and relabel the selected box).", "Delete removes the selected box.",
@@ -74,6 +79,7 @@ export class CanvasEditor {
       h("div", {}, this.stage, this.filmstrip),
       h("aside", { class: "side" },
         h("div", { class: "card" }, this.labelBox),
+        this.lookBox,
         h("div", { class: "card" }, this.listTitle, this.list, this.imageInfo,
           h("div", { class: "actions" }, this.undoBtn, this.redoBtn, this.deleteBtn, this.fitBtn)),
         h("div", { class: "card help" }, h("h2", {}, "Shortcuts"), help.map((t) => h("div", {}, t))))));
@@ -82,6 +88,7 @@ export class CanvasEditor {
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e));
     this.canvas.addEventListener("pointerup", (e) => this.onUp(e));
     this.canvas.addEventListener("pointercancel", (e) => this.onUp(e));
+    this.canvas.addEventListener("pointerleave", () => { this.cursor = null; this.render(); });
     this.canvas.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
     this.canvas.addEventListener("dblclick", (e) => this.onDblClick(e));
     this.canvas.addEventListener("auxclick", (e) => e.preventDefault());
@@ -180,7 +187,9 @@ export class CanvasEditor {
   }
 
   restore(state) {
-    this.item.objects = state.objects.map((o) => ({ ...o }));
+    // hidden/locked are view settings: undo and redo keep what the worker set now
+    const flags = new Map(this.item.objects.map((o) => [o.id, { hidden: o.hidden, locked: o.locked }]));
+    this.item.objects = state.objects.map((o) => ({ ...o, ...(flags.get(o.id) || { hidden: false, locked: false }) }));
     this.item.selected = this.item.objects.some((o) => o.id === state.selected) ? state.selected : null;
   }
 
@@ -239,6 +248,16 @@ export class CanvasEditor {
     this.labelIndex = i;
     const radio = this.labelBox.querySelector(`input[value="${i}"]`);
     if (radio) radio.checked = true;
+  }
+
+  /** Hide/show or lock/unlock one object: a view setting, not part of the answer or of the history. */
+  toggleFlag(id, flag) {
+    const o = this.item.objects.find((x) => x.id === id);
+    if (!o) return;
+    o[flag] = !o[flag];
+    if (o[flag] && this.item.selected === id) this.item.selected = null;
+    this.render();
+    this.refreshList();
   }
 
   deleteSelected() {
@@ -339,6 +358,7 @@ export class CanvasEditor {
     let best = null;
     let bestScore = Infinity;
     for (const o of this.item.objects) {
+      if (o.hidden || o.locked) continue; // what is hidden or locked cannot be picked
       if (this.mode === "boxes") {
         if (p.x >= o.x - tol && p.x <= o.x + o.w + tol && p.y >= o.y - tol && p.y <= o.y + o.h + tol) {
           const area = o.w * o.h; // the smallest box under the cursor wins (nested boxes stay reachable)
@@ -399,8 +419,10 @@ export class CanvasEditor {
     if (!this.item || !this.item.view) return;
     const s = this.local(e);
     const d = this.drag;
+    this.cursor = s;
     if (!d) {
       this.canvas.style.cursor = this.hoverCursor(s);
+      if (this.mode === "boxes") this.render();
       return;
     }
     const item = this.item;
@@ -545,10 +567,13 @@ export class CanvasEditor {
     const dpr = this.dpr || 1;
     ctx.setTransform(dpr * scale, 0, 0, dpr * scale, dpr * tx, dpr * ty);
     ctx.imageSmoothingEnabled = scale < 4;
+    ctx.filter = `brightness(${this.look.brightness}%) contrast(${this.look.contrast}%)`;
     if (item.img) ctx.drawImage(item.img, 0, 0, item.width, item.height);
     else { ctx.fillStyle = "#444"; ctx.fillRect(0, 0, item.width, item.height); }
+    ctx.filter = "none";
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    for (const o of item.objects) this.drawObject(o, o.id === item.selected);
+    for (const o of item.objects) if (!o.hidden) drawObject(this, o, o.id === item.selected);
+    drawCrosshair(this);
     const d = this.drag;
     if (d && d.kind === "draw") {
       const a = this.toScreen(Math.min(d.start.x, d.cur.x), Math.min(d.start.y, d.cur.y));
@@ -561,48 +586,6 @@ export class CanvasEditor {
     }
   }
 
-  drawObject(o, selected) {
-    const ctx = this.ctx;
-    const color = COLORS[o.label % COLORS.length];
-    ctx.strokeStyle = color;
-    ctx.lineWidth = selected ? 3 : 2;
-    if (this.mode === "boxes") {
-      const a = this.toScreen(o.x, o.y);
-      const b = this.toScreen(o.x + o.w, o.y + o.h);
-      ctx.fillStyle = selected ? "rgba(255,255,255,0.12)" : "rgba(0,0,0,0)";
-      ctx.fillRect(a.x, a.y, b.x - a.x, b.y - a.y);
-      ctx.strokeRect(a.x, a.y, b.x - a.x, b.y - a.y);
-      this.drawTag(this.labels[o.label], a.x, a.y, color);
-      if (selected) {
-        ctx.fillStyle = "#fff";
-        for (const [hx, hy] of Object.values(this.handlePoints(o))) {
-          ctx.fillRect(hx - HANDLE, hy - HANDLE, HANDLE * 2, HANDLE * 2);
-          ctx.strokeRect(hx - HANDLE, hy - HANDLE, HANDLE * 2, HANDLE * 2);
-        }
-      }
-    } else {
-      const s = this.toScreen(o.x, o.y);
-      ctx.beginPath();
-      ctx.arc(s.x, s.y, selected ? 7 : 5, 0, Math.PI * 2);
-      ctx.fillStyle = color;
-      ctx.fill();
-      ctx.strokeStyle = selected ? "#fff" : "#000";
-      ctx.stroke();
-      this.drawTag(this.labels[o.label], s.x + 8, s.y - 8, color);
-    }
-  }
-
-  drawTag(text, x, y, color) {
-    const ctx = this.ctx;
-    ctx.font = "12px system-ui, sans-serif";
-    const w = ctx.measureText(text).width + 8;
-    const top = Math.max(0, y - 17);
-    ctx.fillStyle = color;
-    ctx.fillRect(x, top, w, 16);
-    ctx.fillStyle = "#000";
-    ctx.fillText(text, x + 4, top + 12);
-  }
-
   // -- side panels ----------------------------------------------------------------------------------
 
   refreshList() {
@@ -613,10 +596,16 @@ export class CanvasEditor {
       const text = this.mode === "boxes"
         ? `${this.labels[o.label]} — ${Math.round(o.w)}×${Math.round(o.h)} at (${Math.round(o.x)}, ${Math.round(o.y)})`
         : `${this.labels[o.label]} — (${Math.round(o.x)}, ${Math.round(o.y)})`;
-      return h("li", { class: o.id === item.selected ? "selected" : "", dataset: { id: String(o.id) } },
+      const toggle = (flag, on, off, what) => h("button", { type: "button", class: "toggle",
+        "aria-pressed": o[flag] ? "true" : "false", "aria-label": `${o[flag] ? off : on} ${noun} ${n + 1}`,
+        title: what, onclick: () => this.toggleFlag(o.id, flag) }, o[flag] ? off : on);
+      return h("li", { class: [o.id === item.selected ? "selected" : "", o.hidden ? "hidden-object" : "",
+        o.locked ? "locked-object" : ""].join(" ").trim(), dataset: { id: String(o.id) } },
         h("button", { type: "button", class: "link-dark", "aria-label": `Select ${noun} ${n + 1}: ${text}`,
-          "aria-pressed": o.id === item.selected ? "true" : "false",
-          onclick: () => { this.select(o.id); } }, text));
+          "aria-pressed": o.id === item.selected ? "true" : "false", disabled: o.hidden || o.locked,
+          onclick: () => { this.select(o.id); } }, text),
+        toggle("hidden", "Hide", "Show", "Hidden objects are not drawn (they are still submitted)"),
+        toggle("locked", "Lock", "Unlock", "A locked object cannot be moved, resized or selected"));
     }));
     this.listTitle.textContent = `${this.mode === "boxes" ? "Boxes" : "Points"} on this image (${item.objects.length})`;
     const plural = this.mode === "boxes" ? "boxes" : "points";

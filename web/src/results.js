@@ -1,11 +1,11 @@
 // The requester's results browser: every data image with the merged objects drawn on it, least sure
 // first (or filtered to the images the workers disagree on); clicking one shows each worker's version.
 import { get, h, pageConfig } from "./api.js";
+import { COLORS } from "./editor_draw.js";
 
 const $ = (id) => document.getElementById(id);
 const { job_id: jobId } = pageConfig();
 const PAGE = 48;
-const COLORS = ["#d7263d", "#1b998b", "#2e86ab", "#f46036", "#6a4c93", "#c5a100", "#3d5a80", "#e36397"];
 const SVG = "http://www.w3.org/2000/svg";
 let labels = [];
 let shown = 0;
@@ -31,7 +31,7 @@ function figure(item, objects) {
   const tags = [];
   // labels are HTML placed in percent of the image, so they keep a readable size at any zoom
   const tag = (label, x, y, stroke) => tags.push(h("span", { class: "tag",
-    style: `left:${(100 * x) / width}%;top:${(100 * y) / height}%;border-color:${stroke};color:${stroke}` }, label));
+    style: `left:${(100 * x) / width}%;top:${(100 * y) / height}%;border-color:${stroke};background:${stroke}` }, label));
   for (const o of objects) {
     const g = o.geometry || [];
     const stroke = color(o.label);
