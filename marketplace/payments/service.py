@@ -90,7 +90,7 @@ def start_funding(
 ) -> FundingInstructions:
     """Begin (or resume) funding ``job``; idempotent per job."""
     ps = rails.settings
-    funding = repo_funding(session, job.id)
+    funding = repo.funding_for_job(session, job.id)
     if funding is None:
         if job.status not in FUNDABLE:
             raise JobNotFundable(f"job {job.id} is {job.status.value}; only a draft job can be funded")
@@ -117,10 +117,6 @@ def start_funding(
     if funding.rail is Rail.card:
         return _card_instructions(session, job, funding, rails)
     return _chain_instructions(job, funding, rails)
-
-
-def repo_funding(session: Session, job_id: int) -> JobFunding | None:
-    return repo.funding_for_job(session, job_id)
 
 
 def _card_instructions(session: Session, job: Job, funding: JobFunding, rails: Rails) -> FundingInstructions:
