@@ -19,7 +19,12 @@ Run: ``python benchmarks/claims.py [--workers 64] [--seconds 20] [--sql-seconds 
 * ``duplicates`` counts violations after both phases: a worker holding a chunk twice, a chunk held or
   accepted more than ``overlap`` times, or a chunk whose slots are not conserved.
 
-Last line: ``claims_per_s=<n> p99_ms=<n> sql_limit_per_s=<n> ratio=<api/sql> duplicates=<n>``.
+The server counts every SQL statement it sends (an SQLAlchemy ``before_cursor_execute`` hook) and its
+CPU time; both are printed per claim+submit+score cycle (with one server process; with several, the
+figures are one process's share).
+
+Last line: ``claims_per_s=<n> p99_ms=<n> sql_limit_per_s=<n> ratio=<api/sql> round_trips=<n>
+duplicates=<n>``.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -174,6 +179,17 @@ def server_app() -> Any:
     app = create_app(settings)
     engine = create_engine(settings.effective_database_url, pool_size=SERVER_POOL, max_overflow=0)
     app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    statements = [0]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_: Any) -> None:  # every statement the server sends is one round trip to PostgreSQL
+        statements[0] += 1
+
+    # what the server process spent (SQL statements, CPU seconds) since it started: read after the run
+    def spent() -> dict[str, float]:
+        return {"statements": statements[0], "cpu_s": time.process_time()}
+
+    app.add_api_route("/__bench/server", spent, methods=["GET"])
     return app
 
 
@@ -425,7 +441,9 @@ def main() -> None:
         print(f"seeded {name}: {args.workers} workers, chunks of {CHUNK}+{GT_PER} GT", flush=True)
         port = free_port()
         proc = start_server(url, port, Path("/tmp") / name, args.server_workers)
+        before = httpx.get(f"http://127.0.0.1:{port}/__bench/server", timeout=10).json()
         api = run_clients(port, data["tokens"], data["api_job"], args.seconds, args.client_procs)
+        after = httpx.get(f"http://127.0.0.1:{port}/__bench/server", timeout=10).json()
         proc.terminate()
         proc.wait(timeout=20)
         proc = None
@@ -436,6 +454,9 @@ def main() -> None:
             proc.kill()
         drop_database(name)
 
+    cycles = max(1, len(api["submits_ms"]))  # claim + submit + scoring, each submit scored in-process
+    server = {k: after[k] - before[k] for k in ("statements", "cpu_s")}
+    per_process = " (one server process of several: its share only)" if args.server_workers > 1 else ""
     api_rate = api["claims"] / api["elapsed"]
     sql_rate = sql["claims"] / sql["elapsed"]
     p99 = percentile(api["claims_ms"], 0.99)
@@ -450,6 +471,10 @@ def main() -> None:
         f"load generator CPU {api['client_cpu_s']:.1f}s over {api['elapsed']:.1f}s "
         f"({100 * api['client_cpu_s'] / api['elapsed']:.0f}% of one core)"
     )
+    print(
+        f"server{per_process}: {server['statements'] / cycles:.1f} SQL round trips and "
+        f"{1000 * server['cpu_s'] / cycles:.1f} ms CPU per claim+submit+score cycle ({cycles} cycles)"
+    )
     for err in api["errors"][:3]:
         print(f"  api error: {err}")
     print(f"sql: {sql['claims']} claim+accept cycles in {sql['elapsed']:.1f}s, errors={len(sql['errors'])}")
@@ -457,7 +482,7 @@ def main() -> None:
         print(f"  sql error: {err}")
     print(
         f"claims_per_s={api_rate:.0f} p99_ms={p99:.0f} sql_limit_per_s={sql_rate:.0f} "
-        f"ratio={api_rate / sql_rate:.2f} duplicates={dup}"
+        f"ratio={api_rate / sql_rate:.2f} round_trips={server['statements'] / cycles:.1f} duplicates={dup}"
     )
 
 
