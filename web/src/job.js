@@ -267,6 +267,8 @@ async function fundWithWallet() {
     }] });
     await waitReceipt(eth, tx);
     fundedOnChain = true;
+    button.hidden = true; // at once, before anything else is awaited: never fund twice
+    $("dev-wallet").hidden = true;
     say("Funded on chain. The job opens as soon as the platform sees the deposit.", "", "funding-status");
     showJob(await get(`/api/jobs/${jobId}`));
   } catch (err) {
