@@ -24,7 +24,7 @@ The choice between them (and majority vote), scored on the job's GT, is in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -146,6 +146,36 @@ def ds_confusions(
     return normalise_rows(counts + alpha)
 
 
+def _em(
+    answers: CrowdAnswers,
+    known: Mapping[int, int],
+    loglik: Callable[[np.ndarray, int], np.ndarray],
+    max_iterations: int,
+    tolerance: float,
+) -> Aggregate:
+    """The EM loop every model shares, from the soft majority vote: ``loglik(posterior, iteration)``
+    fits the model to the posterior (M step) and returns each answer's log likelihood per true label;
+    the posterior follows (E step, known GT answers clamped) until it moves less than ``tolerance``."""
+    posterior = soft_majority(answers, known)
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is returned
+        per_answer = loglik(posterior, iterations)
+        updated = clamp(posterior_from_loglik(answers, _log(class_priors(posterior)), per_answer), known)
+        change = float(np.abs(updated - posterior).max()) if posterior.size else 0.0
+        posterior = updated
+        if change < tolerance:
+            break
+    return _result(posterior, iterations)
+
+
+def _right_or_uniform(answers: CrowdAnswers, p: np.ndarray) -> np.ndarray:
+    """Per answer and true label: log p when the answer is that label, else the rest shared evenly."""
+    k = answers.n_classes
+    per_answer = np.repeat(np.log((1 - p) / max(k - 1, 1))[:, None], k, axis=1)
+    per_answer[np.arange(len(p)), answers.label] = np.log(p)
+    return per_answer
+
+
 def dawid_skene_smoothed(
     answers: CrowdAnswers,
     known: Mapping[int, int] | None = None,
@@ -164,32 +194,19 @@ def dawid_skene_smoothed(
     """
     known = dict(known or {})
     answered = np.bincount(answers.worker, minlength=answers.n_workers)
-    posterior = soft_majority(answers, known)
-    counts = _gt_start(answers, posterior, known)
-    iterations = 0
-    for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is returned
-        if iterations > 1:
+
+    def loglik(posterior: np.ndarray, iteration: int) -> np.ndarray:
+        if iteration == 1:
+            counts = _gt_start(answers, posterior, known)
+        else:
             counts = confusion_counts(answers, posterior)
         confusion = ds_confusions(counts, answered, prior, strength, novice_below)
-        per_answer = _log(confusion[answers.worker, :, answers.label])
-        updated = clamp(posterior_from_loglik(answers, _log(class_priors(posterior)), per_answer), known)
-        change = float(np.abs(updated - posterior).max()) if posterior.size else 0.0
-        posterior = updated
-        if change < tolerance:
-            break
-    return _result(posterior, iterations)
+        return _log(confusion[answers.worker, :, answers.label])
+
+    return _em(answers, known, loglik, max_iterations, tolerance)
 
 
 # --------------------------------------------------------------------------- one-coin
-
-
-def _one_coin_loglik(answers: CrowdAnswers, skill: np.ndarray) -> np.ndarray:
-    k = answers.n_classes
-    p = np.clip(skill[answers.worker], 1e-6, 1 - 1e-6)
-    wrong = np.log((1 - p) / max(k - 1, 1))
-    per_answer = np.repeat(wrong[:, None], k, axis=1)
-    per_answer[np.arange(len(p)), answers.label] = np.log(p)
-    return per_answer
 
 
 def one_coin(
@@ -205,21 +222,16 @@ def one_coin(
     centred on the population's accuracy."""
     known = dict(known or {})
     answered = np.bincount(answers.worker, minlength=answers.n_workers).astype(np.float64)
-    posterior = soft_majority(answers, known)
-    iterations = 0
-    for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is returned
+
+    def loglik(posterior: np.ndarray, iteration: int) -> np.ndarray:
         right = np.bincount(
             answers.worker, weights=posterior[answers.item, answers.label], minlength=answers.n_workers
         )
         population = (right.sum() + 1.0) / (answered.sum() + 2.0)
         skill = (right + strength * population) / (answered + strength)
-        per_answer = _one_coin_loglik(answers, skill)
-        updated = clamp(posterior_from_loglik(answers, _log(class_priors(posterior)), per_answer), known)
-        change = float(np.abs(updated - posterior).max()) if posterior.size else 0.0
-        posterior = updated
-        if change < tolerance:
-            break
-    return _result(posterior, iterations)
+        return _right_or_uniform(answers, np.clip(skill[answers.worker], 1e-6, 1 - 1e-6))
+
+    return _em(answers, known, loglik, max_iterations, tolerance)
 
 
 # --------------------------------------------------------------------------- GLAD
@@ -230,12 +242,8 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _glad_loglik(answers: CrowdAnswers, ability: np.ndarray, log_easiness: np.ndarray) -> np.ndarray:
-    k = answers.n_classes
     z = ability[answers.worker] * np.exp(log_easiness[answers.item])
-    p = np.clip(_sigmoid(z), 1e-9, 1 - 1e-9)
-    per_answer = np.repeat(np.log((1 - p) / max(k - 1, 1))[:, None], k, axis=1)
-    per_answer[np.arange(len(p)), answers.label] = np.log(p)
-    return per_answer
+    return _right_or_uniform(answers, np.clip(_sigmoid(z), 1e-9, 1 - 1e-9))
 
 
 def _glad_m_step(
@@ -284,17 +292,11 @@ def glad(
 ) -> Aggregate:
     """GLAD (worker ability x item easiness) by EM from the majority vote."""
     known = dict(known or {})
-    posterior = soft_majority(answers, known)
-    ability = np.ones(answers.n_workers)
-    log_easiness = np.zeros(answers.n_items)
-    iterations = 0
-    for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is returned
+    params = [np.ones(answers.n_workers), np.zeros(answers.n_items)]  # ability, log easiness: warm starts
+
+    def loglik(posterior: np.ndarray, iteration: int) -> np.ndarray:
         right = posterior[answers.item, answers.label]
-        ability, log_easiness = _glad_m_step(answers, right, ability, log_easiness, m_steps)
-        per_answer = _glad_loglik(answers, ability, log_easiness)
-        updated = clamp(posterior_from_loglik(answers, _log(class_priors(posterior)), per_answer), known)
-        change = float(np.abs(updated - posterior).max()) if posterior.size else 0.0
-        posterior = updated
-        if change < tolerance:
-            break
-    return _result(posterior, iterations)
+        params[:] = _glad_m_step(answers, right, params[0], params[1], m_steps)
+        return _glad_loglik(answers, params[0], params[1])
+
+    return _em(answers, known, loglik, max_iterations, tolerance)
