@@ -23,6 +23,7 @@ from marketplace.models import (
     JobImage,
     JobStatus,
     JobWorkerBan,
+    WorkerJobQuality,
 )
 
 INSERT_BATCH = 5000
@@ -107,15 +108,30 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def job_for_claim(session: Session, job_id: int, worker_id: int) -> tuple[Job, bool] | None:
-    """The job and whether the worker is banned from it, in one statement; on PostgreSQL the same
-    statement takes the worker's claim lock of the job (see :func:`lock_worker_claims`)."""
+def _gt_keep_of(job_id: Any, worker_id: int) -> Any:
+    """The worker's adaptive-GT rate on the job (1.0 before their first scored assignment)."""
+    keep = (
+        select(WorkerJobQuality.gt_keep)
+        .where(WorkerJobQuality.job_id == job_id, WorkerJobQuality.worker_id == worker_id)
+        .scalar_subquery()
+    )
+    return func.coalesce(keep, 1.0)
+
+
+def job_for_claim(session: Session, job_id: int, worker_id: int) -> tuple[Job, bool, float] | None:
+    """The job, whether the worker is banned from it and their adaptive-GT rate, in one statement; on
+    PostgreSQL the same statement takes the worker's claim lock of the job (see
+    :func:`lock_worker_claims`)."""
     banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
-    columns: list[Any] = [Job, banned]
+    columns: list[Any] = [Job, banned, _gt_keep_of(Job.id, worker_id)]
     if _is_postgres(session):
         columns.append(func.pg_advisory_xact_lock(job_id, worker_id))
     row = session.execute(select(*columns).where(Job.id == job_id)).first()
-    return (row[0], bool(row[1])) if row is not None else None
+    return (row[0], bool(row[1]), float(row[2])) if row is not None else None
+
+
+def gt_keep(session: Session, job_id: int, worker_id: int) -> float:
+    return float(session.scalar(select(_gt_keep_of(job_id, worker_id))) or 1.0)
 
 
 def lock_worker_claims(session: Session, job_id: int, worker_id: int) -> None:
@@ -298,6 +314,26 @@ def pick_gt(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:
     return list(session.scalars(stmt))
 
 
+def pick_extra(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:
+    """``k`` random work images of the job's finished chunks that this worker has never been shown:
+    the real work a trusted worker does in the GT slots they no longer need (one more answer each)."""
+    if k <= 0:
+        return []
+    seen = (
+        select(AssignmentItem.image_id)
+        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
+        .where(Assignment.job_id == job_id, Assignment.worker_id == worker_id)
+    )
+    stmt = (
+        select(ChunkImage.image_id)
+        .join(Chunk, Chunk.id == ChunkImage.chunk_id)
+        .where(Chunk.job_id == job_id, Chunk.status == ChunkStatus.done, ChunkImage.image_id.not_in(seen))
+        .order_by(func.random())
+        .limit(k)
+    )
+    return list(session.scalars(stmt))
+
+
 def count_gt_uses(session: Session, image_ids: Sequence[int]) -> None:
     """Count one more use of each image. The rows are locked in id order by the subquery (no deadlock
     between concurrent claims) and stay locked only until the claim commits: call it last."""
@@ -427,10 +463,7 @@ def has_unfinished_chunks(session: Session, job_id: int, *, beyond: int = 0) -> 
     """Whether the job has more than ``beyond`` chunks that are not done (an index range scan of at
     most ``beyond + 1`` entries)."""
     stmt = (
-        select(Chunk.id)
-        .where(Chunk.job_id == job_id, Chunk.status.in_(UNFINISHED))
-        .offset(beyond)
-        .limit(1)
+        select(Chunk.id).where(Chunk.job_id == job_id, Chunk.status.in_(UNFINISHED)).offset(beyond).limit(1)
     )
     return session.scalar(stmt) is not None
 

@@ -111,6 +111,11 @@ def choose_gt(candidates: Sequence[tuple[int, int]], seen: set[int], k: int, rng
     return [image_id for image_id, _ in ranked[:k]]
 
 
+def gt_draw(slots: int, keep: float, rng: Any = _rng) -> int:
+    """How many of ``slots`` GT slots are GT: each one with probability ``keep``."""
+    return slots if keep >= 1.0 else sum(rng.random() < keep for _ in range(slots))
+
+
 def place_items(real: Sequence[Any], gt: Sequence[Any], rng: Any = _rng) -> list[tuple[Any, bool]]:
     """Real images in chunk order with the GT images dropped in at random positions."""
     total = len(real) + len(gt)
@@ -148,8 +153,8 @@ def claim_in_job(
     found = repository.job_for_claim(session, job_id, worker.id)
     if found is None:
         raise NotFound(f"job {job_id} not found")
-    job, banned = found
-    claimed = _claim(session, worker, job, banned, now, ahead=ahead)
+    job, banned, keep = found
+    claimed = _claim(session, worker, job, banned, keep, now, ahead=ahead)
     metrics.after_commit(session, metrics.CLAIMS.inc)
     return _view(job, claimed, settings, now)
 
@@ -165,7 +170,7 @@ def claim_any(
             continue
         repository.lock_worker_claims(session, job.id, worker.id)
         try:
-            claimed = _claim(session, worker, job, False, now)
+            claimed = _claim(session, worker, job, False, repository.gt_keep(session, job.id, worker.id), now)
         except NothingToClaim:
             continue
         metrics.after_commit(session, metrics.CLAIMS.inc)
@@ -183,7 +188,14 @@ class Claimed:
 
 
 def _claim(
-    session: Session, worker: User, job: Job, banned: bool, now: datetime, *, ahead: bool = False
+    session: Session,
+    worker: User,
+    job: Job,
+    banned: bool,
+    keep: float,
+    now: datetime,
+    *,
+    ahead: bool = False,
 ) -> Claimed:
     if job.status is not JobStatus.active:
         raise NothingToClaim("job_not_active", f"job {job.id} is {job.status.value}, not open for work")
@@ -200,7 +212,7 @@ def _claim(
         chunk_id = repository.take_next_chunk(session, job.id, worker.id)  # expired ones went back
     if chunk_id is None:
         raise NothingToClaim("no_assignments_left", f"job {job.id} has no assignment left for you")
-    return _issue(session, job, chunk_id, worker, slot, deadline, now)
+    return _issue(session, job, chunk_id, worker, keep, slot, deadline, now)
 
 
 def _issue(
@@ -208,15 +220,28 @@ def _issue(
     job: Job,
     chunk_id: int,
     worker: User,
+    keep: float,
     slot: AssignmentSlot,
     deadline: datetime,
     now: datetime,
 ) -> Claimed:
-    """The chunk's slot is taken: create the assignment with its GT images mixed in (Core inserts)."""
+    """The chunk's slot is taken: create the assignment with its GT slots mixed in (Core inserts).
+
+    Adaptive GT: each of the job's ``gt_per_assignment`` slots is GT with probability ``keep`` (the
+    worker's rate, set by the quality engine from the SPRT); a slot that is not GT carries one more
+    answer on a work image of a finished chunk. When there is none, the slot stays GT: the
+    assignment's length is the same for everyone, so it never tells how many GT items it holds."""
     real = repository.chunk_image_ids(session, chunk_id)
-    gt = pick_gt_images(session, job, worker.id)
-    info = repository.images(session, [*real, *gt])
-    placed = place_items([tuple(info[i]) for i in real], [tuple(info[i]) for i in gt])
+    slots = job.gt_per_assignment
+    extra = repository.pick_extra(session, job.id, worker.id, slots - gt_draw(slots, keep))
+    gt = pick_gt_images(session, job, worker.id, job.gt_per_assignment - len(extra))
+    info = repository.images(session, [*real, *extra, *gt])
+    mixed_in = [(tuple(info[i]), False) for i in extra] + [(tuple(info[i]), True) for i in gt]
+    _rng.shuffle(mixed_in)  # which mixed-in slot is GT is random too
+    placed = [
+        item if was_mixed_in else (item, False)
+        for item, was_mixed_in in place_items([tuple(info[i]) for i in real], mixed_in)
+    ]
     try:
         assignment_id = repository.insert_assignment(
             session,
@@ -251,14 +276,14 @@ def _issue(
     return Claimed(assignment_id, deadline, items)
 
 
-def pick_gt_images(session: Session, job: Job, worker_id: int) -> list[int]:
-    """``gt_per_assignment`` GT images: unseen by the worker first, then least used, at random among
-    equals (the SQL form of :func:`choose_gt`), never retired. Nothing is locked here; the caller
-    counts the uses last (:func:`repository.count_gt_uses`), so concurrent claims never queue on the
-    same least-used rows for longer than a commit."""
-    if job.gt_per_assignment <= 0:
+def pick_gt_images(session: Session, job: Job, worker_id: int, k: int) -> list[int]:
+    """``k`` GT images: unseen by the worker first, then least used, at random among equals (the SQL
+    form of :func:`choose_gt`), never retired. Nothing is locked here; the caller counts the uses
+    last (:func:`repository.count_gt_uses`), so concurrent claims never queue on the same least-used
+    rows for longer than a commit."""
+    if k <= 0:
         return []
-    return repository.pick_gt(session, job.id, worker_id, job.gt_per_assignment)
+    return repository.pick_gt(session, job.id, worker_id, k)
 
 
 # -- what the worker sees -------------------------------------------------------------------------

@@ -53,6 +53,15 @@ class JobSpec(ApiInput):
     )
     assignment_size: StrictCount = Field(default=10, ge=1, le=500)
     gt_per_assignment: StrictCount = Field(default=2, ge=0, le=100)
+    gt_spot_check: float = Field(
+        default=0.15,
+        gt=0.0,
+        le=1.0,
+        description="adaptive GT: as the sequential test comes to trust a worker, each of an "
+        "assignment's gt_per_assignment GT slots stays GT with a falling probability, down to this "
+        "one (a random spot check; the other slots carry real work, so the assignment's length never "
+        "changes). 1 = fixed GT for everyone.",
+    )
     time_limit_s: StrictCount = Field(default=30 * 60, ge=30, le=7 * 24 * 3600)
     overlap: StrictCount = Field(default=1, ge=1, le=20)
     max_attempts: StrictCount = Field(default=3, ge=1, le=50)
@@ -148,6 +157,7 @@ class JobOut(BaseModel):
     rail: Rail
     assignment_size: int
     gt_per_assignment: int
+    gt_spot_check: float
     time_limit_s: int
     overlap: int
     max_attempts: int

@@ -37,6 +37,8 @@ class Job(TimestampMixin, Base):
 
     assignment_size: Mapped[int] = mapped_column(Integer, nullable=False)
     gt_per_assignment: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: Adaptive GT: the chance that a GT slot of a worker the SPRT trusts stays GT (1.0: fixed GT).
+    gt_spot_check: Mapped[float] = mapped_column(Float, nullable=False, default=1.0, server_default="1.0")
     time_limit_s: Mapped[int] = mapped_column(Integer, nullable=False)
     overlap: Mapped[int] = mapped_column(Integer, nullable=False)
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -51,6 +51,7 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.quality import repository as repo
+from marketplace.quality.adaptive import GtPolicy, keep_probability
 from marketplace.quality.gt_stats import gt_rating, should_retire, too_little_gt_left
 from marketplace.quality.scoring import (
     DEFAULT_POINT_TOLERANCE_BOX,
@@ -97,9 +98,16 @@ POLICY = QualityPolicy()
 
 
 def sprt_config(job: Job, policy: QualityPolicy = POLICY) -> SprtConfig:
-    """H1: the job's target (kept inside (0.55, 0.99)); H0: ``floor_gap`` below it."""
+    """H1: the job's target (kept inside (0.55, 0.99)); H0: ``floor_gap`` below it. With adaptive GT
+    a passed worker sees fewer GT items, so the test keeps monitoring them (a later drift still bans)."""
     p1 = min(max(job.accuracy_target, 0.55), 0.99)
-    return SprtConfig(p1=p1, p0=max(0.01, p1 - policy.floor_gap), alpha=policy.alpha, beta=policy.beta)
+    return SprtConfig(
+        p1=p1,
+        p0=max(0.01, p1 - policy.floor_gap),
+        alpha=policy.alpha,
+        beta=policy.beta,
+        keep_monitoring=job.gt_spot_check < 1.0,
+    )
 
 
 def point_tolerance_fractions(job: Job) -> tuple[float, float]:
@@ -240,6 +248,7 @@ def update_worker_record(
     record.assignments_scored += 1
     record.assignments_accepted += int(accepted)
     record.sprt_llr, record.sprt_items = state.llr, state.items
+    record.gt_keep = keep_probability(state, config, GtPolicy(keep=job.gt_spot_check))
     newly_banned = state.decision is Decision.BAN and record.sprt_decision != Decision.BAN.value
     record.sprt_decision = state.decision.value
     record.updated_at = now
@@ -486,6 +495,8 @@ def correct_worker_record(session: Session, job: Job, assignment: Assignment) ->
     record.sprt_llr += len(failed) * (config.step_pass - config.step_fail)
     if record.sprt_decision == Decision.BAN.value and record.sprt_llr > config.lower:
         record.sprt_decision = Decision.CONTINUE.value
+    state = SprtState(record.sprt_llr, record.sprt_items, Decision(record.sprt_decision))
+    record.gt_keep = keep_probability(state, config, GtPolicy(keep=job.gt_spot_check))
     record.updated_at = utcnow()
 
 

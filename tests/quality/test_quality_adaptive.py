@@ -1,0 +1,79 @@
+"""The pure decisions of adaptive GT and dynamic overlap (marketplace.quality.adaptive)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from marketplace.quality.adaptive import (
+    GtPolicy,
+    answer_posterior,
+    class_prior,
+    gt_accuracy,
+    gt_slots,
+    keep_probability,
+    wants_another_worker,
+)
+from marketplace.quality.sprt import Decision, SprtConfig, SprtState, sprt_update
+
+CONFIG = SprtConfig(p1=0.8, p0=0.6, keep_monitoring=True)
+POLICY = GtPolicy(keep=0.15, trust_at=0.25)
+
+
+def test_gt_keep_falls_with_the_evidence_and_rises_again_when_the_worker_fails() -> None:
+    state = SprtState()
+    keeps = [keep_probability(state, CONFIG, POLICY)]
+    for _ in range(12):
+        state = sprt_update(state, True, CONFIG)
+        keeps.append(keep_probability(state, CONFIG, POLICY))
+    assert keeps[0] == 1.0 and keeps[-1] == pytest.approx(0.15)
+    assert all(a >= b for a, b in zip(keeps, keeps[1:], strict=False))  # never rises on a pass
+    assert state.decision is Decision.PASS
+    for _ in range(4):
+        state = sprt_update(state, False, CONFIG)
+    assert state.decision is Decision.PASS  # still passed (monitoring) ...
+    assert keep_probability(state, CONFIG, POLICY) > 0.5  # ... but four failures bring the GT back
+    assert keep_probability(SprtState(llr=-1.0), CONFIG, POLICY) == 1.0
+
+
+def test_gt_slots_are_all_gt_for_a_new_worker_and_a_spot_check_for_a_trusted_one() -> None:
+    rng = random.Random(7)
+    assert [gt_slots(SprtState(), CONFIG, 2, POLICY, rng) for _ in range(50)] == [2] * 50
+    trusted = SprtState(llr=CONFIG.upper, items=20, decision=Decision.PASS)
+    draws = [gt_slots(trusted, CONFIG, 2, POLICY, rng) for _ in range(4000)]
+    assert np.mean(draws) == pytest.approx(0.3, abs=0.03)
+    assert min(draws) == 0 and max(draws) == 2  # some assignments are all work, some all checks
+    assert gt_slots(trusted, CONFIG, 2, GtPolicy(keep=1.0), rng) == 2  # fixed GT
+    assert gt_slots(trusted, CONFIG, 0, POLICY, rng) == 0
+    with pytest.raises(ValueError):
+        GtPolicy(keep=0.0)  # a trusted worker's GT share never reaches zero
+
+
+def test_answer_posterior_weighs_answers_by_accuracy() -> None:
+    one_good = answer_posterior([1], [0.9], 2)
+    assert one_good == pytest.approx([0.1, 0.9])
+    # two weak votes against one strong one: the strong worker wins
+    mixed = answer_posterior([0, 0, 1], [0.6, 0.6, 0.95], 2)
+    assert mixed.argmax() == 1 and mixed.sum() == pytest.approx(1.0)
+    # three labels: a wrong answer spreads over the other two
+    assert answer_posterior([2], [0.8], 3) == pytest.approx([0.1, 0.1, 0.8])
+    # a prior that leans to "no" needs more than one weak "yes"
+    prior = class_prior([0] * 8 + [1] * 2, 2)
+    assert answer_posterior([1], [0.7], 2, prior).argmax() == 0
+    assert answer_posterior([], [], 2, prior) == pytest.approx(prior)
+    with pytest.raises(ValueError):
+        answer_posterior([1, 0], [0.9], 2)
+
+
+def test_dynamic_overlap_stops_at_the_threshold_or_the_cap() -> None:
+    assert wants_another_worker(0.7, 1, threshold=0.85, cap=5)
+    assert not wants_another_worker(0.9, 1, threshold=0.85, cap=5)
+    assert not wants_another_worker(0.6, 5, threshold=0.85, cap=5)
+
+
+def test_gt_accuracy_shrinks_towards_the_prior() -> None:
+    assert gt_accuracy(0, 0, prior_mean=0.8) == pytest.approx(0.8)
+    assert gt_accuracy(2, 2) == pytest.approx(0.75)
+    assert gt_accuracy(2, 2, prior_mean=0.8, strength=4) == pytest.approx(5.2 / 6)
