@@ -47,7 +47,7 @@ def accept(session: Session, job: Job, assignment: Assignment) -> bool:
     """``submitted → accepted``; True when this acceptance finished its chunk."""
     chunk = repository.lock_chunk(session, assignment.chunk_id)
     move_assignment(assignment, AssignmentStatus.accepted)
-    return record_acceptance(chunk, job.overlap)
+    return record_acceptance(chunk, chunk.overlap or job.overlap)
 
 
 def reject(session: Session, job: Job, assignment: Assignment) -> Chunk | None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.assignments.states import ASSIGNMENT, take_slot_values
@@ -254,14 +254,29 @@ def lock_chunk(session: Session, chunk_id: int) -> Chunk:
     return chunk
 
 
+def seen_by(job_id: int, worker_id: int) -> Any:
+    """The images this worker has been shown in this job (a subquery)."""
+    return (
+        select(AssignmentItem.image_id)
+        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
+        .where(Assignment.job_id == job_id, Assignment.worker_id == worker_id)
+    )
+
+
 def take_next_chunk(session: Session, job_id: int, worker_id: int) -> int | None:
-    """Take a slot of the first open chunk of the job this worker never held, in one statement;
-    chunks being claimed by someone else right now are skipped instead of waited for."""
+    """Take a slot of the first open chunk of the job this worker never held (and, for an extra chunk
+    of dynamic overlap, none of whose images they have seen), in one statement; chunks being claimed
+    by someone else right now are skipped instead of waited for."""
     c = aliased(Chunk)
     held_before = exists().where(Assignment.chunk_id == c.id, Assignment.worker_id == worker_id)
+    # an extra chunk (dynamic overlap) wants an answer from someone who has not seen its images
+    seen_extra = exists().where(
+        ChunkImage.chunk_id == c.id, ChunkImage.image_id.in_(seen_by(job_id, worker_id))
+    )
     pick = (
         select(c.id)
         .where(c.job_id == job_id, c.status == ChunkStatus.open, c.free_slots > 0, ~held_before)
+        .where(or_(c.overlap.is_(None), ~seen_extra))
         .order_by(c.position)
         .limit(1)
         .with_for_update(skip_locked=True, key_share=True)
@@ -319,15 +334,14 @@ def pick_extra(session: Session, job_id: int, worker_id: int, k: int) -> list[in
     the real work a trusted worker does in the GT slots they no longer need (one more answer each)."""
     if k <= 0:
         return []
-    seen = (
-        select(AssignmentItem.image_id)
-        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
-        .where(Assignment.job_id == job_id, Assignment.worker_id == worker_id)
-    )
     stmt = (
         select(ChunkImage.image_id)
         .join(Chunk, Chunk.id == ChunkImage.chunk_id)
-        .where(Chunk.job_id == job_id, Chunk.status == ChunkStatus.done, ChunkImage.image_id.not_in(seen))
+        .where(
+            Chunk.job_id == job_id,
+            Chunk.status == ChunkStatus.done,
+            ChunkImage.image_id.not_in(seen_by(job_id, worker_id)),
+        )
         .order_by(func.random())
         .limit(k)
     )

@@ -381,7 +381,7 @@ def open_jobs(session: Session, worker: User, settings: Settings, *, limit: int 
             settings.platform_fee_bps,
             job.image_count - job.gt_count,
             job.assignment_size,
-            job.overlap,
+            job.overlap_cap,
         )
         out.append(
             OpenJobOut(

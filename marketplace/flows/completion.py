@@ -21,7 +21,7 @@ from marketplace.models import Job, JobStatus
 from marketplace.payments.rails import Rails
 from marketplace.payouts import execution as payout_execution
 from marketplace.payouts import service as payouts
-from marketplace.quality import export
+from marketplace.quality import dynamic_overlap, export
 from marketplace.quality import tasks as quality_tasks
 
 OPEN = (JobStatus.active, JobStatus.validating)
@@ -42,6 +42,8 @@ def complete_if_done(session: Session, job: Job, *, lock_below: int = COMPLETION
     assignments_repo.lock_job(session, job.id)
     if job.status not in OPEN or assignments_repo.has_unfinished_chunks(session, job.id):
         return False
+    if dynamic_overlap.cut(session, job, final=True):
+        return False  # the last uncertain images went to one more worker first
     transition(job, JobStatus.completed)
     payouts.settle_completed(session, job)
     quality_tasks.schedule_finalize(session, job.id)

@@ -3,8 +3,9 @@
 1. the submission is locked (its job first, so a cancel and a scoring are ordered);
 2. the quality engine scores it on its GT items and records what that says about the worker and the
    GT (conflicts, SPRT and bans, speed flags, GT ratings);
-3. accepted: the worker earns the pay per assignment, and when this was the last chunk the job
-   completes; rejected: the chunk's slot goes back to the pool, and after ``max_attempts`` failures
+3. accepted: the worker earns the pay per assignment; when this finished its chunk, the chunk's
+   uncertain images may go to one more worker (dynamic overlap), and when it was the last chunk the
+   job completes; rejected: the chunk's slot goes back to the pool, and after ``max_attempts`` failures
    the chunk waits for a reviewer.
 
 Idempotent: anything no longer ``submitted`` is left alone (a replayed task, the rescore sweep, a
@@ -22,6 +23,7 @@ from marketplace.assignments import scoring
 from marketplace.flows import completion
 from marketplace.models import AssignmentStatus, utcnow
 from marketplace.payouts import service as payouts
+from marketplace.quality import dynamic_overlap
 from marketplace.quality import service as quality
 from marketplace.reviews import service as reviews
 from marketplace.telemetry import metrics
@@ -44,6 +46,7 @@ def score_submission(session: Session, assignment_id: int) -> AssignmentStatus |
         finished_chunk = assignments.accept(session, job, assignment)
         payouts.earn(session, assignment)
         if finished_chunk:
+            dynamic_overlap.after_chunk_done(session, job, assignment.chunk_id)
             completion.complete_if_done(session, job)
     else:
         exhausted = assignments.reject(session, job, assignment)

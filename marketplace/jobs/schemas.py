@@ -64,6 +64,21 @@ class JobSpec(ApiInput):
     )
     time_limit_s: StrictCount = Field(default=30 * 60, ge=30, le=7 * 24 * 3600)
     overlap: StrictCount = Field(default=1, ge=1, le=20)
+    max_overlap: StrictCount | None = Field(
+        default=None,
+        ge=1,
+        le=20,
+        description="dynamic overlap (classification): an image whose merged answer is less certain "
+        "than confidence_threshold goes to one more worker, until it has max_overlap answers; only "
+        "then to a reviewer. The bounty reserves for every image reaching max_overlap, and what is not "
+        "spent is refunded. Omitted: overlap (off).",
+    )
+    confidence_threshold: float = Field(
+        default=0.85,
+        gt=0.5,
+        lt=1.0,
+        description="dynamic overlap: the posterior an image's answer must reach to need no more workers",
+    )
     max_attempts: StrictCount = Field(default=3, ge=1, le=50)
 
     @field_validator("labels")
@@ -97,6 +112,16 @@ class JobSpec(ApiInput):
     def _classification_needs_two_labels(self) -> JobSpec:
         if self.type is JobType.classification and len(self.labels) < 2:
             raise ValueError("a classification job needs at least two labels (e.g. yes/no)")
+        return self
+
+    @model_validator(mode="after")
+    def _dynamic_overlap_fits(self) -> JobSpec:
+        if self.max_overlap is None or self.max_overlap == self.overlap:
+            return self
+        if self.max_overlap < self.overlap:
+            raise ValueError(f"max_overlap ({self.max_overlap}) must be at least overlap ({self.overlap})")
+        if self.type is not JobType.classification:
+            raise ValueError("max_overlap: dynamic overlap is offered for classification jobs for now")
         return self
 
     @model_validator(mode="after")
@@ -160,6 +185,8 @@ class JobOut(BaseModel):
     gt_spot_check: float
     time_limit_s: int
     overlap: int
+    max_overlap: int | None = None
+    confidence_threshold: float = 0.85
     max_attempts: int
     image_count: int
     gt_count: int

@@ -50,12 +50,14 @@ def create_job(
 
 
 def _check_bounty(spec: JobSpec, data_images: int, fee_bps: int) -> None:
-    plan = economics.budget(spec.bounty_amount, fee_bps, data_images, spec.assignment_size, spec.overlap)
+    cap = max(spec.overlap, spec.max_overlap or spec.overlap)  # the reserve for dynamic overlap
+    plan = economics.budget(spec.bounty_amount, fee_bps, data_images, spec.assignment_size, cap)
     if plan.pay_per_assignment < 1:
-        minimum = economics.minimum_bounty(fee_bps, plan.chunks, spec.overlap)
+        minimum = economics.minimum_bounty(fee_bps, plan.chunks, cap)
         raise InvalidInput(
             f"a bounty of {spec.bounty_amount} cannot pay {plan.payable_assignments} assignments "
-            f"({plan.chunks} chunks x overlap {spec.overlap}) after the platform fee; "
+            f"({plan.chunks} chunks x {'max_overlap' if cap > spec.overlap else 'overlap'} {cap}) "
+            "after the platform fee; "
             f"the minimum is {minimum}",
             field="bounty_amount",
         )

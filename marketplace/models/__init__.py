@@ -10,6 +10,7 @@ from marketplace.models.assignment import (
     ChunkStatus,
     GtImageStat,
     JobWorkerBan,
+    PendingAnswer,
 )
 from marketplace.models.base import Amount, Base, UTCDateTime, utcnow
 from marketplace.models.data_source import DataSource
@@ -59,6 +60,7 @@ __all__ = [
     "AssignmentStatus",
     "Chunk",
     "ChunkImage",
+    "PendingAnswer",
     "ChunkStatus",
     "GtImageStat",
     "JobWorkerBan",

@@ -74,6 +74,9 @@ class Chunk(TimestampMixin, Base):
     free_slots: Mapped[int] = mapped_column(Integer, nullable=False)
     accepted_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     rejected_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Dynamic overlap: an extra chunk holds images that need one more answer, issued once; a normal
+    #: chunk is issued the job's ``overlap`` times (NULL).
+    overlap: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (
@@ -90,6 +93,19 @@ class ChunkImage(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("job_images.id", ondelete="CASCADE"), nullable=False)
 
     __table_args__ = (Index("ix_chunk_images_image_id", "image_id"),)
+
+
+class PendingAnswer(Base):
+    """Dynamic overlap: a work image whose merged answer is below the job's confidence threshold and
+    waits to be cut into an extra chunk (one more worker)."""
+
+    __tablename__ = "pending_answers"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("job_images.id", ondelete="CASCADE"), primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_pending_answers_job_id", "job_id"),)
 
 
 class Assignment(TimestampMixin, Base):

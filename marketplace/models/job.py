@@ -41,6 +41,12 @@ class Job(TimestampMixin, Base):
     gt_spot_check: Mapped[float] = mapped_column(Float, nullable=False, default=1.0, server_default="1.0")
     time_limit_s: Mapped[int] = mapped_column(Integer, nullable=False)
     overlap: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: Dynamic overlap: an image whose merged confidence stays below ``confidence_threshold`` goes to
+    #: one more worker, up to ``max_overlap`` answers (NULL: ``overlap``, no dynamic overlap).
+    max_overlap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confidence_threshold: Mapped[float] = mapped_column(
+        Float, nullable=False, default=0.85, server_default="0.85"
+    )
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
 
     image_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -48,6 +54,11 @@ class Job(TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_jobs_requester_id", "requester_id"), Index("ix_jobs_status", "status"))
+
+    @property
+    def overlap_cap(self) -> int:
+        """The most answers an image gets: ``max_overlap`` with dynamic overlap, else ``overlap``."""
+        return max(self.overlap, self.max_overlap or self.overlap)
 
 
 class JobImage(Base):

@@ -77,7 +77,7 @@ class FundingInstructions:
 
 def _terms(job: Job, fee_bps: int) -> economics.JobBudget:
     data_images = job.image_count - job.gt_count
-    return economics.budget(job.bounty_amount, fee_bps, data_images, job.assignment_size, job.overlap)
+    return economics.budget(job.bounty_amount, fee_bps, data_images, job.assignment_size, job.overlap_cap)
 
 
 def start_funding(

@@ -217,7 +217,7 @@ def _merge_geometry(
     return result
 
 
-def _first_label(answer: Any) -> str | None:
+def single_label(answer: Any) -> str | None:
     labels = sorted({a["label"] for a in answer or []})
     return labels[0] if len(labels) == 1 else None
 
@@ -234,9 +234,9 @@ def _classify(
         (img.id, w, label)
         for img in data
         for w, ans in answers.get(img.id, [])
-        if (label := _first_label(ans)) is not None
+        if (label := single_label(ans)) is not None
     ]
-    triples += [(i, w, label) for i, w, a in repo.gt_answers(session, job.id) if (label := _first_label(a))]
+    triples += [(i, w, label) for i, w, a in repo.gt_answers(session, job.id) if (label := single_label(a))]
     results = {img.id: ImageResult(img, workers=len(answers.get(img.id, []))) for img in data}
     selection = None
     if triples:
@@ -254,9 +254,9 @@ def _classify(
             if item_id in results:
                 chosen = int(decided[index])
                 single = answers.get(int(item_id), [])
-                if job.overlap == 1 and len(single) == 1 and _first_label(single[0][1]) in label_index:
+                if job.overlap == 1 and len(single) == 1 and single_label(single[0][1]) in label_index:
                     # overlap 1: the accepted worker's answer is final; the posterior only rates it
-                    chosen = label_index[_first_label(single[0][1])]
+                    chosen = label_index[single_label(single[0][1])]
                 label = str(crowd.label_ids[chosen])
                 confidence = float(aggregate.posterior[index, chosen])
                 result = results[int(item_id)]

@@ -463,7 +463,7 @@ def accept_after_review(session: Session, job: Job, assignment: Assignment) -> b
     counted = has_room_for_overturn(chunk)
     overturn_assignment(assignment)
     if counted:
-        settle_chunk_after_overturn(chunk, job.overlap)
+        settle_chunk_after_overturn(chunk, chunk.overlap or job.overlap)
     correct_worker_record(session, job, assignment)
     return counted
 

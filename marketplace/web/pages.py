@@ -345,7 +345,7 @@ def _worker_jobs(session: Session, worker: User, fee_bps: int) -> dict[str, dict
     out: dict[str, dict[str, Any]] = {}
     for job in session.scalars(select(Job).where(Job.id.in_(job_ids))):
         plan = budget(
-            job.bounty_amount, fee_bps, job.image_count - job.gt_count, job.assignment_size, job.overlap
+            job.bounty_amount, fee_bps, job.image_count - job.gt_count, job.assignment_size, job.overlap_cap
         )
         out[str(job.id)] = {
             "accuracy_target": job.accuracy_target,

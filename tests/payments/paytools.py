@@ -36,6 +36,7 @@ def add_job(
     gt_images: int = 2,
     assignment_size: int = 2,
     overlap: int = 1,
+    max_overlap: int | None = None,
     status: JobStatus = JobStatus.draft,
 ) -> Job:
     job = Job(
@@ -56,6 +57,7 @@ def add_job(
         gt_per_assignment=1,
         time_limit_s=600,
         overlap=overlap,
+        max_overlap=max_overlap,
         max_attempts=3,
         image_count=data_images + gt_images,
         gt_count=gt_images,

@@ -46,6 +46,7 @@ def _setup(
     bounty: int = 1_000_000,
     data_images: int = 40,
     overlap: int = 1,
+    max_overlap: int | None = None,
 ) -> dict[str, Any]:
     with session_scope(session_factory(settings)) as s:
         requester = add_user(s, Role.requester)
@@ -63,6 +64,7 @@ def _setup(
             data_images=data_images,
             assignment_size=1,
             overlap=overlap,
+            max_overlap=max_overlap,
             currency="tusd" if rail is Rail.chain else "usd",
         )
         out = payments.start_funding(s, job, rails, fee_bps=500, schedule=schedule)
@@ -222,6 +224,29 @@ def test_crash_after_send_never_pays_twice(
         assert connect.transfer_count() == 60  # type: ignore[attr-defined]
         for wid in ids["workers"]:
             assert totals[dests[wid]] == paid[wid]
+
+
+def test_an_unused_dynamic_overlap_reserve_is_refunded(
+    settings: Settings, rails: Rails, chain: DevChain
+) -> None:
+    # 40 chunks, overlap 1, up to 3 answers per image: the bounty is divided over 120 assignments up
+    # front (the reserve); only the 40 normal ones are worked, so 80 assignments' pay goes back.
+    ids = _setup(settings, rails, chain, rail=Rail.card, workers=3, bounty=1_200_000, max_overlap=3)
+    per = (1_200_000 - 60_000) // 120
+    with session_scope(session_factory(settings)) as s:
+        funding = payments_repo.funding_for_job(s, ids["job"])
+        assert funding is not None
+        assert (funding.pay_per_assignment, funding.payable_assignments) == (per, 120)
+    _accept_all(settings, ids, 40)
+    with session_scope(session_factory(settings)) as s:
+        complete_job(s, repository.job(s, ids["job"]))  # type: ignore[arg-type]
+    _drain_all()
+    with session_scope(session_factory(settings)) as s:
+        books = ledger.check_balanced(s, ids["job"])
+    assert books.paid == 40 * per and books.fees == 60_000
+    assert books.refunded == 1_200_000 - 60_000 - 40 * per == 80 * per
+    card = rails.need_card()
+    assert sum(r.amount for r in card.refunds.values()) == books.refunded  # type: ignore[attr-defined]
 
 
 def test_cancel_pays_accepted_and_refunds_rest(settings: Settings, rails: Rails, chain: DevChain) -> None:

@@ -79,7 +79,11 @@ function spec() {
     time_limit_s: intValue("time_limit_min") * 60,
     overlap: intValue("overlap"),
     max_attempts: intValue("max_attempts"),
+    gt_spot_check: Number($("gt_spot_check").value) / 100,
+    confidence_threshold: Number($("confidence_threshold").value) / 100,
   };
+  const cap = $("max_overlap").value.trim();
+  if (cap) body.max_overlap = Number.parseInt(cap, 10);
   const guide = $("guide_url").value.trim();
   if (guide) body.guide_url = guide;
   return body;

@@ -1,4 +1,5 @@
-"""Adaptive GT: jobs.gt_spot_check (a trusted worker's GT rate) and worker_job_quality.gt_keep
+"""Label quality per dollar: adaptive GT (jobs.gt_spot_check, worker_job_quality.gt_keep) and dynamic
+overlap (jobs.max_overlap, jobs.confidence_threshold, chunks.overlap, pending_answers)
 
 Revision ID: 0010
 Revises: 0007
@@ -10,20 +11,38 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0007"
+import marketplace.models.base
+
+revision: str = '0010'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # existing jobs keep fixed GT (1.0); new ones get the request's value (default 0.25)
-    op.add_column("jobs", sa.Column("gt_spot_check", sa.Float(), nullable=False, server_default="1.0"))
-    op.add_column(
-        "worker_job_quality", sa.Column("gt_keep", sa.Float(), nullable=False, server_default="1.0")
+    # existing jobs keep fixed GT (1.0) and no dynamic overlap; new ones get the request's values
+    op.add_column('jobs', sa.Column('gt_spot_check', sa.Float(), nullable=False, server_default='1.0'))
+    op.add_column('jobs', sa.Column('max_overlap', sa.Integer(), nullable=True))
+    op.add_column('jobs', sa.Column('confidence_threshold', sa.Float(), nullable=False, server_default='0.85'))
+    op.add_column('worker_job_quality', sa.Column('gt_keep', sa.Float(), nullable=False, server_default='1.0'))
+    op.add_column('chunks', sa.Column('overlap', sa.Integer(), nullable=True))
+    op.create_table(
+        'pending_answers',
+        sa.Column('image_id', sa.Integer(), nullable=False),
+        sa.Column('job_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', marketplace.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['image_id'], ['job_images.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('image_id'),
     )
+    op.create_index('ix_pending_answers_job_id', 'pending_answers', ['job_id'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_column("worker_job_quality", "gt_keep")
-    op.drop_column("jobs", "gt_spot_check")
+    op.drop_index('ix_pending_answers_job_id', table_name='pending_answers')
+    op.drop_table('pending_answers')
+    op.drop_column('chunks', 'overlap')
+    op.drop_column('worker_job_quality', 'gt_keep')
+    op.drop_column('jobs', 'confidence_threshold')
+    op.drop_column('jobs', 'max_overlap')
+    op.drop_column('jobs', 'gt_spot_check')

@@ -1,0 +1,145 @@
+"""Dynamic overlap on PostgreSQL: an uncertain image goes to one more worker before any reviewer, the
+job completes only after that answer, and an image still uncertain at the cap goes to reviewers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from marketplace.config import Settings
+from marketplace.db import session_factory
+from marketplace.models import Assignment, AssignmentItem, AssignmentStatus, Chunk, Dispute, Job, JobStatus
+from tests.conftest import UserFactory
+from tests.quality_db.conftest import QualityJobFactory, answer_all, claim_ok, item_truth, submit_ok
+
+LABELS = ["yes", "no"]
+SIZE = 2
+
+
+def _job(quality_job: QualityJobFactory, **overrides: Any) -> dict[str, Any]:
+    return quality_job(
+        "classification",
+        data=8,
+        gt=10,
+        labels=LABELS,
+        gt_label=lambda i: LABELS[i % 2],  # a balanced GT: the prior leans nowhere
+        assignment_size=SIZE,
+        gt_per_assignment=1,
+        gt_spot_check=1.0,
+        **overrides,
+    )
+
+
+def _do(
+    client: TestClient, settings: Settings, worker: dict[str, Any], job_id: int, label: Any = "yes"
+) -> list[int]:
+    """Claim and submit one assignment (GT right); returns its work image ids."""
+    body = claim_ok(client, worker, job_id)
+    truth = item_truth(settings, [i["item_id"] for i in body["items"]])
+    answer = label if callable(label) else (lambda _token: [{"label": label}])
+    submit_ok(client, worker, body["assignment_id"], answer_all(settings, body, on_data=answer))
+    return [image for is_gt, image, _ in truth.values() if not is_gt]
+
+
+def _job_row(settings: Settings, job_id: int) -> Job:
+    with session_factory(settings)() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def _answers_per_image(settings: Settings, job_id: int) -> dict[int, int]:
+    with session_factory(settings)() as s:
+        rows = s.execute(
+            select(AssignmentItem.image_id, func.count())
+            .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
+            .where(
+                Assignment.job_id == job_id,
+                Assignment.status == AssignmentStatus.accepted,
+                AssignmentItem.is_gt.is_(False),
+            )
+            .group_by(AssignmentItem.image_id)
+        ).all()
+    return {int(i): int(n) for i, n in rows}
+
+
+def test_an_uncertain_image_gets_one_more_worker_before_the_job_completes(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    job = _job(quality_job, overlap=1, max_overlap=2, confidence_threshold=0.95)
+    first, second = make_user("worker"), make_user("worker")
+    seen_first = [image for _ in range(4) for image in _do(client, settings, first, job["id"])]
+    # one answer from a worker seen on a few GT items is not 95% certain: every image waits for another
+    r = client.post(f"/api/jobs/{job['id']}/assignments/claim", headers=first["headers"])
+    assert r.status_code == 409 and r.json()["reason"] == "no_assignments_left", r.text  # not theirs to redo
+    assert _job_row(settings, job["id"]).status is JobStatus.active  # not complete: answers are missing
+    with session_factory(settings)() as s:
+        extra = s.scalars(select(Chunk).where(Chunk.job_id == job["id"], Chunk.overlap == 1)).all()
+    assert len(extra) == 4
+    seen_second = [image for _ in range(4) for image in _do(client, settings, second, job["id"])]
+    assert sorted(seen_second) == sorted(seen_first)
+    assert _answers_per_image(settings, job["id"]) == {i: 2 for i in seen_first}  # the cap: no third
+    assert _job_row(settings, job["id"]).status is JobStatus.completed
+    progress = client.get(f"/api/jobs/{job['id']}/progress", headers=job["requester"]["headers"])
+    assert progress.status_code == 200, progress.text
+
+
+def test_only_an_image_still_uncertain_at_the_cap_goes_to_reviewers(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    job = _job(quality_job, overlap=1, max_overlap=2, confidence_threshold=0.95)
+    first, second = make_user("worker"), make_user("worker")
+    for _ in range(4):
+        _do(client, settings, first, job["id"], "yes")
+    disagree: set[int] = set()
+
+    def half_no(token: str) -> list[dict[str, Any]]:
+        image = item_truth(settings, [token])[token][1]
+        if image % 2:
+            disagree.add(image)
+            return [{"label": "no"}]
+        return [{"label": "yes"}]
+
+    for _ in range(4):
+        _do(client, settings, second, job["id"], half_no)
+    assert _job_row(settings, job["id"]).status is JobStatus.completed
+    listing = client.get(f"/api/jobs/{job['id']}/results", headers=job["requester"]["headers"])
+    assert listing.status_code == 200, listing.text  # the export (and its review queue) is made
+    with session_factory(settings)() as s:
+        disputes = s.scalars(
+            select(Dispute).where(Dispute.job_id == job["id"], Dispute.kind == "low_agreement")
+        ).all()
+    assert disagree and {d.image_id for d in disputes} == disagree
+
+
+def test_no_extra_worker_when_the_answers_are_certain_enough(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    job = _job(quality_job, overlap=1, max_overlap=3, confidence_threshold=0.55)
+    worker = make_user("worker")
+    for _ in range(4):
+        _do(client, settings, worker, job["id"])
+    assert _job_row(settings, job["id"]).status is JobStatus.completed
+    assert set(_answers_per_image(settings, job["id"]).values()) == {1}
+
+
+def test_dynamic_overlap_is_refused_where_it_does_not_apply(
+    client: TestClient, make_user: UserFactory, data_root: Any
+) -> None:
+    from tests.conftest import job_body
+
+    requester = make_user("requester")
+    coco = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "cat"}]}
+    cases = [
+        ({"type": "boxes", "max_overlap": 3}, "classification"),
+        ({"type": "classification", "labels": LABELS, "overlap": 3, "max_overlap": 2}, "at least overlap"),
+        ({"type": "classification", "labels": LABELS, "confidence_threshold": 1.0}, "confidence_threshold"),
+    ]
+    for overrides, message in cases:
+        r = client.post(
+            "/api/jobs", json=job_body(str(data_root), coco, **overrides), headers=requester["headers"]
+        )
+        assert r.status_code == 422, r.text
+        assert message in r.text
