@@ -73,6 +73,12 @@ class JobSpec(ApiInput):
         "then to a reviewer. The bounty reserves for every image reaching max_overlap, and what is not "
         "spent is refunded. Omitted: overlap (off).",
     )
+    share_reliability: bool = Field(
+        default=False,
+        description="let how accurate workers are on this job's hidden GT inform your other jobs and "
+        "other requesters' jobs that share too: a worker known to be good there starts here with "
+        "fewer GT items and a higher merge weight. Only that accuracy is shared, never your data.",
+    )
     confidence_threshold: float = Field(
         default=0.85,
         gt=0.5,
@@ -187,6 +193,7 @@ class JobOut(BaseModel):
     overlap: int
     max_overlap: int | None = None
     confidence_threshold: float = 0.85
+    share_reliability: bool = False
     max_attempts: int
     image_count: int
     gt_count: int

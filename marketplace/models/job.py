@@ -3,7 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.models.base import Amount, Base, TimestampMixin, UTCDateTime, utcnow
@@ -44,6 +56,11 @@ class Job(TimestampMixin, Base):
     #: Dynamic overlap: an image whose merged confidence stays below ``confidence_threshold`` goes to
     #: one more worker, up to ``max_overlap`` answers (NULL: ``overlap``, no dynamic overlap).
     max_overlap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The requester lets what workers showed on this job's GT inform other jobs (a prior for their
+    #: SPRT and merge weights there); nothing else of the job is shared.
+    share_reliability: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     confidence_threshold: Mapped[float] = mapped_column(
         Float, nullable=False, default=0.85, server_default="0.85"
     )

@@ -53,6 +53,8 @@ class WorkerJobQuality(Base):
     sprt_decision: Mapped[str] = mapped_column(String(10), nullable=False, default="continue")
     #: The chance that each GT slot of this worker's next assignment is GT (adaptive GT; 1.0 at first).
     gt_keep: Mapped[float] = mapped_column(Float, nullable=False, default=1.0, server_default="1.0")
+    #: The worker's GT accuracy on other jobs whose requesters share it (None: no such history).
+    prior_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
     assignments_scored: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     assignments_accepted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     items_timed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -64,6 +64,17 @@ def keep_probability(state: SprtState, config: SprtConfig, policy: GtPolicy) -> 
     return 1.0 - progress * (1.0 - policy.keep)
 
 
+PRIOR_WEIGHT = 0.5  # evidence from other jobs counts half (other tasks, other GT)
+
+
+def prior_llr(passed: int, total: int, config: SprtConfig, policy: GtPolicy) -> float:
+    """A head start for this job's SPRT from the worker's GT record on other (sharing) jobs: half that
+    evidence, never enough on its own to pass or ban here. A known-good worker starts at the trust
+    line (the spot-check GT rate); a known-bad one starts halfway to the ban line, on full GT."""
+    llr = PRIOR_WEIGHT * (passed * config.step_pass + (total - passed) * config.step_fail)
+    return min(max(llr, config.lower / 2), config.upper * policy.trust_at)
+
+
 def gt_slots(state: SprtState, config: SprtConfig, slots: int, policy: GtPolicy, rng: _Random) -> int:
     """How many of an assignment's ``slots`` GT slots are GT for a worker in this SPRT state."""
     if slots <= 0:

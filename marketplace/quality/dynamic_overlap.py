@@ -53,7 +53,8 @@ def uncertain_images(session: Session, job: Job, image_ids: Sequence[int]) -> li
         label = single_label(answer)
         record = records.get(worker_id)
         passed, total = (record.gt_passed, record.gt_items) if record else (0, 0)
-        accuracy = gt_accuracy(passed, total, crowd, CROWD_PRIOR_STRENGTH)
+        centre = record.prior_accuracy if record and record.prior_accuracy is not None else crowd
+        accuracy = gt_accuracy(passed, total, centre, CROWD_PRIOR_STRENGTH)
         answers[image_id].append((index.get(label, -1) if label is not None else -1, accuracy))
     out = []
     for image_id in image_ids:

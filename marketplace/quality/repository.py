@@ -105,6 +105,24 @@ def lock_worker_quality(session: Session, job_id: int, worker_id: int) -> Worker
     return record
 
 
+def shared_history(session: Session, worker_id: int, exclude_job: int) -> tuple[int, int]:
+    """(GT passed, GT items) of the worker on other jobs whose requesters share reliability."""
+    stmt = (
+        select(
+            func.coalesce(func.sum(WorkerJobQuality.gt_passed), 0),
+            func.coalesce(func.sum(WorkerJobQuality.gt_items), 0),
+        )
+        .join(Job, Job.id == WorkerJobQuality.job_id)
+        .where(
+            WorkerJobQuality.worker_id == worker_id,
+            WorkerJobQuality.job_id != exclude_job,
+            Job.share_reliability.is_(True),
+        )
+    )
+    passed, total = session.execute(stmt).one()
+    return int(passed or 0), int(total or 0)
+
+
 def worker_quality(session: Session, job_id: int, worker_id: int) -> WorkerJobQuality | None:
     return session.scalar(
         select(WorkerJobQuality).where(

@@ -51,7 +51,7 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.quality import repository as repo
-from marketplace.quality.adaptive import GtPolicy, keep_probability
+from marketplace.quality.adaptive import GtPolicy, gt_accuracy, keep_probability, prior_llr
 from marketplace.quality.gt_stats import gt_rating, should_retire, too_little_gt_left
 from marketplace.quality.scoring import (
     DEFAULT_POINT_TOLERANCE_BOX,
@@ -95,6 +95,7 @@ class QualityPolicy:
 
 
 POLICY = QualityPolicy()
+PRIOR_STRENGTH = 4.0  # a worker's record on other jobs counts as this many GT items here
 
 
 def sprt_config(job: Job, policy: QualityPolicy = POLICY) -> SprtConfig:
@@ -240,6 +241,8 @@ def update_worker_record(
 ) -> WorkerJobQuality:
     record = repo.lock_worker_quality(session, job.id, assignment.worker_id)
     config = sprt_config(job)
+    if record.assignments_scored == 0:
+        start_from_history(session, job, record, config)
     state = SprtState(record.sprt_llr, record.sprt_items, Decision(record.sprt_decision))
     for passed in passes:
         state = sprt_update(state, passed, config)
@@ -255,6 +258,19 @@ def update_worker_record(
     if newly_banned:
         ban_worker(session, job.id, assignment.worker_id, SPRT_BAN_REASON, record=record, now=now)
     return record
+
+
+def start_from_history(session: Session, job: Job, record: WorkerJobQuality, config: SprtConfig) -> None:
+    """A worker's first scored assignment on this job: what sharing jobs know of them becomes a prior
+    (a head start for the SPRT, :func:`~marketplace.quality.adaptive.prior_llr`, and the centre of
+    their merge weight). Only with adaptive GT: fixed GT keeps every worker on the same footing."""
+    if job.gt_spot_check >= 1.0:
+        return
+    passed, total = repo.shared_history(session, record.worker_id, job.id)
+    if total == 0:
+        return
+    record.prior_accuracy = (passed + 1) / (total + 2)
+    record.sprt_llr = prior_llr(passed, total, config, GtPolicy(keep=job.gt_spot_check))
 
 
 def ban_worker(
@@ -512,10 +528,13 @@ def worker_accuracy(record: WorkerJobQuality | None) -> dict[str, Any]:
 
 
 def worker_weight(record: WorkerJobQuality | None) -> float:
-    """Merge weight: the posterior mean accuracy on GT, ``(passed + 1) / (items + 2)``."""
+    """Merge weight: the posterior mean accuracy on GT, ``(passed + 1) / (items + 2)``, or centred on
+    the worker's accuracy on sharing jobs when known (four pseudo-items of it)."""
     if record is None:
         return 0.5
-    return (record.gt_passed + 1) / (record.gt_items + 2)
+    if record.prior_accuracy is not None:
+        return gt_accuracy(record.gt_passed, record.gt_items, record.prior_accuracy, PRIOR_STRENGTH)
+    return gt_accuracy(record.gt_passed, record.gt_items)
 
 
 def get_job_or_404(session: Session, job_id: int) -> Job:

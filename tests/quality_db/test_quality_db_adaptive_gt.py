@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -68,7 +69,7 @@ def test_a_good_workers_gt_share_falls_once_the_sprt_trusts_them_and_the_length_
         seen += images
     assert gt_counts[0] == SLOTS  # new: every slot is GT
     record = _record(settings, job["id"], trusted["id"])
-    assert record.sprt_decision == "pass" and record.gt_keep == 0.25
+    assert record.sprt_decision == "pass" and record.gt_keep == pytest.approx(0.25)
     later = gt_counts[10:]
     assert sum(later) / len(later) <= 1.0, gt_counts  # expected 0.5 GT items per assignment
     assert min(later) < SLOTS
@@ -130,3 +131,25 @@ def test_fixed_gt_is_kept_when_the_requester_asks_for_it(
         counts.append(_work(client, settings, worker, job["id"])[0])
     assert _record(settings, job["id"], worker["id"]).sprt_decision == "pass"
     assert counts == [SLOTS] * 12
+
+
+def test_a_worker_known_good_on_a_sharing_job_starts_with_less_gt(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    shared = quality_job("classification", data=40, gt=20, assignment_size=SIZE, share_reliability=True)
+    private = quality_job("classification", data=40, gt=20, assignment_size=SIZE, share_reliability=False)
+    veteran, secretive, newcomer = make_user("worker"), make_user("worker"), make_user("worker")
+    for _ in range(10):
+        _work(client, settings, veteran, shared["id"])
+        _work(client, settings, secretive, private["id"])
+    fresh = quality_job("classification", data=40, gt=20, assignment_size=SIZE, gt_per_assignment=SLOTS)
+    for worker in (veteran, secretive, newcomer):
+        assert _work(client, settings, worker, fresh["id"])[0] == SLOTS  # the first assignment: full GT
+    known = _record(settings, fresh["id"], veteran["id"])
+    unknown = _record(settings, fresh["id"], newcomer["id"])
+    hidden = _record(settings, fresh["id"], secretive["id"])
+    assert known.prior_accuracy is not None and known.prior_accuracy > 0.9
+    assert known.gt_keep == pytest.approx(0.15)  # at the spot-check rate after one assignment
+    assert unknown.prior_accuracy is None and unknown.gt_keep > 0.3
+    # a job whose requester did not consent tells other jobs nothing
+    assert hidden.prior_accuracy is None and hidden.gt_keep == unknown.gt_keep

@@ -81,6 +81,7 @@ function spec() {
     max_attempts: intValue("max_attempts"),
     gt_spot_check: Number($("gt_spot_check").value) / 100,
     confidence_threshold: Number($("confidence_threshold").value) / 100,
+    share_reliability: $("share_reliability").checked,
   };
   const cap = $("max_overlap").value.trim();
   if (cap) body.max_overlap = Number.parseInt(cap, 10);
