@@ -38,6 +38,30 @@ def accepted_answers_on(session: Session, image_ids: Sequence[int]) -> list[tupl
     return [(i, w, a) for i, w, a in session.execute(stmt).tuples()]
 
 
+def accepted_work(session: Session, job_id: int) -> tuple[int, int, int, int]:
+    """(normal assignments, extra assignments, GT items, work items) of the job's accepted work."""
+    extra = Chunk.overlap.is_not(None)
+    per_assignment = (
+        select(Assignment.id, extra.label("extra"))
+        .join(Chunk, Chunk.id == Assignment.chunk_id)
+        .where(Assignment.job_id == job_id, Assignment.status == AssignmentStatus.accepted)
+        .subquery()
+    )
+    normal_n, extra_n = session.execute(
+        select(
+            func.count().filter(per_assignment.c.extra.is_(False)),
+            func.count().filter(per_assignment.c.extra.is_(True)),
+        )
+    ).one()
+    gt_n, work_n = session.execute(
+        select(
+            func.count().filter(AssignmentItem.is_gt.is_(True)),
+            func.count().filter(AssignmentItem.is_gt.is_(False)),
+        ).where(AssignmentItem.assignment_id.in_(select(per_assignment.c.id)))
+    ).one()
+    return int(normal_n), int(extra_n), int(gt_n), int(work_n)
+
+
 def queue(session: Session, job_id: int, image_ids: Sequence[int]) -> None:
     """Put images in the job's queue for one more answer (an image already queued stays once)."""
     queued = set(session.scalars(select(PendingAnswer.image_id).where(PendingAnswer.image_id.in_(image_ids))))

@@ -10,9 +10,9 @@ from marketplace.bounds import Id, Limit, Offset
 from marketplace.datasets import sources
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep
 from marketplace.errors import Forbidden, InvalidInput, error_responses
-from marketplace.flows import cancellation
+from marketplace.flows import cancellation, cost_view
 from marketplace.jobs import service, uploads
-from marketplace.jobs.schemas import JobCreate, JobOut, JobSpec
+from marketplace.jobs.schemas import CostsOut, JobCreate, JobOut, JobSpec
 from marketplace.models import Role
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -97,6 +97,15 @@ def get_job(job_id: Id, user: CurrentUser, session: SessionDep) -> JobOut:
     if user.role is Role.worker:
         raise Forbidden("workers see open jobs on the job board")
     return JobOut.model_validate(service.get_job_for(session, user, job_id))
+
+
+@router.get("/{job_id}/costs", response_model=CostsOut, responses=error_responses(401, 403, 404, 422))
+def job_costs(job_id: Id, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> CostsOut:
+    """The job's cost split: expected from its budget (GT at most and at least, the dynamic-overlap
+    reserve) and actual from its accepted work (what went to GT, to extra overlap, how many reviews)."""
+    if user.role is Role.worker:
+        raise Forbidden("workers do not see what a job costs its requester")
+    return cost_view.job_costs(session, user, job_id, settings)
 
 
 @router.post(

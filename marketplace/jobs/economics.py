@@ -47,3 +47,31 @@ def minimum_bounty(fee_bps: int, chunks: int, overlap: int) -> int:
     while (bounty - platform_fee(bounty, fee_bps)) < needed:
         bounty += max(1, needed - (bounty - platform_fee(bounty, fee_bps)))
     return bounty
+
+
+@dataclass(frozen=True)
+class ExpectedCosts:
+    """What a job's bounty is expected to buy, in its currency's base units (integers)."""
+
+    work: int  # the normal assignments' pay, GT slots included
+    gt: int  # the part of ``work`` that pays for GT slots if every worker stays new (the most)
+    gt_trusted: int  # ... if every worker is trusted (the spot-check share)
+    extra_overlap_reserve: int  # dynamic overlap: refunded when not spent
+    fee: int
+    remainder: int  # rounding, refunded
+
+
+def expected_costs(
+    plan: JobBudget, overlap: int, size: int, gt_slots: int, spot_check: float
+) -> ExpectedCosts:
+    """Split ``plan`` (made for ``plan.overlap`` = the cap) into normal work, its GT part, and the reserve."""
+    normal = plan.chunks * overlap * plan.pay_per_assignment
+    slots = size + gt_slots
+    return ExpectedCosts(
+        work=normal,
+        gt=normal * gt_slots // slots if slots else 0,
+        gt_trusted=int(normal * gt_slots * spot_check) // slots if slots else 0,
+        extra_overlap_reserve=plan.chunks * (plan.overlap - overlap) * plan.pay_per_assignment,
+        fee=plan.fee,
+        remainder=plan.remainder,
+    )

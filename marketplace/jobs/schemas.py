@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from marketplace.bounds import MAX_CARD_AMOUNT, MAX_FILE_NAME_BYTES, S3_BUCKET, Amount, ApiInput
+from marketplace.jobs.economics import ExpectedCosts
 from marketplace.models.enums import JobStatus, JobType, Rail
 
 DEFAULT_IOU = 0.5
@@ -211,3 +212,52 @@ class JobOut(BaseModel):
         from marketplace.jobs.uploads import public_data_uri  # uploads imports the storage layer
 
         return public_data_uri(value)
+
+
+class ExpectedCostsOut(BaseModel):
+    """Amounts are integers as strings (base units of the job's currency)."""
+
+    work: str = Field(
+        description="pay for the normal assignments (every image `overlap` times), GT slots included"
+    )
+    gt_most: str = Field(description="the part of `work` paying for GT slots if every worker stayed new")
+    gt_least: str = Field(description="... if every worker were trusted from the start (spot checks only)")
+    gt_share_most: float
+    gt_share_least: float
+    extra_overlap_reserve: str = Field(description="dynamic overlap, up to `max_overlap`; refunded if unused")
+    fee: str
+    remainder: str = Field(description="rounding left after dividing the bounty; refunded")
+
+    @classmethod
+    def of(cls, costs: ExpectedCosts, gt_slots: int, size: int, spot_check: float) -> ExpectedCostsOut:
+        slots = gt_slots + size
+        return cls(
+            work=str(costs.work),
+            gt_most=str(costs.gt),
+            gt_least=str(costs.gt_trusted),
+            gt_share_most=round(gt_slots / slots, 4) if slots else 0.0,
+            gt_share_least=round(gt_slots * spot_check / slots, 4) if slots else 0.0,
+            extra_overlap_reserve=str(costs.extra_overlap_reserve),
+            fee=str(costs.fee),
+            remainder=str(costs.remainder),
+        )
+
+
+class ActualCostsOut(BaseModel):
+    assignments: int = Field(description="accepted normal assignments")
+    extra_overlap_assignments: int = Field(description="accepted assignments of dynamic overlap")
+    paid: str = Field(description="earned by workers so far (accepted assignments x pay)")
+    gt_items: int
+    work_items: int
+    gt_share: float = Field(description="GT items / all items in accepted assignments")
+    gt_cost: str = Field(description="the part of `paid` that paid for GT items")
+    extra_overlap_cost: str
+    reviews: int = Field(description="images sent to reviewers for low agreement (not paid from the bounty)")
+
+
+class CostsOut(BaseModel):
+    job_id: int
+    currency: str
+    pay_per_assignment: str
+    expected: ExpectedCostsOut
+    actual: ActualCostsOut

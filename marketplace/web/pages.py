@@ -421,7 +421,7 @@ def job_page(job_id: Id, request: Request, session: SessionDep, settings: Settin
         return user
     return page(
         f"Job {job_id}",
-        render("job.html", job_id=job_id),
+        render("job.html", job_id=job_id, can_manage=user.role in (Role.requester, Role.admin)),
         user=user,
         current="/jobs",
         module="job.js",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -82,8 +83,26 @@ def test_an_uncertain_image_gets_one_more_worker_before_the_job_completes(
     assert sorted(seen_second) == sorted(seen_first)
     assert _answers_per_image(settings, job["id"]) == {i: 2 for i in seen_first}  # the cap: no third
     assert _job_row(settings, job["id"]).status is JobStatus.completed
-    progress = client.get(f"/api/jobs/{job['id']}/progress", headers=job["requester"]["headers"])
-    assert progress.status_code == 200, progress.text
+    # the requester sees what went where: 4 normal + 4 extra assignments, one GT slot in each
+    r = client.get(f"/api/jobs/{job['id']}/costs", headers=job["requester"]["headers"])
+    assert r.status_code == 200, r.text
+    costs = r.json()
+    pay = int(costs["pay_per_assignment"])
+    assert costs["actual"] | {"paid": int(costs["actual"]["paid"])} == costs["actual"] | {
+        "assignments": 4,
+        "extra_overlap_assignments": 4,
+        "paid": 8 * pay,
+        "gt_items": 8,
+        "work_items": 16,
+        "extra_overlap_cost": str(4 * pay),
+        "reviews": 0,
+    }
+    assert costs["actual"]["gt_share"] == pytest.approx(1 / 3, abs=1e-4)
+    assert int(costs["expected"]["work"]) == int(costs["expected"]["extra_overlap_reserve"]) == 4 * pay
+    assert costs["expected"]["gt_share_most"] == pytest.approx(1 / 3, abs=1e-4)
+    assert client.get(f"/api/jobs/{job['id']}/costs", headers=first["headers"]).status_code == 403
+    stranger = make_user("requester")
+    assert client.get(f"/api/jobs/{job['id']}/costs", headers=stranger["headers"]).status_code == 404
 
 
 def test_only_an_image_still_uncertain_at_the_cap_goes_to_reviewers(

@@ -43,6 +43,10 @@ def test_web_newcomer_funds_a_job_with_the_dev_wallet_and_a_worker_submits(
     screenshot(page, "web_requester_dev_wallet_funded")
     books = client.get(f"/api/jobs/{job_id}/books", headers=requester["headers"]).json()
     assert books["funded"] == 250_000_000 and books["currency"] == "tusd"
+    # the cost split: the job's GT share at most and at least, in whole tokens
+    page.wait_for_selector("#costs table")
+    costs = page.locator("#costs").inner_text()
+    assert "of which GT" in costs and "extra workers on uncertain images" in costs and "tUSD" in costs
 
     worker = make_user("worker")
     body = claim(client, worker, job_id).json()

@@ -93,6 +93,29 @@ function showBooks(b) {
   );
 }
 
+function pct(x) { return `${Math.round(x * 1000) / 10}%`; }
+
+// Where the money goes: expected from the budget (GT at most/least, dynamic-overlap reserve), actual so far.
+function showCosts(c) {
+  const f = (v) => money(String(v), c.currency);
+  const e = c.expected;
+  const a = c.actual;
+  const row = (what, expected, actual) => h("tr", {}, h("th", { scope: "row" }, what),
+    h("td", { class: "num" }, expected), h("td", { class: "num" }, actual));
+  $("costs").replaceChildren(h("table", { class: "data" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, ""), h("th", { scope: "col", class: "num" }, "expected"),
+      h("th", { scope: "col", class: "num" }, "so far"))),
+    h("tbody", {},
+      row("work (GT slots included)", f(e.work), f(a.paid)),
+      row("… of which GT", `${f(e.gt_least)} – ${f(e.gt_most)} (${pct(e.gt_share_least)} – ${pct(e.gt_share_most)})`,
+        `${f(a.gt_cost)} (${pct(a.gt_share)})`),
+      row("extra workers on uncertain images", `up to ${f(e.extra_overlap_reserve)}, unused is refunded`,
+        `${f(a.extra_overlap_cost)} (${a.extra_overlap_assignments} assignments)`),
+      row("reviews for disagreement", "—", `${a.reviews} images`),
+      row("platform fee", f(e.fee), f(e.fee)),
+    )));
+}
+
 let failures = 0;
 
 async function poll() {
@@ -117,6 +140,7 @@ async function poll() {
   }
   if (cfg.can_manage) {
     tasks.push(get(`/api/jobs/${jobId}/quality`).then(showQuality, () => {}));
+    tasks.push(get(`/api/jobs/${jobId}/costs`).then(showCosts, () => {}));
     if (job.status === "completed" && !resultsShown) tasks.push(showResults());
   }
   await Promise.all(tasks);
