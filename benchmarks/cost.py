@@ -3,8 +3,9 @@
 Run: ``python benchmarks/cost.py [--runs N]``. Needs ``../shared/datasets`` (or ``TILEWORK_SHARED``);
 without it, prints a message and exits 0.
 
-Each VLDB'17 set (real workers' answers with gold) becomes a job: a random 15% of the gold items is
-the hidden GT pool, the rest is the work. The replay issues assignments the way the product does,
+Each VLDB'17 set (real workers' answers with gold) and the pedestrian boxes (7 MTurk workers per image,
+expert boxes) becomes a job: a random 15% of the gold items is the hidden GT pool, the rest is the
+work. The replay issues assignments the way the product does,
 with the product's own decisions (:mod:`marketplace.quality.adaptive` for the GT share and dynamic
 overlap, :func:`~marketplace.quality.scoring.score_classification` to accept or reject,
 :mod:`marketplace.quality.sprt` to ban, :func:`~marketplace.quality.selection.select_aggregator` for
@@ -14,6 +15,12 @@ who answered it, plus other items needing answers that this worker answered; the
 filled with their real answers on GT items, in random order (a slot they never answered is paid but
 not scored). An answer once drawn is used up; a rejected assignment's answers are discarded (and not
 paid) and its items wait for another worker.
+
+Boxes: a GT item passes when the product's box score reaches the target; the GT-calibrated merge
+(:mod:`marketplace.quality.box_calibration`, calibrated on the workers' GT answers) decides, and an
+image wants one more worker while a merged box is uncertain or drawn by one worker only
+(``DYNAMIC_MAX_UNCERTAINTY``); an image is right when the merge matches every expert box at IoU 0.7
+and adds none.
 
 Cost is what the requester pays: every item slot (work or GT) of an accepted assignment is one unit.
 ``cost_per_correct`` = units paid / work items whose final label is right. Items whose final
@@ -28,24 +35,35 @@ Policies, all at the job's accuracy target (SPRT target and floor, assignment ac
   the SPRT's evidence that they are at the target grows (monitoring continues).
 
 Last line: ``cost_per_correct_adaptive=<x> cost_per_correct_fixed=<x> ratio=<x> accuracy_adaptive=<x>
-accuracy_fixed=<x> gt_share_adaptive=<x>``, over all sets (units and correct items summed per set,
-then the mean over sets, so the 8k-item set does not drown the others).
+accuracy_fixed=<x> gt_share_adaptive=<x>``: the mean over the five sets (units and correct items
+summed per set first, so the 8k-item set does not drown the others).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._datasets import VLDB_SETS, LabelledCrowd, load_vldb, shared_datasets_dir  # noqa: E402
+from benchmarks._datasets import (  # noqa: E402
+    VLDB_SETS,
+    LabelledCrowd,
+    PedestrianBoxes,
+    load_pedestrians,
+    load_vldb,
+    shared_datasets_dir,
+)
+from benchmarks.aggregation import BoxTally  # noqa: E402
 from marketplace.quality.adaptive import (  # noqa: E402
     DEFAULT_KEEP,
     GtPolicy,
@@ -56,7 +74,14 @@ from marketplace.quality.adaptive import (  # noqa: E402
     wants_another_worker,
 )
 from marketplace.quality.aggregation import CrowdAnswers  # noqa: E402
-from marketplace.quality.scoring import score_classification  # noqa: E402
+from marketplace.quality.box_calibration import (  # noqa: E402
+    DYNAMIC_MAX_UNCERTAINTY,
+    learn_box_calibration,
+    merge_boxes_calibrated,
+    needs_another_worker,
+)
+from marketplace.quality.merging import WorkerBoxes  # noqa: E402
+from marketplace.quality.scoring import BoxSet, score_boxes, score_classification  # noqa: E402
 from marketplace.quality.selection import select_aggregator  # noqa: E402
 from marketplace.quality.sprt import Decision, SprtConfig, SprtState, sprt_update  # noqa: E402
 
@@ -116,54 +141,181 @@ class Outcome:
         return self.paid / max(self.correct, 1)
 
 
-def replay(crowd: LabelledCrowd, policy: Policy, target: float, seed: int) -> Outcome:
+class Task:
+    """What differs between classification and boxes: the answers, a GT check, the dynamic-overlap
+    test and the final merge."""
+
+    answers: list[tuple[Any, Any, Any]]  # (item, worker, answer)
+    gold: dict[Any, Any]
+
+    def accepts(self, shown: list[tuple[Any, Any]], target: float) -> tuple[bool, list[bool]]:
+        raise NotImplementedError
+
+    def prepare(self, gt_items: set[Any], answers: dict[Any, list[tuple[Any, Any]]]) -> None:
+        """Called once the GT items are drawn (``answers``: every worker's GT answers)."""
+
+    def wants_more(
+        self, got: list[tuple[Any, Any]], accuracy: Callable[[Any], float], policy: Policy
+    ) -> bool:
+        raise NotImplementedError
+
+    def final(
+        self,
+        accepted: dict[Any, list[tuple[Any, Any]]],
+        gt_votes: list[tuple[Any, Any, Any]],
+        gt_items: set[Any],
+        work_items: list[Any],
+        out: Outcome,
+    ) -> Outcome:
+        raise NotImplementedError
+
+
+class ClassTask(Task):
+    def __init__(self, crowd: LabelledCrowd) -> None:
+        a = crowd.answers
+        self.answers = list(zip(a.item.tolist(), a.worker.tolist(), a.label.tolist(), strict=True))
+        self.gold = dict(crowd.truth)
+        self.n_classes = a.n_classes
+        self.prior = np.full(self.n_classes, 1.0 / self.n_classes)
+
+    def prepare(self, gt_items: set[Any], answers: dict[Any, list[tuple[Any, Any]]]) -> None:
+        self.prior = class_prior([self.gold[i] for i in gt_items], self.n_classes)
+
+    def accepts(self, shown: list[tuple[Any, Any]], target: float) -> tuple[bool, list[bool]]:
+        score = score_classification(
+            {n: self.gold[i] for n, (i, _) in enumerate(shown)},
+            {n: label for n, (_, label) in enumerate(shown)},
+            target=target,
+        )
+        return score.accepted, [label == self.gold[i] for i, label in shown]
+
+    def wants_more(
+        self, got: list[tuple[Any, Any]], accuracy: Callable[[Any], float], policy: Policy
+    ) -> bool:
+        labels = [label for _, label in got]
+        posterior = answer_posterior(labels, [accuracy(w) for w, _ in got], self.n_classes, self.prior)
+        return wants_another_worker(float(posterior.max()), len(got), policy.threshold, policy.cap)
+
+    def final(
+        self,
+        accepted: dict[Any, list[tuple[Any, Any]]],
+        gt_votes: list[tuple[Any, Any, Any]],
+        gt_items: set[Any],
+        work_items: list[Any],
+        out: Outcome,
+    ) -> Outcome:
+        """The product's merge (GT-selected aggregator, GT clamped) over every accepted answer."""
+        triples = [(i, w, label) for i, got in accepted.items() for w, label in got] + gt_votes
+        if not triples:
+            return out
+        answers = CrowdAnswers.from_triples(triples, labels=list(range(self.n_classes)))
+        index = {item: n for n, item in enumerate(answers.item_ids)}
+        known = {index[i]: self.gold[i] for i in gt_items if i in index}
+        merged = select_aggregator(answers, known).aggregate
+        for item in work_items:
+            n = index.get(item)
+            if n is not None:
+                out.correct += int(merged.labels[n] == self.gold[item])
+                out.reviews += int(merged.confidence[n] < REVIEW_BELOW)
+        return out
+
+
+class BoxTask(Task):
+    """Pedestrian boxes: a GT item passes at the job's target with the product's box score; an image
+    wants one more worker while its GT-calibrated merge has a box that is uncertain or drawn by one
+    worker (:func:`~marketplace.quality.box_calibration.needs_another_worker`); an image is right
+    when the merge matches every expert box at IoU 0.7 and adds none (the aggregation benchmark's
+    "strict")."""
+
+    def __init__(self, data: PedestrianBoxes) -> None:
+        self.answers = [(i, w, boxes) for i, workers in data.crowd.items() for w, boxes in workers.items()]
+        self.gold = dict(data.expert)
+        self.calibration = learn_box_calibration({}, {})
+
+    def prepare(self, gt_items: set[Any], answers: dict[Any, list[tuple[Any, Any]]]) -> None:
+        drawn: dict[Any, dict[Any, BoxSet]] = defaultdict(dict)
+        for worker, shown in answers.items():
+            for image, boxes in shown:
+                drawn[image][worker] = boxes
+        self.calibration = learn_box_calibration(drawn, {i: self.gold[i] for i in drawn}, overlap=3)
+
+    def accepts(self, shown: list[tuple[Any, Any]], target: float) -> tuple[bool, list[bool]]:
+        gt: dict[Hashable, BoxSet] = {n: self.gold[i] for n, (i, _) in enumerate(shown)}
+        drawn: dict[Hashable, BoxSet] = {n: b for n, (_, b) in enumerate(shown)}
+        score = score_boxes(gt, drawn, target=target, iou_threshold=0.5)
+        return score.accepted, [item.accuracy >= target for item in score.items]
+
+    def _merge(self, got: list[tuple[Any, Any]]) -> Any:
+        return merge_boxes_calibrated([WorkerBoxes(w, boxes) for w, boxes in got], self.calibration)
+
+    def wants_more(
+        self, got: list[tuple[Any, Any]], accuracy: Callable[[Any], float], policy: Policy
+    ) -> bool:
+        uncertain = needs_another_worker(self._merge(got), max_uncertainty=DYNAMIC_MAX_UNCERTAINTY)
+        return len(got) < policy.cap and len(uncertain) > 0
+
+    def final(
+        self,
+        accepted: dict[Any, list[tuple[Any, Any]]],
+        gt_votes: list[tuple[Any, Any, Any]],
+        gt_items: set[Any],
+        work_items: list[Any],
+        out: Outcome,
+    ) -> Outcome:
+        for image in work_items:
+            got = accepted.get(image)
+            if not got:
+                continue
+            merged = self._merge(got)
+            tally = BoxTally()
+            tally.add(BoxSet.of(merged.merged.coords, merged.merged.labels), self.gold[image])
+            out.correct += tally.strict
+            out.reviews += int(len(got) > 1 and len(needs_another_worker(merged, min_support=0)) > 0)
+        return out
+
+
+def replay(task: Task, policy: Policy, target: float, seed: int) -> Outcome:
     rng = random.Random(seed)
-    a = crowd.answers
-    gold = dict(crowd.truth)
-    gold_items = sorted(gold)
+    gold_items = sorted(task.gold, key=str)
     rng.shuffle(gold_items)
     gt_items = set(gold_items[: max(20, round(GT_SHARE_OF_GOLD * len(gold_items)))])
     work_items = [i for i in gold_items if i not in gt_items]
-    pools: dict[int, list[tuple[int, int]]] = defaultdict(list)  # work item -> (worker, label) unused
-    answered_by: dict[int, set[int]] = defaultdict(set)  # worker -> work items with an unused answer
-    gt_by_worker: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for item, worker, label in zip(a.item.tolist(), a.worker.tolist(), a.label.tolist(), strict=True):
+    pools: dict[Any, list[tuple[Any, Any]]] = defaultdict(list)  # work item -> (worker, answer) unused
+    answered_by: dict[Any, set[Any]] = defaultdict(set)  # worker -> work items with an unused answer
+    gt_by_worker: dict[Any, list[tuple[Any, Any]]] = defaultdict(list)
+    for item, worker, answer in task.answers:
         if item in gt_items:
-            gt_by_worker[worker].append((item, label))
-        elif item in gold:
-            pools[item].append((worker, label))
+            gt_by_worker[worker].append((item, answer))
+        elif item in task.gold:
+            pools[item].append((worker, answer))
             answered_by[worker].add(item)
+    task.prepare(gt_items, gt_by_worker)
     for pool in pools.values():
         rng.shuffle(pool)
-    workers = {w: Worker(gt_by_worker.get(w, [])) for w in range(a.n_workers)}
+    workers = {w: Worker(gt_by_worker.get(w, [])) for w in sorted({w for _, w, _ in task.answers}, key=str)}
     for w in workers.values():
         rng.shuffle(w.gt_answers)
     config = SprtConfig(p1=target, p0=max(0.01, target - 0.2), keep_monitoring=policy.keep < 1.0)
     gt_policy = GtPolicy(keep=policy.keep)
-    accepted: dict[int, list[tuple[int, int]]] = defaultdict(list)  # item -> (worker, label)
-    gt_votes: list[tuple[int, int, int]] = []
+    accepted: dict[Any, list[tuple[Any, Any]]] = defaultdict(list)  # item -> (worker, answer)
+    gt_votes: list[tuple[Any, Any, Any]] = []
     needy = {i for i in work_items if pools[i]}
     out = Outcome(items=len(work_items))
-    k = a.n_classes
-    prior = class_prior([gold[i] for i in gt_items], k)
-    crowd_passed, crowd_scored = [0], [0]
+    crowd = [0, 0]  # GT passed, GT scored: the centre of a new worker's accuracy
 
-    def still_needy(item: int) -> bool:
+    def accuracy(worker: Any) -> float:
+        return workers[worker].accuracy(gt_accuracy(crowd[0], crowd[1]))
+
+    def still_needy(item: Any) -> bool:
         if not pools[item]:
             return False
         got = accepted[item]
         if len(got) < policy.overlap:
             return True
-        if policy.cap <= policy.overlap:
-            return False
-        labels = [label for _, label in got]
-        crowd_mean = gt_accuracy(crowd_passed[0], crowd_scored[0])
-        accuracies = [workers[w].accuracy(crowd_mean) for w, _ in got]
-        posterior = answer_posterior(labels, accuracies, k, prior)
-        return wants_another_worker(float(posterior.max()), len(got), policy.threshold, policy.cap)
+        return policy.cap > policy.overlap and task.wants_more(got, accuracy, policy)
 
     while needy:
-        item = rng.choice(sorted(needy))
+        item = rng.choice(sorted(needy, key=str))
         worker_id, _ = pools[item][-1]
         worker = workers[worker_id]
         if worker.sprt.decision is Decision.BAN:
@@ -173,88 +325,60 @@ def replay(crowd: LabelledCrowd, policy: Policy, target: float, seed: int) -> Ou
             continue
         g = gt_slots(worker.sprt, config, policy.gt, gt_policy, rng)
         room = policy.work + policy.gt - g - 1
-        others = sorted((answered_by[worker_id] & needy) - {item})
+        others = sorted((answered_by[worker_id] & needy) - {item}, key=str)
         batch = [item, *rng.sample(others, min(room, len(others)))]
         answers = [(i, _use_answer(pools, answered_by, i, worker_id)) for i in batch]
         gt_shown = [x for x in (worker.next_gt_answer() for _ in range(g)) if x is not None]
-        score = score_classification(
-            {n: gold[i] for n, (i, _) in enumerate(gt_shown)},
-            {n: label for n, (_, label) in enumerate(gt_shown)},
-            target=target,
-        )
-        for n, (_, label) in enumerate(gt_shown):
-            passed = label == gold[gt_shown[n][0]]
+        ok, passes = task.accepts(gt_shown, target)
+        for passed in passes:
             worker.sprt = sprt_update(worker.sprt, passed, config)
             worker.passed += int(passed)
             worker.scored += 1
-            crowd_passed[0] += int(passed)
-            crowd_scored[0] += 1
+            crowd[0] += int(passed)
+            crowd[1] += 1
         if worker.sprt.decision is Decision.BAN:
             out.banned += 1
-        if score.accepted and worker.sprt.decision is not Decision.BAN:
+        if ok and worker.sprt.decision is not Decision.BAN:
             out.paid += len(batch) + g
             out.gt_paid += g
             out.answers += len(batch)
-            for i, label in answers:
-                accepted[i].append((worker_id, label))
-            gt_votes.extend((i, worker_id, label) for i, label in gt_shown)
+            for i, answer in answers:
+                accepted[i].append((worker_id, answer))
+            gt_votes.extend((i, worker_id, answer) for i, answer in gt_shown)
         for i in batch:
             if not still_needy(i):
                 needy.discard(i)
-    return _final(crowd, accepted, gt_votes, gt_items, work_items, out)
+    return task.final(accepted, gt_votes, gt_items, work_items, out)
 
 
 def _use_answer(
-    pools: dict[int, list[tuple[int, int]]], answered_by: dict[int, set[int]], item: int, worker: int
-) -> int:
+    pools: dict[Any, list[tuple[Any, Any]]], answered_by: dict[Any, set[Any]], item: Any, worker: Any
+) -> Any:
     pool = pools[item]
     index = next(n for n, (w, _) in enumerate(pool) if w == worker)
-    _, label = pool.pop(index)
+    _, answer = pool.pop(index)
     answered_by[worker].discard(item)
-    return label
+    return answer
 
 
-def _final(
-    crowd: LabelledCrowd,
-    accepted: dict[int, list[tuple[int, int]]],
-    gt_votes: list[tuple[int, int, int]],
-    gt_items: set[int],
-    work_items: list[int],
-    out: Outcome,
-) -> Outcome:
-    """The product's merge (GT-selected aggregator, GT clamped) over every accepted answer."""
-    triples = [(i, w, label) for i, got in accepted.items() for w, label in got]
-    triples += [(i, w, label) for i, w, label in gt_votes]
-    if not triples:
-        return out
-    labels = list(range(crowd.answers.n_classes))
-    answers = CrowdAnswers.from_triples(triples, labels=labels)
-    index = {item: n for n, item in enumerate(answers.item_ids)}
-    known = {index[i]: crowd.truth[i] for i in gt_items if i in index}
-    merged = select_aggregator(answers, known).aggregate
-    for item in work_items:
-        n = index.get(item)
-        if n is None:
-            continue
-        out.correct += int(merged.labels[n] == crowd.truth[item])
-        out.reviews += int(merged.confidence[n] < REVIEW_BELOW)
-    return out
-
-
-def mean_outcome(crowd: LabelledCrowd, policy: Policy, target: float, runs: int) -> Outcome:
+def mean_outcome(task: Task, policy: Policy, target: float, runs: int) -> Outcome:
     total = Outcome()
     for seed in range(runs):
-        o = replay(crowd, policy, target, seed)
+        o = replay(task, policy, target, seed)
         for name in ("paid", "gt_paid", "correct", "items", "answers", "reviews", "banned"):
             setattr(total, name, getattr(total, name) + getattr(o, name))
     return total
+
+
+def _class_task(root: Path, folder: str) -> Task:
+    return ClassTask(load_vldb(root, folder))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=3, help="replays per set and policy (random orders)")
+    parser.add_argument("--runs", type=int, default=5, help="replays per set and policy (random orders)")
     parser.add_argument("--target", type=float, default=0.8, help="the jobs' accuracy target")
     args = parser.parse_args()
     root = shared_datasets_dir()
@@ -266,11 +390,15 @@ def main() -> int:
         f"{'set':24} {'policy':13} {'accuracy':>9} {'cost/correct':>12} {'answers/item':>12} "
         f"{'GT share':>9} {'reviews':>8} {'bans':>5}"
     )
-    for folder in VLDB_SETS:
-        crowd = load_vldb(root, folder)
+    tasks: dict[str, Callable[[], Task]] = {
+        folder: functools.partial(_class_task, root, folder) for folder in VLDB_SETS
+    }
+    tasks["pedestrian_boxes_dev"] = lambda: BoxTask(load_pedestrians(root))
+    for folder, make in tasks.items():
+        task = make()
         per_set[folder] = {}
         for policy in POLICIES:
-            o = mean_outcome(crowd, policy, args.target, args.runs)
+            o = mean_outcome(task, policy, args.target, args.runs)
             per_set[folder][policy.name] = o
             print(
                 f"{folder:24} {policy.name:13} {o.correct / o.items:9.4f} {o.cost_per_correct:12.3f} "
