@@ -226,3 +226,27 @@ def test_bad_gt_segmentations_are_refused_and_no_job_is_created(
     assert r.status_code == 422 and says in r.text and "GT annotation 2" in r.text, r.text
     with session_factory(settings)() as s:
         assert s.scalar(select(Job.id)) is None
+
+
+def test_reviewers_see_rle_gt_as_rings_and_fix_polygon_gt_with_checked_rings() -> None:
+    from marketplace.errors import InvalidInput
+    from marketplace.models import JobType
+    from marketplace.quality.polygon_export import display_rings
+    from marketplace.reviews.service import checked_gt_object
+
+    rle = _rle_of([OUTER, HOLE])
+    rings = display_rings(rle)
+    assert len(rings) == 2 and np.array_equal(
+        geo.decode(geo.to_rle(rings, H, W)), geo.decode(geo.to_rle(rle, H, W))
+    )
+    assert display_rings([OUTER]) == [OUTER]
+    job = Job(type=JobType.polygons, labels=["cat", "dog"])
+    assert checked_gt_object(job, "cat", [OUTER, HOLE]) == {"label": "cat", "geometry": [OUTER, HOLE]}
+    assert len(checked_gt_object(job, "dog", [BOW_TIE])["geometry"]) == 2
+    with pytest.raises(InvalidInput, match="at least 3 distinct vertices"):
+        checked_gt_object(job, "cat", [[1.0, 1.0, 2.0, 2.0, 1.0, 1.0]])
+    with pytest.raises(InvalidInput, match="not one of the job's labels"):
+        checked_gt_object(job, "bird", [OUTER])
+    boxes = Job(type=JobType.boxes, labels=["cat"])
+    with pytest.raises(InvalidInput, match="needs 4 coordinates"):
+        checked_gt_object(boxes, "cat", [OUTER])
