@@ -66,6 +66,17 @@ class SubmissionIn(ApiInput):
     items: list[ItemAnswerIn] = Field(min_length=1, max_length=1000)
 
 
+class BoxAssistIn(ApiInput):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    item_id: str = Field(min_length=1, max_length=64)
+    box: list[float] = Field(min_length=4, max_length=4, description="[x, y, w, h] around the object")
+
+
+class BoxAssistOut(BaseModel):
+    rings: list[list[float]] = Field(description="[[x0, y0, x1, y1, ...], ...], image pixels, even-odd")
+
+
 class SubmitOut(BaseModel):
     assignment_id: int
     status: AssignmentStatus

@@ -250,3 +250,76 @@ def test_reviewers_see_rle_gt_as_rings_and_fix_polygon_gt_with_checked_rings() -
     boxes = Job(type=JobType.boxes, labels=["cat"])
     with pytest.raises(InvalidInput, match="needs 4 coordinates"):
         checked_gt_object(boxes, "cat", [OUTER])
+
+
+def test_box_to_polygon_assist_outlines_the_object_for_the_assignments_worker_only(
+    client: TestClient, make_user: UserFactory, data_root: Path, settings: Settings
+) -> None:
+    from PIL import Image, ImageDraw
+
+    made = _make_job(client, make_user, data_root)
+    disc = (30.0, 22.0, 12.0)
+    for name in made["names"]:  # a red disc on a noisy blue background
+        rng = np.random.default_rng(len(name))
+        pixels = np.clip(np.array([60, 90, 190]) + rng.integers(-25, 25, (H, W, 3)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels)
+        x, y, r = disc
+        ImageDraw.Draw(image).ellipse([x - r, y - r, x + r, y + r], fill=(220, 50, 40))
+        image.save(data_root / name, format="PNG")
+    job_id = made["response"].json()["id"]
+    activate_job_now(settings, job_id)
+    worker, other = make_user("worker"), make_user("worker")
+    claim = claim_ok(client, worker, job_id)
+    item_id = claim["items"][0]["item_id"]
+    url = f"/api/assignments/{claim['assignment_id']}/assist/box-to-polygon"
+    x, y, r = disc
+    box = [x - r - 4, y - r - 4, 2 * r + 8, 2 * r + 8]
+
+    r_ok = client.post(url, json={"item_id": item_id, "box": box}, headers=worker["headers"])
+    assert r_ok.status_code == 200, r_ok.text
+    rings = r_ok.json()["rings"]
+    truth = np.zeros((H, W), np.uint8)
+    yy, xx = np.mgrid[:H, :W]
+    truth[(xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= r * r] = 1
+    got = geo.decode(geo.to_rle(geo.check_rings(rings, W, H), H, W))
+    assert np.logical_and(got, truth).sum() / np.logical_or(got, truth).sum() > 0.85
+
+    assert (
+        client.post(url, json={"item_id": item_id, "box": box}, headers=other["headers"]).status_code == 404
+    )
+    for bad, says in (([1.0, 1.0, 1.0, 1.0], "too small"), ([50.0, 40.0, 30.0, 30.0], "outside")):
+        r_bad = client.post(url, json={"item_id": item_id, "box": bad}, headers=worker["headers"])
+        assert r_bad.status_code == 422 and says in r_bad.text, r_bad.text
+    r_item = client.post(url, json={"item_id": "not-mine", "box": box}, headers=worker["headers"])
+    assert r_item.status_code == 422 and "not part of assignment" in r_item.text
+    submit_ok(client, worker, claim["assignment_id"], answer_all(settings, claim, _as_drawn))
+    assert (
+        client.post(url, json={"item_id": item_id, "box": box}, headers=worker["headers"]).status_code == 404
+    )
+
+
+def test_the_assist_is_for_polygon_jobs_only(
+    client: TestClient, make_user: UserFactory, data_root: Path, settings: Settings
+) -> None:
+    names = [f"b{i}.png" for i in range(4)]
+    for name in names:
+        write_image(data_root / name, (W, H))
+    gt = {
+        "images": [{"id": 1, "file_name": names[0], "width": W, "height": H}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 4, 10, 10], "iscrowd": 0}],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
+    requester = make_user("requester")
+    r = client.post(
+        "/api/jobs", json=job_body(str(data_root), gt, bounty_amount=100_000), headers=requester["headers"]
+    )
+    assert r.status_code == 201, r.text
+    activate_job_now(settings, r.json()["id"])
+    worker = make_user("worker")
+    claim = claim_ok(client, worker, r.json()["id"])
+    r_assist = client.post(
+        f"/api/assignments/{claim['assignment_id']}/assist/box-to-polygon",
+        json={"item_id": claim["items"][0]["item_id"], "box": [4, 4, 20, 20]},
+        headers=worker["headers"],
+    )
+    assert r_assist.status_code == 409 and r_assist.json()["reason"] == "wrong_job_type"

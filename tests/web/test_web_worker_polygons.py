@@ -1,18 +1,19 @@
 """A worker on a polygons job, in Chromium: draws a polygon by clicking its vertices, adds a hole,
-drags a vertex, undoes the drag, inserts and deletes vertices, zooms, submits; the stored geometry is
-what was drawn."""
+drags a vertex (zoomed in), undoes the drag, inserts and deletes vertices, takes and drops a
+box-to-polygon suggestion, moves the shape and undoes it, submits; the stored geometry is what was
+drawn, and the requester's results browser draws it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import AssignmentItem
-from tests.conftest import write_image
 from tests.web.conftest import JobFactory, screenshot, sign_in, sign_out
 
 W, H = 160, 120
@@ -20,10 +21,16 @@ OUTER = [(20.0, 15.0), (120.0, 15.0), (120.0, 95.0), (20.0, 95.0)]
 HOLE = [(50.0, 40.0), (80.0, 40.0), (65.0, 70.0)]
 
 
+DISC = (140.0, 104.0, 12.0)  # a red disc on every image, outside the shape drawn: for the box assist
+
+
 def _dataset(root: Path) -> dict[str, Any]:
     names = [f"p{i:02d}.png" for i in range(4)]
     for name in names:
-        write_image(root / name, (W, H))
+        image = Image.new("RGB", (W, H), (90, 120, 200))
+        x, y, r = DISC
+        ImageDraw.Draw(image).ellipse([x - r, y - r, x + r, y + r], fill=(230, 40, 40))
+        image.save(root / name, format="PNG")
     gt = {
         "images": [{"id": 1, "file_name": names[0], "width": W, "height": H}],
         "annotations": [
@@ -125,6 +132,21 @@ def test_web_worker_draws_a_polygon_with_a_hole_edits_undoes_and_submits(
     assert len(_shapes(page)[0]["rings"][0]) == 5
     _click(page, 70, 110, button="right")
     assert _near(_shapes(page)[0]["rings"][0], OUTER)
+    # B, a box dragged around the disc: the server's suggestion (GrabCut) becomes a second shape
+    x, y, r = DISC
+    page.keyboard.press("b")
+    page.mouse.move(*_client(page, x - r - 5, y - r - 5))
+    page.mouse.down()
+    page.mouse.move(*_client(page, x + r + 5, y + r + 5), steps=4)
+    page.mouse.up()
+    page.wait_for_function("window.__tilework.editor().item.objects.length === 2")
+    suggested = _shapes(page)[1]["rings"][0]
+    xs, ys = [p[0] for p in suggested], [p[1] for p in suggested]
+    assert abs(min(xs) - (x - r)) < 2.5 and abs(max(xs) - (x + r)) < 2.5
+    assert abs(min(ys) - (y - r)) < 2.5 and abs(max(ys) - (y + r)) < 2.5
+    page.keyboard.press("Delete")  # not wanted after all: the suggested shape is selected
+    assert len(_shapes(page)) == 1
+
     # the whole shape dragged from inside (between the outline and the hole), then undone
     page.mouse.move(*_client(page, 30, 80))
     page.mouse.down()

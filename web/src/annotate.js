@@ -160,7 +160,11 @@ function editorFor(kind) {
   const root = $("editor-root");
   const onChange = () => clearNotice();
   if (kind === "classification") state.editor = new TiledEditor(root, { onChange });
-  else if (kind === "polygons") state.editor = new PolygonEditor(root, { labels: [], onChange });
+  else if (kind === "polygons") {
+    const assist = (itemId, box) => post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`,
+      { item_id: itemId, box }).then((r) => r.rings);
+    state.editor = new PolygonEditor(root, { labels: [], onChange, assist });
+  }
   else state.editor = new CanvasEditor(root, { mode: kind, labels: [], onChange });
   state.editorKind = kind;
   return state.editor;

@@ -1,6 +1,7 @@
 // Polygons on the canvas editor: draw an outline by clicking its vertices, close it on the first vertex
 // or with Enter; drag a vertex, drag an edge to insert one, Alt+click (or right-click) a vertex to delete
-// it; drag inside a shape to move it; H adds a hole (or another part) to the selected shape. Zoom, pan,
+// it; drag inside a shape to move it; H adds a hole (or another part) to the selected shape; B, then a
+// box dragged around an object, asks the server for an outline (GrabCut) to accept and edit. Zoom, pan,
 // labels, hide/lock, undo/redo and the filmstrip are the canvas editor's.
 //
 // An object is {id, label, rings: [[{x, y}, ...], ...]} in image pixels; its rings are filled with the
@@ -38,10 +39,13 @@ function nearestOnSegment(p, a, b) {
 }
 
 export class PolygonEditor extends CanvasEditor {
+  /** options.assist(itemId, [x, y, w, h]) → Promise of rings: the box-to-polygon helper (optional). */
   constructor(root, options) {
     super(root, { ...options, mode: "polygons" });
     this.drawing = null; // {points, into: object id | null} while an outline is being clicked
     this.active = null; // {id, ring, index}: the vertex Delete removes
+    this.assist = options.assist || null;
+    this.boxMode = false; // B: the next drag is a box for the assist
   }
 
   build(root) {
@@ -52,10 +56,13 @@ export class PolygonEditor extends CanvasEditor {
     this.deleteBtn.textContent = "Delete shape";
     this.holeBtn = h("button", { type: "button", onclick: () => this.startHole(),
       title: "H: draw a hole (or another part) in the selected shape" }, "Add hole");
-    this.deleteBtn.after(this.holeBtn);
+    this.boxBtn = h("button", { type: "button", onclick: () => this.toggleBoxMode(),
+      title: "B: drag a box around an object to get an outline to edit" }, "Box → polygon");
+    this.deleteBtn.after(this.holeBtn, this.boxBtn);
     const help = ["Click on the image to add vertices; click the first vertex or press Enter to close.",
       "Backspace removes the last vertex while drawing; Escape cancels.",
       "H, then click: a hole (or another part) in the selected shape.",
+      "B, then drag a box around an object: a suggested outline to accept and edit.",
       "Drag a vertex to move it; drag an edge to insert a vertex; Alt+click or right-click a vertex to delete it.",
       "Drag inside a shape to move it. 1–9 pick the label (and relabel the selected shape).",
       "Delete removes the clicked vertex, or the selected shape.",
@@ -142,6 +149,34 @@ export class PolygonEditor extends CanvasEditor {
       this.item.selected = shape.id;
     }
     this.changed();
+  }
+
+  // -- the box-to-polygon assist ------------------------------------------------------------------
+
+  toggleBoxMode() {
+    this.boxMode = Boolean(this.assist) && !this.boxMode && !this.drawing;
+    if (this.boxBtn) this.boxBtn.setAttribute("aria-pressed", this.boxMode ? "true" : "false");
+    this.render();
+  }
+
+  async askAssist(box) {
+    const item = this.item;
+    this.imageInfo.textContent = "Finding the outline…";
+    let rings;
+    try {
+      rings = await this.assist(item.id, box.map(round2));
+    } catch (err) {
+      this.imageInfo.textContent = `No outline: ${err.message}`;
+      return;
+    }
+    if (this.item !== item || !rings.length) { this.refreshList(); return; }
+    this.remember();
+    const shape = { id: this.nextId++, label: this.labelIndex,
+      rings: rings.map((ring) => Array.from({ length: ring.length / 2 }, (_, k) => ({ x: ring[2 * k], y: ring[2 * k + 1] }))) };
+    item.objects.push(shape);
+    item.selected = shape.id;
+    this.changed();
+    window.dispatchEvent(new CustomEvent("tilework:assisted", { detail: { id: shape.id } }));
   }
 
   // -- picking --------------------------------------------------------------------------------------
@@ -239,6 +274,12 @@ export class PolygonEditor extends CanvasEditor {
       if (e.button === 2) return;
     }
     this.active = null;
+    if (this.boxMode && !panning && e.button === 0 && this.insideImage(p)) {
+      e.preventDefault();
+      this.canvas.setPointerCapture(e.pointerId);
+      this.drag = { kind: "assist", start: p, cur: p };
+      return;
+    }
     const hit = panning ? null : this.hitObject(s);
     if (hit) {
       super.onDown(e); // select and move (the canvas editor's "move" drag)
@@ -263,6 +304,12 @@ export class PolygonEditor extends CanvasEditor {
     if (!this.item || !this.item.view) return;
     const d = this.drag;
     const s = this.local(e);
+    if (d && d.kind === "assist") {
+      const p = this.toImage(s.x, s.y);
+      d.cur = { x: clamp(p.x, 0, this.item.width), y: clamp(p.y, 0, this.item.height) };
+      this.render();
+      return;
+    }
     if (d && d.kind === "vertex") {
       const o = this.item.objects.find((x) => x.id === d.id);
       const p = this.toImage(s.x, s.y);
@@ -291,6 +338,17 @@ export class PolygonEditor extends CanvasEditor {
 
   onUp(e) {
     const d = this.drag;
+    if (d && d.kind === "assist") {
+      this.drag = null;
+      if (this.canvas.hasPointerCapture && this.canvas.hasPointerCapture(e.pointerId)) {
+        this.canvas.releasePointerCapture(e.pointerId);
+      }
+      this.toggleBoxMode();
+      const x = Math.min(d.start.x, d.cur.x);
+      const y = Math.min(d.start.y, d.cur.y);
+      this.askAssist([x, y, Math.abs(d.cur.x - d.start.x), Math.abs(d.cur.y - d.start.y)]);
+      return;
+    }
     if (d && d.kind === "vertex") {
       this.drag = null;
       if (this.canvas.hasPointerCapture && this.canvas.hasPointerCapture(e.pointerId)) {
@@ -306,7 +364,7 @@ export class PolygonEditor extends CanvasEditor {
 
   hoverCursor(s) {
     if (this.spaceDown) return "grab";
-    if (this.drawing) return "crosshair";
+    if (this.drawing || this.boxMode) return "crosshair";
     const part = this.hitPart(s);
     if (part) return part.kind === "vertex" ? "move" : "copy";
     if (this.hitObject(s)) return "move";
@@ -339,6 +397,8 @@ export class PolygonEditor extends CanvasEditor {
       }
     }
     if (plain && (e.key === "h" || e.key === "H")) { e.preventDefault(); this.startHole(); return; }
+    if (plain && (e.key === "b" || e.key === "B")) { e.preventDefault(); this.toggleBoxMode(); return; }
+    if (plain && e.key === "Escape" && this.boxMode) { this.toggleBoxMode(); return; }
     if (plain && e.key === "Escape") this.active = null;
     super.onKey(e);
   }
@@ -347,6 +407,17 @@ export class PolygonEditor extends CanvasEditor {
 
   render() {
     super.render();
+    const box = this.drag && this.drag.kind === "assist" ? this.drag : null;
+    if (box && this.item && this.item.view) {
+      const a = this.toScreen(Math.min(box.start.x, box.cur.x), Math.min(box.start.y, box.cur.y));
+      const b = this.toScreen(Math.max(box.start.x, box.cur.x), Math.max(box.start.y, box.cur.y));
+      this.ctx.save();
+      this.ctx.setLineDash([5, 4]);
+      this.ctx.strokeStyle = "#fff";
+      this.ctx.lineWidth = 2;
+      this.ctx.strokeRect(a.x, a.y, b.x - a.x, b.y - a.y);
+      this.ctx.restore();
+    }
     const d = this.drawing;
     if (!d || !this.item || !this.item.view) return;
     const ctx = this.ctx;
@@ -390,5 +461,6 @@ export class PolygonEditor extends CanvasEditor {
     this.imageInfo.textContent = `Image ${this.index + 1} of ${this.items.length}` +
       (item.objects.length ? "" : " — no shapes yet: leave it empty if there is nothing to mark");
     if (this.holeBtn) this.holeBtn.disabled = !this.selectedObject();
+    if (this.boxBtn) this.boxBtn.hidden = !this.assist;
   }
 }
