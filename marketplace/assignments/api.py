@@ -107,7 +107,7 @@ def submit(assignment_id: Id, body: SubmissionIn, user: WorkerUser, session: Ses
 @router.post(
     "/api/assignments/{assignment_id}/assist/box-to-polygon",
     response_model=BoxAssistOut,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 def box_to_polygon(
     assignment_id: Id, body: BoxAssistIn, user: WorkerUser, session: SessionDep, settings: SettingsDep

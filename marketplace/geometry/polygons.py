@@ -243,6 +243,10 @@ def to_rle(geometry: Any, height: int, width: int) -> dict[str, Any]:
     rings = [list(r) for r in geometry]
     if len(rings) == 1:
         return mask_utils.frPyObjects(rings, height, width)[0]
+    if not parts_overlap(rings):
+        # parts apart: even-odd is their union, as COCO readers rasterise an exported polygon list
+        # (a pixel two parts both touch belongs to the object once, not zero times)
+        return mask_utils.merge(mask_utils.frPyObjects(rings, height, width), intersect=False)
     x0, y0, x1, y1 = _rings_window(rings, height, width)
     mask = np.zeros((height, width), dtype=np.uint8, order="F")
     mask[y0:y1, x0:x1] = window_mask(geometry, (x0, y0, x1, y1), height, width)
