@@ -232,3 +232,14 @@ def test_merging_keeps_one_member_per_worker_and_drops_objects_below_quorum() ->
         assert len(workers) == len(set(workers))
     assert "dog" not in [m.label for m in merged]  # the triangle: 1 worker of 3, below the quorum
     assert sorted(len(m.members) for m in merged) == [2, 2]
+
+
+def test_the_simple_stand_in_scorer_also_matches_polygons_by_mask_iou() -> None:
+    from marketplace.assignments.scoring import Annotation, GtItem, SimpleScorer
+    from marketplace.models import Job, JobType
+
+    job = Job(type=JobType.polygons, iou_threshold=0.5, accuracy_target=0.5)
+    gt = GtItem(W, H, (Annotation("cat", (tuple(SQUARE),)), Annotation("dog", (tuple(TRIANGLE),))))
+    near = Annotation("cat", ((12.0, 10.0, 62.0, 10.0, 62.0, 60.0, 12.0, 60.0),))
+    far = Annotation("dog", ((5.0, 100.0, 30.0, 100.0, 30.0, 115.0),))
+    assert SimpleScorer().item_accuracy(job, gt, [near, far]) == pytest.approx(accuracy_formula(1, 2, 2))
