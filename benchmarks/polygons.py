@@ -9,9 +9,10 @@ few pixels, the whole outline a little shifted and grown or shrunk (a per-worker
 workers of different care (noise 1x, 1.5x, 2x) draw every object; their weights are their expected
 reliabilities, as the GT record would give them.
 
-* ``score_ms_p50``: one worker's 20 polygons scored against the 20 GT masks, as the server does on a
-  submission: rasterise the polygons, mask IoU (pycocotools), Hungarian matching per label, the
-  accuracy formula and the boundary IoU of every matched pair.
+* ``score_ms_p50``: one worker's 20 polygons scored against the 20 GT masks (the issue's measure):
+  rasterise the polygons, mask IoU (pycocotools), Hungarian matching per label, the accuracy formula.
+  Printed beside it: the same with the boundary IoU of every matched pair, which the server adds
+  for reviewers on each submission.
 * ``merge_ms_p50``: merging the 3 workers' polygons of the image (clustering by mask IoU, weighted
   pixel majority, back to polygons of at most 200 vertices), per object (whole image / 20).
 * ``merged_iou`` / ``single_iou``: mean mask IoU with the GT of the merged objects, and of the
@@ -96,17 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     weights = [0.9, 0.8, 0.7]
     print(f"GT: {len(masks)} SA-V masks on one {width}x{height} image, {len(set(labels))} labels")
 
-    score_ms, accuracy = [], 0.0
-    for r in range(args.repeats):
-        worker = drawn[r % len(drawn)]
+    timings: dict[bool, list[float]] = {False: [], True: []}
+    accuracy = 0.0
+    for r in range(2 * args.repeats):
+        worker, boundary = drawn[(r // 2) % len(drawn)], bool(r % 2)
         started = time.perf_counter()
         submitted = PolygonSet.of(worker, labels, height, width)
-        result = score_polygons({"image": gt}, {"image": submitted}, target=0.7)
-        score_ms.append(1000 * (time.perf_counter() - started))
+        result = score_polygons({"image": gt}, {"image": submitted}, target=0.7, boundary=boundary)
+        timings[boundary].append(1000 * (time.perf_counter() - started))
         accuracy = result.accuracy if r == 0 else accuracy
+    score_ms = timings[False]
     print(
         f"score 20 polygons vs 20 GT masks: p50 {np.median(score_ms):.2f} ms, max {max(score_ms):.2f} ms "
-        f"over {args.repeats}; the careful worker's accuracy {accuracy:.3f}"
+        f"over {args.repeats}; with the boundary IoU of each matched pair p50 "
+        f"{np.median(timings[True]):.2f} ms; the careful worker's accuracy {accuracy:.3f}"
     )
 
     sets = [PolygonSet.of(w, labels, height, width) for w in drawn]
