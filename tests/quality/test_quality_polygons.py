@@ -243,3 +243,22 @@ def test_the_simple_stand_in_scorer_also_matches_polygons_by_mask_iou() -> None:
     near = Annotation("cat", ((12.0, 10.0, 62.0, 10.0, 62.0, 60.0, 12.0, 60.0),))
     far = Annotation("dog", ((5.0, 100.0, 30.0, 100.0, 30.0, 115.0),))
     assert SimpleScorer().item_accuracy(job, gt, [near, far]) == pytest.approx(accuracy_formula(1, 2, 2))
+
+
+def test_an_rle_window_is_the_decoded_mask_cut_to_it() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        mask = np.zeros((H, W), dtype=np.uint8)
+        for _ in range(int(rng.integers(1, 6))):  # blobs of any size, some touching the borders
+            x, y = rng.integers(-10, W), rng.integers(-10, H)
+            mask[max(y, 0) : y + rng.integers(1, 80), max(x, 0) : x + rng.integers(1, 120)] = 1
+        rle = geo.as_json_rle(geo.encode(mask))
+        for _ in range(5):
+            x0, y0 = int(rng.integers(0, W - 1)), int(rng.integers(0, H - 1))
+            x1, y1 = int(rng.integers(x0 + 1, W + 1)), int(rng.integers(y0 + 1, H + 1))
+            assert np.array_equal(geo.rle_window(rle, (x0, y0, x1, y1)), mask[y0:y1, x0:x1])
+    uncompressed = {"size": [H, W], "counts": [7, 300, 50, H * W - 357]}
+    assert np.array_equal(
+        geo.rle_window(uncompressed, (0, 0, W, H)),
+        geo.decode(geo.to_rle(geo.check_rle(uncompressed, W, H), H, W)),
+    )
