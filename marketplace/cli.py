@@ -252,7 +252,9 @@ class PhaseBars:
 
 @job.command("create")
 @click.option("--token", default=None, help=TOKEN_HELP)
-@click.option("--type", "job_type", type=click.Choice(["boxes", "points", "classification"]), required=True)
+@click.option(
+    "--type", "job_type", type=click.Choice(["boxes", "points", "polygons", "classification"]), required=True
+)
 @click.option("--title", required=True)
 @click.option("--description", default="")
 @click.option("--labels", required=True, help="comma-separated labels (must equal the GT categories)")

@@ -302,6 +302,12 @@ class ProofMismatch(Conflict):
     reason = "proof_mismatch"
 
 
+class WrongJobType(Conflict):
+    """The operation exists for another job type (e.g. the box-to-polygon assist on a boxes job)."""
+
+    reason = "wrong_job_type"
+
+
 #: Reasons sent by errors whose reason depends on the case (documented beside the named ones).
 CASE_REASONS: dict[str, str] = {
     "<thing>_<status>": "a state change the thing's current status does not allow "

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from marketplace.assignments import service
+from marketplace.assignments import assist, service
 from marketplace.assignments.schemas import (
     AssignmentOut,
+    BoxAssistIn,
+    BoxAssistOut,
     ExportAssignmentOut,
     MyAssignmentOut,
     OpenJobOut,
@@ -100,6 +102,19 @@ def get_assignment(
 )
 def submit(assignment_id: Id, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
     return submission.submit(session, user, assignment_id, body)
+
+
+@router.post(
+    "/api/assignments/{assignment_id}/assist/box-to-polygon",
+    response_model=BoxAssistOut,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+)
+def box_to_polygon(
+    assignment_id: Id, body: BoxAssistIn, user: WorkerUser, session: SessionDep, settings: SettingsDep
+) -> BoxAssistOut:
+    """Polygon jobs: rings outlining the object inside a box drawn on one item of my open assignment
+    (GrabCut), for the editor to show as an editable suggestion. Nothing is stored."""
+    return assist.box_to_polygon(session, user, assignment_id, body, settings)
 
 
 def _not_worker(user: User) -> User:

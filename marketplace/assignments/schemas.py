@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.bounds import ApiInput
+from marketplace.geometry.schemas import Coordinates, Rings
 from marketplace.models import AssignmentStatus, JobStatus, JobType
 
 MAX_OBJECTS_PER_ITEM = 1000
@@ -19,12 +20,14 @@ MAX_MOUSE_SAMPLES = 10_000
 
 
 class AnnotationIn(ApiInput):
-    """``geometry``: ``[x, y, w, h]`` for boxes, ``[x, y]`` for points, omitted for classification."""
+    """``geometry``: ``[x, y, w, h]`` for boxes, ``[x, y]`` for points, omitted for classification;
+    for polygons a list of rings ``[[x0, y0, x1, y1, ...], ...]`` (even-odd: a ring inside another
+    is a hole)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     label: str = Field(min_length=1, max_length=200)
-    geometry: list[float] | None = Field(default=None, max_length=4)
+    geometry: Coordinates | Rings | None = None
 
 
 class HoverIn(ApiInput):
@@ -61,6 +64,17 @@ class SubmissionIn(ApiInput):
     model_config = ConfigDict(extra="forbid")
 
     items: list[ItemAnswerIn] = Field(min_length=1, max_length=1000)
+
+
+class BoxAssistIn(ApiInput):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    item_id: str = Field(min_length=1, max_length=64)
+    box: list[float] = Field(min_length=4, max_length=4, description="[x, y, w, h] around the object")
+
+
+class BoxAssistOut(BaseModel):
+    rings: list[list[float]] = Field(description="[[x0, y0, x1, y1, ...], ...], image pixels, even-odd")
 
 
 class SubmitOut(BaseModel):

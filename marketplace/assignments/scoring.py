@@ -18,15 +18,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from marketplace.geometry import polygons as geo
 from marketplace.models import Job, JobType
 
 
 @dataclass(frozen=True)
 class Annotation:
-    """One object: ``geometry`` is ``[x, y, w, h]`` (boxes), ``[x, y]`` (points) or None (classes)."""
+    """One object: ``geometry`` is ``[x, y, w, h]`` (boxes), ``[x, y]`` (points), None (classes), or
+    for polygons a tuple of rings (or, GT only, an RLE dict)."""
 
     label: str
-    geometry: tuple[float, ...] | None = None
+    geometry: Any = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,15 @@ class SimpleScorer:
 
             def close(g: Annotation, s: Annotation) -> float | None:
                 value = iou(g.geometry or (), s.geometry or ())
+                return value if value >= threshold else None
+
+        elif job.type is JobType.polygons:
+            threshold = job.iou_threshold
+
+            def close(g: Annotation, s: Annotation) -> float | None:
+                a = geo.to_rle(g.geometry, gt.height, gt.width)
+                b = geo.to_rle(s.geometry, gt.height, gt.width)
+                value = float(geo.mask_iou([a], [b])[0, 0])
                 return value if value >= threshold else None
 
         else:

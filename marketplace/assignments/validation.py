@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from marketplace.assignments.schemas import SubmissionIn
 from marketplace.errors import InvalidInput
+from marketplace.geometry import polygons as geo
 from marketplace.models import JobType
 
 GEOMETRY_SLACK = 1e-6
@@ -74,7 +75,7 @@ def validate_submission(
 
 
 def _checked_annotation(
-    job: JobRules, image: ImageSize, label: str, geometry: list[float] | None, where: str
+    job: JobRules, image: ImageSize, label: str, geometry: list[Any] | None, where: str
 ) -> dict[str, Any]:
     if label not in job.labels:
         raise InvalidInput(f"{where}: label {label!r} is not one of the job's labels {job.labels}")
@@ -82,6 +83,8 @@ def _checked_annotation(
         if geometry is not None:
             raise InvalidInput(f"{where}: a classification answer has a label and no geometry")
         return {"label": label, "geometry": None}
+    if job.type is JobType.polygons:
+        return {"label": label, "geometry": _check_polygon(geometry, image, where)}
     if job.type is JobType.boxes:
         _check_box(geometry, image, where)
     else:
@@ -90,8 +93,19 @@ def _checked_annotation(
     return {"label": label, "geometry": [float(v) for v in geometry]}
 
 
-def _check_box(geometry: list[float] | None, image: ImageSize, where: str) -> None:
-    if geometry is None or len(geometry) != 4:
+def _check_polygon(geometry: list[Any] | None, image: ImageSize, where: str) -> list[list[float]]:
+    """The rings as stored: exactly as drawn when they are valid, repaired when they cross (see
+    :func:`marketplace.geometry.polygons.check_rings`)."""
+    if not geometry or not isinstance(geometry[0], list):
+        raise InvalidInput(f"{where}: a polygon is a list of rings [[x0, y0, x1, y1, ...], ...]")
+    try:
+        return geo.check_rings(geometry, image.width, image.height)
+    except geo.GeometryError as exc:
+        raise InvalidInput(f"{where}: {exc}") from exc
+
+
+def _check_box(geometry: list[Any] | None, image: ImageSize, where: str) -> None:
+    if geometry is None or len(geometry) != 4 or isinstance(geometry[0], list):
         raise InvalidInput(f"{where}: a box is [x, y, w, h]")
     x, y, w, h = geometry
     if w <= 0 or h <= 0:
@@ -100,8 +114,8 @@ def _check_box(geometry: list[float] | None, image: ImageSize, where: str) -> No
         raise InvalidInput(f"{where}: box {geometry} lies outside the {image.width}x{image.height} image")
 
 
-def _check_point(geometry: list[float] | None, image: ImageSize, where: str) -> None:
-    if geometry is None or len(geometry) != 2:
+def _check_point(geometry: list[Any] | None, image: ImageSize, where: str) -> None:
+    if geometry is None or len(geometry) != 2 or isinstance(geometry[0], list):
         raise InvalidInput(f"{where}: a point is [x, y]")
     x, y = geometry
     if not (0 <= x <= image.width and 0 <= y <= image.height):

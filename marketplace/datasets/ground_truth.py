@@ -8,6 +8,11 @@ Formats (one COCO file; ``file_name`` of each image is its key in the job's data
 - ``points``: COCO person-style keypoints with one keypoint per category
   (``categories[i].keypoints == ["<name>"]``). Each annotation has ``keypoints = [x, y, v]``; ``v = 0``
   (not labelled) is skipped. The annotation's ``bbox``, when present, sets the point tolerance scale.
+- ``polygons``: COCO instances whose ``segmentation`` is either polygons (``[[x0, y0, x1, y1, ...],
+  ...]``, the parts of one object) or an RLE (``{"size": [h, w], "counts": ...}``, compressed or not).
+  Polygons are checked and repaired like a worker's (:mod:`marketplace.geometry.polygons`); parts that
+  overlap are merged into one outline, as COCO unions them. An RLE is kept as it is (scoring uses
+  its real pixels). ``iscrowd = 1`` annotations are skipped, as for boxes.
 - ``classification``: COCO-shaped, with exactly one annotation per GT image carrying only
   ``image_id`` and ``category_id`` (no geometry). A tiled yes/no job is the two-category case.
 
@@ -27,6 +32,7 @@ from typing import Any
 from pycocotools.coco import COCO
 
 from marketplace.errors import InvalidInput
+from marketplace.geometry import polygons as geo
 from marketplace.models.enums import JobType
 
 EDGE_TOLERANCE_PX = 0.5
@@ -35,7 +41,7 @@ EDGE_TOLERANCE_PX = 0.5
 @dataclass(frozen=True)
 class GtObject:
     label: str
-    geometry: list[float] | None
+    geometry: Any  # [x, y, w, h] | [x, y] | rings | RLE dict | None (see the module docstring)
     scale_box: list[float] | None = None  # points: the object's box, when COCO gives one
 
 
@@ -116,11 +122,13 @@ def parse_ground_truth(
     parse_object = {
         JobType.boxes: _box_object,
         JobType.points: _point_object,
+        JobType.polygons: _polygon_object,
         JobType.classification: _class_object,
     }[job_type]
+    sizes = {img_id: (img.get("width"), img.get("height")) for img_id, img in coco.imgs.items()}
     for ann in coco.dataset["annotations"]:
         label = coco.cats[ann["category_id"]]["name"]
-        obj = parse_object(ann, label)
+        obj = parse_object(ann, label, sizes[ann["image_id"]])
         if obj is not None:
             by_id[ann["image_id"]].objects.append(obj)
     if job_type is JobType.classification:
@@ -170,7 +178,10 @@ def _numbers(values: Any, n: int, what: str, ann_id: Any) -> list[float]:
     return out
 
 
-def _box_object(ann: dict[str, Any], label: str) -> GtObject | None:
+Size = tuple[Any, Any]
+
+
+def _box_object(ann: dict[str, Any], label: str, size: Size) -> GtObject | None:
     if ann.get("iscrowd"):
         return None
     x, y, w, h = _numbers(ann.get("bbox"), 4, "bbox", ann.get("id"))
@@ -181,7 +192,7 @@ def _box_object(ann: dict[str, Any], label: str) -> GtObject | None:
     return GtObject(label, [x, y, w, h])
 
 
-def _point_object(ann: dict[str, Any], label: str) -> GtObject | None:
+def _point_object(ann: dict[str, Any], label: str, size: Size) -> GtObject | None:
     x, y, v = _numbers(ann.get("keypoints"), 3, "keypoints", ann.get("id"))
     if v == 0:
         return None
@@ -190,8 +201,26 @@ def _point_object(ann: dict[str, Any], label: str) -> GtObject | None:
     return GtObject(label, [x, y], scale)
 
 
-def _class_object(ann: dict[str, Any], label: str) -> GtObject:
+def _class_object(ann: dict[str, Any], label: str, size: Size) -> GtObject:
     return GtObject(label, None)
+
+
+def _declared(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _polygon_object(ann: dict[str, Any], label: str, size: Size) -> GtObject | None:
+    if ann.get("iscrowd"):
+        return None
+    width, height = (_declared(v) for v in size)
+    segmentation = ann.get("segmentation")
+    try:
+        if isinstance(segmentation, dict):
+            return GtObject(label, geo.check_rle(segmentation, width, height))
+        rings = geo.check_rings(segmentation, width or math.inf, height or math.inf, union=True)
+    except geo.GeometryError as exc:
+        raise InvalidInput(f"GT annotation {ann.get('id')}: segmentation: {exc}", field="gt") from exc
+    return GtObject(label, rings)
 
 
 def _check_one_label_each(images: dict[str, GtImage]) -> None:
@@ -215,6 +244,18 @@ def check_geometry_inside(gt_image: GtImage, width: int, height: int) -> None:
     for obj in gt_image.objects:
         g = obj.geometry
         if g is None:
+            continue
+        if isinstance(g, dict):
+            if g["size"] != [height, width]:
+                raise _fail(
+                    f"a GT mask of {name!r} is {g['size'][1]}x{g['size'][0]}, the image {width}x{height}"
+                )
+            continue
+        if g and isinstance(g[0], list):
+            try:
+                geo.check_rings(g, width, height)
+            except geo.GeometryError as exc:
+                raise _fail(f"a GT polygon of {name!r}: {exc}") from exc
             continue
         if len(g) == 4:
             x, y, w, h = g

@@ -15,6 +15,7 @@ class Role(StrEnum):
 class JobType(StrEnum):
     boxes = "boxes"
     points = "points"
+    polygons = "polygons"
     classification = "classification"
 
 

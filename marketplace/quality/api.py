@@ -49,7 +49,9 @@ class AssignmentQualityOut(BaseModel):
 
 class MergedObjectOut(BaseModel):
     label: str
-    geometry: list[float] | None
+    geometry: list[float] | list[list[float]] | None = Field(
+        description="[x, y, w, h] (boxes), [x, y] (points), rings [[x0, y0, x1, y1, ...], ...] (polygons)"
+    )
     confidence: float
     support: int
 

@@ -14,7 +14,9 @@
   issuance yet, so no extra worker is asked).
 
 Files (under ``results/<job_id>/`` of the platform storage):
-``instances.json`` (COCO boxes) | ``keypoints.json`` (COCO, one keypoint per category) |
+``instances.json`` (COCO boxes; for polygon jobs segmentations, plus ``instances_rle.json`` with
+every mask as an RLE: :mod:`marketplace.quality.polygon_export`) |
+``keypoints.json`` (COCO, one keypoint per category) |
 ``classification.json`` + ``classification.csv`` (image, label, confidence); always
 ``interactions.json`` (what the browser recorded per item) and ``summary.json``. GT images carry the
 requester's GT (``"is_gt": true`` on the COCO image).
@@ -47,6 +49,7 @@ from marketplace.quality.box_calibration import (
     needs_another_worker,
 )
 from marketplace.quality.merging import WorkerBoxes, WorkerPoints, merge_boxes, merge_points
+from marketplace.quality.polygon_export import merge_image, segmentation_fields
 from marketplace.quality.scoring import BoxSet
 from marketplace.quality.selection import Selection, min_expected_cost, select_aggregator
 from marketplace.quality.service import POLICY, point_tolerance_fractions, worker_weight
@@ -61,7 +64,7 @@ CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
 @dataclass
 class MergedObject:
     label: str
-    geometry: list[float] | None
+    geometry: Any  # [x, y, w, h] | [x, y] | None | polygons: rings, or a GT's RLE
     confidence: float
     support: int = 1
     uncertainty: float | None = None  # calibrated boxes: predicted corner SD relative to the box size
@@ -122,7 +125,8 @@ def _gt_objects(session: Session, image_ids: Sequence[int]) -> dict[int, list[Me
 
 
 def _gt_object(ann: GtAnnotation) -> MergedObject:
-    return MergedObject(ann.label, list(ann.geometry) if ann.geometry else None, 1.0)
+    geometry = ann.geometry
+    return MergedObject(ann.label, geometry if isinstance(geometry, list | dict) and geometry else None, 1.0)
 
 
 def _box_set(objects: Sequence[dict[str, Any]]) -> BoxSet:
@@ -157,6 +161,13 @@ def _merge_geometry(
         result.objects = [MergedObject(a["label"], a["geometry"], 1.0) for a in answers[0][1]]
         return result
     if not answers:
+        return result
+    if job.type is JobType.polygons:
+        merged_shapes = merge_image(
+            image.height, image.width, answers, weights, iou_threshold=job.iou_threshold, quorum=POLICY.quorum
+        )
+        result.objects = [MergedObject(*shape) for shape in merged_shapes]
+        result.low_confidence = any(o.confidence < POLICY.box_low_confidence for o in result.objects)
         return result
     if job.type is JobType.boxes and calibration is not None:
         calibrated = merge_boxes_calibrated(
@@ -293,11 +304,25 @@ def coco_images(results: Sequence[ImageResult]) -> list[dict[str, Any]]:
     ]
 
 
-def coco_instances(job: Job, results: Sequence[ImageResult]) -> dict[str, Any]:
+def coco_instances(job: Job, results: Sequence[ImageResult], *, rle: bool = False) -> dict[str, Any]:
+    """COCO instances: boxes, or for polygon jobs segmentations (``rle``: every one as an RLE)."""
     cat_id = {label: n + 1 for n, label in enumerate(job.labels)}
     annotations: list[dict[str, Any]] = []
     for r in results:
         for obj in r.objects:
+            if job.type is JobType.polygons:
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": r.image.id,
+                        "category_id": cat_id[obj.label],
+                        **segmentation_fields(obj.geometry, r.image.height, r.image.width, rle=rle),
+                        "iscrowd": 0,
+                        "score": obj.confidence,
+                        "support": obj.support,
+                    }
+                )
+                continue
             x, y, w, h = obj.geometry or [0.0, 0.0, 0.0, 0.0]
             annotations.append(
                 {
@@ -398,6 +423,9 @@ def build_files(
     files: dict[str, bytes] = {}
     if job.type is JobType.boxes:
         files["instances.json"] = _json(coco_instances(job, results))
+    elif job.type is JobType.polygons:
+        files["instances.json"] = _json(coco_instances(job, results))
+        files["instances_rle.json"] = _json(coco_instances(job, results, rle=True))
     elif job.type is JobType.points:
         files["keypoints.json"] = _json(coco_keypoints(job, results))
     else:

@@ -14,6 +14,7 @@ from marketplace.config import Settings
 from marketplace.media.service import job_image_url
 from marketplace.models import Assignment, Job
 from marketplace.quality import repository as repo
+from marketplace.quality.polygon_export import display_rings
 from marketplace.quality.service import gt_image_view, worker_accuracy
 
 
@@ -42,7 +43,8 @@ def worker_context(session: Session, job_id: int, worker_id: int) -> dict[str, A
 def _gt_objects(session: Session, image_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     for ann in repo.gt_annotations(session, image_ids):
-        out.setdefault(ann.image_id, []).append({"label": ann.label, "geometry": ann.geometry})
+        geometry = display_rings(ann.geometry)  # a polygon GT kept as an RLE is shown as rings
+        out.setdefault(ann.image_id, []).append({"label": ann.label, "geometry": geometry})
     return out
 
 

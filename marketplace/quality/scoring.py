@@ -64,6 +64,7 @@ class ItemScore:
     submitted_count: int
     matched: int
     conflicts: tuple[Conflict, ...] = ()
+    boundary_iou: float | None = None  # polygons: mean boundary IoU of the matched pairs (reported only)
 
     @property
     def accuracy(self) -> float:

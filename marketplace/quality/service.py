@@ -53,6 +53,7 @@ from marketplace.models import (
 from marketplace.quality import repository as repo
 from marketplace.quality.adaptive import GtPolicy, gt_accuracy, keep_probability, prior_llr
 from marketplace.quality.gt_stats import gt_rating, should_retire, too_little_gt_left
+from marketplace.quality.polygons import PolygonSet, score_polygons
 from marketplace.quality.scoring import (
     DEFAULT_POINT_TOLERANCE_BOX,
     DEFAULT_POINT_TOLERANCE_IMAGE,
@@ -133,6 +134,10 @@ def score_on_gt(
         truth: dict[Hashable, Any] = {k: _class_answer(item.objects) for k, item in gt.items()}
         given: dict[Hashable, Any] = {k: _class_answer(answers.get(k, ())) for k in gt}
         return score_classification(truth, given, target=target)
+    if job.type is JobType.polygons:
+        gt_shapes: dict[Hashable, PolygonSet] = {k: _polygons(item.objects, item) for k, item in gt.items()}
+        sub_shapes: dict[Hashable, PolygonSet] = {k: _polygons(answers.get(k, ()), gt[k]) for k in gt}
+        return score_polygons(gt_shapes, sub_shapes, target=target, iou_threshold=job.iou_threshold)
     if job.type is JobType.boxes:
         gt_boxes: dict[Hashable, BoxSet] = {k: _boxes(item.objects) for k, item in gt.items()}
         sub_boxes: dict[Hashable, BoxSet] = {k: _boxes(answers.get(k, ())) for k in gt}
@@ -149,6 +154,10 @@ def score_on_gt(
 
 def _boxes(objects: Sequence[Annotation]) -> BoxSet:
     return BoxSet.of([list(o.geometry or (0, 0, 0, 0)) for o in objects], [o.label for o in objects])
+
+
+def _polygons(objects: Sequence[Annotation], item: GtItem) -> PolygonSet:
+    return PolygonSet.of([o.geometry for o in objects], [o.label for o in objects], item.height, item.width)
 
 
 def _points(objects: Sequence[Annotation], size: tuple[float, float] | None) -> PointSet:
@@ -188,6 +197,7 @@ def score_details(score: AssignmentScore) -> dict[str, Any]:
                 "accuracy": item.accuracy,
                 "passed": item_passed(item, score.target),
                 "conflicts": conflict_dicts(item),
+                **({} if item.boundary_iou is None else {"boundary_iou": item.boundary_iou}),
             }
             for item in score.items
         },
@@ -441,7 +451,13 @@ def scoring_inputs(
 
 
 def _annotation(label: str, geometry: Any) -> Annotation:
-    return Annotation(label=label, geometry=tuple(float(v) for v in geometry) if geometry else None)
+    if not geometry:
+        return Annotation(label=label)
+    if isinstance(geometry, dict):  # a polygon GT kept as its RLE
+        return Annotation(label=label, geometry=geometry)
+    if isinstance(geometry[0], list):  # polygon rings
+        return Annotation(label=label, geometry=tuple(tuple(float(v) for v in ring) for ring in geometry))
+    return Annotation(label=label, geometry=tuple(float(v) for v in geometry))
 
 
 def rescore(session: Session, job: Job, assignment: Assignment) -> AssignmentScore:

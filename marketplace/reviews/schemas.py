@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.bounds import ApiInput, StrictId
+from marketplace.geometry.schemas import Coordinates, Rings
 from marketplace.models import DisputeKind, DisputeStatus
 
 
@@ -32,7 +33,9 @@ class GtObjectIn(ApiInput):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     label: str = Field(min_length=1, max_length=200)
-    geometry: list[float] | None = Field(default=None, max_length=4)
+    geometry: Coordinates | Rings | None = Field(
+        default=None, description="[x, y, w, h] (boxes), [x, y] (points), rings (polygons) or none"
+    )
 
 
 class DecisionIn(ApiInput):

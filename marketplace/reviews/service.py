@@ -8,11 +8,13 @@ A decision is recorded with who and when, applied in the same transaction, and c
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from marketplace.errors import AlreadyAppealed, AlreadyDecided, InvalidInput, NotFound, NotRejected
+from marketplace.geometry import polygons as geo
 from marketplace.models import (
     Assignment,
     AssignmentStatus,
@@ -21,6 +23,7 @@ from marketplace.models import (
     DisputeKind,
     DisputeStatus,
     Job,
+    JobType,
     User,
     utcnow,
 )
@@ -267,11 +270,17 @@ def image_for(dispute: Dispute, body: DecisionIn) -> int:
     return image_id
 
 
-def checked_gt_object(job: Job, label: str, geometry: list[float] | None) -> dict[str, Any]:
+def checked_gt_object(job: Job, label: str, geometry: list[Any] | None) -> dict[str, Any]:
     if label not in job.labels:
         raise InvalidInput(f"label {label!r} is not one of the job's labels {job.labels}", field="gt_objects")
+    if job.type is JobType.polygons:
+        try:
+            rings = geo.check_rings(geometry, math.inf, math.inf)
+        except geo.GeometryError as exc:
+            raise InvalidInput(f"a polygons GT object: {exc}", field="gt_objects") from exc
+        return {"label": label, "geometry": rings}
     expected = {"boxes": 4, "points": 2, "classification": 0}[job.type.value]
-    if (len(geometry) if geometry else 0) != expected:
+    if (len(geometry) if geometry else 0) != expected or (geometry and isinstance(geometry[0], list)):
         raise InvalidInput(f"a {job.type.value} GT object needs {expected} coordinates", field="gt_objects")
     return {"label": label, "geometry": [float(v) for v in geometry] if geometry else None}
 

@@ -9,6 +9,7 @@
 // stored, and decodes the first image before the swap so the next page still appears complete.
 import { ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES } from "./api.js";
 import { CanvasEditor } from "./canvas_editor.js";
+import { PolygonEditor } from "./polygon_editor.js";
 import { TiledEditor } from "./tiled.js";
 
 const cfg = pageConfig();
@@ -158,9 +159,13 @@ function editorFor(kind) {
   if (state.editor && state.editor.destroy) state.editor.destroy();
   const root = $("editor-root");
   const onChange = () => clearNotice();
-  state.editor = kind === "classification"
-    ? new TiledEditor(root, { onChange })
-    : new CanvasEditor(root, { mode: kind, labels: [], onChange });
+  if (kind === "classification") state.editor = new TiledEditor(root, { onChange });
+  else if (kind === "polygons") {
+    const assist = (itemId, box) => post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`,
+      { item_id: itemId, box }).then((r) => r.rings);
+    state.editor = new PolygonEditor(root, { labels: [], onChange, assist });
+  }
+  else state.editor = new CanvasEditor(root, { mode: kind, labels: [], onChange });
   state.editorKind = kind;
   return state.editor;
 }

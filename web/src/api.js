@@ -121,4 +121,5 @@ export function formatDuration(seconds) {
   return `${s} s`;
 }
 
-export const TYPE_NAMES = { boxes: "Bounding boxes", points: "Points", classification: "Tiled classification" };
+export const TYPE_NAMES = { boxes: "Bounding boxes", points: "Points", polygons: "Polygons",
+  classification: "Tiled classification" };

@@ -10,6 +10,7 @@ const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
 const CURSORS = { nw: "nwse-resize", se: "nwse-resize", ne: "nesw-resize", sw: "nesw-resize", n: "ns-resize",
   s: "ns-resize", e: "ew-resize", w: "ew-resize" };
 
+const NOUNS = { boxes: "box", points: "point", polygons: "shape" };
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 const round2 = (v) => Math.round(v * 100) / 100;
 
@@ -41,7 +42,7 @@ export class CanvasEditor {
   // -- DOM ------------------------------------------------------------------------------------------
 
   build(root) {
-    const noun = this.mode === "boxes" ? "box" : "point";
+    const noun = NOUNS[this.mode] || "point";
     this.canvas = h("canvas", { "aria-hidden": "true" });
     this.stage = h("div", {
       class: "stage", tabindex: "0", role: "application",
@@ -591,7 +592,7 @@ export class CanvasEditor {
   refreshList() {
     const item = this.item;
     if (!item) return;
-    const noun = this.mode === "boxes" ? "box" : "point";
+    const noun = NOUNS[this.mode] || "point";
     this.list.replaceChildren(...item.objects.map((o, n) => {
       const text = this.mode === "boxes"
         ? `${this.labels[o.label]} — ${Math.round(o.w)}×${Math.round(o.h)} at (${Math.round(o.x)}, ${Math.round(o.y)})`

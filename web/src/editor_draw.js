@@ -10,7 +10,9 @@ export function drawObject(ed, o, selected) {
   const color = COLORS[o.label % COLORS.length];
   ctx.strokeStyle = color;
   ctx.lineWidth = selected ? 3 : 2;
-  if (ed.mode === "boxes") {
+  if (ed.mode === "polygons") {
+    drawPolygon(ed, o, selected, color);
+  } else if (ed.mode === "boxes") {
     const a = ed.toScreen(o.x, o.y);
     const b = ed.toScreen(o.x + o.w, o.y + o.h);
     ctx.fillStyle = selected ? "rgba(255,255,255,0.12)" : "rgba(0,0,0,0)";
@@ -34,6 +36,53 @@ export function drawObject(ed, o, selected) {
     ctx.stroke();
     drawTag(ctx, ed.labels[o.label], s.x + 8, s.y - 8, color);
   }
+}
+
+/** Twice the signed area of a ring of {x, y} points (shoelace). */
+export function ringArea(ring) {
+  let sum = 0;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) sum += (ring[j].x + ring[i].x) * (ring[j].y - ring[i].y);
+  return sum / 2;
+}
+
+/** An SVG path of flat rings [[x0, y0, x1, y1, ...], ...] (fill it with fill-rule="evenodd"). */
+export function ringsPath(rings) {
+  return rings.map((ring) => {
+    const pts = [];
+    for (let k = 0; k + 1 < ring.length; k += 2) pts.push(`${ring[k]} ${ring[k + 1]}`);
+    return `M${pts.join("L")}Z`;
+  }).join("");
+}
+
+/** A polygon: its rings filled even-odd (holes stay open), the vertices of the selected one as handles
+ * (the vertex Delete would remove drawn solid). */
+function drawPolygon(ed, o, selected, color) {
+  const ctx = ed.ctx;
+  ctx.beginPath();
+  for (const ring of o.rings) {
+    ring.forEach((p, i) => {
+      const s = ed.toScreen(p.x, p.y);
+      if (i) ctx.lineTo(s.x, s.y); else ctx.moveTo(s.x, s.y);
+    });
+    ctx.closePath();
+  }
+  ctx.save();
+  ctx.globalAlpha = selected ? 0.35 : 0.22;
+  ctx.fillStyle = color;
+  ctx.fill("evenodd");
+  ctx.restore();
+  ctx.stroke();
+  const first = o.rings[0] && o.rings[0][0] ? ed.toScreen(o.rings[0][0].x, o.rings[0][0].y) : null;
+  if (first) drawTag(ctx, ed.labels[o.label], first.x, first.y, color);
+  if (!selected) return;
+  const active = ed.active && ed.active.id === o.id ? ed.active : null;
+  o.rings.forEach((ring, r) => ring.forEach((p, i) => {
+    const s = ed.toScreen(p.x, p.y);
+    const on = active && active.ring === r && active.index === i;
+    ctx.fillStyle = on ? color : "#fff";
+    ctx.fillRect(s.x - HANDLE + 1, s.y - HANDLE + 1, (HANDLE - 1) * 2, (HANDLE - 1) * 2);
+    ctx.strokeRect(s.x - HANDLE + 1, s.y - HANDLE + 1, (HANDLE - 1) * 2, (HANDLE - 1) * 2);
+  }));
 }
 
 /** Boxes: thin lines through the pointer across the image, to line up a box's edges. */

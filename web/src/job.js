@@ -171,7 +171,8 @@ function size(bytes) {
 }
 
 const RESULT_NAMES = {
-  "instances.json": "Merged boxes (COCO instances)",
+  "instances.json": "Merged objects (COCO instances)",
+  "instances_rle.json": "Merged masks (COCO instances, every mask as RLE)",
   "keypoints.json": "Merged points (COCO keypoints)",
   "classification.json": "Merged classes (JSON)",
   "classification.csv": "Merged classes (CSV)",

@@ -1,7 +1,7 @@
 // The requester's results browser: every data image with the merged objects drawn on it, least sure
 // first (or filtered to the images the workers disagree on); clicking one shows each worker's version.
 import { get, h, pageConfig } from "./api.js";
-import { COLORS } from "./editor_draw.js";
+import { COLORS, ringsPath } from "./editor_draw.js";
 
 const $ = (id) => document.getElementById(id);
 const { job_id: jobId } = pageConfig();
@@ -22,7 +22,8 @@ function svg(tag, attrs = {}, text = null) {
   return el;
 }
 
-/** An image with objects drawn over it in image pixels (boxes [x, y, w, h], points [x, y]). */
+/** An image with objects drawn over it in image pixels (boxes [x, y, w, h], points [x, y], polygons
+ * [[x0, y0, x1, y1, ...], ...]). */
 function figure(item, objects) {
   const width = item.width || 100;
   const height = item.height || 100;
@@ -35,7 +36,10 @@ function figure(item, objects) {
   for (const o of objects) {
     const g = o.geometry || [];
     const stroke = color(o.label);
-    if (g.length === 4) {
+    if (Array.isArray(g[0])) { // polygons: rings filled even-odd
+      overlay.append(svg("path", { class: "shape", d: ringsPath(g), stroke, fill: stroke }));
+      tag(o.label, g[0][0], g[0][1], stroke);
+    } else if (g.length === 4) {
       overlay.append(svg("rect", { class: "box", x: g[0], y: g[1], width: g[2], height: g[3], stroke }));
       tag(o.label, g[0], g[1], stroke);
     } else if (g.length === 2) {

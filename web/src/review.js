@@ -2,6 +2,7 @@
 // worker's annotations against the GT or the merged result (SVG overlays drawn by our own code), the
 // conflicts the quality engine found, the history (who and when), and the decisions.
 import { get, h, post } from "./api.js";
+import { ringsPath } from "./editor_draw.js";
 
 const $ = (id) => document.getElementById(id);
 const NS = "http://www.w3.org/2000/svg";
@@ -157,7 +158,11 @@ function overlay(image, objects, caption) {
   for (const o of objects) {
     const g = o.geometry;
     const cls = `obj${o.flagged ? " flagged" : ""}${o.dashed ? " dashed" : ""}`;
-    if (g && g.length === 4) {
+    if (g && Array.isArray(g[0])) { // polygons: rings filled even-odd (holes stay open)
+      root.append(svg("path", { d: ringsPath(g), class: cls, stroke: o.colour, style: `fill:${o.colour}`,
+        "stroke-width": unit * 0.6 }));
+      labels.push({ x: g[0][0], y: g[0][1], o });
+    } else if (g && g.length === 4) {
       root.append(svg("rect", { x: g[0], y: g[1], width: Math.max(g[2], 0.5), height: Math.max(g[3], 0.5), class: cls,
         stroke: o.colour, "stroke-width": unit * 0.8 }));
       labels.push({ x: g[0], y: g[1], o });
@@ -389,7 +394,7 @@ function decisionForm(d) {
     image: field("d-image", "GT image", imageSelect),
     worker: field("d-worker", "Worker to ban", workerSelect),
     gt: field("d-gt", "Correct GT objects (JSON)", gtText,
-      `One object per entry: {"label": …, "geometry": ${jobTypeOf(d) === "boxes" ? "[x, y, w, h]" : jobTypeOf(d) === "points" ? "[x, y]" : "null"}}. ` +
+      `One object per entry: {"label": …, "geometry": ${{ boxes: "[x, y, w, h]", points: "[x, y]", polygons: "[[x0, y0, x1, y1, …], …]" }[jobTypeOf(d)] || "null"}}. ` +
       "Prefilled with the worker's answer on that image."),
   };
   const prefill = () => {

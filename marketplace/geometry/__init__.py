@@ -1,0 +1,1 @@
+"""Pure geometry shared by the domains (no database, no I/O)."""
