@@ -69,8 +69,9 @@ class JobSpec(ApiInput):
         default=None,
         ge=1,
         le=20,
-        description="dynamic overlap (classification): an image whose merged answer is less certain "
-        "than confidence_threshold goes to one more worker, until it has max_overlap answers; only "
+        description="dynamic overlap (classification, boxes): an image whose merged answer is less "
+        "certain than confidence_threshold (boxes: a box drawn by one worker, or with uncertain "
+        "corners) goes to one more worker, until it has max_overlap answers; only "
         "then to a reviewer. The bounty reserves for every image reaching max_overlap, and what is not "
         "spent is refunded. Omitted: overlap (off).",
     )
@@ -127,8 +128,8 @@ class JobSpec(ApiInput):
             return self
         if self.max_overlap < self.overlap:
             raise ValueError(f"max_overlap ({self.max_overlap}) must be at least overlap ({self.overlap})")
-        if self.type is not JobType.classification:
-            raise ValueError("max_overlap: dynamic overlap is offered for classification jobs for now")
+        if self.type not in (JobType.classification, JobType.boxes):
+            raise ValueError("max_overlap: dynamic overlap is offered for classification and box jobs")
         return self
 
     @model_validator(mode="after")

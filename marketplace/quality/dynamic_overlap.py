@@ -13,7 +13,8 @@ extra answers are in; an image that reaches the cap still uncertain goes to revi
 Money: the bounty was divided as if every normal chunk were issued ``max_overlap`` times, so the pay
 per assignment is fixed up front and an extra chunk is paid like any assignment. Extra chunks are cut
 only while that reserve has room (:func:`~marketplace.assignments.overlap_repository.reserve_left`);
-what is not spent is the refund at completion. Classification jobs only, for now.
+what is not spent is the refund at completion. Classification and box jobs (boxes: the
+GT-calibrated merge's uncertain or lone boxes, :func:`uncertain_box_images`).
 """
 
 from __future__ import annotations
@@ -29,17 +30,31 @@ from marketplace.assignments import repository as assignments_repo
 from marketplace.models import Job, JobType
 from marketplace.quality import repository as repo
 from marketplace.quality.adaptive import answer_posterior, class_prior, gt_accuracy, wants_another_worker
-from marketplace.quality.export import single_label
+from marketplace.quality.box_calibration import (
+    DYNAMIC_MAX_UNCERTAINTY,
+    learn_box_calibration,
+    merge_boxes_calibrated,
+    needs_another_worker,
+)
+from marketplace.quality.export import box_calibration_for, box_set, gt_objects, single_label
+from marketplace.quality.merging import WorkerBoxes
+from marketplace.quality.service import POLICY, worker_weight
 
+UNCALIBRATED = learn_box_calibration({}, {})  # too little GT yet: boxes are merged as drawn
 CROWD_PRIOR_STRENGTH = 4.0  # a worker's GT record counts against this many of the crowd's GT items
 
 
+DYNAMIC_TYPES = (JobType.classification, JobType.boxes)
+
+
 def enabled(job: Job) -> bool:
-    return job.type is JobType.classification and job.overlap_cap > job.overlap
+    return job.type in DYNAMIC_TYPES and job.overlap_cap > job.overlap
 
 
 def uncertain_images(session: Session, job: Job, image_ids: Sequence[int]) -> list[int]:
     """The images among ``image_ids`` that want one more answer (below the threshold, under the cap)."""
+    if job.type is JobType.boxes:
+        return uncertain_box_images(session, job, image_ids)
     labels = list(job.labels)
     index = {label: k for k, label in enumerate(labels)}
     records = {r.worker_id: r for r in repo.worker_records(session, job.id)}
@@ -67,6 +82,26 @@ def uncertain_images(session: Session, job: Job, image_ids: Sequence[int]) -> li
         )
         count = len(answers.get(image_id, []))
         if wants_another_worker(float(posterior.max()), count, job.confidence_threshold, job.overlap_cap):
+            out.append(image_id)
+    return out
+
+
+def uncertain_box_images(session: Session, job: Job, image_ids: Sequence[int]) -> list[int]:
+    """Boxes: an image wants one more worker while its GT-calibrated merge has a box drawn by one
+    worker only or whose corners are uncertain (above ``DYNAMIC_MAX_UNCERTAINTY`` of its size)."""
+    gt_ids = assignments_repo.image_ids(session, job.id, gt=True)
+    calibration = box_calibration_for(session, job, gt_ids, gt_objects(session, gt_ids)) or UNCALIBRATED
+    weights = {r.worker_id: worker_weight(r) for r in repo.worker_records(session, job.id)}
+    answers: dict[int, list[WorkerBoxes]] = defaultdict(list)
+    for image_id, worker_id, answer in overlap_repo.accepted_answers_on(session, image_ids):
+        answers[image_id].append(WorkerBoxes(worker_id, box_set(answer or []), weights.get(worker_id, 0.5)))
+    out = []
+    for image_id in image_ids:
+        given = answers.get(image_id, [])
+        if len(given) >= job.overlap_cap:
+            continue
+        merged = merge_boxes_calibrated(given, calibration, quorum=POLICY.quorum)
+        if len(needs_another_worker(merged, max_uncertainty=DYNAMIC_MAX_UNCERTAINTY)):
             out.append(image_id)
     return out
 

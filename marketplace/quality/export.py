@@ -103,7 +103,7 @@ def merge_job_report(session: Session, job: Job) -> JobMerge:
     images = repo.job_images(session, job.id)
     weights = {r.worker_id: worker_weight(r) for r in repo.worker_records(session, job.id)}
     answers = _answers_by_image(repo.accepted_answers(session, job.id))
-    gt = _gt_objects(session, [i.id for i in images if i.is_gt])
+    gt = gt_objects(session, [i.id for i in images if i.is_gt])
     results = [ImageResult(img, gt.get(img.id, []), 0, True) for img in images if img.is_gt]
     data = [img for img in images if not img.is_gt]
     aggregation = None
@@ -112,12 +112,12 @@ def merge_job_report(session: Session, job: Job) -> JobMerge:
         results += classified
         aggregation = selection.report() if selection else None
     else:
-        calibration = _box_calibration(session, job, [img.id for img in images if img.is_gt], gt)
+        calibration = box_calibration_for(session, job, [img.id for img in images if img.is_gt], gt)
         results += [_merge_geometry(job, img, answers.get(img.id, []), weights, calibration) for img in data]
     return JobMerge(sorted(results, key=lambda r: r.image.id), aggregation)
 
 
-def _gt_objects(session: Session, image_ids: Sequence[int]) -> dict[int, list[MergedObject]]:
+def gt_objects(session: Session, image_ids: Sequence[int]) -> dict[int, list[MergedObject]]:
     out: dict[int, list[MergedObject]] = defaultdict(list)
     for ann in repo.gt_annotations(session, image_ids):
         out[ann.image_id].append(_gt_object(ann))
@@ -129,23 +129,23 @@ def _gt_object(ann: GtAnnotation) -> MergedObject:
     return MergedObject(ann.label, geometry if isinstance(geometry, list | dict) and geometry else None, 1.0)
 
 
-def _box_set(objects: Sequence[dict[str, Any]]) -> BoxSet:
+def box_set(objects: Sequence[dict[str, Any]]) -> BoxSet:
     return BoxSet.of([o["geometry"] for o in objects], [o["label"] for o in objects])
 
 
-def _box_calibration(
+def box_calibration_for(
     session: Session, job: Job, gt_images: Sequence[int], gt: dict[int, list[MergedObject]]
 ) -> BoxCalibration | None:
     """What the workers' answers on GT images teach about their boxes (None: nothing learned)."""
-    if job.type is not JobType.boxes or job.overlap < 2:
+    if job.type is not JobType.boxes or job.overlap_cap < 2:
         return None
     drawn: dict[Hashable, dict[Hashable, BoxSet]] = defaultdict(dict)
     for image_id, worker_id, answer in repo.gt_answers(session, job.id):
-        drawn[image_id][worker_id] = _box_set(answer or [])
+        drawn[image_id][worker_id] = box_set(answer or [])
     truth: dict[Hashable, BoxSet] = {
         i: BoxSet.of([o.geometry for o in gt.get(i, [])], [o.label for o in gt.get(i, [])]) for i in gt_images
     }
-    calibration = learn_box_calibration(drawn, truth, overlap=job.overlap)
+    calibration = learn_box_calibration(drawn, truth, overlap=max(job.overlap, 2))
     return calibration if calibration.learned else None
 
 
@@ -171,7 +171,7 @@ def _merge_geometry(
         return result
     if job.type is JobType.boxes and calibration is not None:
         calibrated = merge_boxes_calibrated(
-            [WorkerBoxes(w, _box_set(ans), weights.get(w, 0.5)) for w, ans in answers],
+            [WorkerBoxes(w, box_set(ans), weights.get(w, 0.5)) for w, ans in answers],
             calibration,
             quorum=POLICY.quorum,
         )

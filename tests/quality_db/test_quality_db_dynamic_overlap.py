@@ -152,7 +152,7 @@ def test_dynamic_overlap_is_refused_where_it_does_not_apply(
     requester = make_user("requester")
     coco = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "cat"}]}
     cases = [
-        ({"type": "boxes", "max_overlap": 3}, "classification"),
+        ({"type": "points", "max_overlap": 3}, "classification and box jobs"),
         ({"type": "classification", "labels": LABELS, "overlap": 3, "max_overlap": 2}, "at least overlap"),
         ({"type": "classification", "labels": LABELS, "confidence_threshold": 1.0}, "confidence_threshold"),
     ]
@@ -162,3 +162,29 @@ def test_dynamic_overlap_is_refused_where_it_does_not_apply(
         )
         assert r.status_code == 422, r.text
         assert message in r.text
+
+
+def test_a_box_only_one_worker_drew_gets_a_second_worker(
+    client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    job = quality_job(
+        "boxes", data=4, gt=10, assignment_size=SIZE, gt_per_assignment=1, gt_spot_check=1.0, max_overlap=2
+    )
+    first, second = make_user("worker"), make_user("worker")
+    drawn: set[int] = set()
+
+    def some_boxes(token: str) -> list[dict[str, Any]]:
+        image = item_truth(settings, [token])[token][1]
+        if image % 2:
+            return []  # nothing to draw here: one worker saying so is enough
+        drawn.add(image)
+        return [{"label": "cat", "geometry": [4.0, 4.0, 20.0, 20.0]}]
+
+    for _ in range(2):
+        _do(client, settings, first, job["id"], some_boxes)
+    assert _job_row(settings, job["id"]).status is JobStatus.active
+    again = _do(client, settings, second, job["id"], some_boxes)
+    assert sorted(again) == sorted(drawn) and len(drawn) == 2
+    assert _job_row(settings, job["id"]).status is JobStatus.completed
+    counts = _answers_per_image(settings, job["id"])
+    assert {i: n for i, n in counts.items() if n == 2} == {i: 2 for i in drawn}
