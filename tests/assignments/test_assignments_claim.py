@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select
 
 from marketplace.assignments.service import choose_gt, place_items
@@ -55,14 +57,18 @@ def test_claim_gives_items_in_order_with_opaque_ids(
     assert r2.json()["reason"] == "already_assigned" and r2.json()["assignment_id"] == body["assignment_id"]
 
 
-def test_the_image_link_serves_the_image(
+def test_the_image_link_serves_the_image_as_its_rendition(
     client: TestClient, make_job: JobFactory, make_user: UserFactory
 ) -> None:
+    """The job's files are PNGs; the worker gets their JPEG serving renditions, at the item's size."""
     job = make_job()
     body = claim(client, make_user("worker"), job["id"]).json()
     path = body["items"][0]["image_url"].removeprefix("http://127.0.0.1:8000")
     r = client.get(path)
-    assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
+    assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff"
+    assert r.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(r.content)) as image:
+        assert image.size == (body["items"][0]["width"], body["items"][0]["height"])
 
 
 def test_nothing_left_and_overlap_goes_to_different_workers(
