@@ -6,10 +6,11 @@
    storage under a random key, recording progress on the job after every batch (the dashboard and
    ``tilework job show`` read it). It resumes where it stopped (images with a rendition are
    skipped) and two runs at once do no harm (the first rendition of an image is kept);
-3. :func:`finish_ingest`: with every image rendered the job becomes ``active`` and is cut into
-   chunks, in one transaction on the locked job. If any file could not be made into a rendition,
-   nothing opens: the job becomes ``failed`` with the list of bad files, its renditions are
-   dropped, and its money goes back to the requester, as for any funded job that cannot start.
+3. :func:`finish_ingest`: with every image rendered the job becomes ``active``, the platform fee is
+   taken and the images are cut into chunks, in one transaction on the locked job. If any file
+   could not be made into a rendition, nothing opens: the job becomes ``failed`` with the list of
+   bad files, its renditions are dropped, and all its money (no fee: the job never ran) goes back to
+   the requester, as for any funded job that cannot start.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from marketplace.media import service as media
 from marketplace.media.service import IngestFailure
 from marketplace.models import FundingStatus, Job, JobStatus
 from marketplace.payments import repository as payments_repo
+from marketplace.payments import service as payments
 from marketplace.payouts import service as payouts
 from workers.enqueue import after_commit, enqueue
 
@@ -121,6 +123,9 @@ def finish_ingest(
         return job.status
     job.ingested_count = job.image_count
     transition(job, JobStatus.active)
+    funding = payments_repo.funding_for_job(session, job.id)
+    if funding is not None and funding.status is FundingStatus.succeeded:
+        payments.take_fee(session, funding)
     assignments.open_job_for_work(session, job)
     return job.status
 

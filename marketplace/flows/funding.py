@@ -7,9 +7,9 @@ each event stored under its external id before any work and applied once:
    records the deposit in the ledger, once per funding;
 2. a job cancelled before its money arrived, or funded with less than its bounty, gives it all back
    (payouts settle the job as cancelled);
-3. otherwise the platform fee is taken and the job activates (:mod:`marketplace.flows.activation`):
-   its images are made into serving renditions, then cut into chunks the assignment server opens to
-   workers.
+3. otherwise the job activates (:mod:`marketplace.flows.activation`): its images are made into
+   serving renditions, then the platform fee is taken and the images are cut into chunks the
+   assignment server opens to workers.
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ def funds_arrived(session: Session, funding: JobFunding, amount: int, *, source:
         transition(job, JobStatus.cancelled)
         payouts.settle(session, job, action="cancel")
     else:
-        payments.take_fee(session, funding)
-        activate(session, job)
+        activate(session, job)  # the fee is taken when the job opens (a job that never opens owes none)
     return True
 
 

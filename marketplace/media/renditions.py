@@ -76,8 +76,11 @@ def render(data: bytes, *, max_pixels: int, max_long_side: int = MAX_LONG_SIDE) 
     if scale < 1.0:
         size = (max(1, round(original_width * scale)), max(1, round(original_height * scale)))
         rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # Only the pixels go on: Pillow writes an image's remembered EXIF, comment or profile back out
+    # when saving, so the encoder gets a new image that never had any.
+    clean = Image.frombytes("RGB", rgb.size, rgb.tobytes())
     out = io.BytesIO()
-    rgb.save(out, format=FORMAT, quality=QUALITY, subsampling="4:2:0", optimize=False, progressive=False)
+    clean.save(out, format=FORMAT, quality=QUALITY, subsampling="4:2:0", optimize=False, progressive=False)
     return Rendered(out.getvalue(), rgb.width, rgb.height, scale, original_width, original_height)
 
 
