@@ -48,6 +48,7 @@ def activate(session: Session, job: Job) -> None:
     transition(job, JobStatus.ingesting)
     job.ingested_count = 0
     job.ingest_errors = None
+    session.flush()  # written now: a caller may refresh the job from the database before committing
     factory, settings, job_id = sibling_factory(session), settings_of(session), job.id
     enqueue(session, "media.ingest_job", job_id, eager=lambda: run_ingest(factory, settings, job_id))
 
