@@ -380,7 +380,8 @@ def job_ingest(job_id: int, token: str | None) -> None:
     """Make (or resume) the serving renditions of a job being activated, here, with a progress bar.
 
     The background task does the same work when the job is funded; this runs it in the foreground
-    (a long ingest, a worker that was down). Safe beside the task: images already done are skipped."""
+    (a long ingest, a worker that was down). Safe beside the task: images already done are skipped.
+    On a job that is already open (activated before renditions existed) it adds the missing ones."""
     from marketplace.db import session_factory, session_scope
     from marketplace.flows.activation import run_ingest
     from marketplace.jobs import service
@@ -391,8 +392,8 @@ def job_ingest(job_id: int, token: str | None) -> None:
     with session_scope(factory) as session:
         account = _requester(session, _token(token))
         found = service.get_job_for(session, account, job_id)
-        if found.status.value != "ingesting":
-            raise click.ClickException(f"job {job_id} is {found.status.value}, not being activated")
+        if found.status.value not in ("ingesting", "active", "validating"):
+            raise click.ClickException(f"job {job_id} is {found.status.value}: it has nothing to ingest")
     bar = Progress("ingesting", total=None, unit="img")
 
     def progress(done: int, total: int) -> None:

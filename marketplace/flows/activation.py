@@ -38,6 +38,8 @@ from workers.enqueue import after_commit, enqueue
 log = logging.getLogger(__name__)
 
 BATCH = 32
+#: open jobs whose missing renditions :func:`run_ingest` makes without touching their status
+BACKFILLED = (JobStatus.active, JobStatus.validating)
 MAX_LISTED_FAILURES = 1000
 #: progress(done, total) after every image
 IngestProgress = Callable[[int, int], None]
@@ -60,14 +62,22 @@ def run_ingest(
     progress: IngestProgress | None = None,
 ) -> JobStatus | None:
     """Ingest what is left of an ``ingesting`` job, then finish its activation. Returns the job's
-    status afterwards (None: no such job); a job in any other status is left alone."""
+    status afterwards (None: no such job).
+
+    A job already open for work (``active``/``validating``) that lacks renditions (it was activated
+    before renditions existed) gets them here without changing status; files that fail are logged
+    and keep answering 404 to workers. A job in any other status is left alone."""
     with session_scope(factory) as session:
         job = jobs_repo.get_job(session, job_id)
-        if job is None or job.status is not JobStatus.ingesting:
+        if job is None or job.status not in (JobStatus.ingesting, *BACKFILLED):
             return None if job is None else job.status
-        data_uri, total = job.data_uri, job.image_count
+        status, data_uri, total = job.status, job.data_uri, job.image_count
         todo = media.images_to_ingest(session, job_id)
     failures = _ingest(factory, settings, job_id, data_uri, todo, total, progress)
+    if status in BACKFILLED:
+        for failure in failures:
+            log.error("job %s: %s cannot be made into a rendition: %s", job_id, failure.name, failure.reason)
+        return status
     with session_scope(factory) as session:
         return finish_ingest(session, settings, job_id, failures)
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import delete, select
 
 from marketplace.cli import main
 from marketplace.config import Settings, get_settings
 from marketplace.db import session_factory, session_scope
 from marketplace.jobs.states import transition
-from marketplace.models import Job, JobStatus
+from marketplace.models import Job, JobStatus, Rendition
+from tests.assignments.conftest import activate_job_now
 from tests.media.conftest import MixedJob, job_row
 
 
@@ -45,7 +47,23 @@ def test_job_ingest_runs_a_lost_ingest_with_progress(
     assert "ingesting: 9 img" in r.output and "[active]" in r.output
     assert job_row(settings, job["id"]).status is JobStatus.active
     again = CliRunner().invoke(main, ["job", "ingest", str(job["id"]), "--token", token])
-    assert again.exit_code != 0 and "is active" in again.output
+    assert again.exit_code == 0 and "[active]" in again.output  # nothing left to do: a no-op
+
+
+def test_job_ingest_backfills_a_job_activated_before_renditions_existed(
+    cli_env: None, settings: Settings, mixed_job: MixedJob
+) -> None:
+    """An upgrade: a job that was already open has no renditions (its workers get 404s); the command
+    adds them and leaves the job open."""
+    job = mixed_job(data=4, gt=2)
+    activate_job_now(settings, job["id"])
+    with session_scope(session_factory(settings)) as s:
+        s.execute(delete(Rendition).where(Rendition.job_id == job["id"]))
+    r = CliRunner().invoke(main, ["job", "ingest", str(job["id"]), "--token", job["requester"]["token"]])
+    assert r.exit_code == 0, r.output
+    with session_factory(settings)() as s:
+        assert len(list(s.scalars(select(Rendition.id).where(Rendition.job_id == job["id"])))) == 6
+    assert job_row(settings, job["id"]).status is JobStatus.active
 
 
 def test_job_ingest_lists_the_bad_files_of_a_failed_activation(
