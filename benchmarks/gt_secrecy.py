@@ -176,6 +176,7 @@ def env_for(url: str, home: Path, data: Path, port: int) -> dict[str, str]:
         "TILEWORK_PUBLIC_DATA_ROOTS": json.dumps([str(data)]),
         "TILEWORK_SECRET_KEY": SECRET,
         "TILEWORK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "TILEWORK_LOG_LEVEL": "ERROR",  # the job is opened without money: completion warns about it
     }
     for name in ("REDIS_URL", "TILEWORK_REDIS_URL", "TILEWORK_STORAGE_URL"):
         env.pop(name, None)
