@@ -16,6 +16,7 @@ from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import AssignmentItem, Job
 from tests.conftest import UserFactory, coco_boxes, job_body
+from tests.payments.paytools import chain, dev_chain, rails, task_env  # noqa: F401  (fixtures)
 
 SIZE = (96, 64)
 GT_BOX = [4.0, 4.0, 20.0, 20.0]
