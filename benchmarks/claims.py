@@ -52,10 +52,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from marketplace.accounts.service import issue_token  # noqa: E402
+from marketplace.assignments.service import open_job_for_work  # noqa: E402
 from marketplace.db import session_scope  # noqa: E402
-from marketplace.flows.funding import activate as activate_job  # noqa: E402
+from marketplace.jobs.states import transition  # noqa: E402
 from marketplace.migrations import upgrade  # noqa: E402
-from marketplace.models import GtAnnotation, Job, JobImage, Rail, Role, User  # noqa: E402
+from marketplace.models import GtAnnotation, Job, JobImage, JobStatus, Rail, Role, User  # noqa: E402
 
 ADMIN_URL = os.environ.get(
     "TILEWORK_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -129,8 +130,16 @@ def seed_job(factory: sessionmaker[Session], requester_id: int, chunks: int, tit
             insert(GtAnnotation),
             [{"job_id": job.id, "image_id": i, "label": "cat", "geometry": [10, 10, 50, 50]} for i in gt_ids],
         )
-        activate_job(s, job)
+        open_without_files(s, job)
         return job.id
+
+
+def open_without_files(session: Session, job: Job) -> None:
+    """Activation without its ingest: the claim path is measured here, and these rows have no files
+    (nothing is served, so no rendition is needed)."""
+    transition(job, JobStatus.ingesting)
+    transition(job, JobStatus.active)
+    open_job_for_work(session, job)
 
 
 def seed(url: str, workers: int, api_chunks: int, sql_chunks: int) -> dict[str, Any]:

@@ -35,6 +35,7 @@ lost_submissions=<n> ledger_mismatch=<n>``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -67,6 +68,7 @@ from benchmarks._load_crowd import (  # noqa: E402
 from benchmarks._load_stack import BUCKET, Stack, new_workdir  # noqa: E402
 from marketplace.demo.crowd import crowd_mix  # noqa: E402
 from marketplace.demo.scenes import LABELS, Scene, coco_for, render_scene  # noqa: E402
+from marketplace.media.renditions import render as rendition  # noqa: E402
 
 PAY_PER_ASSIGNMENT = 10_000  # 0.01 tUSD (6 decimals)
 FAULT_KINDS = ("celery_sigkill", "redis_restart", "pg_terminate")
@@ -113,9 +115,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def render(prefix: str, count: int, seed: int, size: tuple[int, int]) -> tuple[list[Scene], list[bytes]]:
+    """The scenes and their PNG files. A scene's ``sha256`` is that of what a worker downloads: its
+    serving rendition (the same deterministic code the ingest runs), so the crowd recognises it."""
     scenes, blobs = [], []
     for i in range(count):
         scene, data = render_scene(f"img_{i:06d}.png", random.Random(seed * 10_000_019 + i), *size)
+        scene.sha256 = hashlib.sha256(rendition(data, max_pixels=10**9).data).hexdigest()
         scenes.append(scene)
         blobs.append(data)
     return scenes, blobs
@@ -661,8 +666,8 @@ def main(argv: list[str] | None = None) -> int:
         poke(stack, "payments.poll_chain_funding")
         wait_until(
             lambda: all(requester.get(f"/api/jobs/{j['id']}")["status"] == "active" for j in jobs),
-            "the chain funding to activate the jobs",
-            120,
+            "the chain funding to activate the jobs (their images ingested)",
+            900,
         )
         t0 = time.monotonic()
         workers = make_crowd(stack, args, stats, run_id)

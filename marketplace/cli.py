@@ -333,6 +333,10 @@ def _print_job(data: dict[str, Any], as_json: bool) -> None:
         f"{data['image_count']} images ({data['gt_count']} GT), bounty {data['bounty_amount']} "
         f"{data['currency']} via {data['rail']}"
     )
+    if data["status"] == "ingesting":
+        click.echo(f"  preparing images: {data['ingested_count']}/{data['image_count']}")
+    for error in data.get("ingest_errors") or []:
+        click.echo(f"  cannot be used: {error['name']}: {error['reason']}")
 
 
 @job.command("list")
@@ -369,6 +373,45 @@ def job_show(job_id: int, token: str | None) -> None:
         account = user_for_token(session, _token(token))
         data = JobOut.model_validate(service.get_job_for(session, account, job_id)).model_dump(mode="json")
     _print_job(data, True)
+
+
+@job.command("ingest")
+@click.argument("job_id", type=int)
+@click.option("--token", default=None, help=TOKEN_HELP)
+def job_ingest(job_id: int, token: str | None) -> None:
+    """Make (or resume) the serving renditions of a job being activated, here, with a progress bar.
+
+    The background task does the same work when the job is funded; this runs it in the foreground
+    (a long ingest, a worker that was down). Safe beside the task: images already done are skipped.
+    On a job that is already open (activated before renditions existed) it adds the missing ones."""
+    from marketplace.db import session_factory, session_scope
+    from marketplace.flows.activation import run_ingest
+    from marketplace.jobs import service
+    from marketplace.jobs.schemas import JobOut
+
+    settings = get_settings()
+    factory = session_factory(settings)
+    with session_scope(factory) as session:
+        account = _requester(session, _token(token))
+        found = service.get_job_for(session, account, job_id)
+        if found.status.value not in ("ingesting", "active", "validating"):
+            raise click.ClickException(f"job {job_id} is {found.status.value}: it has nothing to ingest")
+    bar = Progress("ingesting", total=None, unit="img")
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.set_total(total)
+        bar.update(done - bar.n)
+
+    try:
+        run_ingest(factory, settings, job_id, progress)
+    finally:
+        bar.close()
+    with session_scope(factory) as session:
+        data = JobOut.model_validate(service.get_job_for(session, account, job_id)).model_dump(mode="json")
+    _print_job(data, False)
+    if data["status"] == "failed":
+        raise SystemExit(1)
 
 
 @job.command("cancel")

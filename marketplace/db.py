@@ -45,7 +45,22 @@ def get_engine(settings: Settings | None = None) -> Engine:
 
 
 def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(settings), expire_on_commit=False)
+    """Sessions on the settings' database; each carries its settings (:func:`settings_of`)."""
+    settings = settings or get_settings()
+    return sessionmaker(bind=get_engine(settings), expire_on_commit=False, info={"settings": settings})
+
+
+def settings_of(session: Session) -> Settings:
+    """The settings a session was opened under (work started inside it, such as an in-process
+    background task, runs against the same database and storage)."""
+    settings = session.info.get("settings")
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+def sibling_factory(session: Session) -> sessionmaker[Session]:
+    """New sessions on ``session``'s database and settings."""
+    settings = settings_of(session)
+    return sessionmaker(bind=session.get_bind(), expire_on_commit=False, info={"settings": settings})
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from marketplace.config import Settings, get_settings
 
 TASK_MODULES: list[str] = [
     "marketplace.assignments.tasks",
+    "marketplace.media.tasks",
     "marketplace.payments.tasks",
     "marketplace.payouts.tasks",
     "marketplace.quality.tasks",
@@ -39,6 +40,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         beat_schedule={
             "assignments-expire-overdue": {"task": "assignments.expire_overdue", "schedule": 60.0},
+            "media-resume-stalled-ingests": {"task": "media.resume_stalled_ingests", "schedule": 120.0},
             "payouts-drain-outbox": {
                 "task": "payouts.drain_outbox",
                 "schedule": float(settings.payout_drain_interval_s),

@@ -91,7 +91,7 @@ def check_data(
     images = probe_all(storage, objects, settings, progress)
     sizes = {img.name: img for img in images}
     for name, gt_image in gt.images.items():
-        check_geometry_inside(gt_image, sizes[name].width, sizes[name].height)
+        check_geometry_inside(gt_image, *sizes[name].display_size)
     return DataCheck(images=images, gt_names=frozenset(gt.images))
 
 

@@ -2,19 +2,26 @@
 
 Three sources: the built-in rendered scenes (boxes), a COCO instances file with its images
 (``--coco FILE --images DIR``), and a folder of images with a CSV of answers for a tiled yes/no
-classification job (``--tiled DIR --answers CSV``). A simulated worker recognises an image by the
-SHA-256 of the bytes it downloaded through its expiring link.
+classification job (``--tiled DIR --answers CSV``). A simulated worker recognises an image the way a
+person does, by looking at it: what it downloads through its expiring link is the image's serving
+rendition (resampled and re-encoded, never the file's bytes), matched to the nearest scene by a small
+thumbnail.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
 
 from marketplace.demo.scenes import LABELS, Scene, Shape, coco_for, render_dataset
 
@@ -34,6 +41,17 @@ class DemoDataset:
     def by_hash(self) -> dict[str, Scene]:
         return {s.sha256: s for s in self.scenes.values()}
 
+    def recogniser(self) -> Callable[[bytes], Scene]:
+        """``recognise(downloaded bytes) -> Scene``: the scene whose file looks nearest."""
+        names = sorted(self.scenes)
+        thumbs = np.stack([_thumb((self.folder / name).read_bytes()) for name in names])
+
+        def recognise(content: bytes) -> Scene:
+            distance = ((thumbs - _thumb(content)) ** 2).mean(axis=1)
+            return self.scenes[names[int(distance.argmin())]]
+
+        return recognise
+
     def pick_gt(self, share: float, minimum: int, seed: int) -> list[str]:
         names = sorted(self.scenes)
         count = min(len(names) - 1, max(minimum, int(len(names) * share)))
@@ -50,6 +68,14 @@ class DemoDataset:
             for i, n in enumerate(names)
         ]
         return {"images": images, "annotations": anns, "categories": cats}
+
+
+def _thumb(content: bytes) -> np.ndarray:
+    """A 24x24 colour thumbnail of an image as shown (orientation applied)."""
+    with Image.open(io.BytesIO(content)) as image:
+        shown = ImageOps.exif_transpose(image) or image
+        small = shown.convert("RGB").resize((24, 24), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float64).ravel()
 
 
 def _sha(path: Path) -> str:

@@ -252,11 +252,12 @@ def make_crowd(base_url: str, options: DemoOptions, run_id: str) -> tuple[list[A
     return clients, crowd
 
 
-def _answer(worker: ApiClient, assignment: dict[str, Any], data: DemoDataset, by_hash: dict[str, Scene],
-            profile: Profile, rng: random.Random) -> dict[str, Any]:  # fmt: skip
+def _answer(worker: ApiClient, assignment: dict[str, Any], data: DemoDataset,
+            recognise: Callable[[bytes], Scene], profile: Profile,
+            rng: random.Random) -> dict[str, Any]:  # fmt: skip
     items = []
     for position, item in enumerate(assignment["items"]):
-        scene = by_hash[hashlib.sha256(worker.fetch(item["image_url"])).hexdigest()]
+        scene = recognise(worker.fetch(item["image_url"]))
         if data.job_type == "classification":
             annotations = answer_class(scene, profile, rng, data.labels)
         else:
@@ -276,7 +277,7 @@ def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, data: DemoDat
     """One simulated worker: claim, look at the images, answer, submit, until nothing is left."""
     profile = crowd.profiles[email]
     rng = random.Random(seed)
-    by_hash = data.by_hash()
+    recognise = data.recogniser()
     idle_since: float | None = None
     while not done():
         try:
@@ -293,7 +294,7 @@ def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, data: DemoDat
             time.sleep(0.3)
             continue
         idle_since = None
-        answers = _answer(worker, assignment, data, by_hash, profile, rng)
+        answers = _answer(worker, assignment, data, recognise, profile, rng)
         time.sleep(profile.seconds_per_item * len(answers["items"]) / TIME_SCALE)
         try:
             worker.post(f"/api/assignments/{assignment['assignment_id']}/submit", json=answers)

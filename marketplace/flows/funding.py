@@ -7,8 +7,9 @@ each event stored under its external id before any work and applied once:
    records the deposit in the ledger, once per funding;
 2. a job cancelled before its money arrived, or funded with less than its bounty, gives it all back
    (payouts settle the job as cancelled);
-3. otherwise the platform fee is taken and the job activates: its images are cut into chunks and the
-   assignment server opens them to workers.
+3. otherwise the job activates (:mod:`marketplace.flows.activation`): its images are made into
+   serving renditions, then the platform fee is taken and the images are cut into chunks the
+   assignment server opens to workers.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import service as assignments
+from marketplace.flows.activation import activate
 from marketplace.jobs.states import transition
-from marketplace.models import InboxStatus, Job, JobFunding, JobStatus
+from marketplace.models import InboxStatus, JobFunding, JobStatus
 from marketplace.payments import service as payments
 from marketplace.payments.rails import Rails
 from marketplace.payouts import service as payouts
 
 log = logging.getLogger(__name__)
+__all__ = ["activate", "funds_arrived", "poll_chain_funding", "process_inbox_event"]
 
 
 def funds_arrived(session: Session, funding: JobFunding, amount: int, *, source: str) -> bool:
@@ -40,15 +42,8 @@ def funds_arrived(session: Session, funding: JobFunding, amount: int, *, source:
         transition(job, JobStatus.cancelled)
         payouts.settle(session, job, action="cancel")
     else:
-        payments.take_fee(session, funding)
-        activate(session, job)
+        activate(session, job)  # the fee is taken when the job opens (a job that never opens owes none)
     return True
-
-
-def activate(session: Session, job: Job) -> None:
-    """The job's money is secured: open it for work."""
-    transition(job, JobStatus.active)
-    assignments.open_job_for_work(session, job)
 
 
 def process_inbox_event(session: Session, inbox_id: int, rails: Rails) -> str:

@@ -169,6 +169,11 @@ class JobCreate(JobSpec):
         return uri
 
 
+class IngestErrorOut(BaseModel):
+    name: str
+    reason: str
+
+
 class JobOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -199,6 +204,12 @@ class JobOut(BaseModel):
     max_attempts: int
     image_count: int
     gt_count: int
+    ingested_count: int = Field(
+        default=0, description="activation (`ingesting`): images made into serving renditions so far"
+    )
+    ingest_errors: list[IngestErrorOut] | None = Field(
+        default=None, description="a `failed` activation: the files that could not be made into renditions"
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -68,10 +68,10 @@ def _store_images_and_gt(session: Session, job: Job, data: DataCheck, gt: Ground
         session,
         job.id,
         [
-            {
+            {  # the size as shown (EXIF orientation applied): renditions and answers use it
                 "name": img.name,
-                "width": img.width,
-                "height": img.height,
+                "width": img.display_size[0],
+                "height": img.display_size[1],
                 "size_bytes": img.size_bytes,
                 "is_gt": img.name in data.gt_names,
             }

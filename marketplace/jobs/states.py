@@ -1,6 +1,9 @@
 """The job lifecycle as one explicit state machine.
 
-draft → awaiting_funds → active ⇄ validating → completed, with cancelled and failed exits.
+draft → awaiting_funds → ingesting → active ⇄ validating → completed, with cancelled and failed
+exits. ``ingesting`` is the activation: the money is secured and every image is being made into its
+serving rendition (:mod:`marketplace.flows.activation`); a job opens for work only from there, so no
+job is ever active with images workers cannot be served.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from marketplace.statemachine import StateMachine
 S = JobStatus
 
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    S.draft: frozenset({S.awaiting_funds, S.active, S.cancelled}),
-    S.awaiting_funds: frozenset({S.active, S.cancelled, S.failed}),
+    S.draft: frozenset({S.awaiting_funds, S.ingesting, S.cancelled}),
+    S.awaiting_funds: frozenset({S.ingesting, S.cancelled, S.failed}),
+    S.ingesting: frozenset({S.active, S.cancelled, S.failed}),
     S.active: frozenset({S.validating, S.completed, S.cancelled, S.failed}),
     S.validating: frozenset({S.active, S.completed, S.cancelled, S.failed}),
     S.completed: frozenset(),

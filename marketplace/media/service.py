@@ -1,31 +1,41 @@
-"""Reading the images people look at.
+"""Reading the images people look at, and making the renditions workers receive.
 
 A worker's image link is ``/files/{item id}``: the same random id the worker already answers with,
 looked up on the server, valid exactly while its assignment can be worked on (``assigned`` and before
 its deadline). Submitting or losing the assignment ends every link of it; nothing is signed or
-encrypted, so there is no key to leak and nothing to forge. Reviewers read job images through an
-authenticated route instead.
+encrypted, so there is no key to leak and nothing to forge. Reviewers and requesters read originals
+through authenticated routes instead.
 
-Every file goes out with the same header set, whatever it is and wherever it came from: no
-file-system ``Last-Modified`` or ``ETag`` (a GT set copied in at another time would stand out), one
-cache policy.
+Workers only ever receive *serving renditions* (:mod:`marketplace.media.renditions`), made once
+when the job is activated and kept in platform storage under random keys: GT and normal images come
+from the same storage, through the same code, with the same header set (no file-system
+``Last-Modified`` or ``ETag``, one content type, one cache policy). The job's source folder or bucket
+is not read again for workers, so changing it after activation changes nothing they see.
 """
 
 from __future__ import annotations
 
 import mimetypes
+import secrets
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from marketplace.config import Settings
-from marketplace.errors import Forbidden, NotFound
+from marketplace.errors import Forbidden, NotFound, TileworkError
 from marketplace.media import repository
+from marketplace.media.renditions import CONTENT_TYPE, EXTENSION, BadImage, render
 from marketplace.models import AssignmentStatus, utcnow
-from marketplace.storage import LocalStorage, open_storage
+from marketplace.storage import LocalStorage, Storage, open_storage
 
 CACHE_CONTROL = "private, max-age=300"
+RENDITION_PREFIX = "renditions"
+INGEST_THREADS = 4
+KEY_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -46,16 +56,20 @@ def job_image_url(settings: Settings, image_id: int) -> str:
     return f"{settings.public_base_url}/api/reviews/images/{image_id}"
 
 
+# -- serving --------------------------------------------------------------------------------------
+
+
 def worker_file(session: Session, token: str, settings: Settings, now: datetime | None = None) -> FileBody:
+    """The rendition behind an item link of an assignment that can still be worked on."""
     now = now or utcnow()
     row = repository.item_file(session, token) if len(token) <= 64 else None
-    if row is None or row.status is not AssignmentStatus.assigned or row.deadline <= now:
+    if row is None or row.status is not AssignmentStatus.assigned or row.deadline <= now or row.key is None:
         raise NotFound("this image link has expired or does not exist")
-    return read_job_file(row.data_uri, row.name, settings)
+    return FileBody(platform_storage(settings).read(row.key), CONTENT_TYPE)
 
 
 def job_image(session: Session, image_id: int, settings: Settings, *, job_id: int | None = None) -> FileBody:
-    """A job image for staff views, or (``job_id``) for that job's results browser."""
+    """A job's original image for staff views, or (``job_id``) for that job's results browser."""
     row = repository.job_image_file(session, image_id, job_id)
     if row is None:
         raise NotFound(f"image {image_id} not found")
@@ -63,15 +77,108 @@ def job_image(session: Session, image_id: int, settings: Settings, *, job_id: in
 
 
 def read_job_file(data_uri: str, key: str, settings: Settings) -> FileBody:
-    """The bytes of one of a job's files, from wherever the job's data lives."""
+    """The bytes of one of a job's original files, from wherever the job's data lives."""
+    return FileBody(source_storage(data_uri, settings).read(key), content_type_for(key))
+
+
+def source_storage(data_uri: str, settings: Settings) -> Storage:
+    """Where a job's originals live."""
     storage = open_storage(data_uri, settings)
     if isinstance(storage, LocalStorage) and str(storage.root) != data_uri:
         # Job folders are stored as their real path: one that resolves elsewhere now was moved or
         # replaced by a link after the job was created, and is not what the requester checked in.
         raise Forbidden("this job's data folder changed after the job was created")
-    return FileBody(storage.read(key), content_type_for(key))
+    return storage
+
+
+def platform_storage(settings: Settings) -> Storage:
+    """The platform's own storage, where renditions live."""
+    return open_storage(settings.effective_storage_url, settings)
 
 
 def content_type_for(key: str) -> str:
     guessed, _ = mimetypes.guess_type(key)
     return guessed or "application/octet-stream"
+
+
+# -- ingest ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToIngest:
+    image_id: int
+    name: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class IngestFailure:
+    name: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "reason": self.reason}
+
+
+def images_to_ingest(session: Session, job_id: int) -> list[ToIngest]:
+    return [ToIngest(*row) for row in repository.images_without_rendition(session, job_id)]
+
+
+def ingest_one(
+    source: Storage, platform: Storage, job_id: int, item: ToIngest, settings: Settings
+) -> dict[str, Any] | IngestFailure:
+    """Make and store the rendition of one original; the rendition row to insert, or why not."""
+    try:
+        size = source.size(item.name)
+        if size > settings.max_image_bytes:
+            return IngestFailure(item.name, f"{size} bytes is over the {settings.max_image_bytes}-byte limit")
+        rendered = render(source.read(item.name), max_pixels=settings.max_image_pixels)
+    except BadImage as exc:
+        return IngestFailure(item.name, exc.reason)
+    except TileworkError as exc:  # gone, unreadable, refused by the storage server
+        return IngestFailure(item.name, exc.detail)
+    if (rendered.original_width, rendered.original_height) != (item.width, item.height):
+        return IngestFailure(
+            item.name,
+            f"the file changed since the job was created: it was {item.width}x{item.height} pixels, "
+            f"it is {rendered.original_width}x{rendered.original_height} now",
+        )
+    key = f"{RENDITION_PREFIX}/{job_id}/{secrets.token_urlsafe(KEY_BYTES)}.{EXTENSION}"
+    platform.write(key, rendered.data)
+    return {
+        "job_id": job_id,
+        "image_id": item.image_id,
+        "key": key,
+        "width": rendered.width,
+        "height": rendered.height,
+        "scale": rendered.scale,
+        "size_bytes": len(rendered.data),
+        "created_at": utcnow(),
+    }
+
+
+def ingest_many(
+    source: Storage, platform: Storage, job_id: int, items: Sequence[ToIngest], settings: Settings
+) -> Iterator[dict[str, Any] | IngestFailure]:
+    """:func:`ingest_one` over ``items``, a few at a time (decoding and encoding release the GIL,
+    S3 reads wait on the network); results in ``items`` order."""
+    with ThreadPoolExecutor(max_workers=INGEST_THREADS, thread_name_prefix="ingest") as pool:
+        yield from pool.map(lambda item: ingest_one(source, platform, job_id, item, settings), items)
+
+
+def save_renditions(session: Session, job_id: int, rows: Sequence[dict[str, Any]]) -> int:
+    """Record made renditions and the job's progress; returns how many the job has now."""
+    repository.add_renditions(session, rows)
+    done = repository.count_renditions(session, job_id)
+    repository.set_ingested_count(session, job_id, done)
+    return done
+
+
+def forget_renditions(session: Session, job_id: int) -> None:
+    """Drop a job's rendition rows (its activation failed); the objects go after the commit."""
+    repository.delete_renditions(session, job_id)
+
+
+def delete_rendition_objects(settings: Settings, job_id: int) -> int:
+    return platform_storage(settings).delete_prefix(f"{RENDITION_PREFIX}/{job_id}/")

@@ -42,6 +42,7 @@ from marketplace.models.quality import (
     ScoreConflict,
     WorkerJobQuality,
 )
+from marketplace.models.rendition import Rendition
 from marketplace.models.user import ApiToken, PayoutDestination, User
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "ScoreConflict",
     "WorkerJobQuality",
     "Assignment",
+    "Rendition",
     "AssignmentItem",
     "AssignmentSlot",
     "AssignmentStatus",

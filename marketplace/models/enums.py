@@ -27,6 +27,7 @@ class Rail(StrEnum):
 class JobStatus(StrEnum):
     draft = "draft"
     awaiting_funds = "awaiting_funds"
+    ingesting = "ingesting"
     active = "active"
     validating = "validating"
     completed = "completed"

@@ -68,6 +68,10 @@ class Job(TimestampMixin, Base):
 
     image_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     gt_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Activation: images made into serving renditions so far, and the files that could not be
+    #: (``[{"name", "reason"}]``; set when the activation failed on them).
+    ingested_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    ingest_errors: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_jobs_requester_id", "requester_id"), Index("ix_jobs_status", "status"))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select
 
 from marketplace.assignments.service import choose_gt, place_items
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
+from marketplace.media.renditions import rendition_size
 from marketplace.models import (
     Assignment,
     AssignmentItem,
@@ -55,14 +58,20 @@ def test_claim_gives_items_in_order_with_opaque_ids(
     assert r2.json()["reason"] == "already_assigned" and r2.json()["assignment_id"] == body["assignment_id"]
 
 
-def test_the_image_link_serves_the_image(
+def test_the_image_link_serves_the_image_as_its_rendition(
     client: TestClient, make_job: JobFactory, make_user: UserFactory
 ) -> None:
+    """The job's files are PNGs; the worker gets their JPEG serving renditions (the item keeps the
+    original size: answers are in original pixels)."""
     job = make_job()
     body = claim(client, make_user("worker"), job["id"]).json()
     path = body["items"][0]["image_url"].removeprefix("http://127.0.0.1:8000")
     r = client.get(path)
-    assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
+    assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff"
+    assert r.headers["content-type"] == "image/jpeg"
+    item = body["items"][0]
+    with Image.open(io.BytesIO(r.content)) as image:
+        assert image.size == rendition_size(item["width"], item["height"])
 
 
 def test_nothing_left_and_overlap_goes_to_different_workers(

@@ -27,11 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from marketplace.assignments import service
 from marketplace.assignments.schemas import SubmissionIn
 from marketplace.assignments.scoring import SimpleScorer, set_scorer_factory
+from marketplace.assignments.service import open_job_for_work
 from marketplace.config import Settings
 from marketplace.db import get_engine, session_scope
 from marketplace.errors import Conflict
 from marketplace.flows import submission
-from marketplace.flows.funding import activate as activate_job
+from marketplace.jobs.states import transition
 from marketplace.migrations import upgrade
 from marketplace.models import (
     Assignment,
@@ -41,6 +42,7 @@ from marketplace.models import (
     GtAnnotation,
     Job,
     JobImage,
+    JobStatus,
     Rail,
     Role,
     User,
@@ -119,8 +121,15 @@ def seed_job(
         users = [User(email=f"w{i}@example.org", password_hash="x", role=Role.worker) for i in range(workers)]
         s.add_all(users)
         s.flush()
-        activate_job(s, job)
+        open_without_files(s, job)
         return job.id, [u.id for u in users]
+
+
+def open_without_files(session: Session, job: Job) -> None:
+    """Activation without its ingest: these images are claimed here, never served (no renditions)."""
+    transition(job, JobStatus.ingesting)
+    transition(job, JobStatus.active)
+    open_job_for_work(session, job)
 
 
 def answers_for(factory: sessionmaker[Session], claim: Any, good: bool) -> SubmissionIn:

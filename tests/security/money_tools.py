@@ -28,13 +28,14 @@ def fund_now(settings: Settings, rails: Rails, job_id: int, fee_bps: int = 500) 
         funding = payments_repo.funding_for_job(s, job_id)
         assert funding is not None
         assert funding_flow.funds_arrived(s, funding, funding.amount, source="test")
-        job = s.get(Job, job_id)
-        assert job is not None and job.status is JobStatus.active
-        return {
+        terms = {
             "fee": int(funding.fee_amount),
             "per": int(funding.pay_per_assignment),
             "payable": int(funding.payable_assignments),
         }
+    # the job opens once its images are ingested, which starts when the funding commits
+    assert job_status(settings, job_id) is JobStatus.active
+    return terms
 
 
 def nothing(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -131,11 +131,12 @@ def test_the_platform_bucket_is_never_a_source(
     assert r.status_code == 403 and r.json()["error"] == "data_not_owned"
 
 
-def test_a_folder_swapped_for_a_link_after_creation_is_not_served(
+def test_a_folder_swapped_for_a_link_after_activation_changes_nothing_a_worker_sees(
     client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
 ) -> None:
-    """Item 6: the job's folder is replaced by a link to other data after the job was created; the
-    signed image links must not serve that other data."""
+    """Item 6: the job's folder is replaced by a link to other data after the job was activated; the
+    image links must not serve that other data. Workers get the renditions made at activation (issue
+    12), so they see exactly what they saw before; the originals are refused to staff views."""
     from urllib.parse import urlsplit
 
     from tests.assignments.conftest import activate_job_now
@@ -148,12 +149,12 @@ def test_a_folder_swapped_for_a_link_after_creation_is_not_served(
     activate_job_now(settings, r.json()["id"])
     claim = client.post(f"/api/jobs/{r.json()['id']}/assignments/claim", headers=worker["headers"]).json()
     path = urlsplit(claim["items"][0]["image_url"]).path
-    assert client.get(path).status_code == 200
+    before = client.get(path)
+    assert before.status_code == 200
 
     elsewhere = data_root.parent / "private"
     make_box_data(elsewhere, 4, 2)  # same names, someone else's bytes
     folder.rename(data_root / "swap-old")
     folder.symlink_to(elsewhere, target_is_directory=True)
     swapped = client.get(path)
-    assert swapped.status_code == 403, swapped.status_code
-    assert "changed" in swapped.json()["detail"]
+    assert swapped.status_code == 200 and swapped.content == before.content

@@ -45,9 +45,25 @@ function showJob(j) {
     cardPaid = false;
     say("Payment received: the job is open for work.");
   }
-  $("cancel-job").hidden = !cfg.can_manage || FINAL.has(j.status);
+  showIngest(j);
+  $("cancel-job").hidden = !cfg.can_manage || FINAL.has(j.status) || j.status === "ingesting";
   $("download-json").href = `/api/jobs/${jobId}/submissions`;
   $("download-json").setAttribute("download", `job-${jobId}-submissions.json`);
+}
+
+// Activation: every image is made into the rendition workers get before the job opens.
+function showIngest(j) {
+  const box = $("ingest-status");
+  const errors = j.ingest_errors || [];
+  if (j.status === "ingesting") {
+    box.replaceChildren(h("p", { class: "notice" }, `Preparing the images for workers: ${j.ingested_count} of ` +
+      `${j.image_count} ready. The job opens when all are.`));
+  } else if (j.status === "failed" && errors.length) {
+    box.replaceChildren(
+      h("p", { class: "notice bad" }, `The job could not open: ${errors.length} file(s) cannot be used as images, ` +
+        "so nothing was published and the bounty is refunded. Fix or remove them and create the job again."),
+      h("ul", { class: "bad-files" }, errors.map((e) => h("li", {}, h("code", {}, e.name), ` — ${e.reason}`))));
+  } else box.replaceChildren();
 }
 
 function showProgress(p) {

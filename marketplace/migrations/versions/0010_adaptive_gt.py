@@ -3,7 +3,7 @@ overlap (jobs.max_overlap, jobs.confidence_threshold, chunks.overlap, pending_an
 shared across jobs (jobs.share_reliability, worker_job_quality.prior_accuracy)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 13:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import marketplace.models.base
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
