@@ -2,8 +2,8 @@
 overlap (jobs.max_overlap, jobs.confidence_threshold, chunks.overlap, pending_answers), reliability
 shared across jobs (jobs.share_reliability, worker_job_quality.prior_accuracy)
 
-Revision ID: 0010
-Revises: 0008
+Revision ID: 0009
+Revises: 0008_media_renditions
 Create Date: 2026-12-02 13:30:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import marketplace.models.base
 
-revision: str = "0010"
-down_revision: str | None = "0008"
+revision: str = "0009"
+down_revision: str | None = "0008_media_renditions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
