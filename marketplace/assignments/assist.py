@@ -30,13 +30,18 @@ def box_to_polygon(
     assert job is not None
     if job.type is not JobType.polygons:
         raise WrongJobType(f"the box-to-polygon assist is for polygon jobs; job {job.id} is {job.type.value}")
-    if body.item_id not in {item.token for item, _ in repository.items_with_images(session, assignment.id)}:
+    images = {item.token: image for item, image in repository.items_with_images(session, assignment.id)}
+    if body.item_id not in images:
         raise InvalidInput(f"item {body.item_id} is not part of assignment {assignment_id}", field="item_id")
-    image = worker_file(session, body.item_id, settings)  # 404 once the assignment is no longer open
+    served = worker_file(session, body.item_id, settings)  # 404 once the assignment is no longer open
     try:
-        rgb = assist.decode_rgb(image.content)
+        rgb = assist.decode_rgb(served.content)
+        # the worker gets a rendition (resampled); boxes and rings are in the original image's pixels
+        sx, sy = rgb.shape[1] / images[body.item_id].width, rgb.shape[0] / images[body.item_id].height
         x, y, w, h = body.box
-        rings = assist.box_to_rings(rgb, (x, y, w, h))
+        rings = assist.box_to_rings(rgb, (x * sx, y * sy, w * sx, h * sy))
     except GeometryError as exc:
         raise InvalidInput(str(exc), field="box") from exc
-    return BoxAssistOut(rings=rings)
+    return BoxAssistOut(
+        rings=[[v / (sx if n % 2 == 0 else sy) for n, v in enumerate(ring)] for ring in rings]
+    )
