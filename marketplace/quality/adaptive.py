@@ -51,9 +51,6 @@ class GtPolicy:
             raise ValueError("trust_at must be in (0, 1]")
 
 
-FIXED_GT = GtPolicy(keep=1.0)
-
-
 def keep_probability(state: SprtState, config: SprtConfig, policy: GtPolicy) -> float:
     """The chance that one GT slot stays GT: 1 while the worker's log-likelihood ratio is at or below 0
     (no evidence that they are good), falling linearly to ``policy.keep`` at ``policy.trust_at`` of
