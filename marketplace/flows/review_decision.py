@@ -29,6 +29,7 @@ from marketplace.models import Assignment, Dispute, Job, JobStatus, User
 from marketplace.payouts import service as payouts
 from marketplace.quality import export
 from marketplace.quality import service as quality
+from marketplace.quality import workers as quality_workers
 from marketplace.reviews import service as reviews
 from marketplace.reviews.schemas import Action, DecisionIn, DisputeDetailOut
 
@@ -55,9 +56,7 @@ def _overturn_paid(session: Session, job: Job, assignment: Assignment) -> None:
     payouts.earn_overturned(session, assignment, counted=counted)
 
 
-def _uphold(
-    session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn
-) -> dict[str, Any]:
+def _uphold(session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn) -> dict[str, Any]:
     return {}
 
 
@@ -113,7 +112,7 @@ def _ban_worker(
 ) -> dict[str, Any]:
     worker_id = reviews.worker_for(session, dispute, body)
     reason = f"banned by reviewer {reviewer.id}: {body.comment}".strip()
-    quality.ban_worker(session, job.id, worker_id, reason)
+    quality_workers.ban_worker(session, job.id, worker_id, reason)
     return {"worker_id": worker_id}
 
 

@@ -38,7 +38,7 @@ from marketplace.quality.box_calibration import (
 )
 from marketplace.quality.export import box_calibration_for, box_set, gt_objects, single_label
 from marketplace.quality.merging import WorkerBoxes
-from marketplace.quality.service import POLICY, worker_weight
+from marketplace.quality.workers import POLICY, worker_weight
 
 UNCALIBRATED = learn_box_calibration({}, {})  # too little GT yet: boxes are merged as drawn
 CROWD_PRIOR_STRENGTH = 4.0  # a worker's GT record counts against this many of the crowd's GT items

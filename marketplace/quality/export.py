@@ -52,7 +52,8 @@ from marketplace.quality.merging import WorkerBoxes, WorkerPoints, merge_boxes, 
 from marketplace.quality.polygon_export import merge_image, segmentation_fields
 from marketplace.quality.scoring import BoxSet
 from marketplace.quality.selection import Selection, min_expected_cost, select_aggregator
-from marketplace.quality.service import POLICY, point_tolerance_fractions, worker_weight
+from marketplace.quality.service import point_tolerance_fractions
+from marketplace.quality.workers import POLICY, worker_weight
 from marketplace.reviews import service as reviews
 from marketplace.storage import Storage, open_storage
 from workers.enqueue import enqueue

@@ -15,7 +15,8 @@ from marketplace.media.service import job_image_url
 from marketplace.models import Assignment, Job
 from marketplace.quality import repository as repo
 from marketplace.quality.polygon_export import display_rings
-from marketplace.quality.service import gt_image_view, worker_accuracy
+from marketplace.quality.service import gt_image_view
+from marketplace.quality.workers import worker_accuracy
 
 
 def job_context(job: Job) -> dict[str, Any]:
