@@ -308,11 +308,7 @@ def images(session: Session, image_ids: Sequence[int]) -> dict[int, Any]:
 
 
 def _gt_seen_query(job_id: int, worker_id: int) -> Any:
-    return (
-        select(AssignmentItem.image_id)
-        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
-        .where(Assignment.job_id == job_id, Assignment.worker_id == worker_id, AssignmentItem.is_gt.is_(True))
-    )
+    return seen_by(job_id, worker_id).where(AssignmentItem.is_gt.is_(True))
 
 
 def pick_gt(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:
