@@ -68,6 +68,11 @@ class Settings(PaymentSettings):
 
     max_image_bytes: int = 30 * 1024 * 1024
     max_image_pixels: int = 100_000_000
+    # Per-video limits, checked before decoding and again on what decodes (a header cannot lie past them).
+    max_video_bytes: int = 2 * 1024 * 1024 * 1024
+    max_video_pixels: int = 3840 * 2160
+    max_video_seconds: float = 1800.0
+    max_video_frames: int = 54_000
     max_gt_bytes: int = 50 * 1024 * 1024
     # JSON and form bodies (not multipart uploads): size and nesting caps, checked before parsing.
     # ``POST /api/jobs`` carries the COCO ground truth inline and may be ``max_gt_bytes`` + 1 MiB.

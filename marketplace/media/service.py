@@ -65,7 +65,20 @@ def worker_file(session: Session, token: str, settings: Settings, now: datetime 
     row = repository.item_file(session, token) if len(token) <= 64 else None
     if row is None or row.status is not AssignmentStatus.assigned or row.deadline <= now or row.key is None:
         raise NotFound("this image link has expired or does not exist")
-    return FileBody(platform_storage(settings).read(row.key), CONTENT_TYPE)
+    return rendition_body(platform_storage(settings), row.key)
+
+
+#: what platform storage serves workers, by the key's extension: image renditions, and a video's
+#: frame chunks (zips of JPEGs, :mod:`marketplace.media.video`) and manifest
+RENDITION_TYPES = {EXTENSION: CONTENT_TYPE, "zip": "application/zip", "json": "application/json"}
+
+
+def rendition_body(platform: Storage, key: str) -> FileBody:
+    """A stored rendition (image, or video chunk or manifest) as served: one header set for all."""
+    content_type = RENDITION_TYPES.get(key.rsplit(".", 1)[-1])
+    if content_type is None:
+        raise NotFound("this file is not served to workers")
+    return FileBody(platform.read(key), content_type)
 
 
 def job_image(session: Session, image_id: int, settings: Settings, *, job_id: int | None = None) -> FileBody:
