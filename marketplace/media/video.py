@@ -168,18 +168,15 @@ def _video_stream(container: Any) -> Any:
     return container.streams.video[0]
 
 
-def _rotation(stream: Any) -> int:
-    """The display matrix's rotation in degrees counter-clockwise, snapped to a right angle."""
-    angle = 0.0
-    for side in getattr(stream, "side_data", None) or ():
-        value = getattr(side, "rotation", None)
-        if value is not None:
-            angle = float(value)
-    if not angle:
+def _rotation(data: bytes) -> int:
+    """Degrees counter-clockwise the display matrix turns the pixels (FFmpeg hands it to each decoded
+    frame), snapped to a right angle; read from the first frame."""
+    with _open(data) as container:
         try:
-            angle = float(stream.metadata.get("rotate", 0)) * -1  # old tag: clockwise degrees
-        except ValueError:
-            angle = 0.0
+            frame = next(container.decode(_video_stream(container)), None)
+        except av.FFmpegError as exc:
+            raise BadVideo(f"the video cannot be decoded ({_why(exc)})") from exc
+    angle = float(getattr(frame, "rotation", 0) or 0) if frame is not None else 0.0
     return int(round(angle / 90.0)) * 90 % 360
 
 
@@ -236,7 +233,7 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
             raise BadVideo("the video has no frames")
         times.sort()
         fps = _frame_rate(stream, times)
-        rotation = _rotation(stream)
+    rotation = _rotation(data)
     start = times[0]
     duration = (times[-1] - start) + 1 / float(fps)
     if duration > limits.max_seconds:

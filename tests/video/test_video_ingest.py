@@ -99,6 +99,18 @@ def test_the_h264_copy_has_every_frame_at_a_constant_rate_and_a_fixed_gop() -> N
         assert read_barcode(frames[k][2]) == read_barcode(frame_rgb(chunks, k, 12))
 
 
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_a_rotated_video_is_served_upright(rotation: int) -> None:
+    data = make_video([0, 40, 80], size=(160, 96), rotation=rotation)
+    result, chunks = run(data)
+    assert result.info.rotation == rotation
+    rgb = frame_rgb(chunks, 2, 36)
+    expected = np.rot90(barcode(2, 160, 96), k=rotation // 90)  # np.rot90 turns counter-clockwise
+    assert rgb.shape == expected.shape == ((160, 96, 3) if rotation % 180 else (96, 160, 3))
+    assert (result.width, result.height) == (rgb.shape[1], rgb.shape[0])
+    assert np.abs(rgb.astype(float) - expected).mean() < 3.0
+
+
 def test_a_large_video_is_scaled_with_its_scale_kept() -> None:
     result, chunks = run(make_video([0, 40, 80], size=(320, 180)), max_long_side=160)
     assert (result.width, result.height) == (160, 90) and result.scale == 0.5

@@ -40,6 +40,7 @@ def make_video(
     size: tuple[int, int] = (160, 96),
     fmt: str = "mp4",
     codec: str = "libx264",
+    rotation: int = 0,
 ) -> bytes:
     """A video whose frame ``i`` (a barcode of ``i``) is shown at ``times_ms[i]`` milliseconds."""
     out = io.BytesIO()
@@ -48,6 +49,8 @@ def make_video(
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            stream.set_display_rotation(rotation)  # counter-clockwise, as players show it
         if codec == "libx264":
             stream.options = {"crf": "10", "preset": "ultrafast"}
         for i, t in enumerate(times_ms):
