@@ -28,6 +28,7 @@ Plain computation on lists and numpy arrays: no database, no I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -40,6 +41,7 @@ KINDS: tuple[str, ...] = ("box", "polygon")
 #: 1/64 of its perimeter) and at most :data:`MAX_RESAMPLE`
 MIN_RESAMPLE = 64
 MAX_RESAMPLE = 4000
+MAX_RINGS = 64
 _SHIFT_CHUNK = 256
 
 
@@ -71,6 +73,37 @@ class Track:
         frames = [k.frame for k in self.keyframes]
         if any(f < 0 for f in frames) or frames != sorted(set(frames)):
             raise TrackError(f"track {self.id}: keyframes must have distinct frames >= 0, in order")
+        for k in self.keyframes:
+            if not k.outside:
+                check_geometry(self.kind, k.geometry, f"track {self.id}, frame {k.frame}")
+
+
+def _finite_numbers(values: Any, where: str) -> None:
+    if not isinstance(values, list | tuple):
+        raise TrackError(f"{where}: expected a list of numbers")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise TrackError(f"{where}: coordinates must be finite numbers")
+
+
+def check_geometry(kind: str, geometry: Any, where: str) -> None:
+    """Raise :class:`TrackError` unless ``geometry`` is a box ``[xtl, ytl, xbr, ybr]`` (``xtl <= xbr``,
+    ``ytl <= ybr``) or a polygon of 1 to :data:`MAX_RINGS` flat rings of 3 or more vertices."""
+    if kind == "box":
+        _finite_numbers(geometry, where)
+        if len(geometry) != 4 or geometry[0] > geometry[2] or geometry[1] > geometry[3]:
+            raise TrackError(f"{where}: a box is [xtl, ytl, xbr, ybr] with xtl <= xbr and ytl <= ybr")
+        return
+    if not isinstance(geometry, list | tuple) or not 1 <= len(geometry) <= MAX_RINGS:
+        raise TrackError(f"{where}: a polygon is a list of 1 to {MAX_RINGS} rings")
+    vertices = 0
+    for ring in geometry:
+        _finite_numbers(ring, where)
+        if len(ring) % 2 or len(ring) < 6:
+            raise TrackError(f"{where}: a ring is a flat list [x0, y0, x1, y1, ...] of 3 or more vertices")
+        vertices += len(ring) // 2
+    if vertices > MAX_RESAMPLE:
+        raise TrackError(f"{where}: more than {MAX_RESAMPLE} vertices")
 
 
 @dataclass(frozen=True)

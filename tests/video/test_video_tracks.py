@@ -121,3 +121,25 @@ def test_keyframes_must_be_distinct_and_in_order() -> None:
         box_track(Keyframe(1, [0, 0, 1, 1]), Keyframe(1, [0, 0, 2, 2]))
     with pytest.raises(TrackError):
         Track(1, "x", "ellipse", ())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "geometry"),
+    [
+        ("box", [0, 0, 1]),
+        ("box", [5, 0, 1, 1]),
+        ("box", [0, 0, float("nan"), 1]),
+        ("box", [0, 0, True, 1]),
+        ("box", "0,0,1,1"),
+        ("polygon", []),
+        ("polygon", [[0, 0, 1, 1]]),
+        ("polygon", [[0, 0, 1, 1, 2]]),
+        ("polygon", [[0, 0, 1, 0, 1, float("inf")]]),
+        ("polygon", [[0, 0, 1, 0, 1, 1]] * 65),
+        ("polygon", [[float(v) for v in range(8002)]]),
+    ],
+)
+def test_keyframe_geometry_is_checked(kind: str, geometry: object) -> None:
+    with pytest.raises(TrackError):
+        Track(1, "x", kind, (Keyframe(0, geometry),))  # type: ignore[arg-type]
+    Track(1, "x", kind, (Keyframe(0, geometry, outside=True),))  # type: ignore[arg-type]  # not looked at
