@@ -13,16 +13,25 @@
   per frame it is in view, as CVAT writes them, plus an ``outside="1"`` element where it leaves the
   view. CVAT polygons have one ring: a track of several rings is written as one CVAT track per ring,
   joined by ``group_id``.
+* **COCO video** (the "CocoVID" layout of MMTracking and TAO): ``videos``, ``images`` (one per frame,
+  ``frame_id`` 0-based, ``video_id``), ``annotations`` (one per frame a track is in view, with
+  ``instance_id`` = the track id, ``bbox`` ``[x, y, w, h]``, ``area``, polygons as ``segmentation``
+  rings, ``occluded``) and ``categories``.
+* **Per-frame JSON**: every frame with the objects in view on it (track id, label, geometry, flags).
 
-Pure text in, text out.
+Pure data in, data out.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 from xml.etree import ElementTree as ET
 
+import numpy as np
+
+from marketplace.geometry import polygons as geo
 from marketplace.geometry.tracks import Keyframe, Shape, Track, TrackError, interpolate
 
 MOT_FIELDS = 10
@@ -191,3 +200,83 @@ def write_cvat_video(
             cvat_id += 1
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# -- COCO video and per-frame JSON ----------------------------------------------------------------
+
+
+def _box_of(kind: str, geometry: Any) -> list[float]:
+    """``[x, y, w, h]`` of a box or of a polygon's rings."""
+    if kind == "box":
+        xtl, ytl, xbr, ybr = (float(v) for v in geometry)
+        return [xtl, ytl, xbr - xtl, ybr - ytl]
+    pts = np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in geometry])
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    return [float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])]
+
+
+def coco_video(
+    tracks: Sequence[Track], *, size: int, width: int, height: int, name: str = "video", video_id: int = 1
+) -> dict[str, Any]:
+    """The tracks over frames ``[0, size)`` as one COCO video (images ``video_id * 10**6 + frame``)."""
+    labels = list(dict.fromkeys(t.label for t in tracks))
+    category = {label: i + 1 for i, label in enumerate(labels)}
+    base = video_id * 1_000_000
+    images = [
+        {
+            "id": base + f,
+            "video_id": video_id,
+            "frame_id": f,
+            "file_name": f"{name}/{f:06d}.jpg",
+            "width": width,
+            "height": height,
+        }
+        for f in range(size)
+    ]
+    annotations: list[dict[str, Any]] = []
+    for track in tracks:
+        for shape in interpolate(track, size):
+            box = _box_of(track.kind, shape.geometry)
+            annotation: dict[str, Any] = {
+                "id": 0,
+                "image_id": base + shape.frame,
+                "video_id": video_id,
+                "category_id": category[track.label],
+                "instance_id": track.id,
+                "bbox": box,
+                "area": box[2] * box[3],
+                "iscrowd": 0,
+                "occluded": shape.occluded,
+                "keyframe": shape.keyframe,
+            }
+            if track.kind == "polygon":
+                annotation["segmentation"] = shape.geometry
+                annotation["area"] = float(geo.areas([geo.to_rle(shape.geometry, height, width)])[0])
+            annotations.append(annotation)
+    annotations.sort(key=lambda a: (a["image_id"], a["instance_id"]))
+    for i, annotation in enumerate(annotations, start=1):
+        annotation["id"] = i
+    return {
+        "videos": [{"id": video_id, "name": name, "width": width, "height": height, "length": size}],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": category[label], "name": label} for label in labels],
+    }
+
+
+def per_frame(tracks: Sequence[Track], size: int) -> list[dict[str, Any]]:
+    """``[{"frame": f, "objects": [...]}]`` for every frame of ``[0, size)``, objects by track id."""
+    frames: list[dict[str, Any]] = [{"frame": f, "objects": []} for f in range(size)]
+    for track in sorted(tracks, key=lambda t: t.id):
+        for shape in interpolate(track, size):
+            frames[shape.frame]["objects"].append(
+                {
+                    "track_id": track.id,
+                    "label": track.label,
+                    "type": track.kind,
+                    "geometry": shape.geometry,
+                    "occluded": shape.occluded,
+                    "keyframe": shape.keyframe,
+                }
+            )
+    return frames

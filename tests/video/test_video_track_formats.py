@@ -1,4 +1,4 @@
-"""Tracks in and out of MOTChallenge text and CVAT for video 1.1 XML."""
+"""Tracks in and out of MOTChallenge text, CVAT for video 1.1 XML, COCO video and per-frame JSON."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from pycocotools.coco import COCO
 
-from marketplace.geometry.track_formats import mot_number, mot_rows, parse_mot, write_cvat_video
+from marketplace.geometry.track_formats import (
+    coco_video,
+    mot_number,
+    mot_rows,
+    parse_mot,
+    per_frame,
+    write_cvat_video,
+)
 from marketplace.geometry.tracks import Keyframe, Track, TrackError, interpolate
 
 
@@ -104,3 +112,40 @@ def test_cvat_video_xml_parses_back_to_the_same_tracks() -> None:
     assert [int(p["frame"]) for p in first_ring] == list(range(12))
     assert points[0] == ring_a and points[3] == ring_b
     assert min(points[1][0::2]) == pytest.approx(20 / 3, abs=0.2)  # a third of the way over
+
+
+def test_coco_video_has_one_annotation_per_frame_in_view_and_loads_in_pycocotools() -> None:
+    car = Track(
+        3,
+        "car",
+        "box",
+        (Keyframe(0, [0, 0, 10, 20]), Keyframe(4, [8, 0, 18, 20]), Keyframe(6, [], outside=True)),
+    )
+    blob = Track(9, "blob", "polygon", (Keyframe(2, [[0, 0, 10, 0, 10, 10, 0, 10]]),))
+    data = coco_video([car, blob], size=8, width=64, height=48, name="clip")
+    coco = COCO()
+    coco.dataset = data
+    coco.createIndex()
+    assert len(coco.getImgIds()) == 8 and [i["frame_id"] for i in data["images"]] == list(range(8))
+    car_anns = coco.loadAnns(coco.getAnnIds(catIds=coco.getCatIds(catNms=["car"])))
+    assert [coco.imgs[a["image_id"]]["frame_id"] for a in car_anns] == [0, 1, 2, 3, 4, 5]
+    assert car_anns[2]["bbox"] == pytest.approx([4, 0, 10, 20]) and car_anns[2]["area"] == pytest.approx(200)
+    assert {a["instance_id"] for a in car_anns} == {3}
+    blob_anns = coco.loadAnns(coco.getAnnIds(catIds=coco.getCatIds(catNms=["blob"])))
+    assert len(blob_anns) == 6 and blob_anns[0]["area"] == pytest.approx(100)
+    assert coco.annToMask(blob_anns[0]).sum() == 100
+    assert len({a["id"] for a in data["annotations"]}) == len(data["annotations"]) == 12
+
+
+def test_per_frame_json_lists_the_objects_in_view() -> None:
+    car = Track(3, "car", "box", (Keyframe(1, [0, 0, 10, 20]), Keyframe(3, [], outside=True)))
+    frames = per_frame([car], 5)
+    assert [len(f["objects"]) for f in frames] == [0, 1, 1, 0, 0]
+    assert frames[1]["objects"][0] == {
+        "track_id": 3,
+        "label": "car",
+        "type": "box",
+        "geometry": [0.0, 0.0, 10.0, 20.0],
+        "occluded": False,
+        "keyframe": True,
+    }
