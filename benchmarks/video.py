@@ -4,15 +4,18 @@ Run: ``python benchmarks/video.py [--frames-1080p N] [--samples N] [--seed S]`` 
 ``../shared/datasets``: ``video_bedroom`` and ``sav_masklets_000001``).
 
 * ``frame_exact``: ``bedroom.mp4`` (960x540, 30 fps, 200 frames) ingested by
-  ``marketplace.media.video.ingest`` with the service's settings (JPEG chunks of 36 frames and the
-  H.264 copy); frame ``k`` taken out of its chunk is compared with frame ``k`` decoded straight from
-  the file by PyAV, at ``--samples`` random indices, and with the publisher's eight extracted frames
-  (``frames/NNNNN.jpg``). A sample is exact when its mean absolute RGB difference to the right frame
-  is under 3.0 and smaller than to each of the two frames either side.
+  ``marketplace.media.video.ingest`` with the service's settings (JPEG chunks, 36 frames at this
+  size, and the H.264 copy); frame ``k`` taken out of its chunk is compared with frame ``k``
+  decoded straight from the file by PyAV, at ``--samples`` random indices, and with the
+  publisher's eight extracted frames (``frames/NNNNN.jpg``). A sample is exact when its mean
+  absolute RGB difference to the right frame is under 3.0 and smaller than to each of the two frames
+  either side.
 * ``ingest_s_per_min``: wall time of the same ingest on a 1080p clip (``bedroom.mp4``'s first
   ``--frames-1080p`` frames upscaled to 1920x1080 and encoded with libx264 beforehand, not timed),
   per minute of video. ``ingest_s_per_min_540p`` is bedroom.mp4 itself. One process, on whatever the
   machine's cores are doing (this one has 2, shared): noisy.
+* the chunk length (printed, not on the last line): bytes a random jump downloads, requests per
+  second of playback, zip overhead and the time to take one frame out, for 12 to 72 frames a chunk.
 * ``bytes_per_frame``: chunk bytes per frame at 1080p (upscaled frames are smoother than camera
   frames, so this is a low estimate); ``bytes_per_frame_540p`` on bedroom.mp4's real frames.
 * ``interp_iou_k{2,4,8}``: one SA-V object (``sav_000001_manual.json``: the largest of the objects in
@@ -51,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._datasets import shared_datasets_dir  # noqa: E402
 from marketplace.geometry import polygons as geo  # noqa: E402
 from marketplace.geometry.tracks import Keyframe, Track, interpolate  # noqa: E402
-from marketplace.media.video import Ingested, chunk_frame, ingest  # noqa: E402
+from marketplace.media.video import Ingested, chunk_frame, ingest, zip_chunk  # noqa: E402
 
 PUBLISHED = (0, 1, 17, 36, 37, 99, 150, 199)
 SAME = 3.0
@@ -105,6 +108,28 @@ def frame_exactness(
         neighbours = ", ".join(f"{a:.2f}" for a in around)
         print(f"  publisher's frame {n:3d}: MAD {right:.2f} (neighbours {neighbours})")
     return (sum(exact) + sum(published_exact)) / (len(exact) + len(published_exact))
+
+
+def chunk_sizes(result: Ingested, chunks: dict[int, bytes], label: str) -> None:
+    """What the chunk length trades: bytes a random jump downloads (one whole chunk), requests per
+    second of playback, the zip's overhead, and the time to take one frame out (unzip + JPEG decode)."""
+    jpegs = [(k, chunk_frame(chunks[k // result.chunk_frames], k)) for k in range(len(result.frames))]
+    rate = float(result.fps)
+    for frames in (12, 24, 36, 72):
+        groups = [jpegs[i : i + frames] for i in range(0, len(jpegs) - frames + 1, frames)]
+        made = [zip_chunk(group) for group in groups]
+        mean_bytes = float(np.mean([len(c) for c in made]))
+        payload = float(np.mean([sum(len(j) for _, j in group) for group in groups]))
+        overhead = (mean_bytes - payload) / frames
+        start = time.perf_counter()
+        for i in range(frames):
+            Image.open(io.BytesIO(chunk_frame(made[0], i))).load()
+        take_ms = (time.perf_counter() - start) / frames * 1e3
+        print(
+            f"  {label} chunks of {frames:2d}: {mean_bytes / 1e6:.2f} MB (a random jump at 50 Mbit/s: "
+            f"{mean_bytes * 8 / 50e6:.2f} s), {rate / frames:.2f} requests/s playing, zip overhead "
+            f"{overhead:.0f} B a frame, one frame out {take_ms:.1f} ms"
+        )
 
 
 def clip_1080p(folder: Path, frames: int) -> bytes:
@@ -215,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ingest {seconds:.2f} s = {seconds / minutes:.1f} s per minute of video"
     )
     exact = frame_exactness(folder, result, chunks, args.samples, args.seed)
+    chunk_sizes(result, chunks, "540p")
 
     big = clip_1080p(folder, args.frames_1080p)
     result_1080p, chunks_1080p, seconds_1080p = timed_ingest(big)
@@ -223,8 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"1080p clip: {result_1080p.width}x{result_1080p.height}, {len(result_1080p.frames)} frames, "
         f"ingest {seconds_1080p:.2f} s = {seconds_1080p / minutes_1080p:.1f} s per minute of video, "
-        f"{bytes_1080p / 1e3:.0f} kB a frame, {36 * bytes_1080p / 1e6:.2f} MB a chunk"
+        f"{bytes_1080p / 1e3:.0f} kB a frame, chunks of {result_1080p.chunk_frames} frames, "
+        f"{result_1080p.chunk_frames * bytes_1080p / 1e6:.2f} MB each"
     )
+    if len(result_1080p.frames) >= 72:
+        chunk_sizes(result_1080p, chunks_1080p, "1080p")
 
     chosen, per_object = sav_objects(root)
     figures: dict[int, float] = {}

@@ -17,16 +17,19 @@ Every video of a job goes through :func:`ingest` once, with PyAV (FFmpeg bundled
 * a **manifest** per frame: its index, its grid time, the presentation time of the source frame
   shown, and the SHA-256 of its RGB pixels (before JPEG), so an export or a later re-ingest can be
   checked frame by frame;
-* **frame chunks**: :data:`CHUNK_FRAMES` consecutive frames as JPEGs (one encoder, one setting:
-  the image renditions' quality) in one uncompressed zip (``000036.jpg``, ... by frame index; fixed
-  member dates, so the bytes say nothing about when they were made). The browser fetches chunk
-  ``k // CHUNK_FRAMES`` and shows member ``k``: a frame is a file, never a ``<video>`` seek by time,
-  which is what makes other players show the neighbouring frame. 36 frames is 1.2 s at 30 fps:
-  one request per 1.2 s when playing; a random jump fetches one chunk (about 2.3 MB at 960x540,
-  63 kB a frame; see ``benchmarks/video.py``). JPEG and not H.264 segments so that frame ``k`` is
-  one decode of one file, in any browser, with no codec state;
+* **frame chunks**: consecutive frames as JPEGs (one encoder, one setting: the image renditions'
+  quality) in one uncompressed zip (``000036.jpg``, ... by frame index; fixed member dates, so the
+  bytes say nothing about when they were made). The browser fetches chunk ``k // chunk_frames`` and
+  shows member ``k``: a frame is a file, never a ``<video>`` seek by time, which is what makes other
+  players show the neighbouring frame. JPEG and not H.264 segments so that frame ``k`` is one decode
+  of one file (2 ms at 960x540, 6 ms at 1080p), in any browser, with no codec state. A random jump
+  downloads one whole chunk, playing fetches ``fps / chunk_frames`` chunks a second, so the length
+  is a byte budget (:func:`chunk_length`): :data:`CHUNK_PIXELS` pixels a chunk, 12 to 36 frames.
+  ``benchmarks/video.py`` measured it: 36 frames at 960x540 are 2.25 MB (0.36 s at 50 Mbit/s, 0.83
+  requests a second at 30 fps), while 36 frames at 1080p are 5.7 MB (0.92 s), so 1080p gets 12
+  (1.9 MB, 0.31 s, 2.5 requests a second); the zip costs under 100 bytes a frame;
 * optionally a normalised **H.264** file (libx264, constant rate, a keyframe every
-  :data:`CHUNK_FRAMES` frames so it cuts where the chunks do) for export and download.
+  chunk's first frame, so it cuts where the chunks do) for export and download.
 
 Anything else is refused with :class:`BadVideo`, whose ``reason`` is safe to show the requester.
 Pure: bytes in, bytes out (chunks handed to a callback as they are made), no storage.
@@ -46,7 +49,9 @@ import av
 import numpy as np
 from PIL import Image
 
-CHUNK_FRAMES = 36
+#: pixels of one chunk: 36 frames of 960x540 (2.25 MB of JPEG on real footage)
+CHUNK_PIXELS = 36 * 960 * 540
+MIN_CHUNK_FRAMES, MAX_CHUNK_FRAMES = 12, 36
 QUALITY = 85
 MAX_LONG_SIDE = 1920
 H264_CRF = 20
@@ -309,6 +314,11 @@ def constant_rate(
         yield next_slot, held[0], held[1], next_slot != round(held[0] * rate)
 
 
+def chunk_length(width: int, height: int) -> int:
+    """Frames per chunk for served frames of ``width`` x ``height``: :data:`CHUNK_PIXELS` a chunk."""
+    return max(MIN_CHUNK_FRAMES, min(MAX_CHUNK_FRAMES, CHUNK_PIXELS // (width * height)))
+
+
 def jpeg(rgb: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(out, format="JPEG", quality=QUALITY, subsampling="4:2:0", optimize=False)
@@ -367,7 +377,7 @@ def ingest(
     on_chunk: Callable[[int, bytes], None],
     *,
     limits: VideoLimits | None = None,
-    chunk_frames: int = CHUNK_FRAMES,
+    chunk_frames: int | None = None,
     max_long_side: int = MAX_LONG_SIDE,
     h264: bool = False,
     progress: Progress | None = None,
@@ -379,6 +389,7 @@ def ingest(
     upright_w, upright_h = info.upright_size
     size = served_size(upright_w, upright_h, max_long_side)
     expected = int(round((info.times[-1] - info.start) * float(info.fps))) + 1
+    chunk_frames = chunk_frames or chunk_length(*size)
     encoder = _H264(info.fps, size, chunk_frames) if h264 else None
     entries: list[FrameEntry] = []
     members: list[tuple[int, bytes]] = []

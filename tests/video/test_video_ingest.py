@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from marketplace.media.video import BadVideo, Ingested, VideoLimits, chunk_frame, ingest, probe
+from marketplace.media.video import (
+    BadVideo,
+    Ingested,
+    VideoLimits,
+    chunk_frame,
+    chunk_length,
+    ingest,
+    probe,
+)
 from tests.video.videos import barcode, make_video, read_barcode
 
 
@@ -145,3 +153,17 @@ def test_videos_over_a_limit_are_refused_before_decoding() -> None:
     # a long gap counts as frames: 11 frames at 25 fps spread over 40 s are 1001 frames on the grid
     with pytest.raises(BadVideo, match="1001 frames"):
         run(make_video([i * 40 for i in range(10)] + [40_000]), limits=VideoLimits(max_frames=500))
+
+
+def test_chunks_hold_fewer_frames_the_larger_the_frames() -> None:
+    assert chunk_length(960, 540) == 36
+    assert chunk_length(1280, 720) == 20
+    assert chunk_length(1920, 1080) == 12  # a random jump downloads 12 frames, not 36
+    assert chunk_length(160, 96) == 36
+    result, chunks = run(make_video([i * 40 for i in range(30)], size=(1280, 720)), h264=True)
+    assert result.chunk_frames == 20 and result.chunk_count == 2 and len(chunks) == 2
+    assert result.manifest()["chunk_frames"] == 20
+    assert result.h264 is not None
+    with av.open(io.BytesIO(result.h264)) as container:
+        keys = [k for k, f in enumerate(container.decode(video=0)) if f.key_frame]
+    assert keys == [0, 20]  # the H.264 copy cuts where the chunks do
