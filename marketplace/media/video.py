@@ -41,6 +41,7 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -52,6 +53,7 @@ from PIL import Image
 #: pixels of one chunk: 36 frames of 960x540 (2.25 MB of JPEG on real footage)
 CHUNK_PIXELS = 36 * 960 * 540
 MIN_CHUNK_FRAMES, MAX_CHUNK_FRAMES = 12, 36
+ENCODE_THREADS = 2
 QUALITY = 85
 MAX_LONG_SIDE = 1920
 H264_CRF = 20
@@ -227,7 +229,7 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
         times: list[float] = []
         try:
             for packet in container.demux(stream):
-                if packet.size == 0 or packet.pts is None:
+                if packet.size == 0 or packet.pts is None or packet.is_discard:  # edit-list pre-roll
                     continue
                 times.append(float(packet.pts * time_base))
                 if len(times) > limits.max_frames:
@@ -314,6 +316,10 @@ def constant_rate(
         yield next_slot, held[0], held[1], next_slot != round(held[0] * rate)
 
 
+def _digest_and_jpeg(rgb: np.ndarray) -> tuple[str, bytes]:
+    return hashlib.sha256(rgb.tobytes()).hexdigest(), jpeg(rgb)
+
+
 def chunk_length(width: int, height: int) -> int:
     """Frames per chunk for served frames of ``width`` x ``height``: :data:`CHUNK_PIXELS` a chunk."""
     return max(MIN_CHUNK_FRAMES, min(MAX_CHUNK_FRAMES, CHUNK_PIXELS // (width * height)))
@@ -392,33 +398,40 @@ def ingest(
     chunk_frames = chunk_frames or chunk_length(*size)
     encoder = _H264(info.fps, size, chunk_frames) if h264 else None
     entries: list[FrameEntry] = []
-    members: list[tuple[int, bytes]] = []
+    pending: list[tuple[int, float, Future[tuple[str, bytes]]]] = []
     duplicated = 0
     chunks = 0
     used: set[float] = set()
-    for index, pts, rgb, duplicate in constant_rate(
-        _decoded(data, info, size, limits), info.fps, limits.max_frames
-    ):
-        entries.append(
-            FrameEntry(index, index / float(info.fps), pts, hashlib.sha256(rgb.tobytes()).hexdigest())
-        )
-        duplicated += duplicate
-        used.add(pts)
-        members.append((index, jpeg(rgb)))
-        if encoder is not None:
-            encoder.add(index, rgb)
-        if len(members) == chunk_frames:
-            on_chunk(chunks, zip_chunk(members))
-            chunks, members = chunks + 1, []
-            if progress is not None:
-                progress(len(entries), expected)
-    if members:
+
+    def flush() -> None:
+        nonlocal chunks
+        members = []
+        for index, pts, future in pending:
+            digest, encoded = future.result()
+            entries.append(FrameEntry(index, index / float(info.fps), pts, digest))
+            members.append((index, encoded))
+        pending.clear()
         on_chunk(chunks, zip_chunk(members))
         chunks += 1
+        if progress is not None:
+            progress(len(entries), max(expected, len(entries)))
+
+    # Hashing and JPEG encoding release the GIL: they run beside the decoder (and the H.264 encoder).
+    with ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="video") as pool:
+        for index, pts, rgb, duplicate in constant_rate(
+            _decoded(data, info, size, limits), info.fps, limits.max_frames
+        ):
+            duplicated += duplicate
+            used.add(pts)
+            pending.append((index, pts, pool.submit(_digest_and_jpeg, rgb)))
+            if encoder is not None:
+                encoder.add(index, rgb)
+            if len(pending) == chunk_frames:
+                flush()
+        if pending:
+            flush()
     if not entries:
         raise BadVideo("no frame of the video could be decoded")
-    if progress is not None:
-        progress(len(entries), len(entries))
     return Ingested(
         info=info,
         fps=info.fps,
