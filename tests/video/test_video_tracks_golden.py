@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from marketplace.geometry.tracks import interpolate, shape_to_json, track_from_json
+from marketplace.geometry.tracks import interpolate, shape_at, shape_to_json, track_from_json
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "web" / "test" / "interpolate_golden.mjs"
@@ -101,8 +101,25 @@ def test_python_and_the_browser_interpolate_to_the_same_numbers() -> None:
         check=True,
     )
     browser = json.loads(run.stdout)
+    assert len(browser) == len(tracks)
     python = [[shape_to_json(s) for s in interpolate(track_from_json(t), END)] for t in tracks]
-    assert len(browser) == len(python) == len(tracks)
+    worst, blended = compare(python, [b["shapes"] for b in browser])
+    assert blended > 200  # the comparison covers interpolated frames, not only keyframe copies
+    assert worst < 1e-9, f"Python and JS interpolate() differ by up to {worst} px"
+    # shape_at / shapeAt on every frame, including before the first and at the end (None / null)
+    python_at, browser_at = [], []
+    for track, theirs in zip(tracks, browser, strict=True):
+        ours = [shape_at(track_from_json(track), f, END) for f in range(-1, END + 1)]
+        assert [s is None for s in ours] == [s is None for s in theirs["at"]]
+        python_at.append([shape_to_json(s) for s in ours if s is not None])
+        browser_at.append([s for s in theirs["at"] if s is not None])
+    worst, _ = compare(python_at, browser_at)
+    assert worst < 1e-9, f"Python and JS shape_at() differ by up to {worst} px"
+
+
+def compare(python: list[list[dict[str, Any]]], browser: list[list[dict[str, Any]]]) -> tuple[float, int]:
+    """The largest coordinate difference between the two sides, and how many shapes were blended."""
+    assert len(python) == len(browser)
     worst = 0.0
     blended = 0
     for ours, theirs in zip(python, browser, strict=True):
@@ -111,9 +128,7 @@ def test_python_and_the_browser_interpolate_to_the_same_numbers() -> None:
             assert (a["occluded"], a["keyframe"]) == (b["occluded"], b["keyframe"])
             assert shape_of(a["geometry"]) == shape_of(b["geometry"])
             fa, fb = flat(a["geometry"]), flat(b["geometry"])
-            assert len(fa) == len(fb)
             if fa:
                 worst = max(worst, float(np.max(np.abs(np.asarray(fa) - np.asarray(fb)))))
             blended += not a["keyframe"]
-    assert blended > 200  # the comparison covers interpolated frames, not only keyframe copies
-    assert worst < 1e-9, f"Python and JS differ by up to {worst} px"
+    return worst, blended
