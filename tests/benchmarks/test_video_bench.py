@@ -18,7 +18,7 @@ from benchmarks import video  # noqa: E402
 pytestmark = pytest.mark.shared
 
 LAST = re.compile(
-    r"^frame_exact=(?P<exact>[0-9.]+) ingest_s_per_min=(?P<ingest>[0-9.]+) "
+    r"^frame_exact=(?P<exact>[0-9.]+) ingest_s_per_min=(?P<ingest>[0-9.]+) ingest_cpu_s_per_min=[0-9.]+ "
     r"ingest_s_per_min_540p=[0-9.]+ bytes_per_frame=(?P<bytes>[0-9]+) bytes_per_frame_540p=[0-9]+ "
     r"interp_iou_k2=(?P<k2>[0-9.]+) interp_iou_k4=(?P<k4>[0-9.]+) interp_iou_k8=(?P<k8>[0-9.]+)$"
 )
