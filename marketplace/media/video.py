@@ -58,7 +58,6 @@ QUALITY = 85
 MAX_LONG_SIDE = 1920
 H264_CRF = 20
 H264_PRESET = "veryfast"
-CHUNK_CONTENT_TYPE = "application/zip"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MIN_FPS, _MAX_FPS = Fraction(1, 10), Fraction(240)
 
