@@ -60,6 +60,18 @@ def test_a_constant_rate_video_is_cut_into_chunks_frame_for_frame() -> None:
     assert manifest["frames"][3]["i"] == 3 and len(manifest["frames"][3]["sha256"]) == 64
 
 
+@pytest.mark.parametrize(
+    ("fmt", "codec"),
+    [("webm", "libvpx-vp9"), ("avi", "mpeg4"), ("mp4", "libx265"), ("matroska", "ffv1")],
+)
+def test_other_containers_and_codecs_come_out_frame_for_frame(fmt: str, codec: str) -> None:
+    if codec not in av.codecs_available:
+        pytest.skip(f"this PyAV wheel has no {codec} encoder")
+    result, chunks = run(make_video([i * 40 for i in range(40)], fmt=fmt, codec=codec))
+    assert len(result.frames) == 40 and result.fps == 25 and not result.info.variable_rate
+    assert [read_barcode(frame_rgb(chunks, k, 36)) for k in range(40)] == list(range(40))
+
+
 def test_the_checksums_are_of_the_decoded_frames() -> None:
     data = make_video([i * 40 for i in range(5)])
     result, _ = run(data)

@@ -53,6 +53,8 @@ def make_video(
             stream.set_display_rotation(rotation)  # counter-clockwise, as players show it
         if codec == "libx264":
             stream.options = {"crf": "10", "preset": "ultrafast"}
+        elif codec == "libx265":  # B-frames: decoding order is not presentation order
+            stream.options = {"crf": "12", "x265-params": "log-level=error:bframes=3"}
         for i, t in enumerate(times_ms):
             frame = av.VideoFrame.from_ndarray(barcode(i, *size), format="rgb24")
             frame.pts = t
