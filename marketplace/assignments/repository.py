@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, case, distinct, exists, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.assignments.states import ASSIGNMENT, take_slot_values
@@ -311,18 +311,40 @@ def _gt_seen_query(job_id: int, worker_id: int) -> Any:
     return seen_by(job_id, worker_id).where(AssignmentItem.is_gt.is_(True))
 
 
-def pick_gt(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:
+def pick_gt(
+    session: Session, job_id: int, worker_id: int, k: int, *, reused: bool = False, skip: Sequence[int] = ()
+) -> list[int]:
     """The ``k`` best GT images for this worker: unseen by them first, then least used, at random
-    among equals; never retired. No lock: the use counts only balance the picking, and
+    among equals; never retired. ``reused``: only images already shown to someone and never to this
+    worker (fewer when there are not enough). No lock: the use counts only balance the picking, and
     :func:`count_gt_uses` (the last write of a claim) keeps them exact."""
-    seen_last = case((GtImageStat.image_id.in_(_gt_seen_query(job_id, worker_id)), 1), else_=0)
-    stmt = (
-        select(GtImageStat.image_id)
-        .where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
-        .order_by(seen_last, GtImageStat.uses, func.random())
-        .limit(k)
-    )
+    seen = _gt_seen_query(job_id, worker_id)
+    stmt = select(GtImageStat.image_id).where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
+    if skip:
+        stmt = stmt.where(GtImageStat.image_id.not_in(list(skip)))
+    if reused:
+        stmt = stmt.where(GtImageStat.uses > 0, GtImageStat.image_id.not_in(seen))
+    else:
+        stmt = stmt.order_by(case((GtImageStat.image_id.in_(seen), 1), else_=0))
+    stmt = stmt.order_by(GtImageStat.uses, func.random()).limit(k)
     return list(session.scalars(stmt))
+
+
+def exposure(session: Session, job_id: int) -> tuple[int, int, int, int]:
+    """In one statement: how many times the job's GT images were shown and how many of them at least
+    once; how many times work images were put in an assignment and how many distinct ones were."""
+    gt = select(
+        func.coalesce(func.sum(GtImageStat.uses), 0), func.count().filter(GtImageStat.uses > 0)
+    ).where(GtImageStat.job_id == job_id)
+    work = (
+        select(func.count(), func.count(distinct(AssignmentItem.image_id)))
+        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
+        .where(Assignment.job_id == job_id, AssignmentItem.is_gt.is_(False))
+    )
+    gt_row = gt.subquery()
+    work_row = work.subquery()
+    row = session.execute(select(*gt_row.c, *work_row.c).select_from(gt_row).join(work_row, true())).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
 def pick_extra(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:

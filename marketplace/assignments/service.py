@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository
+from marketplace.assignments.exposure import repeat_share, reuse_picks
 from marketplace.assignments.schemas import (
     AssignmentOut,
     ExportAssignmentOut,
@@ -277,13 +278,20 @@ def _issue(
 
 
 def pick_gt_images(session: Session, job: Job, worker_id: int, k: int) -> list[int]:
-    """``k`` GT images: unseen by the worker first, then least used, at random among equals (the SQL
-    form of :func:`choose_gt`), never retired. Nothing is locked here; the caller counts the uses
-    last (:func:`repository.count_gt_uses`), so concurrent claims never queue on the same least-used
-    rows for longer than a commit."""
+    """``k`` GT images, never retired, with exposure parity (:mod:`.exposure`): as many of them reused
+    (already shown to another account, least shown first) as keeps the GT repeat share at the normal
+    images' one, the rest fresh (unseen by the worker first, then least used, at random among equals:
+    the SQL form of :func:`choose_gt`). Nothing is locked here; the caller counts the uses last
+    (:func:`repository.count_gt_uses`), so concurrent claims never queue on the same least-used rows
+    for longer than a commit."""
     if k <= 0:
         return []
-    return repository.pick_gt(session, job.id, worker_id, k)
+    gt_shows, gt_distinct, work_shows, work_distinct = repository.exposure(session, job.id)
+    wanted = reuse_picks(k, gt_shows, gt_distinct, repeat_share(work_shows, work_distinct))
+    reused = repository.pick_gt(session, job.id, worker_id, wanted, reused=True) if wanted else []
+    if len(reused) == k:
+        return reused
+    return reused + repository.pick_gt(session, job.id, worker_id, k - len(reused), skip=reused)
 
 
 # -- what the worker sees -------------------------------------------------------------------------

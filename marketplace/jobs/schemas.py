@@ -267,9 +267,23 @@ class ActualCostsOut(BaseModel):
     reviews: int = Field(description="images sent to reviewers for low agreement (not paid from the bounty)")
 
 
+class GtExposureOut(BaseModel):
+    """How many worker accounts each image is expected to be shown to. A colluding ring counts this:
+    GT images are picked so their count follows the normal images' (exposure parity), which takes a
+    GT pool large enough for the job."""
+
+    normal: float = Field(description="accounts per normal image (the overlap; extras add a little)")
+    gt_new: float = Field(description="GT shows per GT image if every worker stayed new (the pool is reused)")
+    gt_trusted: float = Field(description="... if every worker were trusted from the start (spot checks)")
+    warning: str | None = Field(
+        default=None, description="set when the GT pool is too small: GT shown more than normal images"
+    )
+
+
 class CostsOut(BaseModel):
     job_id: int
     currency: str
     pay_per_assignment: str
     expected: ExpectedCostsOut
     actual: ActualCostsOut
+    gt_exposure: GtExposureOut
