@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, distinct, exists, func, insert, or_, select, true, update
+from sqlalchemy import Row, Table, bindparam, case, distinct, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.assignments.states import ASSIGNMENT, take_slot_values
@@ -330,21 +330,25 @@ def pick_gt(
     return list(session.scalars(stmt))
 
 
-def exposure(session: Session, job_id: int) -> tuple[int, int, int, int]:
-    """In one statement: how many times the job's GT images were shown and how many of them at least
-    once; how many times work images were put in an assignment and how many distinct ones were."""
-    gt = select(
+def gt_exposure(session: Session, job_id: int) -> tuple[int, int]:
+    """(times the job's GT images were shown, how many of them were shown at least once)."""
+    stmt = select(
         func.coalesce(func.sum(GtImageStat.uses), 0), func.count().filter(GtImageStat.uses > 0)
     ).where(GtImageStat.job_id == job_id)
-    work = (
+    shows, images = session.execute(stmt).one()
+    return int(shows), int(images)
+
+
+def work_exposure(session: Session, job_id: int) -> tuple[int, int]:
+    """(times the job's work images were put in an assignment, how many distinct ones were): a scan of
+    the job's assignment items."""
+    stmt = (
         select(func.count(), func.count(distinct(AssignmentItem.image_id)))
         .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
         .where(Assignment.job_id == job_id, AssignmentItem.is_gt.is_(False))
     )
-    gt_row = gt.subquery()
-    work_row = work.subquery()
-    row = session.execute(select(*gt_row.c, *work_row.c).select_from(gt_row).join(work_row, true())).one()
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+    shows, images = session.execute(stmt).one()
+    return int(shows), int(images)
 
 
 def pick_extra(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:

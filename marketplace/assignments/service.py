@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -277,6 +278,25 @@ def _issue(
     return Claimed(assignment_id, deadline, items)
 
 
+_work_exposure: dict[int, tuple[float, int, int]] = {}  # job id -> (when, shows, distinct images)
+EXPOSURE_EXACT_BELOW = 2_000  # work shows: below, the scan is cheap and done on every claim
+EXPOSURE_REFRESH_S = 10.0  # above, a process rescans a job at most this often
+
+
+def _work_repeat_share(session: Session, job_id: int) -> float:
+    """The job's work images' repeat share, the target of GT picking. The scan it takes grows with the
+    job, so a big job's figure is kept for :data:`EXPOSURE_REFRESH_S` per process (a share drifts
+    slowly); a small job's is always fresh."""
+    now = time.monotonic()
+    cached = _work_exposure.get(job_id)
+    if cached is None or cached[1] < EXPOSURE_EXACT_BELOW or now - cached[0] > EXPOSURE_REFRESH_S:
+        cached = (now, *repository.work_exposure(session, job_id))
+        if len(_work_exposure) > 10_000:  # a long-lived process that saw many jobs: forget the old
+            _work_exposure.clear()
+        _work_exposure[job_id] = cached
+    return repeat_share(cached[1], cached[2])
+
+
 def pick_gt_images(session: Session, job: Job, worker_id: int, k: int) -> list[int]:
     """``k`` GT images, never retired, with exposure parity (:mod:`.exposure`): as many of them reused
     (already shown to another account, least shown first) as keeps the GT repeat share at the normal
@@ -286,8 +306,8 @@ def pick_gt_images(session: Session, job: Job, worker_id: int, k: int) -> list[i
     for longer than a commit."""
     if k <= 0:
         return []
-    gt_shows, gt_distinct, work_shows, work_distinct = repository.exposure(session, job.id)
-    wanted = reuse_picks(k, gt_shows, gt_distinct, repeat_share(work_shows, work_distinct))
+    gt_shows, gt_distinct = repository.gt_exposure(session, job.id)
+    wanted = reuse_picks(k, gt_shows, gt_distinct, _work_repeat_share(session, job.id))
     reused = repository.pick_gt(session, job.id, worker_id, wanted, reused=True) if wanted else []
     if len(reused) == k:
         return reused

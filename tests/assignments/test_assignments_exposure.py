@@ -51,4 +51,29 @@ def test_a_small_gt_pool_is_flagged_with_the_pool_that_would_do() -> None:
     small = gt_exposure(100, 1, 2, 0.15, 10)
     assert small.gt_trusted == pytest.approx(3.0)
     assert small.warning is not None
-    assert "10 images" in small.warning and "about 3.0 accounts" in small.warning and "about 30" in small.warning
+    assert (
+        "10 images" in small.warning and "about 3.0 accounts" in small.warning and "about 30" in small.warning
+    )
+
+
+def test_a_big_jobs_work_exposure_is_rescanned_at_most_every_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketplace.assignments import service
+
+    scans: list[int] = []
+    figures = {1: (100, 90), 2: (50_000, 40_000)}  # job -> (shows, distinct)
+
+    def scan(_session: object, job_id: int) -> tuple[int, int]:
+        scans.append(job_id)
+        return figures[job_id]
+
+    clock = [1000.0]
+    monkeypatch.setattr(service.repository, "work_exposure", scan)
+    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(service, "_work_exposure", {})
+    for _ in range(3):
+        assert service._work_repeat_share(None, 1) == pytest.approx(0.1)  # type: ignore[arg-type]
+        assert service._work_repeat_share(None, 2) == pytest.approx(0.2)  # type: ignore[arg-type]
+    assert scans == [1, 2, 1, 1]  # the small job every time, the big one once
+    clock[0] += service.EXPOSURE_REFRESH_S + 1
+    service._work_repeat_share(None, 2)  # type: ignore[arg-type]
+    assert scans[-1] == 2 and len(scans) == 5
