@@ -441,6 +441,7 @@ def lock_for_submit(session: Session, assignment_id: int) -> Any:
             Job.status.label("job_status"),
             Job.type.label("job_type"),
             Job.labels.label("job_labels"),
+            Job.attributes.label("job_attributes"),
             Job.time_limit_s,
         )
         .join(Job, Job.id == Assignment.job_id)

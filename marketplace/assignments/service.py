@@ -50,6 +50,7 @@ from marketplace.errors import (
     NotFound,
 )
 from marketplace.jobs import economics
+from marketplace.jobs.attributes import AttributeSpec
 from marketplace.jobs.service import get_job_for
 from marketplace.media.service import item_url
 from marketplace.models import (
@@ -357,6 +358,7 @@ def _view(
         time_limit_s=job.time_limit_s,
         instructions=InstructionsOut(title=job.title, description=job.description, guide_url=job.guide_url),
         labels=list(job.labels),
+        attributes=[AttributeSpec(**a) for a in job.attributes or []],
         items=items,
     )
 
@@ -515,7 +517,7 @@ def submit(
         raise JobNotActive(f"job {row.job_id} is {row.job_status.value}")
     check_assignment_move(row.id, row.status, AssignmentStatus.submitted)
     items = repository.item_rows(session, row.id)
-    answers = validate_submission(Rules(row.job_type, row.job_labels), items, body)
+    answers = validate_submission(Rules(row.job_type, row.job_labels, row.job_attributes), items, body)
     repository.store_answers(
         session,
         [
