@@ -215,3 +215,23 @@ def learned_attack(scores: dict[str, list[float]], labels: list[bool]) -> list[f
         model = LogisticRegression(max_iter=2000).fit(scaler.transform(x[train]), y[train])
         out[test] = model.predict_proba(scaler.transform(x[test]))[:, 1]
     return [float(v) for v in out]
+
+
+def chance_worst(seen: list[Seen], scores: dict[str, list[float]], rounds: int = 200, seed: int = 0) -> float:
+    """The worst AUC that chance alone gives with this many GT items shown: the 95th percentile, over
+    ``rounds`` shuffles of which *images* are GT (an image shown twice keeps one label), of the best
+    single attack's AUC. A worst attack below it is not told apart from a coin by this run; above
+    it, it is a leak. The learned attack is left out (a refit per shuffle)."""
+    images = sorted({s.features["sha"] for s in seen})
+    index = {sha: n for n, sha in enumerate(images)}
+    item_image = np.array([index[s.features["sha"]] for s in seen])
+    is_gt = np.zeros(len(images), dtype=bool)
+    for s in seen:
+        is_gt[index[s.features["sha"]]] |= s.is_gt
+    single = [v for n, v in scores.items() if not n.startswith("learned")]
+    rng = np.random.default_rng(seed)
+    worst = []
+    for _ in range(rounds):
+        labels = rng.permutation(is_gt)[item_image].tolist()
+        worst.append(max(auc(v, labels) for v in single))
+    return float(np.percentile(worst, 95))

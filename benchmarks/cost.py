@@ -374,13 +374,16 @@ def _class_task(root: Path, folder: str) -> Task:
     return ClassTask(load_vldb(root, folder))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=5, help="replays per set and policy (random orders)")
     parser.add_argument("--target", type=float, default=0.8, help="the jobs' accuracy target")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--sets", nargs="+", default=None, help="only these sets (folder names; default: all six)"
+    )
+    args = parser.parse_args(argv)
     root = shared_datasets_dir()
     if root is None:
         print("shared datasets not found (expected ../shared/datasets or TILEWORK_SHARED); nothing to run.")
@@ -394,6 +397,10 @@ def main() -> int:
         folder: functools.partial(_class_task, root, folder) for folder in VLDB_SETS
     }
     tasks["pedestrian_boxes_dev"] = lambda: BoxTask(load_pedestrians(root))
+    unknown = sorted(set(args.sets or []) - set(tasks))
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}; the sets: {', '.join(tasks)}")
+    tasks = {name: make for name, make in tasks.items() if args.sets is None or name in args.sets}
     for folder, make in tasks.items():
         task = make()
         per_set[folder] = {}

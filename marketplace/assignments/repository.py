@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, case, distinct, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.assignments.states import ASSIGNMENT, take_slot_values
@@ -311,18 +311,44 @@ def _gt_seen_query(job_id: int, worker_id: int) -> Any:
     return seen_by(job_id, worker_id).where(AssignmentItem.is_gt.is_(True))
 
 
-def pick_gt(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:
+def pick_gt(
+    session: Session, job_id: int, worker_id: int, k: int, *, reused: bool = False, skip: Sequence[int] = ()
+) -> list[int]:
     """The ``k`` best GT images for this worker: unseen by them first, then least used, at random
-    among equals; never retired. No lock: the use counts only balance the picking, and
+    among equals; never retired. ``reused``: only images already shown to someone and never to this
+    worker (fewer when there are not enough). No lock: the use counts only balance the picking, and
     :func:`count_gt_uses` (the last write of a claim) keeps them exact."""
-    seen_last = case((GtImageStat.image_id.in_(_gt_seen_query(job_id, worker_id)), 1), else_=0)
-    stmt = (
-        select(GtImageStat.image_id)
-        .where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
-        .order_by(seen_last, GtImageStat.uses, func.random())
-        .limit(k)
-    )
+    seen = _gt_seen_query(job_id, worker_id)
+    stmt = select(GtImageStat.image_id).where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
+    if skip:
+        stmt = stmt.where(GtImageStat.image_id.not_in(list(skip)))
+    if reused:
+        stmt = stmt.where(GtImageStat.uses > 0, GtImageStat.image_id.not_in(seen))
+    else:
+        stmt = stmt.order_by(case((GtImageStat.image_id.in_(seen), 1), else_=0))
+    stmt = stmt.order_by(GtImageStat.uses, func.random()).limit(k)
     return list(session.scalars(stmt))
+
+
+def gt_exposure(session: Session, job_id: int) -> tuple[int, int]:
+    """(times the job's GT images were shown, how many of them were shown at least once)."""
+    stmt = select(
+        func.coalesce(func.sum(GtImageStat.uses), 0), func.count().filter(GtImageStat.uses > 0)
+    ).where(GtImageStat.job_id == job_id)
+    shows, images = session.execute(stmt).one()
+    return int(shows), int(images)
+
+
+def work_exposure(session: Session, job_id: int) -> tuple[int, int]:
+    """(times the job's work images were put in an assignment, how many distinct ones were): a scan of
+    the job's assignment items."""
+    stmt = (
+        select(func.count(), func.count(distinct(AssignmentItem.image_id)))
+        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
+        .where(Assignment.job_id == job_id, AssignmentItem.is_gt.is_(False))
+    )
+    shows, images = session.execute(stmt).one()
+    return int(shows), int(images)
 
 
 def pick_extra(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:
@@ -415,6 +441,7 @@ def lock_for_submit(session: Session, assignment_id: int) -> Any:
             Job.status.label("job_status"),
             Job.type.label("job_type"),
             Job.labels.label("job_labels"),
+            Job.attributes.label("job_attributes"),
             Job.time_limit_s,
         )
         .join(Job, Job.id == Assignment.job_id)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from marketplace.bounds import ApiInput
 from marketplace.geometry.schemas import Coordinates, Rings
+from marketplace.jobs.attributes import MAX_ATTRIBUTES, MAX_TEXT, AttributeSpec
 from marketplace.models import AssignmentStatus, JobStatus, JobType
+
+AttributeKey = Annotated[str, Field(min_length=1, max_length=64)]
+AttributeText = Annotated[str, Field(max_length=MAX_TEXT)]
 
 MAX_OBJECTS_PER_ITEM = 1000
 MAX_EVENTS = 2000
@@ -28,6 +32,12 @@ class AnnotationIn(ApiInput):
 
     label: str = Field(min_length=1, max_length=200)
     geometry: Coordinates | Rings | None = None
+    attributes: dict[AttributeKey, StrictBool | AttributeText] | None = Field(
+        default=None,
+        max_length=MAX_ATTRIBUTES,
+        description="the job's per-object attributes by name (checkbox: true/false; select: one of its "
+        "values; text); one left out takes its default",
+    )
 
 
 class HoverIn(ApiInput):
@@ -110,6 +120,9 @@ class AssignmentOut(BaseModel):
     time_limit_s: int
     instructions: InstructionsOut
     labels: list[str]
+    attributes: list[AttributeSpec] = Field(
+        default_factory=list, description="what every drawn object carries besides its label"
+    )
     items: list[ItemOut]
 
 

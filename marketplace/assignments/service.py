@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository
+from marketplace.assignments.exposure import repeat_share, reuse_picks
 from marketplace.assignments.schemas import (
     AssignmentOut,
     ExportAssignmentOut,
@@ -48,6 +50,7 @@ from marketplace.errors import (
     NotFound,
 )
 from marketplace.jobs import economics
+from marketplace.jobs.attributes import AttributeSpec
 from marketplace.jobs.service import get_job_for
 from marketplace.media.service import item_url
 from marketplace.models import (
@@ -276,14 +279,40 @@ def _issue(
     return Claimed(assignment_id, deadline, items)
 
 
+_work_exposure: dict[int, tuple[float, int, int]] = {}  # job id -> (when, shows, distinct images)
+EXPOSURE_EXACT_BELOW = 2_000  # work shows: below, the scan is cheap and done on every claim
+EXPOSURE_REFRESH_S = 10.0  # above, a process rescans a job at most this often
+
+
+def _work_repeat_share(session: Session, job_id: int) -> float:
+    """The job's work images' repeat share, the target of GT picking. The scan it takes grows with the
+    job, so a big job's figure is kept for :data:`EXPOSURE_REFRESH_S` per process (a share drifts
+    slowly); a small job's is always fresh."""
+    now = time.monotonic()
+    cached = _work_exposure.get(job_id)
+    if cached is None or cached[1] < EXPOSURE_EXACT_BELOW or now - cached[0] > EXPOSURE_REFRESH_S:
+        cached = (now, *repository.work_exposure(session, job_id))
+        if len(_work_exposure) > 10_000:  # a long-lived process that saw many jobs: forget the old
+            _work_exposure.clear()
+        _work_exposure[job_id] = cached
+    return repeat_share(cached[1], cached[2])
+
+
 def pick_gt_images(session: Session, job: Job, worker_id: int, k: int) -> list[int]:
-    """``k`` GT images: unseen by the worker first, then least used, at random among equals (the SQL
-    form of :func:`choose_gt`), never retired. Nothing is locked here; the caller counts the uses
-    last (:func:`repository.count_gt_uses`), so concurrent claims never queue on the same least-used
-    rows for longer than a commit."""
+    """``k`` GT images, never retired, with exposure parity (:mod:`.exposure`): as many of them reused
+    (already shown to another account, least shown first) as keeps the GT repeat share at the normal
+    images' one, the rest fresh (unseen by the worker first, then least used, at random among equals:
+    the SQL form of :func:`choose_gt`). Nothing is locked here; the caller counts the uses last
+    (:func:`repository.count_gt_uses`), so concurrent claims never queue on the same least-used rows
+    for longer than a commit."""
     if k <= 0:
         return []
-    return repository.pick_gt(session, job.id, worker_id, k)
+    gt_shows, gt_distinct = repository.gt_exposure(session, job.id)
+    wanted = reuse_picks(k, gt_shows, gt_distinct, _work_repeat_share(session, job.id))
+    reused = repository.pick_gt(session, job.id, worker_id, wanted, reused=True) if wanted else []
+    if len(reused) == k:
+        return reused
+    return reused + repository.pick_gt(session, job.id, worker_id, k - len(reused), skip=reused)
 
 
 # -- what the worker sees -------------------------------------------------------------------------
@@ -329,6 +358,7 @@ def _view(
         time_limit_s=job.time_limit_s,
         instructions=InstructionsOut(title=job.title, description=job.description, guide_url=job.guide_url),
         labels=list(job.labels),
+        attributes=[AttributeSpec(**a) for a in job.attributes or []],
         items=items,
     )
 
@@ -487,7 +517,7 @@ def submit(
         raise JobNotActive(f"job {row.job_id} is {row.job_status.value}")
     check_assignment_move(row.id, row.status, AssignmentStatus.submitted)
     items = repository.item_rows(session, row.id)
-    answers = validate_submission(Rules(row.job_type, row.job_labels), items, body)
+    answers = validate_submission(Rules(row.job_type, row.job_labels, row.job_attributes), items, body)
     repository.store_answers(
         session,
         [

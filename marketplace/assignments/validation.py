@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from marketplace.assignments.schemas import SubmissionIn
 from marketplace.errors import InvalidInput
 from marketplace.geometry import polygons as geo
+from marketplace.jobs.attributes import checked_values
 from marketplace.models import JobType
 
 GEOMETRY_SLACK = 1e-6
@@ -17,10 +18,12 @@ GEOMETRY_SLACK = 1e-6
 class Rules:
     """What validation needs of a job."""
 
-    __slots__ = ("type", "labels")
+    __slots__ = ("type", "labels", "attributes")
 
-    def __init__(self, job_type: JobType, labels: list[str]) -> None:
-        self.type, self.labels = job_type, labels
+    def __init__(
+        self, job_type: JobType, labels: list[str], attributes: list[dict[str, Any]] | None = None
+    ) -> None:
+        self.type, self.labels, self.attributes = job_type, labels, attributes or []
 
 
 class JobRules(Protocol):
@@ -29,6 +32,9 @@ class JobRules(Protocol):
 
     @property
     def labels(self) -> list[str]: ...
+
+    @property
+    def attributes(self) -> list[dict[str, Any]]: ...
 
 
 class ImageSize(Protocol):
@@ -57,7 +63,12 @@ def validate_submission(
             raise InvalidInput(f"{where} is answered twice", field=f"items[{index}].item_id")
         image = images[answer.item_id]
         annotations = [
-            _checked_annotation(job, image, a.label, a.geometry, f"{where} annotation {n}")
+            _with_attributes(
+                job,
+                _checked_annotation(job, image, a.label, a.geometry, f"{where} annotation {n}"),
+                a.attributes,
+                f"{where} annotation {n}",
+            )
             for n, a in enumerate(answer.annotations)
         ]
         if job.type is JobType.classification and len({a["label"] for a in annotations}) != len(annotations):
@@ -91,6 +102,20 @@ def _checked_annotation(
         _check_point(geometry, image, where)
     assert geometry is not None
     return {"label": label, "geometry": [float(v) for v in geometry]}
+
+
+def _with_attributes(
+    job: JobRules, annotation: dict[str, Any], given: dict[str, Any] | None, where: str
+) -> dict[str, Any]:
+    """The annotation with every attribute of the job (defaults filled in); none for a job without."""
+    if not job.attributes:
+        if given:
+            raise InvalidInput(f"{where}: this job defines no attributes")
+        return annotation
+    try:
+        return {**annotation, "attributes": checked_values(job.attributes, given)}
+    except ValueError as exc:
+        raise InvalidInput(f"{where}: {exc}") from exc
 
 
 def _check_polygon(geometry: list[Any] | None, image: ImageSize, where: str) -> list[list[float]]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import overlap_repository as overlap_repo
+from marketplace.assignments.exposure import gt_exposure
 from marketplace.config import Settings
 from marketplace.jobs import economics
-from marketplace.jobs.schemas import ActualCostsOut, CostsOut, ExpectedCostsOut
+from marketplace.jobs.schemas import ActualCostsOut, CostsOut, ExpectedCostsOut, GtExposureOut
 from marketplace.jobs.service import get_job_for
 from marketplace.models import User
 from marketplace.payments import repository as payments_repo
@@ -35,6 +36,7 @@ def job_costs(session: Session, user: User, job_id: int, settings: Settings) -> 
     paid = (normal + extra) * pay
     shown = gt_items + work_items
     low_agreement = reviews.dispute_counts(session, job.id).get("low_agreement", {})
+    exposure = gt_exposure(plan.chunks, job.overlap, job.gt_per_assignment, job.gt_spot_check, job.gt_count)
     return CostsOut(
         job_id=job.id,
         currency=job.currency,
@@ -51,4 +53,5 @@ def job_costs(session: Session, user: User, job_id: int, settings: Settings) -> 
             extra_overlap_cost=str(extra * pay),
             reviews=sum(low_agreement.values()),
         ),
+        gt_exposure=GtExposureOut(**vars(exposure)),
     )

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from marketplace.bounds import MAX_CARD_AMOUNT, MAX_FILE_NAME_BYTES, S3_BUCKET, Amount, ApiInput
+from marketplace.jobs.attributes import MAX_ATTRIBUTES, AttributeSpec, check_specs
 from marketplace.jobs.economics import ExpectedCosts
 from marketplace.models.enums import JobStatus, JobType, Rail
 
@@ -45,6 +46,12 @@ class JobSpec(ApiInput):
         description="classification only: cost_matrix[t][d] is what deciding label d costs when the truth "
         "is label t (labels in the job's order; 0 on the diagonal is usual). The merged answer of an "
         "image is then the label of least expected cost, not the most likely one.",
+    )
+    attributes: list[AttributeSpec] = Field(
+        default_factory=list,
+        max_length=MAX_ATTRIBUTES,
+        description="boxes, points, polygons: attributes every drawn object carries (checkbox, select "
+        "or text, e.g. occluded, truncated); exported in each COCO annotation's `attributes`",
     )
     # rail before bounty_amount: the bounty's ceiling depends on the rail
     rail: Rail
@@ -123,6 +130,13 @@ class JobSpec(ApiInput):
         return self
 
     @model_validator(mode="after")
+    def _attributes_fit(self) -> JobSpec:
+        if self.attributes and self.type is JobType.classification:
+            raise ValueError("attributes belong to drawn objects (boxes, points, polygons), not labels")
+        check_specs(self.attributes)
+        return self
+
+    @model_validator(mode="after")
     def _dynamic_overlap_fits(self) -> JobSpec:
         if self.max_overlap is None or self.max_overlap == self.overlap:
             return self
@@ -190,6 +204,7 @@ class JobOut(BaseModel):
     iou_threshold: float
     point_tolerance: float
     cost_matrix: list[list[float]] | None = None
+    attributes: list[AttributeSpec] = Field(default_factory=list)
     bounty_amount: str = Field(description="integer as a string (token amounts exceed 2**53)")
     currency: str
     rail: Rail
@@ -217,6 +232,11 @@ class JobOut(BaseModel):
     @classmethod
     def _amount_as_text(cls, value: Any) -> str:
         return str(value)
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _no_attributes(cls, value: Any) -> Any:
+        return value or []
 
     @field_validator("data_uri")
     @classmethod
@@ -267,9 +287,23 @@ class ActualCostsOut(BaseModel):
     reviews: int = Field(description="images sent to reviewers for low agreement (not paid from the bounty)")
 
 
+class GtExposureOut(BaseModel):
+    """How many worker accounts each image is expected to be shown to. A colluding ring counts this:
+    GT images are picked so their count follows the normal images' (exposure parity), which takes a
+    GT pool large enough for the job."""
+
+    normal: float = Field(description="accounts per normal image (the overlap; extras add a little)")
+    gt_new: float = Field(description="GT shows per GT image if every worker stayed new (the pool is reused)")
+    gt_trusted: float = Field(description="... if every worker were trusted from the start (spot checks)")
+    warning: str | None = Field(
+        default=None, description="set when the GT pool is too small: GT shown more than normal images"
+    )
+
+
 class CostsOut(BaseModel):
     job_id: int
     currency: str
     pay_per_assignment: str
     expected: ExpectedCostsOut
     actual: ActualCostsOut
+    gt_exposure: GtExposureOut

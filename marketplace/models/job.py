@@ -42,6 +42,8 @@ class Job(TimestampMixin, Base):
     point_tolerance: Mapped[float] = mapped_column(Float, nullable=False)
     #: Classification: ``cost[t][d]`` of deciding label ``d`` when the truth is ``t`` (None: 0/1 costs).
     cost_matrix: Mapped[list[list[float]] | None] = mapped_column(JSON, nullable=True)
+    #: Per-object attributes (``[{"name", "kind", "values"}]``, see marketplace.jobs.attributes).
+    attributes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     bounty_amount: Mapped[int] = mapped_column(Amount(), nullable=False)
     currency: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -10,8 +10,7 @@
   pooled, one-coin, GLAD, each also with the GT answers clamped; :mod:`marketplace.quality.selection`).
   Which one and why (every candidate's held-out GT accuracy) goes into ``summary.json`` as ``aggregation`` and
   into a job notice for the dashboard. Items whose
-  confidence stays low go to reviewers as ``low_agreement`` (the assignment server has no extra
-  issuance yet, so no extra worker is asked).
+  confidence stays low after dynamic overlap go to reviewers as ``low_agreement``.
 
 Files (under ``results/<job_id>/`` of the platform storage):
 ``instances.json`` (COCO boxes; for polygon jobs segmentations, plus ``instances_rle.json`` with
@@ -30,7 +29,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.config import Settings
 from marketplace.errors import Forbidden, NotFound
+from marketplace.jobs import attributes
 from marketplace.jobs.service import get_job_for
 from marketplace.models import DisputeKind, GtAnnotation, Job, JobImage, JobStatus, JobType, Role, User
 from marketplace.quality import repository as repo
@@ -48,8 +48,9 @@ from marketplace.quality.box_calibration import (
     merge_boxes_calibrated,
     needs_another_worker,
 )
+from marketplace.quality.coco_export import ImageResult, MergedObject, coco_instances, coco_keypoints
 from marketplace.quality.merging import WorkerBoxes, WorkerPoints, merge_boxes, merge_points
-from marketplace.quality.polygon_export import merge_image, segmentation_fields
+from marketplace.quality.polygon_export import merge_image
 from marketplace.quality.scoring import BoxSet
 from marketplace.quality.selection import Selection, min_expected_cost, select_aggregator
 from marketplace.quality.service import point_tolerance_fractions
@@ -60,24 +61,6 @@ from workers.enqueue import enqueue
 
 RESULTS_PREFIX = "results"
 CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
-
-
-@dataclass
-class MergedObject:
-    label: str
-    geometry: Any  # [x, y, w, h] | [x, y] | None | polygons: rings, or a GT's RLE
-    confidence: float
-    support: int = 1
-    uncertainty: float | None = None  # calibrated boxes: predicted corner SD relative to the box size
-
-
-@dataclass
-class ImageResult:
-    image: JobImage
-    objects: list[MergedObject] = field(default_factory=list)
-    workers: int = 0
-    is_gt: bool = False
-    low_confidence: bool = False
 
 
 # -- merging --------------------------------------------------------------------------------------
@@ -158,8 +141,13 @@ def _merge_geometry(
     calibration: BoxCalibration | None = None,
 ) -> ImageResult:
     result = ImageResult(image, workers=len(answers))
+    voted = attributes.voter(job.attributes or [], answers, weights)
     if len(answers) == 1:
-        result.objects = [MergedObject(a["label"], a["geometry"], 1.0) for a in answers[0][1]]
+        worker, objects = answers[0]
+        result.objects = [
+            MergedObject(a["label"], a["geometry"], 1.0, attributes=voted([(worker, n)]))
+            for n, a in enumerate(objects)
+        ]
         return result
     if not answers:
         return result
@@ -167,7 +155,10 @@ def _merge_geometry(
         merged_shapes = merge_image(
             image.height, image.width, answers, weights, iou_threshold=job.iou_threshold, quorum=POLICY.quorum
         )
-        result.objects = [MergedObject(*shape) for shape in merged_shapes]
+        result.objects = [
+            MergedObject(label, rings, conf, support, attributes=voted(members))
+            for label, rings, conf, support, members in merged_shapes
+        ]
         result.low_confidence = any(o.confidence < POLICY.box_low_confidence for o in result.objects)
         return result
     if job.type is JobType.boxes and calibration is not None:
@@ -179,13 +170,16 @@ def _merge_geometry(
         merged = calibrated.merged
         uncertain = needs_another_worker(calibrated, min_support=0)
         result.objects = [
-            MergedObject(str(label), [float(v) for v in coords], float(conf), int(support), float(sd))
-            for coords, label, conf, support, sd in zip(
+            MergedObject(
+                str(label), [float(v) for v in coords], float(conf), int(support), float(sd), voted(members)
+            )
+            for coords, label, conf, support, sd, members in zip(
                 merged.coords,
                 merged.labels,
                 merged.confidence,
                 merged.support,
                 calibrated.uncertainty,
+                merged.members,
                 strict=True,
             )
         ]
@@ -220,9 +214,11 @@ def _merge_geometry(
             quorum=POLICY.quorum,
         )
     result.objects = [
-        MergedObject(str(label), [float(v) for v in coords], float(conf), int(support))
-        for coords, label, conf, support in zip(
-            merged.coords, merged.labels, merged.confidence, merged.support, strict=True
+        MergedObject(
+            str(label), [float(v) for v in coords], float(conf), int(support), attributes=voted(members)
+        )
+        for coords, label, conf, support, members in zip(
+            merged.coords, merged.labels, merged.confidence, merged.support, merged.members, strict=True
         )
     ]
     result.low_confidence = any(o.confidence < POLICY.box_low_confidence for o in result.objects)
@@ -278,100 +274,6 @@ def _classify(
 
 
 # -- files ----------------------------------------------------------------------------------------
-
-
-def coco_categories(job: Job, keypoints: bool) -> list[dict[str, Any]]:
-    cats: list[dict[str, Any]] = [
-        {"id": n + 1, "name": label, "supercategory": ""} for n, label in enumerate(job.labels)
-    ]
-    if keypoints:
-        for cat in cats:
-            cat["keypoints"] = [cat["name"]]
-            cat["skeleton"] = []
-    return cats
-
-
-def coco_images(results: Sequence[ImageResult]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": r.image.id,
-            "file_name": r.image.name,
-            "width": r.image.width,
-            "height": r.image.height,
-            "is_gt": r.is_gt,
-            "workers": r.workers,
-        }
-        for r in results
-    ]
-
-
-def coco_instances(job: Job, results: Sequence[ImageResult], *, rle: bool = False) -> dict[str, Any]:
-    """COCO instances: boxes, or for polygon jobs segmentations (``rle``: every one as an RLE)."""
-    cat_id = {label: n + 1 for n, label in enumerate(job.labels)}
-    annotations: list[dict[str, Any]] = []
-    for r in results:
-        for obj in r.objects:
-            if job.type is JobType.polygons:
-                annotations.append(
-                    {
-                        "id": len(annotations) + 1,
-                        "image_id": r.image.id,
-                        "category_id": cat_id[obj.label],
-                        **segmentation_fields(obj.geometry, r.image.height, r.image.width, rle=rle),
-                        "iscrowd": 0,
-                        "score": obj.confidence,
-                        "support": obj.support,
-                    }
-                )
-                continue
-            x, y, w, h = obj.geometry or [0.0, 0.0, 0.0, 0.0]
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": r.image.id,
-                    "category_id": cat_id[obj.label],
-                    "bbox": [x, y, w, h],
-                    "area": w * h,
-                    "iscrowd": 0,
-                    "score": obj.confidence,
-                    "support": obj.support,
-                    **({} if obj.uncertainty is None else {"uncertainty": obj.uncertainty}),
-                }
-            )
-    return {
-        "info": {"description": job.title, "job_id": job.id},
-        "images": coco_images(results),
-        "annotations": annotations,
-        "categories": coco_categories(job, keypoints=False),
-    }
-
-
-def coco_keypoints(job: Job, results: Sequence[ImageResult]) -> dict[str, Any]:
-    cat_id = {label: n + 1 for n, label in enumerate(job.labels)}
-    annotations: list[dict[str, Any]] = []
-    for r in results:
-        for obj in r.objects:
-            x, y = (obj.geometry or [0.0, 0.0])[:2]
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": r.image.id,
-                    "category_id": cat_id[obj.label],
-                    "keypoints": [x, y, 2],
-                    "num_keypoints": 1,
-                    "bbox": [x, y, 0.0, 0.0],
-                    "area": 0.0,
-                    "iscrowd": 0,
-                    "score": obj.confidence,
-                    "support": obj.support,
-                }
-            )
-    return {
-        "info": {"description": job.title, "job_id": job.id},
-        "images": coco_images(results),
-        "annotations": annotations,
-        "categories": coco_categories(job, keypoints=True),
-    }
 
 
 def classification_rows(results: Sequence[ImageResult]) -> list[dict[str, Any]]:

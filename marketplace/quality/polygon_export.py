@@ -27,8 +27,9 @@ def merge_image(
     *,
     iou_threshold: float,
     quorum: float,
-) -> list[tuple[str, list[geo.Ring], float, int]]:
-    """(label, rings, confidence, support) of the merged objects of one image."""
+) -> list[tuple[str, list[geo.Ring], float, int, tuple[tuple[Hashable, int], ...]]]:
+    """(label, rings, confidence, support, members as (worker, object index)) of the merged objects of
+    one image."""
     submissions = [
         WorkerPolygons(
             worker,
@@ -38,7 +39,7 @@ def merge_image(
         for worker, answer in answers
     ]
     merged = merge_polygons(submissions, iou_threshold=iou_threshold, quorum=quorum)
-    return [(str(m.label), m.rings, m.confidence, m.support) for m in merged]
+    return [(str(m.label), m.rings, m.confidence, m.support, m.members) for m in merged]
 
 
 def segmentation_fields(geometry: Any, height: int, width: int, *, rle: bool = False) -> dict[str, Any]:

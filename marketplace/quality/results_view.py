@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from marketplace.errors import NotFound
 from marketplace.models import User
 from marketplace.quality import repository as repo
-from marketplace.quality.export import ImageResult, MergedObject, merge_job, requester_job
+from marketplace.quality.coco_export import ImageResult, MergedObject
+from marketplace.quality.export import merge_job, requester_job
 
 Order = Literal["least_sure", "most_sure", "name"]
 
