@@ -18,9 +18,11 @@ from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.geometry.track_formats import parse_mot
 from marketplace.jobs.segments import cut_segments
-from marketplace.models import Job
+from marketplace.models import Job, JobStatus
+from marketplace.payments.rails import Rails
 from tests.assignments.conftest import activate_job_now, claim, submit
 from tests.conftest import UserFactory
+from tests.security.money_tools import books, earned_by, earning_count, fund_now, job_status
 from tests.video.videos import make_video, read_barcode
 
 FRAMES = {"a.mp4": 40, "b.mp4": 20}
@@ -258,3 +260,27 @@ def test_a_broken_video_is_refused_at_creation_and_fails_the_activation_if_it_br
     errors = {e["name"]: e["reason"] for e in shown["ingest_errors"]}
     assert set(errors) == {"b.mp4", "c.mp4"}
     assert "it had 20 frames, it has 25 now" in errors["b.mp4"]
+
+
+def test_a_funded_video_job_pays_each_accepted_segment_once_through_the_ledger(
+    client: TestClient, make_user: UserFactory, settings: Settings, video_root: Path, rails: Rails
+) -> None:
+    requester = make_user("requester")
+    r = client.post(
+        "/api/jobs", json=video_job_body(video_root, bounty_amount=10_007), headers=requester["headers"]
+    )
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    terms = fund_now(settings, rails, job_id)
+    assert terms["payable"] == 5 and terms["per"] == (10_007 - terms["fee"]) // 5
+    worker = make_user("worker")
+    for _ in range(5):
+        claimed = claim(client, worker, job_id).json()
+        body = tracks_for(claimed["items"][0])
+        assert submit(client, worker, claimed["assignment_id"], body).status_code == 200
+        assert submit(client, worker, claimed["assignment_id"], body).status_code == 200  # a replay
+    assert job_status(settings, job_id) is JobStatus.completed
+    assert earning_count(settings, job_id) == 5
+    assert earned_by(settings, job_id) == {worker["id"]: 5 * terms["per"]}
+    ledger = books(settings, job_id)
+    assert ledger.balanced and ledger.funded == 10_007 and ledger.fees == terms["fee"]
