@@ -222,8 +222,8 @@ class OpenJobOut(BaseModel):
 class ProgressOut(BaseModel):
     job_id: int
     status: JobStatus
-    images_total: int
-    images_done: int
+    images_total: int = Field(description="work images (a video job: segments)")
+    images_done: int = Field(description="work images in finished chunks (a video job: finished segments)")
     chunks_total: int
     chunks: dict[str, int]
     assignments: dict[str, int]

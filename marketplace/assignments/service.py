@@ -554,7 +554,7 @@ def job_progress(session: Session, user: User, job_id: int) -> ProgressOut:
     return ProgressOut(
         job_id=job.id,
         status=job.status,
-        images_total=job.image_count - job.gt_count,
+        images_total=job.work_units[0],  # a video job: its segments
         images_done=repository.images_in_done_chunks(session, job.id),
         chunks_total=sum(chunks.values()),
         chunks=chunks,

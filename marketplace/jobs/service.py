@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -74,7 +75,7 @@ def _create_video_job(
     progress: Progress,
 ) -> Job:
     """A video job: every video probed, its segments counted; one ``JobImage`` + ``JobVideo`` each."""
-    if gt_raw:
+    if not _empty_gt(gt_raw):
         raise InvalidInput("video jobs take no ground truth yet; send an empty gt ({})", field="gt")
     assert spec.segment_frames is not None and spec.segment_overlap is not None  # the spec's defaults
     videos = check_videos(storage, settings, progress)
@@ -108,6 +109,16 @@ def _create_video_job(
         ],
     )
     return job
+
+
+def _empty_gt(raw: bytes | str | dict[str, Any]) -> bool:
+    """``{}`` (or nothing) as an object or as the text of an uploaded GT file."""
+    if isinstance(raw, bytes | str):
+        try:
+            raw = json.loads(raw or "{}")
+        except ValueError:
+            return False
+    return not raw
 
 
 def _check_bounty(

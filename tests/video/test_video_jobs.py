@@ -4,6 +4,7 @@ submit tracks (and bad tracks), complete, and read the exports back (PostgreSQL,
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,8 @@ def test_a_video_job_is_cut_into_segments_claimed_submitted_and_exported(
         assert get_file(client, video["chunks"][0]["url"]).status_code == 404  # submitted: links end
 
     assert sorted(seen) == sorted(s for segs in expected.values() for s in segs)
+    progress = client.get(f"/api/jobs/{job_id}/progress", headers=requester["headers"]).json()
+    assert (progress["images_total"], progress["images_done"], progress["chunks_total"]) == (5, 5, 5)
     with session_factory(settings)() as session:
         done = session.get(Job, job_id)
         assert done is not None and done.status.value == "completed"
@@ -284,3 +287,15 @@ def test_a_funded_video_job_pays_each_accepted_segment_once_through_the_ledger(
     assert earned_by(settings, job_id) == {worker["id"]: 5 * terms["per"]}
     ledger = books(settings, job_id)
     assert ledger.balanced and ledger.funded == 10_007 and ledger.fees == terms["fee"]
+
+
+def test_a_video_job_can_be_created_from_uploaded_videos(
+    client: TestClient, make_user: UserFactory, video_root: Path
+) -> None:
+    spec = {k: v for k, v in video_job_body(video_root).items() if k not in ("data_uri", "gt")}
+    files = [("images", (n, (video_root / n).read_bytes(), "video/mp4")) for n in FRAMES]
+    files.append(("gt", ("gt.json", b"{}", "application/json")))
+    headers = make_user("requester")["headers"]
+    r = client.post("/api/jobs/upload", data={"spec": json.dumps(spec)}, files=files, headers=headers)
+    assert r.status_code == 201, r.text
+    assert (r.json()["segment_count"], r.json()["image_count"]) == (5, 2)
