@@ -36,7 +36,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from marketplace.config import Settings
-from marketplace.errors import Forbidden, NotFound
+from marketplace.errors import Forbidden, NotFound, WrongJobType
 from marketplace.jobs import attributes
 from marketplace.jobs.service import get_job_for
 from marketplace.models import DisputeKind, GtAnnotation, Job, JobImage, JobStatus, JobType, Role, User
@@ -90,6 +90,10 @@ def merge_job(session: Session, job: Job) -> list[ImageResult]:
 
 
 def merge_job_report(session: Session, job: Job) -> JobMerge:
+    if job.is_video:  # its answers are tracks: see video_export
+        raise WrongJobType(
+            f"job {job.id} is a video job: its results are its files (/api/jobs/{job.id}/results)"
+        )
     images = repo.job_images(session, job.id)
     weights = {r.worker_id: worker_weight(r) for r in repo.worker_records(session, job.id)}
     answers = _answers_by_image(repo.accepted_answers(session, job.id))

@@ -147,6 +147,9 @@ def test_a_video_job_is_cut_into_segments_claimed_submitted_and_exported(
         assert done is not None and done.status.value == "completed"
 
     headers = requester["headers"]
+    for path in ("result-images", f"result-images/{1}"):  # the image results browser: a clear 409
+        r = client.get(f"/api/jobs/{job_id}/{path}", headers=headers)
+        assert r.status_code == 409 and "video" in r.text, r.text
     listing = client.get(f"/api/jobs/{job_id}/results", headers=headers)
     assert listing.status_code == 200, listing.text
     names = {f["name"] for f in listing.json()}
