@@ -19,6 +19,7 @@ counted one video at a time, and it opens cut into segments; the rest is the sam
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,9 @@ BATCH = 32
 #: open jobs whose missing renditions :func:`run_ingest` makes without touching their status
 BACKFILLED = (JobStatus.active, JobStatus.validating)
 MAX_LISTED_FAILURES = 1000
+#: while one video is being ingested the job's progress is touched this often (seconds); the
+#: stalled-ingest sweep (``media.tasks.STALLED_AFTER_S``) waits far longer
+VIDEO_ALIVE_EVERY_S = 30.0
 #: progress(done, total) after every image
 IngestProgress = Callable[[int, int], None]
 
@@ -140,8 +144,18 @@ def _ingest_videos(
     platform = media.platform_storage(settings)
     failures: list[IngestFailure] = []
     done = total - len(todo)
+    last_touch = time.monotonic()
+
+    def alive(frames_done: int, frames_total: int) -> None:
+        """A long video keeps the job's progress moving, so the stalled-ingest sweep leaves it be."""
+        nonlocal last_touch
+        if time.monotonic() - last_touch >= VIDEO_ALIVE_EVERY_S:
+            last_touch = time.monotonic()
+            with session_scope(factory) as session:
+                media.touch_ingest(session, job_id)
+
     for item in todo:
-        stored = ingest_video(source, platform, job_id, item.name, settings)
+        stored = ingest_video(source, platform, job_id, item.name, settings, progress=alive)
         row = stored if isinstance(stored, IngestFailure) else media.video_row(item, stored)
         if isinstance(row, IngestFailure):
             failures.append(row)

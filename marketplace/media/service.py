@@ -250,6 +250,11 @@ def video_row(item: VideoToIngest, stored: Any) -> dict[str, Any] | IngestFailur
     }
 
 
+def touch_ingest(session: Session, job_id: int) -> None:
+    """The job's ingest is still at work (a long video): its progress time moves, its count stays."""
+    repository.set_ingested_count(session, job_id, repository.count_ingested_videos(session, job_id))
+
+
 def save_video(session: Session, job_id: int, row: dict[str, Any]) -> int:
     """Record one ingested video and the job's progress; returns how many the job has now."""
     values = dict(row)

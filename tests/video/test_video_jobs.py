@@ -302,3 +302,25 @@ def test_a_video_job_can_be_created_from_uploaded_videos(
     r = client.post("/api/jobs/upload", data={"spec": json.dumps(spec)}, files=files, headers=headers)
     assert r.status_code == 201, r.text
     assert (r.json()["segment_count"], r.json()["image_count"]) == (5, 2)
+
+
+def test_a_long_video_ingest_keeps_the_job_from_looking_stalled(
+    client: TestClient,
+    make_user: UserFactory,
+    settings: Settings,
+    video_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from marketplace.flows import activation
+    from marketplace.media import service as media
+
+    touched: list[int] = []
+    real = media.touch_ingest
+    monkeypatch.setattr(activation, "VIDEO_ALIVE_EVERY_S", 0.0)
+    monkeypatch.setattr(media, "touch_ingest", lambda s, job_id: (touched.append(job_id), real(s, job_id)))
+    headers = make_user("requester")["headers"]
+    r = client.post("/api/jobs", json=video_job_body(video_root), headers=headers)
+    job_id = r.json()["id"]
+    activate_job_now(settings, job_id)
+    assert job_status(settings, job_id) is JobStatus.active
+    assert touched and set(touched) == {job_id}  # after each chunk of frames
