@@ -8,9 +8,9 @@ each cut, so a box between two keyframes on either side of a cut stays where it 
 So an object crossing a segment border is two tracks. With ``overlap > 1`` the first accepted answer
 of a segment is used (merging workers' tracks is issue 17 too).
 
-Files per video: CVAT for video 1.1 XML (``<n>_<name>.cvat.xml``) and MOTChallenge
-(``<n>_<name>.gt.txt``); for the job: COCO video (``videos_coco.json``, every video, categories in
-the job's label order) and ``summary.json``.
+Files per video: CVAT for video 1.1 XML (``<n>_<name>.cvat.xml``), MOTChallenge
+(``<n>_<name>.gt.txt``) and per-frame JSON (``<n>_<name>.frames.json``); for the job: COCO video
+(``videos_coco.json``, every video, categories in the job's label order) and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import segment_repository
-from marketplace.geometry.track_formats import coco_video, write_cvat_video, write_mot
+from marketplace.geometry.track_formats import coco_video, per_frame, write_cvat_video, write_mot
 from marketplace.geometry.tracks import Keyframe, Track, shape_at, track_from_json
 from marketplace.jobs.segments import owned_range
 from marketplace.models import Job
@@ -86,6 +86,7 @@ def build_video_files(session: Session, job: Job) -> dict[str, bytes]:
         size = {"size": video.frame_count, "width": video.width, "height": video.height}
         files[f"{stem}.cvat.xml"] = write_cvat_video(tracks, **size, name=video.name, task_id=job.id).encode()
         files[f"{stem}.gt.txt"] = write_mot(tracks, video.frame_count).encode()
+        files[f"{stem}.frames.json"] = _json(per_frame(tracks, video.frame_count))
         one = coco_video(tracks, **size, name=video.name, video_id=index)
         names = {c["id"]: c["name"] for c in one["categories"]}
         for annotation in one["annotations"]:

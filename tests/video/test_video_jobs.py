@@ -179,6 +179,11 @@ def test_a_video_job_is_cut_into_segments_claimed_submitted_and_exported(
     assert [b.get("frame") for b in first_boxes if b.get("outside") == "1"] == ["12"]
     assert max(int(b.get("frame", -1)) for b in cvat_tracks[2].findall("box")) == 39
 
+    frames = client.get(f"/api/jobs/{job_id}/results/002_b.mp4.frames.json", headers=headers).json()
+    assert [f["frame"] for f in frames] == list(range(20))
+    assert [[o["track_id"] for o in f["objects"]] for f in frames] == [[1]] * 12 + [[2]] * 8
+    assert frames[13]["objects"][0]["geometry"] == box(13, 12) and frames[19]["objects"][0]["occluded"]
+
     coco = client.get(f"/api/jobs/{job_id}/results/videos_coco.json", headers=headers).json()
     assert [v["name"] for v in coco["videos"]] == ["a.mp4", "b.mp4"]
     assert len(coco["annotations"]) == 60 and {a["category_id"] for a in coco["annotations"]} == {1}
