@@ -100,3 +100,21 @@ def test_worker_token_cannot_create_jobs(cli_env: dict[str, str], box_dataset: d
     assert r.exit_code == 0
     r = _run(["job", "cancel", "1", "--token", "tw_bogus"])
     assert r.exit_code == 2 and "invalid or expired token" in r.stderr
+
+
+def test_a_database_without_tables_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer's first `tilework job show` before anything created the database."""
+    home = tmp_path / "fresh-home"
+    monkeypatch.setenv("TILEWORK_HOME", str(home))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["job", "show", "1", "--token", "tw_anything"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert "has no Tilework tables yet" in result.output and "tilework db upgrade" in result.output
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not an exception
+    assert "Traceback" not in result.output
