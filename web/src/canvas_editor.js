@@ -106,6 +106,8 @@ export class CanvasEditor {
         i < 9 ? h("kbd", {}, String(i + 1)) : null, ` ${label}`)));
   }
 
+  focusStage() { this.stage.focus({ preventScroll: true }); }
+
   destroy() {
     document.removeEventListener("keydown", this.onKey);
     document.removeEventListener("keyup", this.onKeyUp);
