@@ -9,8 +9,10 @@
 // stored, and decodes the first image before the swap so the next page still appears complete.
 import { byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
 import type { Json } from "./api.js";
-import { CanvasEditor } from "./canvas_editor.js";
-import { PolygonEditor } from "./polygon_editor.js";
+import { BoxTool } from "./editor/box_tool.js";
+import { Editor } from "./editor/editor.js";
+import { PointTool } from "./editor/point_tool.js";
+import { PolygonTool } from "./editor/polygon_tool.js";
 import { TiledEditor } from "./tiled.js";
 import type { PageEditor } from "./types.js";
 
@@ -170,14 +172,15 @@ function editorFor(kind: string): PageEditor {
   if (state.editor && state.editor.destroy) state.editor.destroy();
   const root = $("editor-root");
   const onChange = () => clearNotice();
+  const assist = (itemId: number, box: number[]): Promise<number[][]> =>
+    post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`, { item_id: itemId, box })
+      .then((r: { rings: number[][] }) => r.rings);
   if (kind === "classification") state.editor = new TiledEditor(root, { onChange });
-  else if (kind === "polygons") {
-    const assist = (itemId: number, box: number[]): Promise<number[][]> =>
-      post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`, { item_id: itemId, box })
-        .then((r: { rings: number[][] }) => r.rings);
-    state.editor = new PolygonEditor(root, { labels: [], onChange, assist });
+  else {
+    // one editor, one tool per geometry: boxes, points, polygons (with the box-to-polygon assist)
+    const tool = kind === "polygons" ? new PolygonTool(assist) : kind === "points" ? new PointTool() : new BoxTool();
+    state.editor = new Editor(root, tool, { labels: [], onChange });
   }
-  else state.editor = new CanvasEditor(root, { mode: kind as "boxes" | "points", labels: [], onChange });
   state.editorKind = kind;
   return state.editor;
 }

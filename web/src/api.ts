@@ -1,6 +1,9 @@
 // A thin fetch wrapper for the JSON API. The session cookie (HttpOnly) authenticates every call; calls
 // that change something also send the page's CSRF token (the server refuses them without it).
 
+import { FIAT_MONEY, formatUnits } from "./money.js";
+import type { Currency } from "./money.js";
+
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** The CSRF token the server put in the page (<meta name="csrf-token">). */
@@ -101,35 +104,16 @@ export function h(tag: string, attrs: Attrs | null = {}, ...children: Child[]): 
   return el;
 }
 
-/** Integer amounts arrive as strings (token amounts exceed 2**53): format without floats. */
-interface Currency { symbol: string; decimals: number }
-const FIAT_MONEY: Record<string, Currency> = { usd: { symbol: "$", decimals: 2 }, eur: { symbol: "€", decimals: 2 }, gbp: { symbol: "£", decimals: 2 } };
-const group = (digits: string): string => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-
 /** The decimals and symbol of a currency code: fiat, or a token the server's rails take (page config). */
 export function currencyInfo(currency: string | null | undefined): Currency | null {
   const cur = String(currency || "").toLowerCase();
   return FIAT_MONEY[cur] || (pageConfig().currencies || {})[cur] || null;
 }
 
-/** An integer amount in base units (cents, token base units) in whole units: "$1,234.50", "600 tUSD",
- * "569.999988 tUSD". Strings stay exact (no floats); an unknown currency shows the base units. */
+/** An integer amount in base units in whole units of its currency (money.ts): "$1,234.50", "600 tUSD". */
 export function formatAmount(amount: string | number | bigint | null | undefined, currency: string | null | undefined):
   string {
-  const text = String(amount ?? "0");
-  const info = currencyInfo(currency);
-  if (!info || !/^-?\d+$/.test(text)) {
-    const grouped = /^-?\d+$/.test(text) ? group(text) : text;
-    return `${grouped} ${currency || ""}`.trim();
-  }
-  const negative = text.startsWith("-");
-  const digits = (negative ? text.slice(1) : text).padStart(info.decimals + 1, "0");
-  const whole = group(digits.slice(0, digits.length - info.decimals));
-  const frac = digits.slice(digits.length - info.decimals);
-  const sign = negative ? "-" : "";
-  if (FIAT_MONEY[String(currency).toLowerCase()]) return `${sign}${info.symbol}${whole}.${frac}`;
-  const shown = frac.replace(/0+$/, "");
-  return `${sign}${whole}${shown ? `.${shown}` : ""} ${info.symbol}`;
+  return formatUnits(amount, currency, currencyInfo(currency));
 }
 
 /** ``formatAmount`` in an element whose tooltip gives the exact integer in base units. */

@@ -2,7 +2,7 @@
 // first (or filtered to the images the workers disagree on); clicking one shows each worker's version.
 import type { Json } from "./api.js";
 import { byId, get, h, pageConfig, errorText } from "./api.js";
-import { COLORS, ringsPath } from "./editor_draw.js";
+import { COLORS, ringsPath } from "./editor/geometry.js";
 
 const $ = byId;
 const { job_id: jobId } = pageConfig();

@@ -3,7 +3,7 @@
 // conflicts the quality engine found, the history (who and when), and the decisions.
 import type { Json } from "./api.js";
 import { byId, errorText, field as formField, get, h, one, post } from "./api.js";
-import { ringsPath } from "./editor_draw.js";
+import { ringsPath } from "./editor/geometry.js";
 
 const $ = byId;
 const NS = "http://www.w3.org/2000/svg";
