@@ -1,4 +1,5 @@
-"""web/src type-checks: `tsc --noEmit` with web/tsconfig.json (strict) finds no error (`npm run check`)."""
+"""web/src and web/test type-check: `tsc --noEmit` with web/tsconfig.json (strict) and web/test/tsconfig.json
+(Node's types for the unit tests) finds no error (`npm run check`)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,13 @@ def test_browser_sources_type_check() -> None:
     tsc = WEB / "node_modules" / "typescript" / "bin" / "tsc"
     if not tsc.is_file():
         pytest.skip("web/node_modules absent: run `npm ci` in web/ to type-check the browser sources")
-    proc = subprocess.run(
-        [node, str(tsc), "--noEmit", "-p", str(WEB)], cwd=WEB, capture_output=True, text=True, timeout=300
-    )
-    found = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"tsc found type errors (run `npm run check` in web/):\n{found}"
+    for project in (WEB, WEB / "test"):
+        proc = subprocess.run(
+            [node, str(tsc), "--noEmit", "-p", str(project)],
+            cwd=WEB,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        found = proc.stdout + proc.stderr
+        assert proc.returncode == 0, f"tsc found type errors in {project.name}/ (`npm run check`):\n{found}"
