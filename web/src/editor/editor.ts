@@ -256,6 +256,24 @@ export class Editor implements PageEditor, ToolHost {
     this.refreshList();
   }
 
+  /** Relabel one object (the object list's label menu). */
+  relabel(id: number, label: number): void {
+    const o = this.item.objects.find((x) => x.id === id);
+    if (!o || o.label === label || label < 0 || label >= this.labels.length) return;
+    this.remember();
+    o.label = label;
+    this.changed();
+  }
+
+  /** Delete one object (the object list's ✕), selected or not, hidden or locked. */
+  deleteObject(id: number): void {
+    if (!this.item.objects.some((o) => o.id === id)) return;
+    this.remember();
+    this.remove(id);
+    this.tool.reset(false);
+    this.changed();
+  }
+
   deleteSelected(): void {
     if (this.tool.deletePart && this.tool.deletePart(this)) return;
     const sel = this.selected();
@@ -437,6 +455,10 @@ export class Editor implements PageEditor, ToolHost {
 
   private onKey(e: KeyboardEvent): void {
     if (!this.items.length) return;
+    if (this.panel.sheet.open) { // the shortcut sheet is modal: "?" or Escape close it, nothing else acts
+      if (e.key === "?") { e.preventDefault(); this.panel.toggleSheet(); }
+      return;
+    }
     const target = e.target instanceof HTMLElement ? e.target : null;
     const tag = target ? target.tagName : "";
     if ((tag === "INPUT" && (target as HTMLInputElement).type !== "radio") || tag === "TEXTAREA" || tag === "SELECT") return;
@@ -454,6 +476,7 @@ export class Editor implements PageEditor, ToolHost {
       e.preventDefault();
       return;
     }
+    if (e.key === "?") { e.preventDefault(); this.panel.toggleSheet(); return; }
     if (/^[1-9]$/.test(e.key)) { e.preventDefault(); this.chooseLabel(Number(e.key) - 1); return; }
     if (e.key === "Delete" || e.key === "Backspace") { e.preventDefault(); this.deleteSelected(); return; }
     if (e.key === "Escape") { this.select(null); return; }

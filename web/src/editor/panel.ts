@@ -15,6 +15,7 @@ export class Panel {
   deleteBtn: HTMLButtonElement;
   fitBtn: HTMLButtonElement;
   lookBox: HTMLElement;
+  sheet: HTMLDialogElement;
 
   constructor(private readonly ed: Editor) {
     const tool = ed.tool;
@@ -34,6 +35,36 @@ export class Panel {
         oninput: (e: Event) => { ed.look[key] = Number((e.target as HTMLInputElement).value); ed.render(); } }));
     this.lookBox = h("div", { class: "card look" }, h("h2", {}, "Image"), slider("brightness", "Brightness"),
       slider("contrast", "Contrast"));
+    this.sheet = this.buildSheet();
+  }
+
+  /** The shortcut sheet: every key of the editor and its tool, opened with "?" (Escape closes it). */
+  private buildSheet(): HTMLDialogElement {
+    const tool = this.ed.tool;
+    const rows: [string, string][] = [
+      ["1–9", `Pick a label; relabel the selected ${tool.noun}`],
+      ["Delete / Backspace", `Delete the selected ${tool.noun}`],
+      ["Escape", "Deselect"],
+      ["Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y)", "Undo / redo"],
+      ["Wheel, + / −", "Zoom at the cursor / at the centre"],
+      ["Space+drag, middle button", "Pan"],
+      ["F, 0, double-click", "Fit the image"],
+      ["N / P, Page Down / Up", "Next / previous image"],
+      ["Ctrl+Enter", "Submit the assignment"],
+      ["?", "This sheet"],
+    ];
+    const sheet = h("dialog", { class: "shortcut-sheet", id: "shortcut-sheet", "aria-labelledby": "shortcut-sheet-title" },
+      h("div", { class: "dialog-head" }, h("h2", { id: "shortcut-sheet-title" }, "Keyboard shortcuts"),
+        h("button", { type: "button", onclick: () => sheet.close() }, "Close")),
+      h("table", { class: "data" }, h("tbody", {}, rows.map(([keys, what]) => h("tr", {},
+        h("th", { scope: "row" }, h("kbd", {}, keys)), h("td", {}, what))))),
+      h("h3", {}, `${tool.title}`), h("ul", {}, tool.help.map((t) => h("li", {}, t))));
+    sheet.addEventListener("close", () => this.ed.focusStage());
+    return sheet;
+  }
+
+  toggleSheet(): void {
+    if (this.sheet.open) this.sheet.close(); else this.sheet.showModal();
   }
 
   build(root: HTMLElement, stage: HTMLElement): void {
@@ -47,7 +78,9 @@ export class Panel {
         h("div", { class: "card" }, this.listTitle, this.list, this.imageInfo,
           h("div", { class: "actions" }, this.undoBtn, this.redoBtn, this.deleteBtn,
             ...(tool.buttons ? tool.buttons(this.ed) : []), this.fitBtn)),
-        h("div", { class: "card help" }, h("h2", {}, "Shortcuts"), tool.help.map((t) => h("div", {}, t))))));
+        h("div", { class: "card help" }, h("h2", {}, "Shortcuts"), tool.help.map((t) => h("div", {}, t)),
+          h("button", { type: "button", onclick: () => this.toggleSheet(), title: "?" }, "All shortcuts (?)")))),
+      this.sheet);
   }
 
   buildLabels(): void {
@@ -84,8 +117,13 @@ export class Panel {
         h("button", { type: "button", class: "link-dark", "aria-label": `Select ${tool.noun} ${n + 1}: ${text}`,
           "aria-pressed": o.id === item.selected ? "true" : "false", disabled: o.hidden || o.locked,
           onclick: () => ed.select(o.id) }, text),
+        h("select", { class: "relabel", "aria-label": `Label of ${tool.noun} ${n + 1}`,
+          onchange: (e: Event) => ed.relabel(o.id, Number((e.target as HTMLSelectElement).value)) },
+          ed.labels.map((label, i) => h("option", { value: String(i), selected: i === o.label }, label))),
         toggle("hidden", "Hide", "Show", "Hidden objects are not drawn (they are still submitted)"),
-        toggle("locked", "Lock", "Unlock", "A locked object cannot be moved, resized or selected"));
+        toggle("locked", "Lock", "Unlock", "A locked object cannot be moved, resized or selected"),
+        h("button", { type: "button", class: "toggle danger", "aria-label": `Delete ${tool.noun} ${n + 1}`,
+          title: "Delete (undo brings it back)", onclick: () => ed.deleteObject(o.id) }, "✕"));
     }));
     this.listTitle.textContent = `${tool.title} on this image (${item.objects.length})`;
     this.imageInfo.textContent = `Image ${ed.index + 1} of ${ed.items.length}` +
