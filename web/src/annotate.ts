@@ -9,10 +9,6 @@
 // stored, and decodes the first image before the swap so the next page still appears complete.
 import { byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
 import type { Json } from "./api.js";
-import { BoxTool } from "./editor/box_tool.js";
-import { Editor } from "./editor/editor.js";
-import { PointTool } from "./editor/point_tool.js";
-import { PolygonTool } from "./editor/polygon_tool.js";
 import { TiledEditor } from "./tiled.js";
 import type { PageEditor } from "./types.js";
 
@@ -167,25 +163,27 @@ async function takeReserved(justSubmitted: number | null): Promise<Loaded | null
 
 // -- showing --------------------------------------------------------------------------------------
 
-function editorFor(kind: string): PageEditor {
+// The image editor (Konva and the tools) is a chunk of its own: requested now, alongside the first claim,
+// and awaited only when an assignment that needs it is shown.
+const imageEditorModule = import("./editor/index.js");
+
+async function editorFor(kind: string): Promise<PageEditor> {
   if (state.editor && state.editorKind === kind) return state.editor;
+  const imageEditors = kind === "classification" ? null : await imageEditorModule;
   if (state.editor && state.editor.destroy) state.editor.destroy();
   const root = $("editor-root");
   const onChange = () => clearNotice();
   const assist = (itemId: number, box: number[]): Promise<number[][]> =>
     post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`, { item_id: itemId, box })
       .then((r: { rings: number[][] }) => r.rings);
-  if (kind === "classification") state.editor = new TiledEditor(root, { onChange });
-  else {
-    // one editor, one tool per geometry: boxes, points, polygons (with the box-to-polygon assist)
-    const tool = kind === "polygons" ? new PolygonTool(assist) : kind === "points" ? new PointTool() : new BoxTool();
-    state.editor = new Editor(root, tool, { labels: [], onChange });
-  }
+  state.editor = imageEditors ? imageEditors.imageEditor(root, kind, { onChange, assist })
+    : new TiledEditor(root, { onChange });
   state.editorKind = kind;
   return state.editor;
 }
 
-function show({ assignment, images }: Loaded): void {
+async function show({ assignment, images }: Loaded): Promise<void> {
+  const editor = await editorFor(assignment.job_type);
   state.current = assignment;
   state.expired = false;
   state.warned = false;
@@ -199,7 +197,6 @@ function show({ assignment, images }: Loaded): void {
   const guide = $("guide-link", HTMLAnchorElement);
   guide.hidden = !assignment.instructions.guide_url;
   if (assignment.instructions.guide_url) guide.href = assignment.instructions.guide_url;
-  const editor = editorFor(assignment.job_type);
   editor.setItems(assignment.items, images, assignment.labels, assignment.instructions);
   if (editor.focusStage) editor.focusStage();
   $("submit-btn", HTMLButtonElement).disabled = false;
@@ -235,7 +232,7 @@ async function next(justSubmitted: number | null = null): Promise<void> {
   try {
     const reserved = await takeReserved(justSubmitted);
     if (reserved) timings.push({ from_ahead: reserved.assignment.assignment_id });
-    show(reserved || (await claimAndLoad(justSubmitted)));
+    await show(reserved || (await claimAndLoad(justSubmitted)));
     claimAhead();
   } catch (err) {
     if (err instanceof ApiError && err.error === "nothing_available") showNothing(err.reason || "", err.message);

@@ -292,9 +292,9 @@ export class Editor implements PageEditor, ToolHost {
     const w = this.stage.clientWidth;
     const hgt = this.stage.clientHeight;
     if (!w || !hgt) return;
+    if (w !== this.cssW || hgt !== this.cssH) this.konva.size({ width: w, height: hgt }); // reallocates canvases
     this.cssW = w;
     this.cssH = hgt;
-    this.konva.size({ width: w, height: hgt });
     if (this.item && (refit || !this.item.view || this.item.fitted)) this.fit();
     this.render();
   }
