@@ -41,6 +41,7 @@ class FakeHost implements ToolHost {
   select(id: number | null): void { this.sel = id; }
   changed(): void { this.changes += 1; }
   render(): void {}
+  renderOverlay(): void {}
   refreshList(): void {}
   say(text: string): void { this.said = text; }
 }

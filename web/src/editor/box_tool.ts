@@ -99,12 +99,13 @@ export class BoxTool implements Tool<BoxObj> {
     if (!d) return;
     if (d.kind === "draw") {
       d.cur = { x: clamp(e.p.x, 0, host.width), y: clamp(e.p.y, 0, host.height) };
-    } else {
-      const o = host.objects().find((x) => x.id === d.id) as BoxObj | undefined;
-      if (!o) return;
-      Object.assign(o, resizeBox(d.orig, d.handle, e.p, host.width, host.height, MIN_BOX / 4));
-      d.moved = true;
+      host.renderOverlay();
+      return;
     }
+    const o = host.objects().find((x) => x.id === d.id) as BoxObj | undefined;
+    if (!o) return;
+    Object.assign(o, resizeBox(d.orig, d.handle, e.p, host.width, host.height, MIN_BOX / 4));
+    d.moved = true;
     host.render();
   }
 

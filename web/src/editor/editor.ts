@@ -48,6 +48,7 @@ export class Editor implements PageEditor, ToolHost {
   private shownAt = performance.now();
   private itemShownAt = 0;
   private cursorAt: Pt | null = null; // the pointer over the stage, in stage pixels
+  private readonly resizes = new ResizeObserver(() => this.resize());
   private cssW = 0;
   private cssH = 0;
   private readonly keydown = (e: KeyboardEvent) => this.onKey(e);
@@ -77,12 +78,12 @@ export class Editor implements PageEditor, ToolHost {
     on("pointermove", (e) => this.onMove(e));
     on("pointerup", (e) => this.onUp(e));
     on("pointercancel", (e) => this.onUp(e));
-    on("pointerleave", () => { this.cursorAt = null; this.render(); });
+    on("pointerleave", () => { this.cursorAt = null; this.renderOverlay(); });
     on("wheel", (e) => this.onWheel(e), { passive: false });
     on("dblclick", (e) => this.onDblClick(e));
     on("auxclick", (e) => e.preventDefault());
     on("contextmenu", (e) => e.preventDefault());
-    new ResizeObserver(() => this.resize()).observe(this.stage);
+    this.resizes.observe(this.stage);
     document.addEventListener("keydown", this.keydown);
     document.addEventListener("keyup", this.keyup);
   }
@@ -90,6 +91,7 @@ export class Editor implements PageEditor, ToolHost {
   destroy(): void {
     document.removeEventListener("keydown", this.keydown);
     document.removeEventListener("keyup", this.keyup);
+    this.resizes.disconnect();
     this.konva.destroy();
   }
 
@@ -399,7 +401,7 @@ export class Editor implements PageEditor, ToolHost {
     const d = this.drag;
     if (!d) {
       this.stage.style.cursor = this.hoverCursor(ev);
-      if (this.tool.crosshair || this.tool.busy()) this.render();
+      if (this.tool.crosshair || this.tool.busy()) this.renderOverlay();
       return;
     }
     if (d.kind === "tool") { this.tool.move(this, ev); return; }
@@ -491,7 +493,7 @@ export class Editor implements PageEditor, ToolHost {
   // -- drawing --------------------------------------------------------------------------------------
 
   render(): void {
-    for (const layer of [this.imageLayer, this.objectLayer, this.overlayLayer]) layer.destroyChildren();
+    for (const layer of [this.imageLayer, this.objectLayer]) layer.destroyChildren();
     const item = this.item;
     this.imageLayer.add(new Rect({ width: this.cssW, height: this.cssH, fill: "#20242c", listening: false }));
     if (item && item.view) {
@@ -507,12 +509,21 @@ export class Editor implements PageEditor, ToolHost {
       const sel = this.selected();
       painter.pickable = true;
       if (sel && !sel.hidden && !sel.locked) this.tool.paintParts(sel, this, painter);
+    }
+    this.imageLayer.draw();
+    this.objectLayer.draw(); // now, not at the next frame: the hit canvas answers the next pointerdown
+    this.renderOverlay();
+  }
+
+  /** Only what is drawn over the objects: the crosshair, a rubber band, an outline in progress (pointer
+   * moves that change nothing else redraw just this layer). */
+  renderOverlay(): void {
+    this.overlayLayer.destroyChildren();
+    if (this.item && this.item.view) {
       const overlay = new KonvaPainter(this.overlayLayer);
       this.drawCrosshair(overlay);
       this.tool.paintOverlay(this, overlay, this.cursorAt);
     }
-    this.imageLayer.draw();
-    this.objectLayer.draw(); // now, not at the next frame: the hit canvas answers the next pointerdown
     this.overlayLayer.draw();
   }
 

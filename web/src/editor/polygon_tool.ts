@@ -242,12 +242,10 @@ export class PolygonTool implements Tool<PolygonObj> {
     const d = this.drag;
     if (!d) return;
     const p = { x: clamp(e.p.x, 0, host.width), y: clamp(e.p.y, 0, host.height) };
-    if (d.kind === "assist") d.cur = p;
-    else {
-      const o = host.objects().find((x) => x.id === d.id) as PolygonObj | undefined;
-      if (o) o.rings[d.ring][d.index] = p;
-      d.moved = true;
-    }
+    if (d.kind === "assist") { d.cur = p; host.renderOverlay(); return; }
+    const o = host.objects().find((x) => x.id === d.id) as PolygonObj | undefined;
+    if (o) o.rings[d.ring][d.index] = p;
+    d.moved = true;
     host.render();
   }
 

@@ -82,6 +82,8 @@ export interface ToolHost {
   /** Something changed: redraw, refresh the panel, tell the page. */
   changed(): void;
   render(): void;
+  /** Redraw only what paintOverlay draws (a rubber band follows the pointer). */
+  renderOverlay(): void;
   refreshList(): void;
   say(text: string): void;
 }
