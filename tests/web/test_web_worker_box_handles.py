@@ -1,6 +1,7 @@
 """Box picking and resizing in the Konva editor, in Chromium: a box drawn inside a bigger one is picked
 by a click on it (the smallest box under the pointer wins), the bigger one by a click beside it; the
-selected box's corner handle resizes it, and a handle dragged past the opposite edge flips the box."""
+selected box's corner handle resizes it, and a handle dragged past the opposite edge flips the box. And
+the view: the wheel zooms about the pointer, Space+drag pans, F fits."""
 
 from __future__ import annotations
 
@@ -66,3 +67,37 @@ def test_web_worker_picks_nested_boxes_and_resizes_with_handles(
     page.keyboard.press("Control+z")
     assert _near(_boxes(page)[1], [4, 4, 46, 36])
     assert _near(_boxes(page)[0], [20, 15, 10, 10])  # the small box never moved
+
+
+def test_web_worker_zooms_at_the_cursor_pans_and_fits(
+    browser_page: Any, make_user: Any, box_dataset: dict[str, Any], active_job: JobFactory
+) -> None:
+    page = browser_page
+    job = active_job(str(box_dataset["root"]), box_dataset["gt"])
+    worker = make_user("worker")
+    sign_in(page, worker["email"])
+    page.goto(f"/work/jobs/{job['id']}")
+    page.wait_for_function("document.body.dataset.assignmentId > 0")
+    _drag(page, _xy(page, 10, 10), _xy(page, 30, 30))
+    fitted = page.evaluate("window.__tilework.editor().item.view")
+
+    # the wheel zooms in about the pointer: the image point under it stays put
+    at = _xy(page, 40, 20)
+    page.mouse.move(*at)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(f"window.__tilework.editor().item.view.scale > {fitted['scale'] * 1.5}")
+    after = _xy(page, 40, 20)
+    assert abs(after[0] - at[0]) < 1 and abs(after[1] - at[1]) < 1
+
+    # Space + drag pans the view; the box stays where it is on the image
+    view = page.evaluate("window.__tilework.editor().item.view")
+    page.keyboard.down("Space")
+    _drag(page, (at[0], at[1]), (at[0] - 60, at[1] + 30))
+    page.keyboard.up("Space")
+    panned = page.evaluate("window.__tilework.editor().item.view")
+    assert abs(panned["tx"] - (view["tx"] - 60)) < 1 and abs(panned["ty"] - (view["ty"] + 30)) < 1
+    assert _near(_boxes(page)[0], [10, 10, 20, 20])
+
+    # F fits the image again
+    page.keyboard.press("f")
+    assert page.evaluate("window.__tilework.editor().item.view") == fitted
