@@ -10,11 +10,9 @@
 import { byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
 import type { Json } from "./api.js";
 import { TiledEditor } from "./tiled.js";
-import type { PageEditor } from "./types.js";
+import type { Assignment, PageEditor } from "./types.js";
 
-/** An assignment as the API sends it (GET /api/assignments/{id}). */
-type Assignment = Json;
-interface Loaded { assignment: Assignment; images: Map<number, HTMLImageElement> }
+interface Loaded { assignment: Assignment; images: Map<string, HTMLImageElement> }
 
 
 const cfg = pageConfig();
@@ -74,9 +72,9 @@ async function claimOnce(): Promise<Assignment> {
 /** Start fetching every image of the assignment at once; resolve when the ones shown first are decoded:
  * the first image for the canvas editors (the others finish while the worker annotates it), all of them
  * for the tiled grid, which shows every image. */
-function preload(assignment: Assignment, { all = false } = {}): Promise<Map<number, HTMLImageElement>> {
-  const images = new Map<number, HTMLImageElement>();
-  const decoded = assignment.items.map((item: { item_id: number; image_url: string }) => {
+function preload(assignment: Assignment, { all = false } = {}): Promise<Map<string, HTMLImageElement>> {
+  const images = new Map<string, HTMLImageElement>();
+  const decoded = assignment.items.map((item) => {
     const img = new Image();
     img.decoding = "async";
     img.src = item.image_url;
@@ -173,9 +171,11 @@ async function editorFor(kind: string): Promise<PageEditor> {
   if (state.editor && state.editor.destroy) state.editor.destroy();
   const root = $("editor-root");
   const onChange = () => clearNotice();
-  const assist = (itemId: number, box: number[]): Promise<number[][]> =>
-    post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`, { item_id: itemId, box })
+  const assist = (itemId: string, box: number[]): Promise<number[][]> => {
+    if (!state.current) return Promise.reject(new Error("no assignment is open"));
+    return post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`, { item_id: itemId, box })
       .then((r: { rings: number[][] }) => r.rings);
+  };
   state.editor = imageEditors ? imageEditors.imageEditor(root, kind, { onChange, assist })
     : new TiledEditor(root, { onChange });
   state.editorKind = kind;

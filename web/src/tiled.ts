@@ -12,7 +12,7 @@ const YES = new Set(["yes", "y", "true", "1", "positive", "present"]);
 
 interface Hover { enter_ms: number; leave_ms: number | null }
 interface Tile {
-  id: number; width: number; height: number; url: string; selected: boolean[];
+  id: string; width: number; height: number; url: string; selected: boolean[];
   hovers: Hover[]; mouse: [number, number, number][]; clicks: number[]; lastMouse: number;
   hoverStart: number | null; focusStart: number | null; timeMs: number;
 }
@@ -73,7 +73,7 @@ export class TiledEditor implements PageEditor {
 
   destroy(): void { document.removeEventListener("keydown", this.onDocKey); }
 
-  setItems(items: AssignmentItem[], images: Map<number, HTMLImageElement>, labels: string[],
+  setItems(items: AssignmentItem[], images: Map<string, HTMLImageElement>, labels: string[],
     instructions?: Instructions): void {
     this.labels = labels;
     this.passes = labels.length === 2 ? [labels[0]] : labels.slice();

@@ -16,7 +16,7 @@ class FakeHost implements ToolHost {
   scale = 1;
   labelIndex = 0;
   labels = ["cat", "dog"];
-  itemId = 1;
+  itemId = "1";
   items: Obj[] = [];
   sel: number | null = null;
   undo: Obj[][] = [];

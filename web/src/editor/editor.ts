@@ -18,7 +18,7 @@ interface Snapshot { objects: Obj[]; selected: number | null }
 
 /** One image of the assignment and what the worker did on it. */
 export interface EditorItem {
-  id: number; width: number; height: number; img: HTMLImageElement | null; thumb: string;
+  id: string; width: number; height: number; img: HTMLImageElement | null; thumb: string;
   objects: Obj[]; history: History<Snapshot>; selected: number | null; view: View | null; fitted: boolean;
   timeMs: number; clicks: number[]; seen: boolean;
 }
@@ -99,7 +99,7 @@ export class Editor implements PageEditor, ToolHost {
 
   // -- data -----------------------------------------------------------------------------------------
 
-  setItems(items: AssignmentItem[], images: Map<number, HTMLImageElement>, labels: string[]): void {
+  setItems(items: AssignmentItem[], images: Map<string, HTMLImageElement>, labels: string[]): void {
     if (labels && labels.join("\n") !== this.labels.join("\n")) {
       this.labels = labels;
       this.labelIndex = 0;
@@ -129,7 +129,7 @@ export class Editor implements PageEditor, ToolHost {
   get item(): EditorItem { return this.items[this.index]; }
   get width(): number { return this.item.width; }
   get height(): number { return this.item.height; }
-  get itemId(): number { return this.item.id; }
+  get itemId(): string { return this.item.id; }
   get scale(): number { return this.item.view ? this.item.view.scale : 1; }
 
   objects(): Obj[] { return this.item.objects; }

@@ -11,7 +11,7 @@ import type { Hit, Obj, Painter, Tool, ToolHost, ToolKey, ToolPointer } from "./
 export interface PolygonObj extends Obj { rings: Ring[] }
 
 /** The box-to-polygon helper: (item id, [x, y, w, h]) → flat rings. */
-export type Assist = (itemId: number, box: number[]) => Promise<number[][]>;
+export type Assist = (itemId: string, box: number[]) => Promise<number[][]>;
 
 const HIT = 8; // stage px
 const CLOSE = 10; // stage px from the first vertex that closes the outline

@@ -64,7 +64,7 @@ export interface ToolHost {
   readonly labelIndex: number;
   readonly labels: string[];
   /** The current image's item id (it changes when another image is shown). */
-  readonly itemId: number;
+  readonly itemId: string;
   objects(): Obj[];
   selected(): Obj | null;
   toScreen(p: Pt): Pt;
