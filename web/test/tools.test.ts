@@ -6,6 +6,7 @@ import { BoxTool } from "../src/editor/box_tool.js";
 import type { BoxObj } from "../src/editor/box_tool.js";
 import type { Pt } from "../src/editor/geometry.js";
 import { PointTool } from "../src/editor/point_tool.js";
+import type { PointObj } from "../src/editor/point_tool.js";
 import { PolygonTool } from "../src/editor/polygon_tool.js";
 import type { PolygonObj } from "../src/editor/polygon_tool.js";
 import type { Hit, Obj, Painter, Stroke, ToolHost, ToolKey, ToolPointer } from "../src/editor/tool.js";
@@ -119,7 +120,7 @@ test("point: a click places a point (clamped to the image) and a drag moves it",
   tool.up(host);
   assert.deepEqual(host.items, [{ id: 1, label: 0, x: 60, y: 80 }]);
   assert.equal(host.undo.length, 1);
-  assert.equal(tool.describe(host.items[0] as BoxObj, "cat"), "cat — (60, 80)");
+  assert.equal(tool.describe(host.items[0] as PointObj, "cat"), "cat — (60, 80)");
   assert.ok(!tool.fitOnDoubleClick(true) && tool.fitOnDoubleClick(false));
 });
 
@@ -205,4 +206,29 @@ test("polygon: moving keeps the whole shape inside the image", () => {
   tool.translate(shape, orig, 100, -100, host);
   assert.deepEqual(tool.geometry(shape), [[50, 0, 100, 0, 100, 40]]);
   assert.deepEqual(tool.geometry(orig), [[10, 10, 60, 10, 60, 50]]); // the clone is untouched
+});
+
+test("polygon: the selected shape's edges are drawn before its vertices, so a vertex wins the pick", () => {
+  const host = new FakeHost();
+  const tool = new PolygonTool();
+  outline(host, tool, [[10, 10], [60, 10], [60, 50]]);
+  tool.key(host, key("Enter"));
+  const shape = host.items[0] as PolygonObj;
+  const painter = new RecordingPainter();
+  tool.paint(shape, true, host, painter);
+  tool.paintParts(shape, host, painter);
+  const picks = painter.calls.filter((c) => c.hit).map((c) => `${c.hit?.part ?? "body"}${c.hit?.index ?? ""}`);
+  assert.deepEqual(picks, ["body", "edge1", "edge2", "edge3", "vertex0", "vertex1", "vertex2"]);
+});
+
+test("point: drawn as a pickable dot with its label's tag; a locked look is the editor's business", () => {
+  const host = new FakeHost();
+  const tool = new PointTool();
+  tool.create(host, at(5, 5));
+  tool.up(host);
+  const painter = new RecordingPainter();
+  tool.paint(host.items[0] as PointObj, false, host, painter);
+  assert.deepEqual(painter.calls.map((c) => c.shape), ["circle", "tag"]);
+  assert.deepEqual(painter.calls[0].hit, { id: 1 });
+  assert.equal(painter.calls[0].style.fill, "#ff6b6b"); // the first label's colour
 });
