@@ -197,7 +197,7 @@ async function show({ assignment, images }: Loaded): Promise<void> {
   const guide = $("guide-link", HTMLAnchorElement);
   guide.hidden = !assignment.instructions.guide_url;
   if (assignment.instructions.guide_url) guide.href = assignment.instructions.guide_url;
-  editor.setItems(assignment.items, images, assignment.labels, assignment.instructions);
+  editor.setItems(assignment.items, images, assignment.labels, assignment.instructions, assignment.attributes);
   if (editor.focusStage) editor.focusStage();
   $("submit-btn", HTMLButtonElement).disabled = false;
   clearNotice();

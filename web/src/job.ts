@@ -130,7 +130,19 @@ function showCosts(c: Json) {
         `${f(a.extra_overlap_cost)} (${a.extra_overlap_assignments} assignments)`),
       row("reviews for disagreement", "—", `${a.reviews} images`),
       row("platform fee", f(e.fee), f(e.fee)),
-    )));
+    )),
+    exposureNote(c.gt_exposure));
+}
+
+// How many worker accounts each GT image reaches against a normal image (exposure parity), and the
+// warning when the GT pool is too small to keep them alike.
+function exposureNote(x: Json) {
+  if (!x) return "";
+  const text = `Each hidden GT image is expected to be shown to ${x.gt_trusted} – ${x.gt_new} worker accounts ` +
+    `(fewer as workers earn trust); a normal image to ${x.normal}. GT is reused as often as normal images are, ` +
+    "so counting accounts does not single it out.";
+  return h("div", { id: "gt-exposure" }, h("p", { class: "muted" }, text),
+    x.warning ? h("p", { class: "notice bad", role: "alert" }, `GT pool too small: ${x.warning}.`) : "");
 }
 
 let failures = 0;

@@ -2,6 +2,7 @@
 // type, target, bounty, rail. Intake errors appear next to the field they concern.
 import type { Json } from "./api.js";
 import { byId, ApiError, api, currencyInfo, pageConfig, errorText, field, one } from "./api.js";
+import { parseAttributeLines } from "./attribute_lines.js";
 
 const $ = byId;
 const form = $("job-form", HTMLFormElement);
@@ -88,6 +89,8 @@ function spec() {
   if (cap) body.max_overlap = Number.parseInt(cap, 10);
   const guide = field("guide_url").value.trim();
   if (guide) body.guide_url = guide;
+  const attributes = parseAttributeLines(field("attributes").value);
+  if (attributes.specs?.length) body.attributes = attributes.specs;
   return body;
 }
 
@@ -95,6 +98,8 @@ function checkLocally(body: Json, units: Json) {
   let ok = true;
   const need = (cond: Json, field: Json, msg: Json) => { if (!cond) { fieldError(field, msg); ok = false; } };
   need(body.title, "title", "Give the job a title.");
+  const attributes = parseAttributeLines(field("attributes").value);
+  if (attributes.error) need(false, "attributes", attributes.error);
   need(body.labels.length, "labels", "Add at least one label.");
   need(body.currency, "currency", "Name the currency.");
   const decimals = currencyInfo(body.currency)?.decimals ?? 0;

@@ -15,6 +15,16 @@ export interface Instructions {
   guide_url: string | null;
 }
 
+/** A per-object attribute the job defines (AttributeSpec of marketplace/jobs/attributes.py). */
+export interface AttributeSpec {
+  name: string;
+  kind: "checkbox" | "select" | "text";
+  values: string[];
+}
+
+/** An object's attribute values by name. */
+export type AttributeValues = Record<string, boolean | string>;
+
 /** A claimed assignment (AssignmentOut of marketplace/assignments/schemas.py). */
 export interface Assignment {
   assignment_id: number;
@@ -25,20 +35,21 @@ export interface Assignment {
   time_limit_s: number;
   instructions: Instructions;
   labels: string[];
+  attributes?: AttributeSpec[];
   items: AssignmentItem[];
 }
 
 /** One item of a submission: its annotations and how the worker got there. */
 export interface ItemAnswer {
   item_id: string;
-  annotations: { label: string; geometry?: unknown }[];
+  annotations: { label: string; geometry?: unknown; attributes?: AttributeValues }[];
   interactions: Record<string, unknown>;
 }
 
 /** What the annotation page needs from an editor, whatever the job type. */
 export interface PageEditor {
   setItems(items: AssignmentItem[], images: Map<string, HTMLImageElement>, labels: string[],
-    instructions?: Instructions): void;
+    instructions?: Instructions, attributes?: AttributeSpec[]): void;
   answers(): ItemAnswer[];
   /** null when ready to submit; "advanced" when it moved on by itself; otherwise what to tell the worker. */
   beforeSubmit?(): string | null;

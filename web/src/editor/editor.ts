@@ -10,7 +10,7 @@ import { clamp } from "./geometry.js";
 import type { Pt } from "./geometry.js";
 import { KonvaPainter } from "./konva_painter.js";
 import { Panel } from "./panel.js";
-import type { AssignmentItem, ItemAnswer, PageEditor } from "../types.js";
+import type { AssignmentItem, AttributeSpec, AttributeValues, Instructions, ItemAnswer, PageEditor } from "../types.js";
 import type { Hit, Obj, Tool, ToolHost, ToolPointer } from "./tool.js";
 
 interface View { scale: number; tx: number; ty: number }
@@ -31,6 +31,8 @@ export interface EditorOptions { labels: string[]; onChange?: () => void }
 export class Editor implements PageEditor, ToolHost {
   readonly tool: Tool;
   labels: string[];
+  /** What every object carries besides its label (the job's attributes; often none). */
+  attributeSpecs: AttributeSpec[] = [];
   labelIndex = 0;
   items: EditorItem[] = [];
   index = 0;
@@ -99,7 +101,9 @@ export class Editor implements PageEditor, ToolHost {
 
   // -- data -----------------------------------------------------------------------------------------
 
-  setItems(items: AssignmentItem[], images: Map<string, HTMLImageElement>, labels: string[]): void {
+  setItems(items: AssignmentItem[], images: Map<string, HTMLImageElement>, labels: string[],
+    _instructions?: Instructions, attributes: AttributeSpec[] = []): void {
+    this.attributeSpecs = attributes;
     if (labels && labels.join("\n") !== this.labels.join("\n")) {
       this.labels = labels;
       this.labelIndex = 0;
@@ -158,16 +162,19 @@ export class Editor implements PageEditor, ToolHost {
     this.accountTime();
     return this.items.map((item) => ({
       item_id: item.id,
-      annotations: item.objects.map((o) => ({ label: this.labels[o.label], geometry: this.tool.geometry(o) })),
+      annotations: item.objects.map((o) => ({ label: this.labels[o.label], geometry: this.tool.geometry(o),
+        ...(this.attributeSpecs.length ? { attributes: { ...o.attributes } } : {}) })),
       interactions: { time_on_item_ms: Math.round(item.timeMs), clicks_ms: item.clicks.slice(0, 2000) },
     }));
   }
 
   /** Load objects on the current image (a resumed draft, tests): [{label, geometry}]. */
-  setObjects(objects: { label: string; geometry: unknown }[]): void {
+  setObjects(objects: { label: string; geometry: unknown; attributes?: AttributeValues }[]): void {
     this.item.objects = objects.flatMap((o) => {
       const g = this.tool.fromGeometry(o.geometry);
-      return g ? [{ ...g, id: this.nextId++, label: Math.max(0, this.labels.indexOf(o.label)) } as Obj] : [];
+      const attributes = o.attributes ? { attributes: { ...o.attributes } } : {};
+      return g ? [{ ...g, ...attributes, id: this.nextId++, label: Math.max(0, this.labels.indexOf(o.label)) } as Obj]
+        : [];
     });
     this.changed();
   }
@@ -264,6 +271,15 @@ export class Editor implements PageEditor, ToolHost {
     if (!o || o.label === label || label < 0 || label >= this.labels.length) return;
     this.remember();
     o.label = label;
+    this.changed();
+  }
+
+  /** Set one attribute of one object (the attributes card); undoable like a relabel. */
+  setAttribute(id: number, name: string, value: boolean | string): void {
+    const o = this.item.objects.find((x) => x.id === id);
+    if (!o || (o.attributes && o.attributes[name] === value)) return;
+    this.remember();
+    o.attributes = { ...o.attributes, [name]: value }; // a new object: the undo snapshot keeps the old one
     this.changed();
   }
 

@@ -15,6 +15,7 @@ export class Panel {
   deleteBtn: HTMLButtonElement;
   fitBtn: HTMLButtonElement;
   lookBox: HTMLElement;
+  attributeBox: HTMLElement;
   sheet: HTMLDialogElement;
 
   constructor(private readonly ed: Editor) {
@@ -35,6 +36,7 @@ export class Panel {
         oninput: (e: Event) => { ed.look[key] = Number((e.target as HTMLInputElement).value); ed.render(); } }));
     this.lookBox = h("div", { class: "card look" }, h("h2", {}, "Image"), slider("brightness", "Brightness"),
       slider("contrast", "Contrast"));
+    this.attributeBox = h("div", { class: "card attributes", hidden: true });
     this.sheet = this.buildSheet();
   }
 
@@ -74,6 +76,7 @@ export class Panel {
       h("div", {}, stage, this.filmstrip),
       h("aside", { class: "side" },
         h("div", { class: "card" }, this.labelBox),
+        this.attributeBox,
         this.lookBox,
         h("div", { class: "card" }, this.listTitle, this.list, this.imageInfo,
           h("div", { class: "actions" }, this.undoBtn, this.redoBtn, this.deleteBtn,
@@ -131,7 +134,35 @@ export class Panel {
     this.undoBtn.disabled = !item.history.canUndo;
     this.redoBtn.disabled = !item.history.canRedo;
     this.deleteBtn.disabled = !ed.selected();
+    this.refreshAttributes();
     if (tool.refreshButtons) tool.refreshButtons(ed);
+  }
+
+  /** The job's per-object attributes of the selected object: a checkbox, a menu or a text box each
+   * (hidden when the job has none or nothing is selected). A change is one undoable step. */
+  private refreshAttributes(): void {
+    const ed = this.ed;
+    const sel = ed.selected();
+    const specs = ed.attributeSpecs;
+    this.attributeBox.hidden = !specs.length || !sel;
+    if (!specs.length || !sel) { this.attributeBox.replaceChildren(); return; }
+    const n = ed.item.objects.findIndex((o) => o.id === sel.id) + 1;
+    const value = (name: string) => sel.attributes?.[name];
+    this.attributeBox.replaceChildren(h("h2", {}, `Attributes of ${ed.tool.noun} ${n}`), ...specs.map((spec) => {
+      const set = (v: boolean | string) => ed.setAttribute(sel.id, spec.name, v);
+      if (spec.kind === "checkbox") {
+        return h("label", { class: "attribute" }, h("input", { type: "checkbox", checked: value(spec.name) === true,
+          onchange: (e: Event) => set((e.target as HTMLInputElement).checked) }), ` ${spec.name}`);
+      }
+      if (spec.kind === "select") {
+        const current = String(value(spec.name) ?? spec.values[0]);
+        return h("label", { class: "attribute" }, `${spec.name} `, h("select", {
+          onchange: (e: Event) => set((e.target as HTMLSelectElement).value) },
+        spec.values.map((v) => h("option", { value: v, selected: v === current }, v))));
+      }
+      return h("label", { class: "attribute" }, `${spec.name} `, h("input", { type: "text", maxlength: "500",
+        value: String(value(spec.name) ?? ""), onchange: (e: Event) => set((e.target as HTMLInputElement).value) }));
+    }));
   }
 
   buildFilmstrip(): void {

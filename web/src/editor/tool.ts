@@ -2,6 +2,7 @@
 // knows its objects' geometry, how to draw them (through a Painter, so this module and the tools need no
 // canvas library and run under Node's test runner) and its gestures; the Editor (editor.ts) owns the
 // view, selection, moving, history and the side panel, and never asks which kind of object it holds.
+import type { AttributeValues } from "../types.js";
 import type { Pt } from "./geometry.js";
 
 /** An object on an image; each tool adds its geometry (x/y/w/h, x/y, rings). */
@@ -10,6 +11,8 @@ export interface Obj {
   label: number;
   hidden?: boolean;
   locked?: boolean;
+  /** The job's per-object attributes set on this object (the others take their defaults). */
+  attributes?: AttributeValues;
 }
 
 /** What is under the pointer: an object, or a part of the selected one (a handle, a vertex, an edge). */
