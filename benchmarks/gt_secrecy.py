@@ -322,6 +322,8 @@ def run(args: argparse.Namespace) -> None:
             "currency": "usd",
             "rail": "card",
         }
+        if args.gt_spot_check is not None:
+            body["gt_spot_check"] = args.gt_spot_check
         r = httpx.post(
             f"{base}/api/jobs", json=body, headers={"Authorization": f"Bearer {req_token}"}, timeout=600
         )
@@ -408,6 +410,12 @@ def main() -> None:
         type=int,
         default=68,
         help="ImageNet thumbnails made into GT (default: the frames' GT share)",
+    )
+    parser.add_argument(
+        "--gt-spot-check",
+        type=float,
+        default=None,
+        help="the job's gt_spot_check (default: the product's; 1 = fixed GT, every slot GT)",
     )
     parser.add_argument("--port", type=int, default=18650)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
