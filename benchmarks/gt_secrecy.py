@@ -8,7 +8,8 @@ The job is built the way requesters build them, with the GT set made separately:
 
 * data: every frame of ``video_bedroom/bedroom.mp4`` (decoded with PyAV) not chosen as GT, written
   as JPEG q90 by one tool (sequential data: each frame's neighbours look alike), and ``--imagenet``
-  ImageNet thumbnails copied as they are;
+  ImageNet thumbnails copied as they are (shuffled first, seeded: data and GT are samples of the
+  same classes);
 * GT: every 7th frame written by another tool (JPEG q95, 4:4:4, camera EXIF, a file date a year
   earlier), and ``--imagenet-gt`` other thumbnails re-saved as PNG, also a year earlier; one box each.
 
@@ -42,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -116,7 +118,11 @@ def build_data(root: Path, frame_gt_every: int, imagenet: int, imagenet_gt: int)
             name = f"frames/{index:05d}.jpg"
             frame.save(root / name, format="JPEG", quality=90)
         sizes[name] = frame.size
+    # shuffled (seeded) before the split: sorted by WordNet id, the first 400 are animals and the next
+    # ones objects, so GT taken from the tail would differ from the data in content, which says
+    # nothing about the platform (a requester's GT is a sample of the same kind of images)
     thumbs = sorted((SHARED / "imagenet_sample_1000_thumbs" / "images").glob("*.jpg"))
+    random.Random(12).shuffle(thumbs)
     (root / "imagenet").mkdir()
     for path in thumbs[:imagenet]:
         name = f"imagenet/{path.name}"
@@ -316,6 +322,8 @@ def run(args: argparse.Namespace) -> None:
             "currency": "usd",
             "rail": "card",
         }
+        if args.gt_spot_check is not None:
+            body["gt_spot_check"] = args.gt_spot_check
         r = httpx.post(
             f"{base}/api/jobs", json=body, headers={"Authorization": f"Bearer {req_token}"}, timeout=600
         )
@@ -402,6 +410,12 @@ def main() -> None:
         type=int,
         default=68,
         help="ImageNet thumbnails made into GT (default: the frames' GT share)",
+    )
+    parser.add_argument(
+        "--gt-spot-check",
+        type=float,
+        default=None,
+        help="the job's gt_spot_check (default: the product's; 1 = fixed GT, every slot GT)",
     )
     parser.add_argument("--port", type=int, default=18650)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")

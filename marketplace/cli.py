@@ -22,12 +22,28 @@ def _fail(exc: TileworkError) -> None:
     sys.exit(2 if exc.status_code < 500 else 1)
 
 
+def _database_problem(exc: Any) -> str:
+    """What to do about a database error the command cannot go on from (said instead of a traceback):
+    ``exc`` is SQLAlchemy's wrapper, ``exc.orig`` the driver's error."""
+    lines = str(exc.orig).strip().splitlines()
+    reason = lines[0] if lines else type(exc.orig).__name__
+    where = get_settings().effective_database_url.rpartition("@")[2]  # never the credentials
+    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        return f"the database {where} has no Tilework tables yet ({reason}): run `tilework db upgrade` first"
+    return f"cannot use the database {where}: {reason} (check DATABASE_URL and that the database is up)"
+
+
 class ErrorReportingGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
         try:
             return super().invoke(ctx)
         except TileworkError as exc:
             _fail(exc)
+        except (OperationalError, ProgrammingError) as exc:
+            click.echo(f"error: {_database_problem(exc)}", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=ErrorReportingGroup)

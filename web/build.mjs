@@ -16,7 +16,7 @@ mkdirSync(outdir, { recursive: true });
 for (const name of readdirSync(outdir)) if (name.endsWith(".js")) rmSync(join(outdir, name));
 
 const result = await esbuild.build({
-  entryPoints: PAGES.map((page) => join(here, "src", `${page}.js`)),
+  entryPoints: PAGES.map((page) => join(here, "src", `${page}.ts`)),
   outdir,
   bundle: true,
   splitting: true,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, distinct, exists, func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.assignments.states import ASSIGNMENT, take_slot_values
@@ -305,83 +305,6 @@ def images(session: Session, image_ids: Sequence[int]) -> dict[int, Any]:
         JobImage.id.in_(list(image_ids))
     )
     return {row.id: row for row in session.execute(stmt)}
-
-
-def _gt_seen_query(job_id: int, worker_id: int) -> Any:
-    return seen_by(job_id, worker_id).where(AssignmentItem.is_gt.is_(True))
-
-
-def pick_gt(
-    session: Session, job_id: int, worker_id: int, k: int, *, reused: bool = False, skip: Sequence[int] = ()
-) -> list[int]:
-    """The ``k`` best GT images for this worker: unseen by them first, then least used, at random
-    among equals; never retired. ``reused``: only images already shown to someone and never to this
-    worker (fewer when there are not enough). No lock: the use counts only balance the picking, and
-    :func:`count_gt_uses` (the last write of a claim) keeps them exact."""
-    seen = _gt_seen_query(job_id, worker_id)
-    stmt = select(GtImageStat.image_id).where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
-    if skip:
-        stmt = stmt.where(GtImageStat.image_id.not_in(list(skip)))
-    if reused:
-        stmt = stmt.where(GtImageStat.uses > 0, GtImageStat.image_id.not_in(seen))
-    else:
-        stmt = stmt.order_by(case((GtImageStat.image_id.in_(seen), 1), else_=0))
-    stmt = stmt.order_by(GtImageStat.uses, func.random()).limit(k)
-    return list(session.scalars(stmt))
-
-
-def gt_exposure(session: Session, job_id: int) -> tuple[int, int]:
-    """(times the job's GT images were shown, how many of them were shown at least once)."""
-    stmt = select(
-        func.coalesce(func.sum(GtImageStat.uses), 0), func.count().filter(GtImageStat.uses > 0)
-    ).where(GtImageStat.job_id == job_id)
-    shows, images = session.execute(stmt).one()
-    return int(shows), int(images)
-
-
-def work_exposure(session: Session, job_id: int) -> tuple[int, int]:
-    """(times the job's work images were put in an assignment, how many distinct ones were): a scan of
-    the job's assignment items."""
-    stmt = (
-        select(func.count(), func.count(distinct(AssignmentItem.image_id)))
-        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
-        .where(Assignment.job_id == job_id, AssignmentItem.is_gt.is_(False))
-    )
-    shows, images = session.execute(stmt).one()
-    return int(shows), int(images)
-
-
-def pick_extra(session: Session, job_id: int, worker_id: int, k: int) -> list[int]:
-    """``k`` random work images of the job's finished chunks that this worker has never been shown:
-    the real work a trusted worker does in the GT slots they no longer need (one more answer each)."""
-    if k <= 0:
-        return []
-    stmt = (
-        select(ChunkImage.image_id)
-        .join(Chunk, Chunk.id == ChunkImage.chunk_id)
-        .where(
-            Chunk.job_id == job_id,
-            Chunk.status == ChunkStatus.done,
-            ChunkImage.image_id.not_in(seen_by(job_id, worker_id)),
-        )
-        .order_by(func.random())
-        .limit(k)
-    )
-    return list(session.scalars(stmt))
-
-
-def count_gt_uses(session: Session, image_ids: Sequence[int]) -> None:
-    """Count one more use of each image. The rows are locked in id order by the subquery (no deadlock
-    between concurrent claims) and stay locked only until the claim commits: call it last."""
-    if image_ids:
-        t = GT_STATS
-        ordered = (
-            select(t.c.image_id)
-            .where(t.c.image_id.in_(sorted(image_ids)))
-            .order_by(t.c.image_id)
-            .with_for_update(key_share=True)
-        )
-        session.execute(update(t).where(t.c.image_id.in_(ordered)).values(uses=t.c.uses + 1))
 
 
 def insert_assignment(session: Session, values: dict[str, Any]) -> int:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import secrets
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +18,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import repository, video
-from marketplace.assignments.exposure import repeat_share, reuse_picks
+from marketplace.assignments import gt_repository, repository, video
+from marketplace.assignments.gt_slots import pick_gt_images
 from marketplace.assignments.schemas import (
     AssignmentOut,
     ExportAssignmentOut,
@@ -239,8 +238,9 @@ def _issue(
     assignment's length is the same for everyone, so it never tells how many GT items it holds."""
     real = repository.chunk_image_ids(session, chunk_id)
     slots = job.gt_per_assignment
-    extra = repository.pick_extra(session, job.id, worker.id, slots - gt_draw(slots, keep))
-    gt = pick_gt_images(session, job, worker.id, job.gt_per_assignment - len(extra))
+    extra = gt_repository.pick_extra(session, job.id, worker.id, slots - gt_draw(slots, keep))
+    like = _rng.choice(real) if real else None  # GT of a size like a random work image's
+    gt = pick_gt_images(session, job, worker.id, job.gt_per_assignment - len(extra), like=like)
     info = repository.images(session, [*real, *extra, *gt])
     mixed_in = [(tuple(info[i]), False) for i in extra] + [(tuple(info[i]), True) for i in gt]
     _rng.shuffle(mixed_in)  # which mixed-in slot is GT is random too
@@ -277,45 +277,9 @@ def _issue(
             for position, ((image, is_gt), token) in enumerate(zip(placed, tokens, strict=True))
         ],
     )
-    repository.count_gt_uses(session, gt)  # last: its row locks are held only until commit
+    gt_repository.count_gt_uses(session, gt)  # last: its row locks are held only until commit
     items = [(token, image[1], image[2], image[3]) for (image, _), token in zip(placed, tokens, strict=True)]
     return Claimed(assignment_id, deadline, items, video.segment_row(session, job, assignment_id))
-
-
-_work_exposure: dict[int, tuple[float, int, int]] = {}  # job id -> (when, shows, distinct images)
-EXPOSURE_EXACT_BELOW = 2_000  # work shows: below, the scan is cheap and done on every claim
-EXPOSURE_REFRESH_S = 10.0  # above, a process rescans a job at most this often
-
-
-def _work_repeat_share(session: Session, job_id: int) -> float:
-    """The job's work images' repeat share, the target of GT picking. The scan it takes grows with the
-    job, so a big job's figure is kept for :data:`EXPOSURE_REFRESH_S` per process (a share drifts
-    slowly); a small job's is always fresh."""
-    now = time.monotonic()
-    cached = _work_exposure.get(job_id)
-    if cached is None or cached[1] < EXPOSURE_EXACT_BELOW or now - cached[0] > EXPOSURE_REFRESH_S:
-        cached = (now, *repository.work_exposure(session, job_id))
-        if len(_work_exposure) > 10_000:  # a long-lived process that saw many jobs: forget the old
-            _work_exposure.clear()
-        _work_exposure[job_id] = cached
-    return repeat_share(cached[1], cached[2])
-
-
-def pick_gt_images(session: Session, job: Job, worker_id: int, k: int) -> list[int]:
-    """``k`` GT images, never retired, with exposure parity (:mod:`.exposure`): as many of them reused
-    (already shown to another account, least shown first) as keeps the GT repeat share at the normal
-    images' one, the rest fresh (unseen by the worker first, then least used, at random among equals:
-    the SQL form of :func:`choose_gt`). Nothing is locked here; the caller counts the uses last
-    (:func:`repository.count_gt_uses`), so concurrent claims never queue on the same least-used rows
-    for longer than a commit."""
-    if k <= 0:
-        return []
-    gt_shows, gt_distinct = repository.gt_exposure(session, job.id)
-    wanted = reuse_picks(k, gt_shows, gt_distinct, _work_repeat_share(session, job.id))
-    reused = repository.pick_gt(session, job.id, worker_id, wanted, reused=True) if wanted else []
-    if len(reused) == k:
-        return reused
-    return reused + repository.pick_gt(session, job.id, worker_id, k - len(reused), skip=reused)
 
 
 # -- what the worker sees -------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_a_small_gt_pool_is_flagged_with_the_pool_that_would_do() -> None:
 
 
 def test_a_big_jobs_work_exposure_is_rescanned_at_most_every_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    from marketplace.assignments import service
+    from marketplace.assignments import gt_slots as service
 
     scans: list[int] = []
     figures = {1: (100, 90), 2: (50_000, 40_000)}  # job -> (shows, distinct)
@@ -67,7 +67,7 @@ def test_a_big_jobs_work_exposure_is_rescanned_at_most_every_refresh(monkeypatch
         return figures[job_id]
 
     clock = [1000.0]
-    monkeypatch.setattr(service.repository, "work_exposure", scan)
+    monkeypatch.setattr(service.gt_repository, "work_exposure", scan)
     monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(service, "_work_exposure", {})
     for _ in range(3):

@@ -123,3 +123,21 @@ def test_cli_creates_a_video_job_without_gt(cli_env: dict[str, str], tmp_path: P
     assert (job["type"], job["segment_count"], job["gt_per_assignment"]) == ("video_boxes", 3, 0)
     r = _run([*args[:5], "boxes", *args[6:]])  # an image job still needs its GT
     assert r.exit_code == 2 and "--gt is required" in r.stderr
+
+
+def test_a_database_without_tables_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer's first `tilework job show` before anything created the database."""
+    home = tmp_path / "fresh-home"
+    monkeypatch.setenv("TILEWORK_HOME", str(home))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["job", "show", "1", "--token", "tw_anything"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert "has no Tilework tables yet" in result.output and "tilework db upgrade" in result.output
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not an exception
+    assert "Traceback" not in result.output

@@ -4,6 +4,7 @@ cannot tell GT by that count (issue 12, item 2)."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -12,7 +13,8 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import Assignment, AssignmentItem
-from tests.conftest import UserFactory
+from tests.assignments.conftest import activate_job_now
+from tests.conftest import UserFactory, job_body, write_image
 from tests.quality_db.conftest import QualityJobFactory, answer_all, claim_ok, submit_ok
 
 
@@ -106,3 +108,49 @@ def test_the_requester_is_told_when_the_gt_pool_is_too_small_for_parity(
     roomy = quality_job("classification", data=40, gt=20, assignment_size=2, gt_per_assignment=1)
     r = client.get(f"/api/jobs/{roomy['id']}/costs", headers=roomy["requester"]["headers"])
     assert r.json()["gt_exposure"]["warning"] is None
+
+
+def test_gt_follows_the_size_of_the_work_it_is_mixed_with(
+    client: TestClient, make_user: UserFactory, data_root: Path, settings: Settings
+) -> None:
+    """A GT pool of two kinds (small like the data, large unlike it): while unused GT of both kinds is
+    left, the assignment gets GT of its work's size, so the GT shown follows the data's mix of kinds."""
+    root = data_root / "sized"
+    names = [f"data{i:02d}.png" for i in range(20)]
+    small_gt = [f"gt_small{i:02d}.png" for i in range(10)]
+    large_gt = [f"gt_large{i:02d}.png" for i in range(10)]
+    for name in names + small_gt:
+        write_image(root / name, (64, 48))
+    for name in large_gt:
+        write_image(root / name, (200, 150))
+    sizes = {n: (64, 48) for n in small_gt} | {n: (200, 150) for n in large_gt}
+    gt = {
+        "images": [
+            {"id": i + 1, "file_name": n, "width": w, "height": h}
+            for i, (n, (w, h)) in enumerate(sizes.items())
+        ],
+        "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 1} for i in range(len(sizes))],
+        "categories": [{"id": 1, "name": "yes"}, {"id": 2, "name": "no"}],
+    }
+    requester = make_user("requester")
+    body = job_body(
+        str(root),
+        gt,
+        type="classification",
+        labels=["yes", "no"],
+        bounty_amount=1_000_000,
+        assignment_size=2,
+        gt_per_assignment=1,
+        gt_spot_check=1.0,
+    )
+    r = client.post("/api/jobs", json=body, headers=requester["headers"])
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    activate_job_now(settings, job_id)
+    worker = make_user("worker")
+    shown: list[tuple[int, int]] = []
+    for _ in range(10):
+        claimed = claim_ok(client, worker, job_id)
+        shown += [(i["width"], i["height"]) for i in claimed["items"]]
+        submit_ok(client, worker, claimed["assignment_id"], answer_all(settings, claimed, on_data=_yes))
+    assert (200, 150) not in shown, shown  # random picks would have shown about five large GT images

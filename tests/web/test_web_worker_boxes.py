@@ -110,12 +110,8 @@ def test_web_worker_draws_moves_undoes_and_submits_boxes(
 
 
 def _pixel(page: Any, x: float, y: float) -> list[int]:
-    """The canvas pixel drawn at image point (x, y)."""
-    return page.evaluate(
-        f"""(() => {{ const ed = window.__tilework.editor(); const s = ed.toScreen({x}, {y});
-            const d = ed.dpr || 1;
-            return [...ed.ctx.getImageData(Math.round(s.x * d), Math.round(s.y * d), 1, 1).data]; }})()"""
-    )
+    """The pixel the stage shows at image point (x, y) (all of its layers, as the worker sees them)."""
+    return page.evaluate(f"window.__tilework.editor().pixelAt({x}, {y})")
 
 
 def test_web_worker_hides_locks_relabels_by_hotkey_and_brightens(

@@ -1,32 +1,33 @@
 // The worker's earnings: assignments with status and score vs target, earned and paid totals,
 // payout destination (wallet via Sign-In with Ethereum, or Stripe Connect onboarding).
-import { ApiError, formatAmount, get, h, pageConfig, post } from "./api.js";
+import type { Json } from "./api.js";
+import { byId, ApiError, formatAmount, get, h, pageConfig, post, errorText, one } from "./api.js";
 
 const cfg = pageConfig();
 const jobs = cfg.jobs || {};
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 
-function pct(v) { return v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`; }
+function pct(v: Json) { return v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`; }
 
-function when(iso) { return iso ? new Date(iso).toLocaleString() : "—"; }
+function when(iso: Json) { return iso ? new Date(iso).toLocaleString() : "—"; }
 
-function addTo(totals, currency, amount) {
+function addTo(totals: Json, currency: Json, amount: Json) {
   totals[currency] = (totals[currency] || 0n) + BigInt(amount);
 }
 
-function stat(value, key) { return h("div", { class: "stat" }, h("div", { class: "v" }, value), h("div", { class: "k" }, key)); }
+function stat(value: Json, key: Json) { return h("div", { class: "stat" }, h("div", { class: "v" }, value), h("div", { class: "k" }, key)); }
 
-function money(totals) {
-  const parts = Object.entries(totals).map(([cur, v]) => formatAmount(v.toString(), cur));
+function money(totals: Json) {
+  const parts = Object.entries<bigint>(totals).map(([cur, v]) => formatAmount(v.toString(), cur));
   return parts.length ? parts.join(" + ") : "0";
 }
 
-const DECISION_TEXT = {
+const DECISION_TEXT: Record<string, string> = {
   overturn: "Appeal accepted: the assignment was overturned",
   uphold: "Appeal turned down: the rejection stands",
 };
 
-function appealCell(a, appeal) {
+function appealCell(a: Json, appeal: Json) {
   if (appeal) {
     const text = appeal.status === "open"
       ? "Appeal sent: waiting for a reviewer"
@@ -38,10 +39,10 @@ function appealCell(a, appeal) {
   return h("button", { type: "button", class: "appeal-btn", "aria-expanded": "false",
     "aria-controls": `appeal-row-${a.assignment_id}`,
     "aria-label": `Appeal assignment #${a.assignment_id}`,
-    onclick: (e) => openAppeal(a, e.currentTarget) }, "Appeal");
+    onclick: (e: Event) => openAppeal(a, e.currentTarget) }, "Appeal");
 }
 
-async function openAppeal(a, button) {
+async function openAppeal(a: Json, button: Json) {
   const row = button.closest("tr");
   const existing = document.getElementById(`appeal-row-${a.assignment_id}`);
   if (existing) { existing.remove(); button.setAttribute("aria-expanded", "false"); return; }
@@ -79,7 +80,7 @@ async function openAppeal(a, button) {
       button.replaceWith(appealCell(a, appeal));
     } catch (err) {
       send.disabled = err instanceof ApiError && err.reason === "already_appealed";
-      status.replaceChildren(h("p", { class: "notice bad" }, `Not sent: ${err.message}`));
+      status.replaceChildren(h("p", { class: "notice bad" }, `Not sent: ${errorText(err)}`));
     }
   });
   try {
@@ -92,27 +93,27 @@ async function openAppeal(a, button) {
         ? "This assignment was already appealed." : "Only a rejected assignment can be appealed."));
     }
   } catch (err) {
-    scoreLine.textContent = `Score unavailable: ${err.message}`;
+    scoreLine.textContent = `Score unavailable: ${errorText(err)}`;
   }
 }
 
 async function load() {
-  let mine = [];
+  let mine: Json[] = [];
   let paid = {};
-  let sending = {};
-  let appeals = [];
+  let sending: Json = {};
+  let appeals: Json[] = [];
   try {
     mine = await get("/api/assignments/mine?limit=500");
   } catch (err) {
-    $("mine-status").replaceChildren(h("p", { class: "notice bad" }, `Could not load your assignments: ${err.message}`));
+    $("mine-status").replaceChildren(h("p", { class: "notice bad" }, `Could not load your assignments: ${errorText(err)}`));
   }
   const [paidResult, appealsResult] = await Promise.allSettled([get("/api/payouts/me"), get("/api/appeals/mine")]);
   paid = paidResult.status === "fulfilled" ? paidResult.value.paid || {} : null;
   sending = paidResult.status === "fulfilled" ? paidResult.value.sending || {} : {};
   appeals = appealsResult.status === "fulfilled" ? appealsResult.value : [];
-  const appealOf = new Map(appeals.map((ap) => [ap.assignment_id, ap]));
-  const earned = {};
-  const counts = { accepted: 0, rejected: 0, submitted: 0, assigned: 0, expired: 0 };
+  const appealOf = new Map(appeals.map((ap: Json) => [ap.assignment_id, ap]));
+  const earned: Record<string, bigint> = {};
+  const counts: Record<string, number> = { accepted: 0, rejected: 0, submitted: 0, assigned: 0, expired: 0 };
   for (const a of mine) {
     counts[a.status] = (counts[a.status] || 0) + 1;
     const job = jobs[String(a.job_id)];
@@ -133,7 +134,7 @@ async function load() {
       h("a", { href: "/work" }, "Find a job on the board"), "."));
     return;
   }
-  $("mine").querySelector("tbody").replaceChildren(...mine.map((a) => {
+  one($("mine"), "tbody").replaceChildren(...mine.map((a: Json) => {
     const job = jobs[String(a.job_id)] || {};
     const target = job.accuracy_target;
     const below = a.score !== null && target !== undefined && a.score < target;
@@ -156,14 +157,14 @@ async function load() {
 function showDestinations() {
   const list = cfg.destinations || [];
   $("destinations").replaceChildren(list.length
-    ? h("ul", {}, list.map((d) => h("li", {}, `${d.rail === "chain" ? "Wallet" : "Stripe account"} `,
+    ? h("ul", {}, list.map((d: Json) => h("li", {}, `${d.rail === "chain" ? "Wallet" : "Stripe account"} `,
       h("code", {}, d.destination), d.verified ? " — verified" : " — onboarding not finished")))
     : h("p", { class: "muted" }, "No payout destination yet: link one to get paid."));
 }
 
-function say(text, kind = "") { $("payout-status").replaceChildren(h("p", { class: `notice ${kind}` }, text)); }
+function say(text: Json, kind = "") { $("payout-status").replaceChildren(h("p", { class: `notice ${kind}` }, text)); }
 
-function toHex(text) {
+function toHex(text: Json) {
   return "0x" + [...new TextEncoder().encode(text)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -175,11 +176,11 @@ async function linkWallet() {
     const { message } = await post("/api/payouts/wallet/nonce", { address });
     const signature = await eth.request({ method: "personal_sign", params: [toHex(message), address] });
     const dest = await post("/api/payouts/wallet/verify", { message, signature });
-    cfg.destinations = (cfg.destinations || []).filter((d) => d.rail !== "chain").concat([dest]);
+    cfg.destinations = (cfg.destinations || []).filter((d: Json) => d.rail !== "chain").concat([dest]);
     showDestinations();
     say(`Wallet ${dest.destination} linked.`);
   } catch (err) {
-    say(`Wallet not linked: ${err instanceof ApiError ? err.message : err.message || err}`, "bad");
+    say(`Wallet not linked: ${errorText(err)}`, "bad");
   }
 }
 
@@ -189,7 +190,7 @@ async function linkStripe() {
     if (dest.onboarding_url) location.assign(dest.onboarding_url);
     else say(dest.verified ? "Your Stripe account is ready." : "Stripe onboarding is not finished yet.");
   } catch (err) {
-    say(`Card payouts are not available: ${err.message}`, "bad");
+    say(`Card payouts are not available: ${errorText(err)}`, "bad");
   }
 }
 

@@ -1,21 +1,22 @@
 // The requester's results browser: every data image with the merged objects drawn on it, least sure
 // first (or filtered to the images the workers disagree on); clicking one shows each worker's version.
-import { get, h, pageConfig } from "./api.js";
-import { COLORS, ringsPath } from "./editor_draw.js";
+import type { Json } from "./api.js";
+import { byId, get, h, pageConfig, errorText } from "./api.js";
+import { COLORS, ringsPath } from "./editor/geometry.js";
 
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 const { job_id: jobId } = pageConfig();
 const PAGE = 48;
 const SVG = "http://www.w3.org/2000/svg";
-let labels = [];
+let labels: string[] = [];
 let shown = 0;
 
-function color(label) {
+function color(label: Json) {
   const i = labels.indexOf(label);
   return COLORS[(i < 0 ? labels.length : i) % COLORS.length];
 }
 
-function svg(tag, attrs = {}, text = null) {
+function svg(tag: string, attrs: Record<string, unknown> = {}, text: string | null = null): SVGElement {
   const el = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   if (text !== null) el.textContent = text;
@@ -24,14 +25,14 @@ function svg(tag, attrs = {}, text = null) {
 
 /** An image with objects drawn over it in image pixels (boxes [x, y, w, h], points [x, y], polygons
  * [[x0, y0, x1, y1, ...], ...]). */
-function figure(item, objects) {
+function figure(item: Json, objects: Json) {
   const width = item.width || 100;
   const height = item.height || 100;
   const overlay = svg("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", "aria-hidden": "true" });
   const size = Math.max(width, height);
-  const tags = [];
+  const tags: HTMLElement[] = [];
   // labels are HTML placed in percent of the image, so they keep a readable size at any zoom
-  const tag = (label, x, y, stroke) => tags.push(h("span", { class: "tag",
+  const tag = (label: Json, x: Json, y: Json, stroke: Json) => tags.push(h("span", { class: "tag",
     style: `left:${(100 * x) / width}%;top:${(100 * y) / height}%;border-color:${stroke};background:${stroke}` }, label));
   for (const o of objects) {
     const g = o.geometry || [];
@@ -51,16 +52,16 @@ function figure(item, objects) {
     ...tags);
 }
 
-function describe(objects) {
+function describe(objects: Json) {
   if (!objects.length) return "nothing";
   const counts = new Map();
   for (const o of objects) counts.set(o.label, (counts.get(o.label) || 0) + 1);
   return [...counts].map(([label, n]) => (n > 1 ? `${n}× ${label}` : label)).join(", ");
 }
 
-function pct(v) { return `${Math.round(v * 100)}%`; }
+function pct(v: Json) { return `${Math.round(v * 100)}%`; }
 
-function thumb(item) {
+function thumb(item: Json) {
   const button = h("button", { type: "button", class: "thumb", "aria-label": `${item.name}: every worker's version` },
     figure(item, item.objects));
   button.addEventListener("click", () => openVersions(item.image_id));
@@ -72,16 +73,16 @@ function thumb(item) {
       item.low_agreement ? h("span", { class: "status validating" }, " workers disagree") : ""));
 }
 
-async function load(reset) {
+async function load(reset: Json) {
   const params = new URLSearchParams({
-    order: $("order").value, low_only: String($("low-only").checked), limit: String(PAGE),
+    order: $("order", HTMLSelectElement).value, low_only: String($("low-only", HTMLInputElement).checked), limit: String(PAGE),
     offset: String(reset ? 0 : shown),
   });
   let page;
   try {
     page = await get(`/api/jobs/${jobId}/result-images?${params}`);
   } catch (err) {
-    $("results-status").replaceChildren(h("p", { class: "notice bad" }, `Could not load the results: ${err.message}`));
+    $("results-status").replaceChildren(h("p", { class: "notice bad" }, `Could not load the results: ${errorText(err)}`));
     return;
   }
   labels = page.labels;
@@ -95,13 +96,13 @@ async function load(reset) {
   document.body.dataset.loaded = "1";
 }
 
-async function openVersions(imageId) {
+async function openVersions(imageId: Json) {
   const data = await get(`/api/jobs/${jobId}/result-images/${imageId}`);
   const choices = [["merged", "Merged", data.merged],
-    ...data.workers.map((w) => [`w${w.assignment_id}`, `Worker ${w.worker_id} (${w.status})`, w.objects])];
-  const show = (objects) => {
+    ...data.workers.map((w: Json) => [`w${w.assignment_id}`, `Worker ${w.worker_id} (${w.status})`, w.objects])];
+  const show = (objects: Json) => {
     $("version-figure").replaceChildren(figure(data, objects));
-    $("version-objects").replaceChildren(...objects.map((o) => h("li", {},
+    $("version-objects").replaceChildren(...objects.map((o: Json) => h("li", {},
       `${o.label}${o.confidence !== undefined ? ` — sure ${pct(o.confidence)}, ${o.support} worker(s)` : ""}`)));
   };
   $("versions-title").textContent = data.name;
@@ -112,7 +113,7 @@ async function openVersions(imageId) {
     return h("label", { class: "choice", for: id }, input, ` ${text}`);
   }));
   show(data.merged);
-  $("versions").showModal();
+  $("versions", HTMLDialogElement).showModal();
 }
 
 $("order").addEventListener("change", () => load(true));

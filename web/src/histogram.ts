@@ -1,15 +1,17 @@
 // A histogram of scores in [0, 1] as SVG, drawn by our own code.
 const NS = "http://www.w3.org/2000/svg";
 
-function el(tag, attrs, text) {
+function el(tag: string, attrs: Record<string, string | number>, text?: string | number): SVGElement {
   const node = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined) node.textContent = String(text);
   return node;
 }
 
 /** scores: numbers in [0, 1]; target: the accuracy target (a dashed line); bins: bar count. */
-export function histogram(scores, { target = null, bins = 10, width = 560, height = 220 } = {}) {
+export function histogram(scores: number[],
+  { target = null, bins = 10, width = 560, height = 220 }: { target?: number | null; bins?: number; width?: number;
+    height?: number } = {}): SVGElement {
   const counts = new Array(bins).fill(0);
   for (const s of scores) counts[Math.min(bins - 1, Math.max(0, Math.floor(s * bins)))] += 1;
   const max = Math.max(1, ...counts);

@@ -1,22 +1,23 @@
 // The requester's jobs (staff see every job).
-import { formatAmount, get, h, TYPE_NAMES } from "./api.js";
+import type { Json } from "./api.js";
+import { byId, errorText, formatAmount, get, h, one, TYPE_NAMES } from "./api.js";
 
 async function load() {
-  const status = document.getElementById("jobs-status");
-  const table = document.getElementById("jobs");
+  const status = byId("jobs-status");
+  const table = byId("jobs");
   if (document.body.dataset.role === "reviewer") document.querySelector("a[href='/jobs/new']")?.remove();
   let jobs;
   try {
     jobs = await get("/api/jobs?limit=500");
   } catch (err) {
-    status.replaceChildren(h("p", { class: "notice bad" }, `Could not load jobs: ${err.message}`));
+    status.replaceChildren(h("p", { class: "notice bad" }, `Could not load jobs: ${errorText(err)}`));
     return;
   }
   if (!jobs.length) {
     status.replaceChildren(h("p", { class: "empty" }, "No jobs yet. ", h("a", { href: "/jobs/new" }, "Create one"), "."));
     return;
   }
-  table.querySelector("tbody").replaceChildren(...jobs.map((job) => h("tr", {},
+  one(table, "tbody").replaceChildren(...jobs.map((job: Json) => h("tr", {},
     h("td", {}, h("a", { href: `/jobs/${job.id}` }, job.title)),
     h("td", {}, TYPE_NAMES[job.type] || job.type),
     h("td", {}, h("span", { class: `status ${job.status}` }, job.status.replace("_", " "))),

@@ -7,22 +7,28 @@
 // needs no request at all. A server that refuses (or predates) claiming ahead answers "already assigned"
 // with the current assignment; the page then falls back to claiming the moment the current submission is
 // stored, and decodes the first image before the swap so the next page still appears complete.
-import { ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES } from "./api.js";
-import { CanvasEditor } from "./canvas_editor.js";
-import { PolygonEditor } from "./polygon_editor.js";
+import { byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
+import type { Json } from "./api.js";
 import { TiledEditor } from "./tiled.js";
+import type { Assignment, PageEditor } from "./types.js";
+
+interface Loaded { assignment: Assignment; images: Map<string, HTMLImageElement> }
+
 
 const cfg = pageConfig();
 const jobId = cfg.job_id;
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 
-const NOTHING_TEXT = {
+const NOTHING_TEXT: Record<string, string> = {
   no_assignments_left: "Every assignment of this job is taken or done. Try another job on the board.",
   job_not_active: "This job is not open for work (it may be finished, paused or cancelled).",
   banned: "You can no longer take assignments in this job.",
 };
 
-const state = {
+const state: {
+  current: Assignment | null; editor: PageEditor | null; editorKind: string | null; submitting: boolean; done: number;
+  skewMs: number; warned: boolean; expired: boolean; timer: ReturnType<typeof setInterval> | null;
+} = {
   current: null,
   editor: null,
   editorKind: null,
@@ -36,9 +42,9 @@ const state = {
 
 // -- claiming and preloading ------------------------------------------------------------------------
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function claim(justSubmitted = null) {
+async function claim(justSubmitted: number | null = null): Promise<Assignment> {
   for (let attempt = 0; ; attempt += 1) {
     const assignment = await claimOnce();
     // the server may answer before the submission's transaction is visible: the "already assigned"
@@ -48,7 +54,7 @@ async function claim(justSubmitted = null) {
   }
 }
 
-async function claimOnce() {
+async function claimOnce(): Promise<Assignment> {
   try {
     const assignment = await post(`/api/jobs/${jobId}/assignments/claim`);
     // a fresh claim's deadline is "now + time limit" on the server clock: learn the clock offset
@@ -66,8 +72,8 @@ async function claimOnce() {
 /** Start fetching every image of the assignment at once; resolve when the ones shown first are decoded:
  * the first image for the canvas editors (the others finish while the worker annotates it), all of them
  * for the tiled grid, which shows every image. */
-function preload(assignment, { all = false } = {}) {
-  const images = new Map();
+function preload(assignment: Assignment, { all = false } = {}): Promise<Map<string, HTMLImageElement>> {
+  const images = new Map<string, HTMLImageElement>();
   const decoded = assignment.items.map((item) => {
     const img = new Image();
     img.decoding = "async";
@@ -79,9 +85,9 @@ function preload(assignment, { all = false } = {}) {
   return Promise.all(needed).then(() => images);
 }
 
-const timings = [];
+const timings: Record<string, number>[] = [];
 
-async function claimAndLoad(justSubmitted = null) {
+async function claimAndLoad(justSubmitted: number | null = null): Promise<Loaded> {
   const t0 = performance.now();
   let assignment = await claim(justSubmitted);
   if (!assignment.items.length) assignment = await claim(); // the resumed one expired meanwhile
@@ -93,7 +99,8 @@ async function claimAndLoad(justSubmitted = null) {
 
 // -- claiming ahead -------------------------------------------------------------------------------
 
-const ahead = { supported: true, pending: null };
+const ahead: { supported: boolean; pending: Promise<Loaded | null> | null; refusal?: string } =
+  { supported: true, pending: null };
 // refusals that mean "not now" (the next one is already reserved, nothing is left); anything else (an
 // older server answering "already assigned" with the current one, a 4xx) means "not supported"
 const NOT_NOW = new Set(["ahead_limit_reached", "no_current_assignment"]);
@@ -103,8 +110,8 @@ function claimAhead() {
   ahead.pending = reserveNext(state.current.assignment_id);
 }
 
-async function reserveNext(holding) {
-  let assignment = null;
+async function reserveNext(holding: number): Promise<Loaded | null> {
+  let assignment: Assignment | null = null;
   try {
     assignment = await post(`/api/jobs/${jobId}/assignments/claim?ahead=true`);
   } catch (err) {
@@ -112,7 +119,7 @@ async function reserveNext(holding) {
     if (other && other !== holding) {
       assignment = await get(`/api/assignments/${other}`).catch(() => null); // reserved before a reload
     } else {
-      const notNow = err instanceof ApiError && (NOT_NOW.has(err.reason) ||
+      const notNow = err instanceof ApiError && (NOT_NOW.has(err.reason || "") ||
         (err.error === "nothing_available" && err.reason !== "already_assigned"));
       if (!notNow) ahead.supported = false;
       ahead.refusal = err instanceof ApiError ? `${err.status} ${err.reason || err.error}` : String(err);
@@ -132,7 +139,7 @@ async function reserveNext(holding) {
 
 /** The reserved next assignment after a submit. Its clock restarts on the server when the current one
  * is submitted (deadline = now + time limit): show that at once, then confirm it in the background. */
-async function takeReserved(justSubmitted) {
+async function takeReserved(justSubmitted: number | null): Promise<Loaded | null> {
   const pending = ahead.pending;
   ahead.pending = null;
   if (!pending) return null;
@@ -141,7 +148,7 @@ async function takeReserved(justSubmitted) {
   const a = reserved.assignment;
   if (justSubmitted !== null) {
     a.deadline = new Date(Date.now() + state.skewMs + a.time_limit_s * 1000).toISOString();
-    get(`/api/assignments/${a.assignment_id}`).then((fresh) => {
+    get(`/api/assignments/${a.assignment_id}`).then((fresh: Assignment) => {
       if (state.current && state.current.assignment_id === a.assignment_id && fresh.deadline) {
         state.current.deadline = fresh.deadline;
       }
@@ -154,23 +161,29 @@ async function takeReserved(justSubmitted) {
 
 // -- showing --------------------------------------------------------------------------------------
 
-function editorFor(kind) {
+// The image editor (Konva and the tools) is a chunk of its own: requested now, alongside the first claim,
+// and awaited only when an assignment that needs it is shown.
+const imageEditorModule = import("./editor/index.js");
+
+async function editorFor(kind: string): Promise<PageEditor> {
   if (state.editor && state.editorKind === kind) return state.editor;
+  const imageEditors = kind === "classification" ? null : await imageEditorModule;
   if (state.editor && state.editor.destroy) state.editor.destroy();
   const root = $("editor-root");
   const onChange = () => clearNotice();
-  if (kind === "classification") state.editor = new TiledEditor(root, { onChange });
-  else if (kind === "polygons") {
-    const assist = (itemId, box) => post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`,
-      { item_id: itemId, box }).then((r) => r.rings);
-    state.editor = new PolygonEditor(root, { labels: [], onChange, assist });
-  }
-  else state.editor = new CanvasEditor(root, { mode: kind, labels: [], onChange });
+  const assist = (itemId: string, box: number[]): Promise<number[][]> => {
+    if (!state.current) return Promise.reject(new Error("no assignment is open"));
+    return post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`, { item_id: itemId, box })
+      .then((r: { rings: number[][] }) => r.rings);
+  };
+  state.editor = imageEditors ? imageEditors.imageEditor(root, kind, { onChange, assist })
+    : new TiledEditor(root, { onChange });
   state.editorKind = kind;
   return state.editor;
 }
 
-function show({ assignment, images }) {
+async function show({ assignment, images }: Loaded): Promise<void> {
+  const editor = await editorFor(assignment.job_type);
   state.current = assignment;
   state.expired = false;
   state.warned = false;
@@ -181,20 +194,19 @@ function show({ assignment, images }) {
   $("task-type").textContent = `${TYPE_NAMES[assignment.job_type] || assignment.job_type} · ` +
     `${assignment.items.length} images · assignment #${assignment.assignment_id}`;
   $("task-desc").textContent = assignment.job_type === "classification" ? "" : assignment.instructions.description;
-  const guide = $("guide-link");
+  const guide = $("guide-link", HTMLAnchorElement);
   guide.hidden = !assignment.instructions.guide_url;
   if (assignment.instructions.guide_url) guide.href = assignment.instructions.guide_url;
-  const editor = editorFor(assignment.job_type);
-  editor.setItems(assignment.items, images, assignment.labels, assignment.instructions);
-  if (editor instanceof CanvasEditor) editor.stage.focus({ preventScroll: true });
-  $("submit-btn").disabled = false;
+  editor.setItems(assignment.items, images, assignment.labels, assignment.instructions, assignment.attributes);
+  if (editor.focusStage) editor.focusStage();
+  $("submit-btn", HTMLButtonElement).disabled = false;
   clearNotice();
   tick();
   document.body.dataset.assignmentId = String(assignment.assignment_id);
   window.dispatchEvent(new CustomEvent("tilework:shown", { detail: { assignmentId: assignment.assignment_id } }));
 }
 
-function showNothing(reason, detail) {
+function showNothing(reason: string, detail?: string): void {
   stopTimer();
   state.current = null;
   $("loading").hidden = true;
@@ -208,7 +220,7 @@ function showNothing(reason, detail) {
   window.dispatchEvent(new CustomEvent("tilework:nothing", { detail: { reason } }));
 }
 
-function notice(text, kind = "") {
+function notice(text: string, kind = ""): void {
   $("notice").replaceChildren(Object.assign(document.createElement("p"), { className: `notice ${kind}`, textContent: text }));
 }
 
@@ -216,16 +228,16 @@ function clearNotice() {
   if (!state.expired && !state.submitting) $("notice").replaceChildren();
 }
 
-async function next(justSubmitted = null) {
+async function next(justSubmitted: number | null = null): Promise<void> {
   try {
     const reserved = await takeReserved(justSubmitted);
     if (reserved) timings.push({ from_ahead: reserved.assignment.assignment_id });
-    show(reserved || (await claimAndLoad(justSubmitted)));
+    await show(reserved || (await claimAndLoad(justSubmitted)));
     claimAhead();
   } catch (err) {
-    if (err instanceof ApiError && err.error === "nothing_available") showNothing(err.reason, err.message);
+    if (err instanceof ApiError && err.error === "nothing_available") showNothing(err.reason || "", err.message);
     else if (err instanceof ApiError && err.status === 404) showNothing("", err.message);
-    else notice(`Could not get an assignment: ${err.message}`, "bad");
+    else notice(`Could not get an assignment: ${errorText(err)}`, "bad");
   }
 }
 
@@ -257,7 +269,7 @@ function tick() {
 
 function expire() {
   state.expired = true;
-  $("submit-btn").disabled = true;
+  $("submit-btn", HTMLButtonElement).disabled = true;
   const box = $("notice");
   const button = Object.assign(document.createElement("button"), { type: "button", className: "primary",
     textContent: "Get a new assignment" });
@@ -274,6 +286,7 @@ async function submit() {
   const a = state.current;
   if (!a || state.submitting || state.expired) return;
   const editor = state.editor;
+  if (!editor) return;
   if (editor.beforeSubmit) {
     const problem = editor.beforeSubmit();
     if (problem === "advanced") return;
@@ -281,7 +294,7 @@ async function submit() {
   }
   const body = { items: editor.answers() };
   state.submitting = true;
-  $("submit-btn").disabled = true;
+  $("submit-btn", HTMLButtonElement).disabled = true;
   notice("Submitting…");
   const sentAt = performance.now();
   try {
@@ -289,9 +302,9 @@ async function submit() {
     timings.push({ submit_ms: Math.round(performance.now() - sentAt) });
   } catch (err) {
     state.submitting = false;
-    $("submit-btn").disabled = false;
+    $("submit-btn", HTMLButtonElement).disabled = false;
     if (err instanceof ApiError && err.reason === "assignment_expired") expire();
-    else notice(`Not submitted: ${err.message}`, "bad");
+    else notice(`Not submitted: ${errorText(err)}`, "bad");
     return;
   }
   state.done += 1;

@@ -1,15 +1,16 @@
 // The worker's job board: open jobs with pay, time limit, assignments left, guide; "Start working".
-import { get, h, formatAmount, formatDuration, TYPE_NAMES } from "./api.js";
+import type { Json } from "./api.js";
+import { byId, errorText, formatAmount, formatDuration, get, h, one, TYPE_NAMES } from "./api.js";
 
 async function load() {
-  const status = document.getElementById("board-status");
-  const table = document.getElementById("board");
-  const body = table.querySelector("tbody");
+  const status = byId("board-status");
+  const table = byId("board");
+  const body = one(table, "tbody");
   let jobs;
   try {
     jobs = await get("/api/work/jobs");
   } catch (err) {
-    status.replaceChildren(h("p", { class: "notice bad" }, `Could not load the job board: ${err.message}`));
+    status.replaceChildren(h("p", { class: "notice bad" }, `Could not load the job board: ${errorText(err)}`));
     return;
   }
   if (!jobs.length) {
@@ -18,7 +19,7 @@ async function load() {
     return;
   }
   status.replaceChildren();
-  body.replaceChildren(...jobs.map((job) => h("tr", {},
+  body.replaceChildren(...jobs.map((job: Json) => h("tr", {},
     h("td", {}, h("strong", {}, job.title), job.description ? h("div", { class: "muted" }, job.description) : null),
     h("td", {}, TYPE_NAMES[job.type] || job.type),
     h("td", { class: "num" }, formatAmount(job.pay_per_assignment, job.currency)),

@@ -3,14 +3,44 @@
 // More labels: one pass per label; an image's answer is the set of labels it was selected under.
 // Per image it records hover enter/leave times, throttled mouse positions (image pixels) and toggle times.
 import { h } from "./api.js";
+import type { AssignmentItem, Instructions, ItemAnswer, PageEditor } from "./types.js";
 
 const MOUSE_EVERY_MS = 100;
 const MAX_EVENTS = 2000;
 const MAX_MOUSE = 10000;
 const YES = new Set(["yes", "y", "true", "1", "positive", "present"]);
 
-export class TiledEditor {
-  constructor(root, { onChange } = {}) {
+interface Hover { enter_ms: number; leave_ms: number | null }
+interface Tile {
+  id: string; width: number; height: number; url: string; selected: boolean[];
+  hovers: Hover[]; mouse: [number, number, number][]; clicks: number[]; lastMouse: number;
+  hoverStart: number | null; focusStart: number | null; timeMs: number;
+}
+
+export class TiledEditor implements PageEditor {
+  onChange: () => void;
+  items: Tile[] = [];
+  focus = 0;
+  pass = 0;
+  passes: string[] = [];
+  labels: string[] = [];
+  none: boolean[] = [];
+  tiles: HTMLElement[] = [];
+  yesNo = false;
+  question = "";
+  shownAt = 0;
+  className: HTMLElement;
+  classHint: HTMLElement;
+  description: HTMLElement;
+  passInfo: HTMLElement;
+  grid: HTMLElement;
+  noneBtn: HTMLButtonElement;
+  nextPassBtn: HTMLButtonElement;
+  status: HTMLElement;
+  lead: HTMLElement;
+  onDocKey: (e: KeyboardEvent) => void;
+
+  constructor(root: HTMLElement, { onChange }: { onChange?: () => void } = {}) {
     this.onChange = onChange || (() => {});
     this.items = [];
     this.focus = 0;
@@ -25,24 +55,26 @@ export class TiledEditor {
       onclick: () => this.toggleNone() }, "None of these (N)");
     this.nextPassBtn = h("button", { type: "button", hidden: true, onclick: () => this.advance() }, "Next class");
     this.status = h("span", { role: "status", "aria-live": "polite", class: "muted" });
+    this.lead = h("div", { class: "lead" });
     root.replaceChildren(
-      h("div", { class: "tiled-head" }, this.lead = h("div", { class: "lead" }), this.className,
+      h("div", { class: "tiled-head" }, this.lead, this.className,
         this.description, this.classHint, this.passInfo),
       this.grid,
       h("div", { class: "tiled-actions" }, this.noneBtn, this.nextPassBtn, this.status),
     );
     this.grid.addEventListener("keydown", (e) => this.onKey(e));
-    this.onDocKey = (e) => {
-      const tag = (e.target && e.target.tagName) || "";
+    this.onDocKey = (e: KeyboardEvent) => {
+      const tag = e.target instanceof Element ? e.target.tagName : "";
       if (tag === "INPUT" || tag === "TEXTAREA" || e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.key === "n" || e.key === "N") { e.preventDefault(); this.toggleNone(); }
     };
     document.addEventListener("keydown", this.onDocKey);
   }
 
-  destroy() { document.removeEventListener("keydown", this.onDocKey); }
+  destroy(): void { document.removeEventListener("keydown", this.onDocKey); }
 
-  setItems(items, images, labels, instructions) {
+  setItems(items: AssignmentItem[], images: Map<string, HTMLImageElement>, labels: string[],
+    instructions?: Instructions): void {
     this.labels = labels;
     this.passes = labels.length === 2 ? [labels[0]] : labels.slice();
     // a yes/no job asks its title ("Is there a dog?"); otherwise each label is the class shown on top
@@ -64,8 +96,8 @@ export class TiledEditor {
     this.focusTile(0);
   }
 
-  buildTile(item, i, img) {
-    const image = img ? img.cloneNode() : h("img", { src: item.url });
+  buildTile(item: Tile, i: number, img: HTMLImageElement | undefined): HTMLElement {
+    const image = img ? (img.cloneNode() as HTMLImageElement) : h("img", { src: item.url });
     image.alt = `Image ${i + 1} of ${this.items.length}`;
     image.draggable = false;
     const tile = h("div", { class: "tile", role: "checkbox", "aria-checked": "false", tabindex: i === 0 ? "0" : "-1",
@@ -129,7 +161,7 @@ export class TiledEditor {
     this.status.textContent = this.none[this.pass] ? "Answer: none of these images" : `${count} selected`;
   }
 
-  toggle(i) {
+  toggle(i: number): void {
     const item = this.items[i];
     item.selected[this.pass] = !item.selected[this.pass];
     if (item.clicks.length < MAX_EVENTS) item.clicks.push(this.now());
@@ -151,7 +183,7 @@ export class TiledEditor {
     return Math.max(1, template.split(" ").filter(Boolean).length);
   }
 
-  focusTile(i, move = true) {
+  focusTile(i: number, move = true): void {
     if (!this.tiles.length) return;
     this.focus = Math.max(0, Math.min(this.tiles.length - 1, i));
     this.tiles.forEach((tile, n) => {
@@ -161,10 +193,10 @@ export class TiledEditor {
     if (move) this.tiles[this.focus].focus({ preventScroll: false });
   }
 
-  onKey(e) {
+  onKey(e: KeyboardEvent): void {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const cols = this.columns();
-    const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols };
+    const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols };
     if (e.key in moves) {
       e.preventDefault();
       const target = this.focus + moves[e.key];
@@ -183,7 +215,7 @@ export class TiledEditor {
     }
   }
 
-  passAnswered(p) { return this.none[p] || this.items.some((it) => it.selected[p]); }
+  passAnswered(p: number): boolean { return this.none[p] || this.items.some((it) => it.selected[p]); }
 
   advance() {
     if (!this.passAnswered(this.pass)) return false;
@@ -197,7 +229,7 @@ export class TiledEditor {
   }
 
   /** Before a submit: null when ready; "advanced" when it moved to the next class; else a message. */
-  beforeSubmit() {
+  beforeSubmit(): string | null {
     if (!this.passAnswered(this.pass)) {
       this.noneBtn.focus();
       return `Select the images showing "${this.passes[this.pass]}", or choose "None of these".`;
@@ -209,10 +241,10 @@ export class TiledEditor {
     return null;
   }
 
-  answers() {
+  answers(): ItemAnswer[] {
     const now = this.now();
     return this.items.map((item) => {
-      let labels;
+      let labels: string[];
       if (this.labels.length === 2) labels = [item.selected[0] ? this.labels[0] : this.labels[1]];
       else labels = this.passes.filter((_, p) => item.selected[p]);
       let time = item.timeMs;

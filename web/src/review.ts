@@ -1,13 +1,14 @@
 // The reviewer console: a queue of disputes with filters (kind, status, job), a side-by-side view of the
 // worker's annotations against the GT or the merged result (SVG overlays drawn by our own code), the
 // conflicts the quality engine found, the history (who and when), and the decisions.
-import { get, h, post } from "./api.js";
-import { ringsPath } from "./editor_draw.js";
+import type { Json } from "./api.js";
+import { byId, errorText, field as formField, get, h, one, post } from "./api.js";
+import { ringsPath } from "./editor/geometry.js";
 
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 const NS = "http://www.w3.org/2000/svg";
 
-const KIND_NAMES = {
+const KIND_NAMES: Record<string, string> = {
   appeal: "Worker appeal",
   chunk_failed_max_attempts: "Chunk failed too often",
   low_agreement: "Workers disagree",
@@ -15,7 +16,7 @@ const KIND_NAMES = {
   too_fast: "Too fast",
 };
 
-const ACTIONS = {
+const ACTIONS: Record<string, string[]> = {
   uphold: ["Uphold", "The automatic outcome stands."],
   overturn: ["Overturn", "The rejected assignment becomes accepted and payable."],
   fix_gt_label: ["Fix the GT label", "Replace the GT answer of an image; failed assignments are re-scored."],
@@ -25,15 +26,16 @@ const ACTIONS = {
   reopen_chunk: ["Reopen the chunk", "Give the exhausted chunk fresh attempts."],
 };
 
-const CONFLICT_NAMES = { missing: "Missing", extra: "Extra", wrong_label: "Wrong label", low_overlap: "Low overlap" };
+const CONFLICT_NAMES: Record<string, string> = { missing: "Missing", extra: "Extra", wrong_label: "Wrong label", low_overlap: "Low overlap" };
 const PALETTE = ["#2456d6", "#b5179e", "#e76f00", "#0f8b8d", "#6a4c93", "#8a5a00", "#c0392b"];
 
-const state = { disputes: [], selected: null, detail: null, people: {} };
+const state: { disputes: Json[]; selected: number | null; detail: Json; people: Record<string, Json> } =
+  { disputes: [], selected: null, detail: null, people: {} };
 
-const pct = (v) => (typeof v === "number" && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : "—");
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+const pct = (v: Json) => (typeof v === "number" && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : "—");
+const when = (iso: Json) => (iso ? new Date(iso).toLocaleString() : "—");
 
-function ago(iso) {
+function ago(iso: Json) {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
   if (s < 90) return "just now";
   if (s < 5400) return `${Math.round(s / 60)} min ago`;
@@ -41,14 +43,14 @@ function ago(iso) {
   return `${Math.round(s / 86400)} days ago`;
 }
 
-function who(id) {
+function who(id: Json) {
   if (id === null || id === undefined) return "the platform";
   const p = state.people[String(id)];
   return p ? `${p.name} (${p.role})` : `user #${id}`;
 }
 
-async function learnPeople(ids) {
-  const missing = [...new Set(ids.filter((id) => id !== null && id !== undefined && !state.people[String(id)]))];
+async function learnPeople(ids: Json) {
+  const missing = [...new Set(ids.filter((id: Json) => id !== null && id !== undefined && !state.people[String(id)]))];
   if (!missing.length) return;
   try {
     Object.assign(state.people, await get(`/web/people.json?ids=${missing.join(",")}`));
@@ -60,7 +62,7 @@ async function learnPeople(ids) {
 // -- the queue ------------------------------------------------------------------------------------
 
 function filters() {
-  return { kind: $("f-kind").value, status: $("f-status").value, job_id: $("f-job").value.trim() };
+  return { kind: formField("f-kind").value, status: formField("f-status").value, job_id: formField("f-job").value.trim() };
 }
 
 function syncUrl() {
@@ -73,9 +75,9 @@ function syncUrl() {
 
 function readUrl() {
   const params = new URLSearchParams(location.search);
-  if (params.has("kind")) $("f-kind").value = params.get("kind");
-  if (params.has("status")) $("f-status").value = params.get("status");
-  if (params.has("job_id")) $("f-job").value = params.get("job_id");
+  if (params.has("kind")) formField("f-kind").value = params.get("kind") || "";
+  if (params.has("status")) formField("f-status").value = params.get("status") || "";
+  if (params.has("job_id")) formField("f-job").value = params.get("job_id") || "";
   return Number(params.get("d")) || null;
 }
 
@@ -89,7 +91,7 @@ async function loadQueue() {
   try {
     state.disputes = await get(`/api/reviews/disputes?${params}`);
   } catch (err) {
-    status.replaceChildren(h("p", { class: "notice bad" }, `Could not load the queue: ${err.message}`));
+    status.replaceChildren(h("p", { class: "notice bad" }, `Could not load the queue: ${errorText(err)}`));
     return;
   }
   status.replaceChildren(h("p", { class: "muted" }, state.disputes.length === 1
@@ -118,10 +120,10 @@ function renderQueue() {
   )));
 }
 
-async function select(id) {
+async function select(id: Json) {
   state.selected = id;
   syncUrl();
-  for (const b of $("queue").querySelectorAll("button.queue-item")) {
+  for (const b of $("queue").querySelectorAll<HTMLElement>("button.queue-item")) {
     b.setAttribute("aria-current", String(Number(b.dataset.disputeId) === id));
   }
   $("detail-heading").textContent = `Dispute #${id}`;
@@ -130,17 +132,17 @@ async function select(id) {
   try {
     const detail = await get(`/api/reviews/disputes/${id}`);
     if (state.selected !== id) return;
-    await learnPeople([...detail.history.map((e) => e.actor_id), detail.decided_by, detail.worker_id,
+    await learnPeople([...detail.history.map((e: Json) => e.actor_id), detail.decided_by, detail.worker_id,
       ...assignmentsOf(detail).map((a) => a.worker_id)]);
     renderDetail(detail);
   } catch (err) {
-    $("detail-body").replaceChildren(h("p", { class: "notice bad" }, `Could not load dispute #${id}: ${err.message}`));
+    $("detail-body").replaceChildren(h("p", { class: "notice bad" }, `Could not load dispute #${id}: ${errorText(err)}`));
   }
 }
 
 // -- drawing --------------------------------------------------------------------------------------
 
-function svg(tag, attrs = {}, text) {
+function svg(tag: string, attrs: Record<string, unknown> = {}, text?: string): SVGElement {
   const node = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) node.setAttribute(k, String(v));
   if (text !== undefined) node.textContent = text;
@@ -148,7 +150,7 @@ function svg(tag, attrs = {}, text) {
 }
 
 /** The image with objects drawn over it. objects: [{label, geometry, colour, tag, flagged, dashed}]. */
-function overlay(image, objects, caption) {
+function overlay(image: Json, objects: Json, caption: Json) {
   const w = image.width || 100;
   const hgt = image.height || 100;
   const unit = Math.max(w, hgt) / 100; // stroke and text sizes relative to the image
@@ -183,12 +185,12 @@ function overlay(image, objects, caption) {
   return root;
 }
 
-function classList(objects) {
+function classList(objects: Json) {
   if (!objects || !objects.length) return "nothing";
-  return objects.map((o) => o.label).join(", ");
+  return objects.map((o: Json) => o.label).join(", ");
 }
 
-function panel(title, image, objects, jobType, extra = null) {
+function panel(title: Json, image: Json, objects: Json, jobType: Json, extra = null) {
   const caption = `${title}: ${jobType === "classification" ? classList(objects) : `${objects.length} object(s)`}`;
   return h("figure", { class: "panel" },
     overlay(image, jobType === "classification" ? [] : objects, caption),
@@ -196,7 +198,7 @@ function panel(title, image, objects, jobType, extra = null) {
       jobType === "classification" ? ` — ${classList(objects)}` : ` — ${objects.length} object(s)`, extra || ""));
 }
 
-function describe(c, answer, gt) {
+function describe(c: Json, answer: Json, gt: Json) {
   const sim = c.similarity === null || c.similarity === undefined ? "" : ` (overlap ${c.similarity.toFixed(2)})`;
   const g = c.gt_index !== null && c.gt_index !== undefined ? `G${c.gt_index + 1}` : "";
   const w = c.submitted_index !== null && c.submitted_index !== undefined ? `W${c.submitted_index + 1}` : "";
@@ -211,21 +213,21 @@ function describe(c, answer, gt) {
   }
 }
 
-function conflictList(conflicts, answer, gt) {
+function conflictList(conflicts: Json, answer: Json, gt: Json) {
   if (!conflicts.length) return h("p", { class: "muted small" }, "No conflicts on this image.");
-  return h("ul", { class: "conflicts" }, conflicts.map((c) => h("li", {},
+  return h("ul", { class: "conflicts" }, conflicts.map((c: Json) => h("li", {},
     h("span", { class: `conflict ${c.kind}` }, CONFLICT_NAMES[c.kind] || c.kind), " ", describe(c, answer, gt))));
 }
 
-function itemView(item, jobType) {
+function itemView(item: Json, jobType: Json) {
   const answer = item.worker_answer || [];
   const gt = item.gt || [];
-  const flaggedW = new Set(item.conflicts.map((c) => c.submitted_index).filter((i) => i !== null && i !== undefined));
-  const flaggedG = new Set(item.conflicts.filter((c) => c.kind === "missing" || c.kind === "wrong_label")
-    .map((c) => c.gt_index));
-  const workerObjs = answer.map((o, i) => ({ ...o, tag: `W${i + 1}`, colour: flaggedW.has(i) ? "#d62828" : "#2456d6",
+  const flaggedW = new Set(item.conflicts.map((c: Json) => c.submitted_index).filter((i: Json) => i !== null && i !== undefined));
+  const flaggedG = new Set(item.conflicts.filter((c: Json) => c.kind === "missing" || c.kind === "wrong_label")
+    .map((c: Json) => c.gt_index));
+  const workerObjs = answer.map((o: Json, i: Json) => ({ ...o, tag: `W${i + 1}`, colour: flaggedW.has(i) ? "#d62828" : "#2456d6",
     flagged: flaggedW.has(i) }));
-  const gtObjs = gt.map((o, i) => ({ ...o, tag: `G${i + 1}`, colour: flaggedG.has(i) ? "#d62828" : "#16794a",
+  const gtObjs = gt.map((o: Json, i: Json) => ({ ...o, tag: `G${i + 1}`, colour: flaggedG.has(i) ? "#d62828" : "#16794a",
     flagged: flaggedG.has(i), dashed: true }));
   const panels = [panel("Worker's answer", item, workerObjs, jobType)];
   if (item.is_gt) panels.push(panel("Ground truth", item, gtObjs, jobType));
@@ -235,21 +237,21 @@ function itemView(item, jobType) {
     item.is_gt ? conflictList(item.conflicts, answer, gt) : "");
 }
 
-function assignmentView(a, job, { collapsed = false } = {}) {
-  const gtItems = a.items.filter((i) => i.is_gt);
-  const others = a.items.filter((i) => !i.is_gt);
+function assignmentView(a: Json, job: Json, { collapsed = false } = {}) {
+  const gtItems = a.items.filter((i: Json) => i.is_gt);
+  const others = a.items.filter((i: Json) => !i.is_gt);
   const below = a.score !== null && a.score < job.accuracy_target;
   const body = [
     h("p", { class: "meta" },
       h("span", { class: `status ${a.status}` }, a.status), " ",
       `by ${who(a.worker_id)} · score `, h("strong", { class: below ? "bad" : "" }, pct(a.score)),
       ` vs target ${pct(job.accuracy_target)} · submitted ${when(a.submitted_at)}`),
-    ...gtItems.map((i) => itemView(i, job.type)),
+    ...gtItems.map((i: Json) => itemView(i, job.type)),
   ];
   if (others.length) {
     body.push(h("details", { class: "others" },
       h("summary", {}, `The worker's other ${others.length} image(s) (no reference to compare with)`),
-      others.map((i) => itemView(i, job.type))));
+      others.map((i: Json) => itemView(i, job.type))));
   }
   const section = h("section", { class: "assignment", dataset: { assignmentId: String(a.id) } },
     h("h3", {}, `Assignment #${a.id}`), ...body);
@@ -257,20 +259,20 @@ function assignmentView(a, job, { collapsed = false } = {}) {
   return section;
 }
 
-function imageView(image, details, job) {
+function imageView(image: Json, details: Json, job: Json) {
   const answers = image.worker_answers || [];
-  const objs = [];
-  const legend = [];
-  answers.forEach((ans, n) => {
+  const objs: Json[] = [];
+  const legend: HTMLElement[] = [];
+  answers.forEach((ans: Json, n: Json) => {
     const colour = PALETTE[n % PALETTE.length];
     legend.push(h("li", {}, h("span", { class: "swatch", style: `background:${colour}` }),
       ` ${who(ans.worker_id)} — assignment #${ans.assignment_id} (${ans.status})`,
       job.type === "classification" ? `: ${classList(ans.answer)}` : ""));
-    (ans.answer || []).forEach((o) => objs.push({ ...o, tag: `#${n + 1}`, colour }));
+    (ans.answer || []).forEach((o: Json) => objs.push({ ...o, tag: `#${n + 1}`, colour }));
   });
   const reference = image.is_gt ? image.gt || [] : ((details && details.merged) || []);
   const refTitle = image.is_gt ? "Ground truth" : "Merged result";
-  const refObjs = reference.map((o, i) => ({ ...o, tag: image.is_gt ? `G${i + 1}` : `M${i + 1}`, colour: "#16794a", dashed: true,
+  const refObjs = reference.map((o: Json, i: Json) => ({ ...o, tag: image.is_gt ? `G${i + 1}` : `M${i + 1}`, colour: "#16794a", dashed: true,
     label: o.confidence !== undefined ? `${o.label} ${(o.confidence * 100).toFixed(0)}%` : o.label }));
   const stats = image.gt_stats;
   return h("section", { class: "image-ctx" },
@@ -285,12 +287,12 @@ function imageView(image, details, job) {
 
 // -- detail ---------------------------------------------------------------------------------------
 
-function assignmentsOf(d) {
+function assignmentsOf(d: Json) {
   const ctx = d.context || {};
   return [ctx.assignment, ...(ctx.chunk_assignments || [])].filter(Boolean);
 }
 
-function gtImagesOf(d) {
+function gtImagesOf(d: Json) {
   const ctx = d.context || {};
   const out = new Map();
   if (ctx.image && ctx.image.is_gt) out.set(ctx.image.id, ctx.image);
@@ -300,7 +302,7 @@ function gtImagesOf(d) {
   return [...out.values()];
 }
 
-function availableActions(d) {
+function availableActions(d: Json) {
   const assignments = assignmentsOf(d);
   const acts = ["uphold"];
   if (assignments.some((a) => a.status === "rejected")) acts.push("overturn");
@@ -310,33 +312,33 @@ function availableActions(d) {
   return acts;
 }
 
-function historyView(d) {
+function historyView(d: Json) {
   return h("table", { class: "data history" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "Who"),
       h("th", { scope: "col" }, "What"), h("th", { scope: "col" }, "Comment"))),
-    h("tbody", {}, d.history.map((e) => h("tr", {},
+    h("tbody", {}, d.history.map((e: Json) => h("tr", {},
       h("td", {}, when(e.at)), h("td", {}, who(e.actor_id)), h("td", {}, e.action.replace("decided:", "decided: ")),
       h("td", {}, e.comment || "")))));
 }
 
-function accuracyText(acc) {
+function accuracyText(acc: Json) {
   if (!acc || typeof acc !== "object") return pct(acc);
   if (!acc.gt_items) return "no GT items scored yet";
   const [lo, hi] = acc.interval || [];
   return `${pct(acc.estimate)} on ${acc.gt_items} GT item(s)` + (lo !== undefined ? ` (95%: ${pct(lo)}–${pct(hi)})` : "");
 }
 
-function workerView(w) {
+function workerView(w: Json) {
   return h("p", { class: "meta worker-ctx" }, `${who(w.id)}: GT accuracy ${accuracyText(w.gt_accuracy)} · sequential test `,
     h("strong", {}, w.sprt_decision), ` · ${w.too_fast_count} too-fast flag(s)`, w.banned ? " · banned in this job" : "");
 }
 
-function renderDetail(d) {
+function renderDetail(d: Json) {
   state.detail = d;
   const ctx = d.context || {};
   const job = ctx.job || { type: "boxes", accuracy_target: 0 };
   $("detail-heading").textContent = `Dispute #${d.id}: ${KIND_NAMES[d.kind] || d.kind}`;
-  const parts = [
+  const parts: HTMLElement[] = [
     h("p", { class: "meta" },
       h("span", { class: `status ${d.status === "open" ? "submitted" : "accepted"}`, id: "dispute-status" },
         d.status === "open" ? "open" : `decided: ${d.decision}`),
@@ -349,7 +351,7 @@ function renderDetail(d) {
   const chunk = ctx.chunk_assignments || [];
   if (chunk.length) {
     parts.push(h("h3", {}, `Rejected attempts on this chunk (${chunk.length})`));
-    chunk.forEach((a, n) => parts.push(assignmentView(a, job, { collapsed: n > 0 })));
+    chunk.forEach((a: Json, n: Json) => parts.push(assignmentView(a, job, { collapsed: n > 0 })));
   }
   if (ctx.image && ctx.image.name) parts.push(imageView(ctx.image, d.details, job));
   parts.push(h("h3", {}, "History"), historyView(d));
@@ -362,12 +364,12 @@ function renderDetail(d) {
 
 // -- deciding -------------------------------------------------------------------------------------
 
-function field(id, label, control, hint = "") {
+function field(id: Json, label: Json, control: Json, hint = "") {
   return h("div", { class: "field", id: `${id}-field` }, h("label", { for: id }, label), control,
     hint ? h("p", { class: "hint" }, hint) : "");
 }
 
-function decisionForm(d) {
+function decisionForm(d: Json) {
   const acts = availableActions(d);
   const assignments = assignmentsOf(d);
   const rejected = assignments.filter((a) => a.status === "rejected");
@@ -394,14 +396,14 @@ function decisionForm(d) {
     image: field("d-image", "GT image", imageSelect),
     worker: field("d-worker", "Worker to ban", workerSelect),
     gt: field("d-gt", "Correct GT objects (JSON)", gtText,
-      `One object per entry: {"label": …, "geometry": ${{ boxes: "[x, y, w, h]", points: "[x, y]", polygons: "[[x0, y0, x1, y1, …], …]" }[jobTypeOf(d)] || "null"}}. ` +
+      `One object per entry: {"label": …, "geometry": ${({ boxes: "[x, y, w, h]", points: "[x, y]", polygons: "[[x0, y0, x1, y1, …], …]" } as Record<string, string>)[jobTypeOf(d)] || "null"}}. ` +
       "Prefilled with the worker's answer on that image."),
   };
   const prefill = () => {
     const img = gtImages.find((i) => String(i.id) === imageSelect.value);
     const objs = img ? (img.answer || (d.context.image && d.context.image.worker_answers[0]
       ? d.context.image.worker_answers[0].answer : img.gt) || []) : [];
-    gtText.value = JSON.stringify(objs.map((o) => ({ label: o.label, geometry: o.geometry ?? null })));
+    gtText.value = JSON.stringify(objs.map((o: Json) => ({ label: o.label, geometry: o.geometry ?? null })));
   };
   imageSelect.addEventListener("change", prefill);
   prefill();
@@ -411,7 +413,7 @@ function decisionForm(d) {
     field("d-comment", "Comment (recorded with your decision)", comment), errorBox,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Record decision")));
 
-  const chosen = () => form.querySelector("input[name=action]:checked").value;
+  const chosen = () => one(form, "input[name=action]:checked", HTMLInputElement).value;
   const update = () => {
     const a = chosen();
     fields.assignment.hidden = !(a === "overturn" && (rejected.length > 1 || !d.assignment_id));
@@ -425,7 +427,7 @@ function decisionForm(d) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const action = chosen();
-    const body = { action, comment: comment.value.trim() };
+    const body: Json = { action, comment: comment.value.trim() };
     if (!fields.assignment.hidden || (action === "overturn" && !d.assignment_id)) body.assignment_id = Number(assignmentSelect.value);
     if (["fix_gt_label", "retire_gt", "restore_gt"].includes(action) && !d.image_id) body.image_id = Number(imageSelect.value);
     if (action === "ban_worker" && !workerKnown) body.worker_id = Number(workerSelect.value);
@@ -437,7 +439,7 @@ function decisionForm(d) {
         return;
       }
     }
-    const button = form.querySelector("button[type=submit]");
+    const button = one(form, "button[type=submit]", HTMLButtonElement);
     button.disabled = true;
     errorBox.replaceChildren();
     try {
@@ -447,13 +449,13 @@ function decisionForm(d) {
       await loadQueue();
     } catch (err) {
       button.disabled = false;
-      errorBox.replaceChildren(h("p", { class: "form-error" }, `Not recorded: ${err.message}`));
+      errorBox.replaceChildren(h("p", { class: "form-error" }, `Not recorded: ${errorText(err)}`));
     }
   });
   return form;
 }
 
-function jobTypeOf(d) { return ((d.context || {}).job || {}).type; }
+function jobTypeOf(d: Json) { return ((d.context || {}).job || {}).type; }
 
 // -- start ----------------------------------------------------------------------------------------
 

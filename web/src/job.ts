@@ -2,27 +2,28 @@
 // workers, money, funding (wallet: approve + fund through an injected EIP-1193 provider; card: Stripe's
 // Payment Element, loaded from js.stripe.com at runtime, or against a local emulator a marked test-card
 // path), cancel, results.
-import { ApiError, csrfHeaders, formatAmount, get, h, money, pageConfig, post, TYPE_NAMES } from "./api.js";
+import type { Json } from "./api.js";
+import { byId, ApiError, csrfHeaders, formatAmount, get, h, money, pageConfig, post, TYPE_NAMES, errorText, one } from "./api.js";
 import { histogram } from "./histogram.js";
 
 const cfg = pageConfig();
 const jobId = cfg.job_id;
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 const POLL_MS = 3000;
 const FINAL = new Set(["completed", "cancelled", "failed"]);
-let job = null;
+let job: Json = null;
 let fundedOnChain = false; // the deposit is on chain; the platform has not seen it yet: never fund twice
 let lastScores = "";
 let cardPaid = false; // a card payment went through; the job opens on Stripe's webhook: poll faster
-let pollTimer = null;
+let pollTimer: ReturnType<typeof setTimeout> | null = null;
 
-function stat(value, key) { return h("div", { class: "stat" }, h("div", { class: "v" }, value), h("div", { class: "k" }, key)); }
+function stat(value: Json, key: Json) { return h("div", { class: "stat" }, h("div", { class: "v" }, value), h("div", { class: "k" }, key)); }
 
-function say(text, kind = "", where = "job-notice") {
+function say(text: Json, kind = "", where = "job-notice") {
   $(where).replaceChildren(text ? h("p", { class: `notice ${kind}` }, text) : "");
 }
 
-function showJob(j) {
+function showJob(j: Json) {
   job = j;
   $("job-title").textContent = j.title;
   const status = $("job-status");
@@ -47,12 +48,12 @@ function showJob(j) {
   }
   showIngest(j);
   $("cancel-job").hidden = !cfg.can_manage || FINAL.has(j.status) || j.status === "ingesting";
-  $("download-json").href = `/api/jobs/${jobId}/submissions`;
+  $("download-json", HTMLAnchorElement).href = `/api/jobs/${jobId}/submissions`;
   $("download-json").setAttribute("download", `job-${jobId}-submissions.json`);
 }
 
 // Activation: every image is made into the rendition workers get before the job opens.
-function showIngest(j) {
+function showIngest(j: Json) {
   const box = $("ingest-status");
   const errors = j.ingest_errors || [];
   if (j.status === "ingesting") {
@@ -62,14 +63,14 @@ function showIngest(j) {
     box.replaceChildren(
       h("p", { class: "notice bad" }, `The job could not open: ${errors.length} file(s) cannot be used as images, ` +
         "so nothing was published and the bounty is refunded. Fix or remove them and create the job again."),
-      h("ul", { class: "bad-files" }, errors.map((e) => h("li", {}, h("code", {}, e.name), ` — ${e.reason}`))));
+      h("ul", { class: "bad-files" }, errors.map((e: Json) => h("li", {}, h("code", {}, e.name), ` — ${e.reason}`))));
   } else box.replaceChildren();
 }
 
-function showProgress(p) {
+function showProgress(p: Json) {
   const pctDone = p.images_total ? (100 * p.images_done) / p.images_total : 0;
   const bar = $("progress");
-  bar.firstElementChild.style.width = `${pctDone.toFixed(1)}%`;
+  (bar.firstElementChild as HTMLElement).style.width = `${pctDone.toFixed(1)}%`;
   bar.setAttribute("aria-valuemax", String(p.images_total));
   bar.setAttribute("aria-valuenow", String(p.images_done));
   $("progress-text").textContent = `${p.images_done} of ${p.images_total} images done (${pctDone.toFixed(1)}%)`;
@@ -83,7 +84,7 @@ function showProgress(p) {
   );
 }
 
-function showScores(data) {
+function showScores(data: Json) {
   const key = JSON.stringify(data);
   if (key === lastScores) return;
   lastScores = key;
@@ -91,7 +92,7 @@ function showScores(data) {
   box.replaceChildren(data.scores.length
     ? histogram(data.scores, { target: data.accuracy_target })
     : h("p", { class: "muted" }, "No scored assignments yet."));
-  $("workers").querySelector("tbody").replaceChildren(...(data.workers.length ? data.workers.map((w) => h("tr", {},
+  one($("workers"), "tbody").replaceChildren(...(data.workers.length ? data.workers.map((w: Json) => h("tr", {},
     h("td", {}, `worker #${w.worker_id}`),
     h("td", { class: "num" }, w.submitted),
     h("td", { class: "num" }, w.accepted),
@@ -100,8 +101,8 @@ function showScores(data) {
   )) : [h("tr", {}, h("td", { colspan: "5", class: "muted" }, "No submissions yet."))]));
 }
 
-function showBooks(b) {
-  const f = (v) => money(String(v), b.currency);
+function showBooks(b: Json) {
+  const f = (v: Json) => money(String(v), b.currency);
   $("money").replaceChildren(
     stat(f(b.funded), "funded"), stat(f(b.paid), "paid to workers"), stat(f(b.sending), "payouts on their way"),
     stat(f(b.held), "reserved"),
@@ -109,14 +110,14 @@ function showBooks(b) {
   );
 }
 
-function pct(x) { return `${Math.round(x * 1000) / 10}%`; }
+function pct(x: Json) { return `${Math.round(x * 1000) / 10}%`; }
 
 // Where the money goes: expected from the budget (GT at most/least, dynamic-overlap reserve), actual so far.
-function showCosts(c) {
-  const f = (v) => money(String(v), c.currency);
+function showCosts(c: Json) {
+  const f = (v: Json) => money(String(v), c.currency);
   const e = c.expected;
   const a = c.actual;
-  const row = (what, expected, actual) => h("tr", {}, h("th", { scope: "row" }, what),
+  const row = (what: Json, expected: Json, actual: Json) => h("tr", {}, h("th", { scope: "row" }, what),
     h("td", { class: "num" }, expected), h("td", { class: "num" }, actual));
   $("costs").replaceChildren(h("table", { class: "data" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, ""), h("th", { scope: "col", class: "num" }, "expected"),
@@ -129,7 +130,19 @@ function showCosts(c) {
         `${f(a.extra_overlap_cost)} (${a.extra_overlap_assignments} assignments)`),
       row("reviews for disagreement", "—", `${a.reviews} images`),
       row("platform fee", f(e.fee), f(e.fee)),
-    )));
+    )),
+    exposureNote(c.gt_exposure));
+}
+
+// How many worker accounts each GT image reaches against a normal image (exposure parity), and the
+// warning when the GT pool is too small to keep them alike.
+function exposureNote(x: Json) {
+  if (!x) return "";
+  const text = `Each hidden GT image is expected to be shown to ${x.gt_trusted} – ${x.gt_new} worker accounts ` +
+    `(fewer as workers earn trust); a normal image to ${x.normal}. GT is reused as often as normal images are, ` +
+    "so counting accounts does not single it out.";
+  return h("div", { id: "gt-exposure" }, h("p", { class: "muted" }, text),
+    x.warning ? h("p", { class: "notice bad", role: "alert" }, `GT pool too small: ${x.warning}.`) : "");
 }
 
 let failures = 0;
@@ -142,7 +155,7 @@ async function poll() {
     failures += 1;
     // a job created a moment ago may not be visible yet; a network blip should not stop the updates
     if (failures <= 5) schedule(200 * failures);
-    else say(`Could not load the job: ${err.message}`, "bad");
+    else say(`Could not load the job: ${errorText(err)}`, "bad");
     return;
   }
   const tasks = [
@@ -164,29 +177,29 @@ async function poll() {
   if (!FINAL.has(job.status)) schedule(cardPaid ? 700 : document.hidden ? POLL_MS * 4 : POLL_MS);
 }
 
-function schedule(ms) {
-  clearTimeout(pollTimer);
+function schedule(ms: Json) {
+  clearTimeout(pollTimer ?? undefined);
   pollTimer = setTimeout(poll, ms);
 }
 
-function showQuality(q) {
+function showQuality(q: Json) {
   let open = 0;
-  for (const byStatus of Object.values(q.disputes || {})) open += byStatus.open || 0;
+  for (const byStatus of Object.values<Json>(q.disputes || {})) open += byStatus.open || 0;
   const box = $("quality-notes");
-  const notes = (q.notices || []).map((n) => h("p", { class: "notice warn" }, n.message || n.text || JSON.stringify(n)));
+  const notes = (q.notices || []).map((n: Json) => h("p", { class: "notice warn" }, n.message || n.text || JSON.stringify(n)));
   box.replaceChildren(...notes, h("p", { class: "muted" },
     `${open} dispute(s) waiting for a reviewer · ${q.banned_workers} worker(s) stopped · ${q.usable_gt} usable GT image(s)`));
 }
 
 let resultsShown = false;
 
-function size(bytes) {
+function size(bytes: Json) {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-const RESULT_NAMES = {
+const RESULT_NAMES: Record<string, string> = {
   "instances.json": "Merged objects (COCO instances)",
   "instances_rle.json": "Merged masks (COCO instances, every mask as RLE)",
   "keypoints.json": "Merged points (COCO keypoints)",
@@ -205,13 +218,13 @@ async function showResults() {
     box.replaceChildren(h("table", { class: "data results" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "File"), h("th", { scope: "col" }, "Contents"),
         h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "SHA-256"))),
-      h("tbody", {}, files.map((f) => h("tr", {},
+      h("tbody", {}, files.map((f: Json) => h("tr", {},
         h("td", {}, h("a", { href: f.url, download: f.name }, f.name)),
         h("td", {}, RESULT_NAMES[f.name] || f.content_type),
         h("td", { class: "num" }, size(f.size_bytes)),
         h("td", {}, h("code", { title: f.sha256 }, `${f.sha256.slice(0, 12)}…`)))))));
   } catch (err) {
-    box.replaceChildren(h("p", { class: "notice bad" }, `Results not available: ${err.message}`));
+    box.replaceChildren(h("p", { class: "notice bad" }, `Results not available: ${errorText(err)}`));
   }
 }
 
@@ -224,11 +237,11 @@ async function cancel() {
     say("The job is cancelled; unspent money goes back to you.");
     showJob(await get(`/api/jobs/${jobId}`));
   } catch (err) {
-    say(`Not cancelled: ${err.message}`, "bad");
+    say(`Not cancelled: ${errorText(err)}`, "bad");
   }
 }
 
-function csvCell(v) {
+function csvCell(v: Json) {
   const s = v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -251,8 +264,8 @@ async function downloadCsv() {
 
 // -- funding --------------------------------------------------------------------------------------
 
-const word = (hex) => hex.replace(/^0x/, "").toLowerCase().padStart(64, "0");
-const uint = (decimal) => word(BigInt(decimal).toString(16));
+const word = (hex: Json) => hex.replace(/^0x/, "").toLowerCase().padStart(64, "0");
+const uint = (decimal: Json) => word(BigInt(decimal).toString(16));
 
 /** The fund response with its integers kept exact (token amounts exceed 2**53). */
 async function startFunding() {
@@ -268,7 +281,7 @@ async function startFunding() {
   return data;
 }
 
-async function waitReceipt(eth, hash) {
+async function waitReceipt(eth: Json, hash: Json) {
   for (let i = 0; i < 600; i += 1) {
     const receipt = await eth.request({ method: "eth_getTransactionReceipt", params: [hash] });
     if (receipt) {
@@ -283,7 +296,7 @@ async function waitReceipt(eth, hash) {
 async function fundWithWallet() {
   const eth = window.ethereum;
   if (!eth) { say("No browser wallet found: install one that provides window.ethereum, then reload.", "warn", "funding-status"); return; }
-  const button = $("fund-wallet");
+  const button = $("fund-wallet", HTMLButtonElement);
   button.disabled = true;
   try {
     const fund = await startFunding();
@@ -313,13 +326,13 @@ async function fundWithWallet() {
     say("Funded on chain. The job opens as soon as the platform sees the deposit.", "", "funding-status");
     showJob(await get(`/api/jobs/${jobId}`));
   } catch (err) {
-    say(`Not funded: ${err.message || err}`, "bad", "funding-status");
+    say(`Not funded: ${errorText(err)}`, "bad", "funding-status");
   } finally {
     button.disabled = false;
   }
 }
 
-function awaitWebhook(text) {
+function awaitWebhook(text: Json) {
   cardPaid = true;
   $("card-form").hidden = true;
   $("fund-card").hidden = true;
@@ -346,8 +359,8 @@ function loadStripeJs() {
   return stripeJs;
 }
 
-let stripe = null;
-let elements = null;
+let stripe: Json = null;
+let elements: Json = null;
 
 async function fundWithCard() {
   if (cfg.card_mode === "no_publishable_key") {
@@ -355,7 +368,7 @@ async function fundWithCard() {
       "warn", "funding-status");
     return;
   }
-  const button = $("fund-card");
+  const button = $("fund-card", HTMLButtonElement);
   button.disabled = true;
   try {
     const fund = await startFunding();
@@ -368,15 +381,15 @@ async function fundWithCard() {
     button.hidden = true;
     say("Enter the card details, then pay.", "", "funding-status");
   } catch (err) {
-    say(`Card payment not started: ${err.message || err}`, "bad", "funding-status");
+    say(`Card payment not started: ${errorText(err)}`, "bad", "funding-status");
   } finally {
     button.disabled = false;
   }
 }
 
-async function confirmCard(event) {
+async function confirmCard(event: Json) {
   event.preventDefault();
-  const button = $("card-submit");
+  const button = $("card-submit", HTMLButtonElement);
   button.disabled = true;
   try {
     // A card that needs 3-D Secure leaves the page and Stripe sends the requester back here.
@@ -389,7 +402,7 @@ async function confirmCard(event) {
     awaitWebhook(`Card payment ${paymentIntent ? paymentIntent.status : "submitted"}; ` +
       "the job opens as soon as Stripe confirms it to the platform…");
   } catch (err) {
-    say(`Not paid: ${err.message || err}`, "bad", "funding-status");
+    say(`Not paid: ${errorText(err)}`, "bad", "funding-status");
   } finally {
     button.disabled = false;
   }
@@ -407,7 +420,7 @@ function returnedFromStripe() {
 
 /** Local Stripe emulator only (the server refuses this against real Stripe). */
 async function payWithTestCard() {
-  const button = $("pay-test-card");
+  const button = $("pay-test-card", HTMLButtonElement);
   button.disabled = true;
   try {
     await startFunding();
@@ -415,14 +428,14 @@ async function payWithTestCard() {
     awaitWebhook(`Test payment ${paid.status} (${paid.payment_intent_id}); waiting for the emulator's ` +
       "signed webhook to open the job…");
   } catch (err) {
-    say(`Test payment failed: ${err.message || err}`, "bad", "funding-status");
+    say(`Test payment failed: ${errorText(err)}`, "bad", "funding-status");
   } finally {
     button.disabled = false;
   }
 }
 
 async function fundWithDevWallet() {
-  const button = $("fund-dev-wallet");
+  const button = $("fund-dev-wallet", HTMLButtonElement);
   button.disabled = true;
   say("The development wallet approves the escrow and funds the job…", "", "funding-status");
   try {
@@ -435,7 +448,7 @@ async function fundWithDevWallet() {
     "", "funding-status");
     schedule(0);
   } catch (err) {
-    say(`Not funded: ${err.message || err}`, "bad", "funding-status");
+    say(`Not funded: ${errorText(err)}`, "bad", "funding-status");
   } finally {
     button.disabled = false;
   }
@@ -443,7 +456,7 @@ async function fundWithDevWallet() {
 
 $("cancel-job").addEventListener("click", cancel);
 $("fund-dev-wallet").addEventListener("click", fundWithDevWallet);
-$("download-csv").addEventListener("click", () => downloadCsv().catch((err) => say(`No CSV: ${err.message}`, "bad")));
+$("download-csv").addEventListener("click", () => downloadCsv().catch((err) => say(`No CSV: ${errorText(err)}`, "bad")));
 $("fund-wallet").addEventListener("click", fundWithWallet);
 $("fund-card").addEventListener("click", fundWithCard);
 $("card-form").addEventListener("submit", confirmCard);
