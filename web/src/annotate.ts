@@ -7,7 +7,7 @@
 // needs no request at all. A server that refuses (or predates) claiming ahead answers "already assigned"
 // with the current assignment; the page then falls back to claiming the moment the current submission is
 // stored, and decodes the first image before the swap so the next page still appears complete.
-import { byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
+import { API_ONLY_TYPES, byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
 import type { Json } from "./api.js";
 import { TiledEditor } from "./tiled.js";
 import type { Assignment, PageEditor } from "./types.js";
@@ -23,6 +23,8 @@ const NOTHING_TEXT: Record<string, string> = {
   no_assignments_left: "Every assignment of this job is taken or done. Try another job on the board.",
   job_not_active: "This job is not open for work (it may be finished, paused or cancelled).",
   banned: "You can no longer take assignments in this job.",
+  api_only: "This is a video job: its segments are worked through the API until the browser's video player " +
+    "lands. The segment you were given goes back to the pool when its time runs out.",
 };
 
 const state: {
@@ -182,7 +184,12 @@ async function editorFor(kind: string): Promise<PageEditor> {
   return state.editor;
 }
 
-async function show({ assignment, images }: Loaded): Promise<void> {
+/** Show an assignment; false (and a message) for a job type the browser cannot annotate yet. */
+async function show({ assignment, images }: Loaded): Promise<boolean> {
+  if (API_ONLY_TYPES.has(assignment.job_type)) {
+    showNothing("api_only");
+    return false;
+  }
   const editor = await editorFor(assignment.job_type);
   state.current = assignment;
   state.expired = false;
@@ -204,6 +211,7 @@ async function show({ assignment, images }: Loaded): Promise<void> {
   tick();
   document.body.dataset.assignmentId = String(assignment.assignment_id);
   window.dispatchEvent(new CustomEvent("tilework:shown", { detail: { assignmentId: assignment.assignment_id } }));
+  return true;
 }
 
 function showNothing(reason: string, detail?: string): void {
@@ -232,8 +240,7 @@ async function next(justSubmitted: number | null = null): Promise<void> {
   try {
     const reserved = await takeReserved(justSubmitted);
     if (reserved) timings.push({ from_ahead: reserved.assignment.assignment_id });
-    await show(reserved || (await claimAndLoad(justSubmitted)));
-    claimAhead();
+    if (await show(reserved || (await claimAndLoad(justSubmitted)))) claimAhead();
   } catch (err) {
     if (err instanceof ApiError && err.error === "nothing_available") showNothing(err.reason || "", err.message);
     else if (err instanceof ApiError && err.status === 404) showNothing("", err.message);
