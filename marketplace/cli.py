@@ -269,13 +269,22 @@ class PhaseBars:
 @job.command("create")
 @click.option("--token", default=None, help=TOKEN_HELP)
 @click.option(
-    "--type", "job_type", type=click.Choice(["boxes", "points", "polygons", "classification"]), required=True
+    "--type",
+    "job_type",
+    type=click.Choice(["boxes", "points", "polygons", "classification", "video_boxes"]),
+    required=True,
 )
 @click.option("--title", required=True)
 @click.option("--description", default="")
 @click.option("--labels", required=True, help="comma-separated labels (must equal the GT categories)")
 @click.option("--data", "data_uri", required=True, help="local folder or s3://bucket/prefix")
-@click.option("--gt", "gt_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--gt",
+    "gt_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="COCO JSON (image jobs; video jobs take none)",
+)
 @click.option("--guide-url", default=None)
 @click.option("--target", "accuracy_target", type=float, default=0.8, show_default=True)
 @click.option("--iou", "iou_threshold", type=float, default=0.5, show_default=True)
@@ -284,13 +293,19 @@ class PhaseBars:
 @click.option("--currency", required=True)
 @click.option("--rail", type=click.Choice(["chain", "card"]), required=True)
 @click.option("--assignment-size", type=int, default=10, show_default=True)
-@click.option("--gt-per-assignment", type=int, default=2, show_default=True)
+@click.option("--gt-per-assignment", type=int, default=None, help="[default: 2; video jobs: 0]")
 @click.option("--time-limit", "time_limit_s", type=int, default=1800, show_default=True, help="seconds")
 @click.option("--overlap", type=int, default=1, show_default=True)
 @click.option("--max-attempts", type=int, default=3, show_default=True)
+@click.option(
+    "--segment-frames", type=int, default=None, help="video jobs: frames per segment [default: 150]"
+)
+@click.option(
+    "--segment-overlap", type=int, default=None, help="video jobs: frames neighbours share [default: 5]"
+)
 @click.option("--json", "as_json", is_flag=True, help="print the job as JSON")
 def job_create(
-    token: str | None, gt_path: Path, data_uri: str, as_json: bool, labels: str, **fields: Any
+    token: str | None, gt_path: Path | None, data_uri: str, as_json: bool, labels: str, **fields: Any
 ) -> None:
     """Create a draft job; the data is listed and checked here, with a progress bar."""
     from pydantic import ValidationError
@@ -303,6 +318,11 @@ def job_create(
     settings = get_settings()
     try:
         fields["type"] = fields.pop("job_type")
+        video = fields["type"] == "video_boxes"
+        if fields["gt_per_assignment"] is None:
+            fields["gt_per_assignment"] = 0 if video else 2
+        if gt_path is None and not video:
+            raise click.BadParameter("--gt is required for image jobs", param_hint="--gt")
         spec = JobSpec(labels=[s for s in labels.split(",") if s.strip()], **fields)
     except ValidationError as exc:
         raise click.BadParameter("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from exc
@@ -319,7 +339,7 @@ def job_create(
                 spec,
                 data_uri=data_uri,
                 storage=storage,
-                gt_raw=gt_path.read_bytes(),
+                gt_raw=gt_path.read_bytes() if gt_path is not None else b"",
                 settings=settings,
                 progress=bars,
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from marketplace.bounds import ApiInput
 from marketplace.geometry.schemas import Coordinates, Rings
@@ -18,6 +18,8 @@ AttributeText = Annotated[str, Field(max_length=MAX_TEXT)]
 MAX_OBJECTS_PER_ITEM = 1000
 MAX_EVENTS = 2000
 MAX_MOUSE_SAMPLES = 10_000
+MAX_TRACKS = 500
+MAX_KEYFRAMES = 5000
 
 
 # -- submissions ----------------------------------------------------------------------------------
@@ -60,12 +62,44 @@ class InteractionsIn(ApiInput):
     )
 
 
+class KeyframeIn(ApiInput):
+    """A track's keyframe: ``geometry`` is a box ``[xtl, ytl, xbr, ybr]`` in the video's original
+    pixels (omitted when ``outside``)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    frame: StrictInt = Field(ge=0, le=10_000_000, description="frame index in the video (0-based)")
+    geometry: list[float] | None = Field(default=None, max_length=4)
+    outside: StrictBool = False
+    occluded: StrictBool = False
+
+
+class TrackIn(ApiInput):
+    """An object followed through a video segment: frames between keyframes are interpolated
+    (:mod:`marketplace.geometry.tracks`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictInt = Field(ge=0, le=1_000_000_000)
+    label: str = Field(min_length=1, max_length=200)
+    keyframes: list[KeyframeIn] = Field(min_length=1, max_length=MAX_KEYFRAMES)
+
+
 class ItemAnswerIn(ApiInput):
+    """An image item's ``annotations``, or a video item's ``tracks``."""
+
     model_config = ConfigDict(extra="forbid")
 
     item_id: str = Field(min_length=1, max_length=64)
-    annotations: list[AnnotationIn] = Field(
-        max_length=MAX_OBJECTS_PER_ITEM, description="an explicit empty list means 'nothing here'"
+    annotations: list[AnnotationIn] | None = Field(
+        default=None,
+        max_length=MAX_OBJECTS_PER_ITEM,
+        description="image items: an explicit empty list means 'nothing here'",
+    )
+    tracks: list[TrackIn] | None = Field(
+        default=None,
+        max_length=MAX_TRACKS,
+        description="video items: the segment's tracks; an explicit empty list means 'nothing here'",
     )
     interactions: InteractionsIn | None = None
 
@@ -96,11 +130,40 @@ class SubmitOut(BaseModel):
 # -- what a worker sees ---------------------------------------------------------------------------
 
 
+class FrameChunkOut(BaseModel):
+    index: int = Field(description="the chunk's index in the video: it holds frames index*chunk_frames ...")
+    first_frame: int
+    frame_count: int
+    url: str = Field(description="a zip of JPEGs, member k.jpg (6 digits) is frame k")
+
+
+class VideoSegmentOut(BaseModel):
+    """What a player needs for a video item: the segment's frames and the chunks holding them."""
+
+    start_frame: int
+    end_frame: int = Field(description="exclusive")
+    overlap_before: int = Field(description="the first frames, shared with the previous segment")
+    overlap_after: int = Field(description="the last frames, shared with the next segment")
+    video_frames: int = Field(description="frames of the whole video")
+    fps: str = Field(description="frames per second as a fraction, e.g. 30000/1001")
+    frame_width: int = Field(description="the served frames' pixels (geometry is in the original's)")
+    frame_height: int
+    scale: float = Field(description="served pixels per original pixel")
+    chunk_frames: int
+    chunks: list[FrameChunkOut]
+
+
 class ItemOut(BaseModel):
     item_id: str
-    image_url: str
+    image_url: str = Field(description="an image item's image; a video item's first frame chunk")
     width: int
     height: int
+
+
+class VideoItemOut(ItemOut):
+    """An item of a video job: a segment of one video (every item of a video job has this form)."""
+
+    video: VideoSegmentOut
 
 
 class InstructionsOut(BaseModel):
@@ -123,7 +186,7 @@ class AssignmentOut(BaseModel):
     attributes: list[AttributeSpec] = Field(
         default_factory=list, description="what every drawn object carries besides its label"
     )
-    items: list[ItemOut]
+    items: list[VideoItemOut | ItemOut]
 
 
 class MyAssignmentOut(BaseModel):
@@ -159,8 +222,8 @@ class OpenJobOut(BaseModel):
 class ProgressOut(BaseModel):
     job_id: int
     status: JobStatus
-    images_total: int
-    images_done: int
+    images_total: int = Field(description="work images (a video job: segments)")
+    images_done: int = Field(description="work images in finished chunks (a video job: finished segments)")
     chunks_total: int
     chunks: dict[str, int]
     assignments: dict[str, int]

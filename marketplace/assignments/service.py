@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import gt_repository, repository
+from marketplace.assignments import gt_repository, repository, video
 from marketplace.assignments.gt_slots import pick_gt_images
 from marketplace.assignments.schemas import (
     AssignmentOut,
@@ -86,6 +86,8 @@ def open_job_for_work(session: Session, job: Job) -> int:
     the only ones unlike the rest."""
     if repository.job_has_chunks(session, job.id):
         return 0
+    if job.is_video:
+        return video.open_video_job(session, job)
     data = repository.image_ids(session, job.id, gt=False)
     _rng.shuffle(data)
     groups = [data[i : i + job.assignment_size] for i in range(0, len(data), job.assignment_size)]
@@ -181,12 +183,13 @@ def claim_any(
 
 
 class Claimed:
-    """A freshly issued assignment, with its items as (token, name, width, height) in display order."""
+    """A freshly issued assignment, with its items as (token, name, width, height) in display order
+    and, in a video job, its segment."""
 
-    __slots__ = ("id", "deadline", "items")
+    __slots__ = ("id", "deadline", "items", "segment")
 
-    def __init__(self, assignment_id: int, deadline: datetime, items: list[tuple[str, str, int, int]]):
-        self.id, self.deadline, self.items = assignment_id, deadline, items
+    def __init__(self, assignment_id: int, deadline: datetime, items: list[Any], segment: Any = None):
+        self.id, self.deadline, self.items, self.segment = assignment_id, deadline, items, segment
 
 
 def _claim(
@@ -276,7 +279,7 @@ def _issue(
     )
     gt_repository.count_gt_uses(session, gt)  # last: its row locks are held only until commit
     items = [(token, image[1], image[2], image[3]) for (image, _), token in zip(placed, tokens, strict=True)]
-    return Claimed(assignment_id, deadline, items)
+    return Claimed(assignment_id, deadline, items, video.segment_row(session, job, assignment_id))
 
 
 # -- what the worker sees -------------------------------------------------------------------------
@@ -289,7 +292,8 @@ def assignment_view(
     status = _shown_status(assignment, now)
     rows = repository.item_rows(session, assignment.id) if status is AssignmentStatus.assigned else []
     items = [(r.token, r.name, r.width, r.height) for r in rows]
-    claimed = Claimed(assignment.id, assignment.deadline, items)
+    segment = video.segment_row(session, job, assignment.id)
+    claimed = Claimed(assignment.id, assignment.deadline, items, segment)
     return _view(job, claimed, settings, now, status)
 
 
@@ -301,18 +305,13 @@ def _view(
     status: AssignmentStatus = AssignmentStatus.assigned,
 ) -> AssignmentOut:
     """The one builder of what a worker sees of an assignment: every item, GT or not, goes through
-    the same token, URL and size fields (items only while it can be worked on)."""
+    the same token, URL and size fields (items only while it can be worked on); every item of a
+    video job adds its segment the same way."""
     items: list[ItemOut] = []
     if status is AssignmentStatus.assigned:
-        items = [
-            ItemOut(
-                item_id=token,
-                image_url=item_url(settings, token),
-                width=width,
-                height=height,
-            )
-            for token, name, width, height in claimed.items
-        ]
+        for token, _name, width, height in claimed.items:
+            item = ItemOut(item_id=token, image_url=item_url(settings, token), width=width, height=height)
+            items.append(video.with_segment(settings, job, item, claimed.segment))
     return AssignmentOut(
         assignment_id=claimed.id,
         job_id=job.id,
@@ -373,8 +372,7 @@ def open_jobs(session: Session, worker: User, settings: Settings, *, limit: int 
         plan = economics.budget(
             job.bounty_amount,
             settings.platform_fee_bps,
-            job.image_count - job.gt_count,
-            job.assignment_size,
+            *job.work_units,
             job.overlap_cap,
         )
         out.append(
@@ -452,6 +450,9 @@ def withdraw_open_assignments(session: Session, job: Job) -> int:
 
 def submission_hash(body: SubmissionIn) -> str:
     data = body.model_dump(mode="json")
+    for item in data["items"]:  # an image answer hashes as it did before video items had tracks
+        if item["tracks"] is None:
+            del item["tracks"]
     data["items"] = sorted(data["items"], key=lambda item: item["item_id"])
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -481,7 +482,8 @@ def submit(
         raise JobNotActive(f"job {row.job_id} is {row.job_status.value}")
     check_assignment_move(row.id, row.status, AssignmentStatus.submitted)
     items = repository.item_rows(session, row.id)
-    answers = validate_submission(Rules(row.job_type, row.job_labels, row.job_attributes), items, body)
+    rules, segment = Rules(row.job_type, row.job_labels, row.job_attributes), video.segment_of(session, row)
+    answers = validate_submission(rules, items, body, segment)
     repository.store_answers(
         session,
         [
@@ -516,7 +518,7 @@ def job_progress(session: Session, user: User, job_id: int) -> ProgressOut:
     return ProgressOut(
         job_id=job.id,
         status=job.status,
-        images_total=job.image_count - job.gt_count,
+        images_total=job.work_units[0],  # a video job: its segments
         images_done=repository.images_in_done_chunks(session, job.id),
         chunks_total=sum(chunks.values()),
         chunks=chunks,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from marketplace.assignments.schemas import SubmissionIn
+from marketplace.assignments.video import check_tracks
 from marketplace.errors import InvalidInput
 from marketplace.geometry import polygons as geo
 from marketplace.jobs.attributes import checked_values
@@ -49,10 +50,11 @@ class ImageSize(Protocol):
 
 
 def validate_submission(
-    job: JobRules, rows: Sequence[ImageSize], body: SubmissionIn
+    job: JobRules, rows: Sequence[ImageSize], body: SubmissionIn, segment: Any = None
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]]:
     """token → (annotations, interactions); ``rows`` are the items with their image sizes. Every
-    problem is a 422 naming the item."""
+    problem is a 422 naming the item. A video item (``segment``: its frames) answers with tracks,
+    stored as track JSON in place of the annotations."""
     images = {row.token: row for row in rows}
     out: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = {}
     for index, answer in enumerate(body.items):
@@ -62,6 +64,26 @@ def validate_submission(
         if answer.item_id in out:
             raise InvalidInput(f"{where} is answered twice", field=f"items[{index}].item_id")
         image = images[answer.item_id]
+        if segment is not None:
+            if answer.tracks is None or answer.annotations is not None:
+                raise InvalidInput(
+                    f"{where}: a video item answers with 'tracks'", field=f"items[{index}].tracks"
+                )
+            tracks = check_tracks(
+                answer.tracks,
+                job.labels,
+                segment.start_frame,
+                segment.end_frame,
+                (image.width, image.height),
+                where,
+            )
+            interactions = answer.interactions.model_dump(mode="json") if answer.interactions else None
+            out[answer.item_id] = (tracks, interactions)
+            continue
+        if answer.annotations is None or answer.tracks is not None:
+            raise InvalidInput(
+                f"{where}: an image item answers with 'annotations'", field=f"items[{index}].annotations"
+            )
         annotations = [
             _with_attributes(
                 job,

@@ -1,5 +1,8 @@
 """Activation: a funded job's images become serving renditions, then the job opens for work.
 
+A video job's videos become frame chunks and a manifest each instead (:mod:`marketplace.media.video`),
+counted one video at a time, and it opens cut into segments; the rest is the same.
+
 1. :func:`activate` (in the funding's transaction): the job becomes ``ingesting`` and its ingest is
    sent after the commit, to a Celery worker or, without a broker, run in this process;
 2. :func:`run_ingest` reads every original once, makes its rendition and stores it in platform
@@ -16,6 +19,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +33,7 @@ from marketplace.jobs import repository as jobs_repo
 from marketplace.jobs.states import transition
 from marketplace.media import service as media
 from marketplace.media.service import IngestFailure
+from marketplace.media.video_ingest import ingest_video
 from marketplace.models import FundingStatus, Job, JobStatus
 from marketplace.payments import repository as payments_repo
 from marketplace.payments import service as payments
@@ -41,6 +46,9 @@ BATCH = 32
 #: open jobs whose missing renditions :func:`run_ingest` makes without touching their status
 BACKFILLED = (JobStatus.active, JobStatus.validating)
 MAX_LISTED_FAILURES = 1000
+#: while one video is being ingested the job's progress is touched this often (seconds); the
+#: stalled-ingest sweep (``media.tasks.STALLED_AFTER_S``) waits far longer
+VIDEO_ALIVE_EVERY_S = 30.0
 #: progress(done, total) after every image
 IngestProgress = Callable[[int, int], None]
 
@@ -71,9 +79,13 @@ def run_ingest(
         job = jobs_repo.get_job(session, job_id)
         if job is None or job.status not in (JobStatus.ingesting, *BACKFILLED):
             return None if job is None else job.status
-        status, data_uri, total = job.status, job.data_uri, job.image_count
-        todo = media.images_to_ingest(session, job_id)
-    failures = _ingest(factory, settings, job_id, data_uri, todo, total, progress)
+        status, data_uri, total, is_video = job.status, job.data_uri, job.image_count, job.is_video
+        todo = media.images_to_ingest(session, job_id) if not is_video else []
+        videos = media.videos_to_ingest(session, job_id) if is_video else []
+    if is_video:
+        failures = _ingest_videos(factory, settings, job_id, data_uri, videos, total, progress)
+    else:
+        failures = _ingest(factory, settings, job_id, data_uri, todo, total, progress)
     if status in BACKFILLED:
         for failure in failures:
             log.error("job %s: %s cannot be made into a rendition: %s", job_id, failure.name, failure.reason)
@@ -114,6 +126,48 @@ def _ingest(
     return failures
 
 
+def _ingest_videos(
+    factory: Callable[[], Session],
+    settings: Settings,
+    job_id: int,
+    data_uri: str,
+    todo: list[media.VideoToIngest],
+    total: int,
+    progress: IngestProgress | None,
+) -> list[IngestFailure]:
+    """Each video into frame chunks, one at a time (a video already keeps the decoder and the JPEG
+    encoders busy); recorded as soon as it is stored, so a resumed ingest skips it."""
+    try:
+        source = media.source_storage(data_uri, settings)
+    except TileworkError as exc:
+        return [IngestFailure("(the job's data location)", exc.detail)]
+    platform = media.platform_storage(settings)
+    failures: list[IngestFailure] = []
+    done = total - len(todo)
+    last_touch = time.monotonic()
+
+    def alive(frames_done: int, frames_total: int) -> None:
+        """A long video keeps the job's progress moving, so the stalled-ingest sweep leaves it be."""
+        nonlocal last_touch
+        if time.monotonic() - last_touch >= VIDEO_ALIVE_EVERY_S:
+            last_touch = time.monotonic()
+            with session_scope(factory) as session:
+                media.touch_ingest(session, job_id)
+
+    for item in todo:
+        stored = ingest_video(source, platform, job_id, item.name, settings, progress=alive)
+        row = stored if isinstance(stored, IngestFailure) else media.video_row(item, stored)
+        if isinstance(row, IngestFailure):
+            failures.append(row)
+        else:
+            with session_scope(factory) as session:
+                media.save_video(session, job_id, row)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    return failures
+
+
 def _save(factory: Callable[[], Session], job_id: int, rows: list[dict[str, Any]]) -> None:
     if rows:
         with session_scope(factory) as session:
@@ -130,7 +184,10 @@ def finish_ingest(
     if failures:
         fail_activation(session, settings, job, failures)
         return job.status
-    if media.images_to_ingest(session, job_id):  # a concurrent run is still writing its batch
+    left = (
+        media.videos_to_ingest(session, job_id) if job.is_video else media.images_to_ingest(session, job_id)
+    )
+    if left:  # a concurrent run is still writing its batch
         return job.status
     job.ingested_count = job.image_count
     transition(job, JobStatus.active)

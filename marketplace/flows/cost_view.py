@@ -25,9 +25,7 @@ def job_costs(session: Session, user: User, job_id: int, settings: Settings) -> 
     job = get_job_for(session, user, job_id)
     funding = payments_repo.funding_for_job(session, job.id)
     fee_bps = settings.platform_fee_bps
-    plan = economics.budget(
-        job.bounty_amount, fee_bps, job.image_count - job.gt_count, job.assignment_size, job.overlap_cap
-    )
+    plan = economics.budget(job.bounty_amount, fee_bps, *job.work_units, job.overlap_cap)
     pay = funding.pay_per_assignment if funding is not None else plan.pay_per_assignment
     expected = economics.expected_costs(
         plan, job.overlap, job.assignment_size, job.gt_per_assignment, job.gt_spot_check

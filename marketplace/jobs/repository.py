@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from marketplace.models import GtAnnotation, Job, JobImage
+from marketplace.models import GtAnnotation, Job, JobImage, JobVideo
 
 INSERT_BATCH = 5000
 
@@ -37,6 +37,11 @@ def add_images(session: Session, job_id: int, rows: Sequence[dict[str, Any]]) ->
         session.execute(insert(JobImage), batch)
     ids = session.execute(select(JobImage.name, JobImage.id).where(JobImage.job_id == job_id))
     return {name: image_id for name, image_id in ids}
+
+
+def add_videos(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), INSERT_BATCH):
+        session.execute(insert(JobVideo), list(rows[start : start + INSERT_BATCH]))
 
 
 def add_gt_annotations(session: Session, rows: Sequence[dict[str, Any]]) -> None:

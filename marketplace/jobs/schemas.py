@@ -16,7 +16,13 @@ from pydantic import (
 from marketplace.bounds import MAX_CARD_AMOUNT, MAX_FILE_NAME_BYTES, S3_BUCKET, Amount, ApiInput
 from marketplace.jobs.attributes import MAX_ATTRIBUTES, AttributeSpec, check_specs
 from marketplace.jobs.economics import ExpectedCosts
-from marketplace.models.enums import JobStatus, JobType, Rail
+from marketplace.jobs.segments import (
+    DEFAULT_SEGMENT_FRAMES,
+    DEFAULT_SEGMENT_OVERLAP,
+    MAX_SEGMENT_FRAMES,
+    MIN_SEGMENT_FRAMES,
+)
+from marketplace.models.enums import VIDEO_TYPES, JobStatus, JobType, Rail
 
 DEFAULT_IOU = 0.5
 DEFAULT_POINT_TOLERANCE = 0.1
@@ -95,6 +101,20 @@ class JobSpec(ApiInput):
         description="dynamic overlap: the posterior an image's answer must reach to need no more workers",
     )
     max_attempts: StrictCount = Field(default=3, ge=1, le=50)
+    segment_frames: StrictCount | None = Field(
+        default=None,
+        ge=MIN_SEGMENT_FRAMES,
+        le=MAX_SEGMENT_FRAMES,
+        description=f"video jobs: frames per segment, the unit of assignment and pay (default "
+        f"{DEFAULT_SEGMENT_FRAMES})",
+    )
+    segment_overlap: StrictCount | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SEGMENT_FRAMES // 2,
+        description=f"video jobs: frames neighbouring segments share, so tracks can be joined across "
+        f"them (default {DEFAULT_SEGMENT_OVERLAP}; less than half of segment_frames)",
+    )
 
     @field_validator("labels")
     @classmethod
@@ -127,6 +147,30 @@ class JobSpec(ApiInput):
     def _classification_needs_two_labels(self) -> JobSpec:
         if self.type is JobType.classification and len(self.labels) < 2:
             raise ValueError("a classification job needs at least two labels (e.g. yes/no)")
+        return self
+
+    @model_validator(mode="after")
+    def _video_fits(self) -> JobSpec:
+        if self.type not in VIDEO_TYPES:
+            if self.segment_frames is not None or self.segment_overlap is not None:
+                raise ValueError("segment_frames and segment_overlap are for video jobs")
+            return self
+        if self.gt_per_assignment:
+            raise ValueError(
+                "gt_per_assignment: video jobs take no hidden GT yet; set gt_per_assignment to 0"
+            )
+        if self.attributes:
+            raise ValueError("attributes are not offered for video jobs yet")
+        if self.max_overlap is not None and self.max_overlap != self.overlap:
+            raise ValueError("max_overlap: dynamic overlap is not offered for video jobs")
+        frames = self.segment_frames or DEFAULT_SEGMENT_FRAMES
+        overlap = DEFAULT_SEGMENT_OVERLAP if self.segment_overlap is None else self.segment_overlap
+        if 2 * overlap >= frames:
+            raise ValueError(
+                f"segment_overlap ({overlap}) must be less than half of segment_frames ({frames})"
+            )
+        # one segment per assignment
+        self.segment_frames, self.segment_overlap, self.assignment_size = frames, overlap, 1
         return self
 
     @model_validator(mode="after")
@@ -217,6 +261,11 @@ class JobOut(BaseModel):
     confidence_threshold: float = 0.85
     share_reliability: bool = False
     max_attempts: int
+    segment_frames: int | None = None
+    segment_overlap: int | None = None
+    segment_count: int | None = Field(
+        default=None, description="video jobs: segments (assignments x overlap)"
+    )
     image_count: int
     gt_count: int
     ingested_count: int = Field(

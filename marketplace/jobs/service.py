@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -9,11 +10,13 @@ from sqlalchemy.orm import Session
 from marketplace.config import Settings
 from marketplace.datasets.ground_truth import GroundTruth, parse_ground_truth
 from marketplace.datasets.intake import DataCheck, Progress, check_data, no_progress
+from marketplace.datasets.video_intake import check_videos
 from marketplace.errors import Forbidden, InvalidInput, JobNotCancellable, NotFound
 from marketplace.jobs import economics, repository
 from marketplace.jobs.schemas import JobSpec
+from marketplace.jobs.segments import cut_segments
 from marketplace.jobs.states import transition
-from marketplace.models import Job, JobStatus, Role, User
+from marketplace.models import VIDEO_TYPES, Job, JobStatus, Role, User
 from marketplace.storage import Storage
 
 CANCELLABLE_WITHOUT_MONEY = (JobStatus.draft, JobStatus.awaiting_funds)
@@ -31,6 +34,17 @@ def create_job(
     progress: Progress = no_progress,
 ) -> Job:
     """Check everything first, then write the job, its images and its GT in one go (as a draft)."""
+    if spec.type in VIDEO_TYPES:
+        return _create_video_job(
+            session,
+            requester,
+            spec,
+            data_uri=data_uri,
+            storage=storage,
+            gt_raw=gt_raw,
+            settings=settings,
+            progress=progress,
+        )
     gt = parse_ground_truth(gt_raw, spec.type, spec.labels)
     data = check_data(
         storage, gt, gt_per_assignment=spec.gt_per_assignment, settings=settings, progress=progress
@@ -49,9 +63,70 @@ def create_job(
     return job
 
 
-def _check_bounty(spec: JobSpec, data_images: int, fee_bps: int) -> None:
+def _create_video_job(
+    session: Session,
+    requester: User,
+    spec: JobSpec,
+    *,
+    data_uri: str,
+    storage: Storage,
+    gt_raw: bytes | str | dict[str, Any],
+    settings: Settings,
+    progress: Progress,
+) -> Job:
+    """A video job: every video probed, its segments counted; one ``JobImage`` + ``JobVideo`` each."""
+    if not _empty_gt(gt_raw):
+        raise InvalidInput("video jobs take no ground truth yet; send an empty gt ({})", field="gt")
+    assert spec.segment_frames is not None and spec.segment_overlap is not None  # the spec's defaults
+    videos = check_videos(storage, settings, progress)
+    segments = sum(
+        len(cut_segments(v.frame_count, spec.segment_frames, spec.segment_overlap)) for v in videos
+    )
+    _check_bounty(spec, segments, settings.platform_fee_bps, per_assignment=1)
+    job = Job(
+        requester_id=requester.id,
+        status=JobStatus.draft,
+        data_uri=data_uri,
+        image_count=len(videos),
+        gt_count=0,
+        segment_count=segments,
+        **spec.model_dump(include=set(JobSpec.model_fields)),
+    )
+    repository.add_job(session, job)
+    ids = repository.add_images(
+        session,
+        job.id,
+        [
+            {"name": v.name, "width": v.width, "height": v.height, "size_bytes": v.size_bytes, "is_gt": False}
+            for v in videos
+        ],
+    )
+    repository.add_videos(
+        session,
+        [
+            {"image_id": ids[v.name], "job_id": job.id, "frame_count": v.frame_count, "fps": v.fps}
+            for v in videos
+        ],
+    )
+    return job
+
+
+def _empty_gt(raw: bytes | str | dict[str, Any]) -> bool:
+    """``{}`` (or nothing) as an object or as the text of an uploaded GT file."""
+    if isinstance(raw, bytes | str):
+        try:
+            raw = json.loads(raw or "{}")
+        except ValueError:
+            return False
+    return not raw
+
+
+def _check_bounty(
+    spec: JobSpec, data_images: int, fee_bps: int, *, per_assignment: int | None = None
+) -> None:
     cap = max(spec.overlap, spec.max_overlap or spec.overlap)  # the reserve for dynamic overlap
-    plan = economics.budget(spec.bounty_amount, fee_bps, data_images, spec.assignment_size, cap)
+    size = per_assignment or spec.assignment_size
+    plan = economics.budget(spec.bounty_amount, fee_bps, data_images, size, cap)
     if plan.pay_per_assignment < 1:
         minimum = economics.minimum_bounty(fee_bps, plan.chunks, cap)
         raise InvalidInput(

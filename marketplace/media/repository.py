@@ -11,7 +11,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from marketplace.models import Assignment, AssignmentItem, Job, JobImage, JobStatus, Rendition, utcnow
+from marketplace.models import (
+    Assignment,
+    AssignmentItem,
+    Job,
+    JobImage,
+    JobStatus,
+    JobVideo,
+    Rendition,
+    VideoSegment,
+    utcnow,
+)
 
 
 def item_file(session: Session, token: str) -> Any:
@@ -75,3 +85,67 @@ def stalled_ingests(session: Session, before: datetime) -> list[int]:
 
 def delete_renditions(session: Session, job_id: int) -> None:
     session.execute(delete(Rendition).where(Rendition.job_id == job_id))
+
+
+# -- videos ---------------------------------------------------------------------------------------
+
+
+def video_item_chunks(session: Session, token: str) -> Any:
+    """``(chunk_keys, chunk_frames, start_frame, end_frame, status, deadline)`` behind the video item
+    ``token``: its video's frame chunks and its segment's frames (``chunk_keys`` None before ingest)."""
+    stmt = (
+        select(
+            JobVideo.chunk_keys,
+            JobVideo.chunk_frames,
+            VideoSegment.start_frame,
+            VideoSegment.end_frame,
+            Assignment.status,
+            Assignment.deadline,
+        )
+        .select_from(AssignmentItem)
+        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
+        .join(VideoSegment, VideoSegment.chunk_id == Assignment.chunk_id)
+        .join(JobVideo, JobVideo.image_id == VideoSegment.image_id)
+        .where(AssignmentItem.token == token)
+    )
+    return session.execute(stmt).first()
+
+
+def videos_not_ingested(session: Session, job_id: int) -> list[tuple[int, str, int]]:
+    """``(image id, name, probed frame count)`` of the job's videos not ingested yet, in id order."""
+    stmt = (
+        select(JobVideo.image_id, JobImage.name, JobVideo.frame_count)
+        .join(JobImage, JobImage.id == JobVideo.image_id)
+        .where(JobVideo.job_id == job_id, JobVideo.manifest_key.is_(None))
+        .order_by(JobVideo.image_id)
+    )
+    return [(int(i), str(n), int(f)) for i, n, f in session.execute(stmt)]
+
+
+def set_video_ingested(session: Session, image_id: int, values: dict[str, Any]) -> None:
+    """Record a video's ingest; a concurrent run that recorded one first keeps its own."""
+    session.execute(
+        update(JobVideo)
+        .where(JobVideo.image_id == image_id, JobVideo.manifest_key.is_(None))
+        .values(**values)
+    )
+
+
+def count_ingested_videos(session: Session, job_id: int) -> int:
+    stmt = select(func.count()).where(JobVideo.job_id == job_id, JobVideo.manifest_key.is_not(None))
+    return int(session.scalar(stmt) or 0)
+
+
+def forget_video_ingests(session: Session, job_id: int) -> None:
+    session.execute(
+        update(JobVideo)
+        .where(JobVideo.job_id == job_id)
+        .values(
+            manifest_key=None,
+            chunk_keys=None,
+            chunk_frames=None,
+            frame_width=None,
+            frame_height=None,
+            scale=None,
+        )
+    )

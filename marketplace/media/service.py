@@ -68,6 +68,26 @@ def worker_file(session: Session, token: str, settings: Settings, now: datetime 
     return rendition_body(platform_storage(settings), row.key)
 
 
+def worker_video_chunk(
+    session: Session, token: str, index: int, settings: Settings, now: datetime | None = None
+) -> FileBody:
+    """Frame chunk ``index`` of the video behind a video item link, while its assignment can be worked
+    on, and only a chunk that holds frames of the item's segment."""
+    now = now or utcnow()
+    row = repository.video_item_chunks(session, token) if len(token) <= 64 else None
+    if (
+        row is None
+        or row.status is not AssignmentStatus.assigned
+        or row.deadline <= now
+        or not row.chunk_keys
+    ):
+        raise NotFound("this video link has expired or does not exist")
+    first, last = row.start_frame // row.chunk_frames, (row.end_frame - 1) // row.chunk_frames
+    if not first <= index <= last or index >= len(row.chunk_keys):
+        raise NotFound("this video link has expired or does not exist")
+    return rendition_body(platform_storage(settings), row.chunk_keys[index])
+
+
 #: what platform storage serves workers, by the key's extension: image renditions, and a video's
 #: frame chunks (zips of JPEGs, :mod:`marketplace.media.video`) and manifest
 RENDITION_TYPES = {EXTENSION: CONTENT_TYPE, "zip": "application/zip", "json": "application/json"}
@@ -189,8 +209,60 @@ def save_renditions(session: Session, job_id: int, rows: Sequence[dict[str, Any]
 
 
 def forget_renditions(session: Session, job_id: int) -> None:
-    """Drop a job's rendition rows (its activation failed); the objects go after the commit."""
+    """Drop a job's rendition rows and video ingests (its activation failed); the objects go after
+    the commit."""
     repository.delete_renditions(session, job_id)
+    repository.forget_video_ingests(session, job_id)
+
+
+# -- video ingest ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoToIngest:
+    image_id: int
+    name: str
+    #: the frame count probed when the job was created: its segments were cut from it
+    frame_count: int
+
+
+def videos_to_ingest(session: Session, job_id: int) -> list[VideoToIngest]:
+    return [VideoToIngest(*row) for row in repository.videos_not_ingested(session, job_id)]
+
+
+def video_row(item: VideoToIngest, stored: Any) -> dict[str, Any] | IngestFailure:
+    """The ``job_videos`` values of an ingested video (a :class:`StoredVideo`), or why it cannot be
+    used: a video that now decodes to another number of frames is not the one the job was cut from."""
+    if stored.frame_count != item.frame_count:
+        return IngestFailure(
+            item.name,
+            f"the video changed since the job was created: it had {item.frame_count} frames, "
+            f"it has {stored.frame_count} now",
+        )
+    return {
+        "image_id": item.image_id,
+        "manifest_key": stored.manifest_key,
+        "chunk_keys": stored.chunk_keys,
+        "chunk_frames": stored.chunk_frames,
+        "frame_width": stored.width,
+        "frame_height": stored.height,
+        "scale": stored.scale,
+    }
+
+
+def touch_ingest(session: Session, job_id: int) -> None:
+    """The job's ingest is still at work (a long video): its progress time moves, its count stays."""
+    repository.set_ingested_count(session, job_id, repository.count_ingested_videos(session, job_id))
+
+
+def save_video(session: Session, job_id: int, row: dict[str, Any]) -> int:
+    """Record one ingested video and the job's progress; returns how many the job has now."""
+    values = dict(row)
+    image_id = values.pop("image_id")
+    repository.set_video_ingested(session, image_id, values)
+    done = repository.count_ingested_videos(session, job_id)
+    repository.set_ingested_count(session, job_id, done)
+    return done
 
 
 def delete_rendition_objects(settings: Settings, job_id: int) -> int:

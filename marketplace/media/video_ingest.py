@@ -28,6 +28,8 @@ class StoredVideo:
     chunk_keys: list[str]
     h264_key: str | None
     frame_count: int
+    #: frames per chunk: frame ``k`` is in ``chunk_keys[k // chunk_frames]``
+    chunk_frames: int
     fps: str
     width: int
     height: int
@@ -95,6 +97,7 @@ def ingest_video(
         chunk_keys=chunk_keys,
         h264_key=h264_key,
         frame_count=len(made.frames),
+        chunk_frames=made.chunk_frames,
         fps=manifest["fps"],
         width=made.width,
         height=made.height,

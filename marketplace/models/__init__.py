@@ -14,7 +14,7 @@ from marketplace.models.assignment import (
 )
 from marketplace.models.base import Amount, Base, UTCDateTime, utcnow
 from marketplace.models.data_source import DataSource
-from marketplace.models.enums import JobStatus, JobType, Rail, Role
+from marketplace.models.enums import VIDEO_TYPES, JobStatus, JobType, Rail, Role
 from marketplace.models.job import GtAnnotation, Job, JobImage
 from marketplace.models.ledger import AccountType, EntryKind, LedgerEntry, LedgerTransaction
 from marketplace.models.payment import (
@@ -44,6 +44,7 @@ from marketplace.models.quality import (
 )
 from marketplace.models.rendition import Rendition
 from marketplace.models.user import ApiToken, PayoutDestination, User
+from marketplace.models.video import JobVideo, VideoSegment
 
 __all__ = [
     "Dispute",
@@ -97,4 +98,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "utcnow",
+    "JobVideo",
+    "VideoSegment",
+    "VIDEO_TYPES",
 ]

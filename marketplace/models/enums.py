@@ -13,10 +13,13 @@ class Role(StrEnum):
 
 
 class JobType(StrEnum):
+    """Image jobs, and video jobs (``video_*``: one item is a segment of one video)."""
+
     boxes = "boxes"
     points = "points"
     polygons = "polygons"
     classification = "classification"
+    video_boxes = "video_boxes"
 
 
 class Rail(StrEnum):
@@ -33,3 +36,6 @@ class JobStatus(StrEnum):
     completed = "completed"
     cancelled = "cancelled"
     failed = "failed"
+
+
+VIDEO_TYPES = frozenset({JobType.video_boxes})

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.models.base import Amount, Base, TimestampMixin, UTCDateTime, utcnow
-from marketplace.models.enums import JobStatus, JobType, Rail
+from marketplace.models.enums import VIDEO_TYPES, JobStatus, JobType, Rail
 
 
 class Job(TimestampMixin, Base):
@@ -67,6 +67,11 @@ class Job(TimestampMixin, Base):
         Float, nullable=False, default=0.85, server_default="0.85"
     )
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: Video jobs: frames per segment (the unit of assignment), frames shared by neighbouring
+    #: segments, and how many segments the job's videos make (fixed when the job is created)
+    segment_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    segment_overlap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    segment_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     image_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     gt_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -77,6 +82,18 @@ class Job(TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_jobs_requester_id", "requester_id"), Index("ix_jobs_status", "status"))
+
+    @property
+    def is_video(self) -> bool:
+        return self.type in VIDEO_TYPES
+
+    @property
+    def work_units(self) -> tuple[int, int]:
+        """``(units of work, units per assignment)`` the budget is cut by: non-GT images and
+        ``assignment_size``, or a video job's segments, one per assignment."""
+        if self.is_video:
+            return self.segment_count or 0, 1
+        return self.image_count - self.gt_count, self.assignment_size
 
     @property
     def overlap_cap(self) -> int:

@@ -76,8 +76,7 @@ class FundingInstructions:
 
 
 def _terms(job: Job, fee_bps: int) -> economics.JobBudget:
-    data_images = job.image_count - job.gt_count
-    return economics.budget(job.bounty_amount, fee_bps, data_images, job.assignment_size, job.overlap_cap)
+    return economics.budget(job.bounty_amount, fee_bps, *job.work_units, job.overlap_cap)
 
 
 def start_funding(

@@ -148,7 +148,7 @@ def assignment_quality(assignment_id: Id, user: WorkerUser, session: SessionDep)
 @router.get(
     "/api/jobs/{job_id}/result-images",
     response_model=ResultImagesOut,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def result_images(
     job_id: Id,
@@ -170,7 +170,7 @@ def result_images(
 @router.get(
     "/api/jobs/{job_id}/result-images/{image_id}",
     response_model=ImageVersionsOut,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def result_image_versions(
     job_id: Id, image_id: Id, user: CurrentUser, session: SessionDep

@@ -36,7 +36,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from marketplace.config import Settings
-from marketplace.errors import Forbidden, NotFound
+from marketplace.errors import Forbidden, NotFound, WrongJobType
 from marketplace.jobs import attributes
 from marketplace.jobs.service import get_job_for
 from marketplace.models import DisputeKind, GtAnnotation, Job, JobImage, JobStatus, JobType, Role, User
@@ -54,13 +54,19 @@ from marketplace.quality.polygon_export import merge_image
 from marketplace.quality.scoring import BoxSet
 from marketplace.quality.selection import Selection, min_expected_cost, select_aggregator
 from marketplace.quality.service import point_tolerance_fractions
+from marketplace.quality.video_export import build_video_files
 from marketplace.quality.workers import POLICY, worker_weight
 from marketplace.reviews import service as reviews
 from marketplace.storage import Storage, open_storage
 from workers.enqueue import enqueue
 
 RESULTS_PREFIX = "results"
-CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
+CONTENT_TYPES = {
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".xml": "application/xml",
+    ".txt": "text/plain",
+}
 
 
 # -- merging --------------------------------------------------------------------------------------
@@ -84,6 +90,10 @@ def merge_job(session: Session, job: Job) -> list[ImageResult]:
 
 
 def merge_job_report(session: Session, job: Job) -> JobMerge:
+    if job.is_video:  # its answers are tracks: see video_export
+        raise WrongJobType(
+            f"job {job.id} is a video job: its results are its files (/api/jobs/{job.id}/results)"
+        )
     images = repo.job_images(session, job.id)
     weights = {r.worker_id: worker_weight(r) for r in repo.worker_records(session, job.id)}
     answers = _answers_by_image(repo.accepted_answers(session, job.id))
@@ -368,6 +378,10 @@ def finalize_job(session: Session, job_id: int, settings: Settings, *, force: bo
         return False
     if repo.result_files(session, job.id) and not force:
         return False
+    if job.is_video:
+        store_files(session, job, build_video_files(session, job), results_storage(settings))
+        enqueue(session, "payouts.record_results", job.id)
+        return True
     merged = merge_job_report(session, job)
     open_low_agreement_disputes(session, job, merged.results)
     if merged.aggregation:

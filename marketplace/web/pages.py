@@ -344,9 +344,7 @@ def _worker_jobs(session: Session, worker: User, fee_bps: int) -> dict[str, dict
     job_ids = select(Assignment.job_id).where(Assignment.worker_id == worker.id).distinct()
     out: dict[str, dict[str, Any]] = {}
     for job in session.scalars(select(Job).where(Job.id.in_(job_ids))):
-        plan = budget(
-            job.bounty_amount, fee_bps, job.image_count - job.gt_count, job.assignment_size, job.overlap_cap
-        )
+        plan = budget(job.bounty_amount, fee_bps, *job.work_units, job.overlap_cap)
         out[str(job.id)] = {
             "accuracy_target": job.accuracy_target,
             "pay_per_assignment": str(plan.pay_per_assignment),

@@ -102,6 +102,29 @@ def test_worker_token_cannot_create_jobs(cli_env: dict[str, str], box_dataset: d
     assert r.exit_code == 2 and "invalid or expired token" in r.stderr
 
 
+def test_cli_creates_a_video_job_without_gt(cli_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.video.videos import make_video
+
+    root = tmp_path / "clips"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(40)]))
+    r = _run(
+        ["user", "create", "--email", "v@example.org", "--password", "pw-long-enough", "--role", "requester"]
+    )
+    token = _token(r.output)
+    args = [
+        "job", "create", "--token", token, "--type", "video_boxes", "--title", "Cars", "--labels", "car",
+        "--data", str(root), "--bounty", "5000", "--currency", "usd", "--rail", "card",
+        "--segment-frames", "16", "--segment-overlap", "4", "--json",
+    ]  # fmt: skip
+    r = _run(args)
+    assert r.exit_code == 0, r.output
+    job = json.loads(r.stdout[r.stdout.index("{") :])
+    assert (job["type"], job["segment_count"], job["gt_per_assignment"]) == ("video_boxes", 3, 0)
+    r = _run([*args[:5], "boxes", *args[6:]])  # an image job still needs its GT
+    assert r.exit_code == 2 and "--gt is required" in r.stderr
+
+
 def test_a_database_without_tables_is_a_clear_error_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
