@@ -96,6 +96,19 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def image_xy(page: Any, x: float, y: float) -> tuple[float, float]:
+    """Where image point (x, y) of the editor's current image is on the page (client pixels)."""
+    point = page.evaluate(f"window.__tilework.editor().imageToClient({x}, {y})")
+    return point["x"], point["y"]
+
+
+def drag(page: Any, start: tuple[float, float], end: tuple[float, float], steps: int = 6) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up()
+
+
 def sign_out(page: Any) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/signin")

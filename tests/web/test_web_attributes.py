@@ -14,12 +14,7 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import AssignmentItem
-from tests.web.conftest import activate, fill_new_job_form, screenshot, sign_in, sign_out
-
-
-def _client_xy(page: Any, x: float, y: float) -> tuple[float, float]:
-    point = page.evaluate(f"window.__tilework.editor().imageToClient({x}, {y})")
-    return point["x"], point["y"]
+from tests.web.conftest import activate, fill_new_job_form, image_xy, screenshot, sign_in, sign_out
 
 
 def _attributes(page: Any) -> Any:
@@ -64,9 +59,9 @@ def test_web_attributes_from_the_form_to_the_workers_submission(
     page.wait_for_function("document.body.dataset.assignmentId > 0")
     assignment_id = int(page.evaluate("document.body.dataset.assignmentId"))
     assert not page.locator(".card.attributes").is_visible()  # nothing selected yet
-    page.mouse.move(*_client_xy(page, 4, 4))
+    page.mouse.move(*image_xy(page, 4, 4))
     page.mouse.down()
-    page.mouse.move(*_client_xy(page, 30, 24), steps=6)
+    page.mouse.move(*image_xy(page, 30, 24), steps=6)
     page.mouse.up()
     card = page.locator(".card.attributes")
     card.wait_for(state="visible")

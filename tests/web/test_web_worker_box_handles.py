@@ -7,19 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.web.conftest import JobFactory, sign_in
-
-
-def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move(*end, steps=6)
-    page.mouse.up()
-
-
-def _xy(page: Any, x: float, y: float) -> tuple[float, float]:
-    point = page.evaluate(f"window.__tilework.editor().imageToClient({x}, {y})")
-    return point["x"], point["y"]
+from tests.web.conftest import JobFactory, drag, image_xy, sign_in
 
 
 def _boxes(page: Any) -> list[list[float]]:
@@ -45,23 +33,23 @@ def test_web_worker_picks_nested_boxes_and_resizes_with_handles(
     page.wait_for_function("document.body.dataset.assignmentId > 0")
 
     # a small box, then a big one around it (a drag that starts on a box moves it instead)
-    _drag(page, _xy(page, 20, 15), _xy(page, 30, 25))  # id 1
+    drag(page, image_xy(page, 20, 15), image_xy(page, 30, 25))  # id 1
     page.keyboard.press("Escape")
-    _drag(page, _xy(page, 4, 4), _xy(page, 50, 40))  # id 2
+    drag(page, image_xy(page, 4, 4), image_xy(page, 50, 40))  # id 2
     small, big = _boxes(page)
     assert _near(big, [4, 4, 46, 36]) and _near(small, [20, 15, 10, 10])
 
     page.keyboard.press("Escape")
-    page.mouse.click(*_xy(page, 25, 20))
+    page.mouse.click(*image_xy(page, 25, 20))
     assert _selected(page) == 1  # inside both: the smaller one
-    page.mouse.click(*_xy(page, 10, 30))
+    page.mouse.click(*image_xy(page, 10, 30))
     assert _selected(page) == 2  # inside the big one only
 
     # the big box's south-east handle, dragged: the box follows it
-    _drag(page, _xy(page, 50, 40), _xy(page, 58, 44))
+    drag(page, image_xy(page, 50, 40), image_xy(page, 58, 44))
     assert _near(_boxes(page)[1], [4, 4, 54, 40])
     # its north-west handle dragged past the opposite corner: the box flips
-    _drag(page, _xy(page, 4, 4), _xy(page, 62, 46))
+    drag(page, image_xy(page, 4, 4), image_xy(page, 62, 46))
     assert _near(_boxes(page)[1], [58, 44, 4, 2])
     page.keyboard.press("Control+z")
     page.keyboard.press("Control+z")
@@ -78,21 +66,21 @@ def test_web_worker_zooms_at_the_cursor_pans_and_fits(
     sign_in(page, worker["email"])
     page.goto(f"/work/jobs/{job['id']}")
     page.wait_for_function("document.body.dataset.assignmentId > 0")
-    _drag(page, _xy(page, 10, 10), _xy(page, 30, 30))
+    drag(page, image_xy(page, 10, 10), image_xy(page, 30, 30))
     fitted = page.evaluate("window.__tilework.editor().item.view")
 
     # the wheel zooms in about the pointer: the image point under it stays put
-    at = _xy(page, 40, 20)
+    at = image_xy(page, 40, 20)
     page.mouse.move(*at)
     page.mouse.wheel(0, -400)
     page.wait_for_function(f"window.__tilework.editor().item.view.scale > {fitted['scale'] * 1.5}")
-    after = _xy(page, 40, 20)
+    after = image_xy(page, 40, 20)
     assert abs(after[0] - at[0]) < 1 and abs(after[1] - at[1]) < 1
 
     # Space + drag pans the view; the box stays where it is on the image
     view = page.evaluate("window.__tilework.editor().item.view")
     page.keyboard.down("Space")
-    _drag(page, (at[0], at[1]), (at[0] - 60, at[1] + 30))
+    drag(page, (at[0], at[1]), (at[0] - 60, at[1] + 30))
     page.keyboard.up("Space")
     panned = page.evaluate("window.__tilework.editor().item.view")
     assert abs(panned["tx"] - (view["tx"] - 60)) < 1 and abs(panned["ty"] - (view["ty"] + 30)) < 1

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import Assignment, AssignmentItem, AssignmentStatus
-from tests.web.conftest import JobFactory, screenshot, sign_in
+from tests.web.conftest import JobFactory, image_xy, screenshot, sign_in
 
 
 def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -19,11 +19,6 @@ def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> No
     page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=4)
     page.mouse.move(*end, steps=4)
     page.mouse.up()
-
-
-def _client_xy(page: Any, x: float, y: float) -> tuple[float, float]:
-    point = page.evaluate(f"window.__tilework.editor().imageToClient({x}, {y})")
-    return point["x"], point["y"]
 
 
 def _boxes(page: Any) -> list[dict[str, Any]]:
@@ -56,8 +51,8 @@ def test_web_worker_draws_moves_undoes_and_submits_boxes(
     )
 
     # two boxes drawn with the current label "cat"; key 2 relabels the selected (last drawn) one "dog"
-    _drag(page, _client_xy(page, 4, 4), _client_xy(page, 24, 20))
-    _drag(page, _client_xy(page, 34, 10), _client_xy(page, 60, 40))
+    _drag(page, image_xy(page, 4, 4), image_xy(page, 24, 20))
+    _drag(page, image_xy(page, 34, 10), image_xy(page, 60, 40))
     page.keyboard.press("2")
     boxes = _boxes(page)
     assert len(boxes) == 2
@@ -66,7 +61,7 @@ def test_web_worker_draws_moves_undoes_and_submits_boxes(
 
     # move the first box by dragging its middle, then undo the move
     before = boxes[0]
-    _drag(page, _client_xy(page, 14, 12), _client_xy(page, 20, 16))
+    _drag(page, image_xy(page, 14, 12), image_xy(page, 20, 16))
     moved = _boxes(page)[0]
     assert moved["x"] > before["x"] + 3 and moved["y"] > before["y"] + 2
     page.keyboard.press("Control+z")
@@ -125,17 +120,17 @@ def test_web_worker_hides_locks_relabels_by_hotkey_and_brightens(
     page.wait_for_function("document.body.dataset.assignmentId > 0")
 
     page.keyboard.press("2")  # label hotkey: draw a dog
-    _drag(page, _client_xy(page, 4, 4), _client_xy(page, 30, 24))
+    _drag(page, image_xy(page, 4, 4), image_xy(page, 30, 24))
     assert [b["label"] for b in _boxes(page)] == [1]
 
     # locked: a drag on it draws a new box instead of moving it; unlocked, the same drag moves it
     page.get_by_role("button", name="Lock box 1").click()
     assert page.get_by_role("button", name="Unlock box 1").get_attribute("aria-pressed") == "true"
-    _drag(page, _client_xy(page, 12, 12), _client_xy(page, 20, 18))
+    _drag(page, image_xy(page, 12, 12), image_xy(page, 20, 18))
     assert len(_boxes(page)) == 2 and abs(_boxes(page)[0]["x"] - 4) < 0.01
     page.keyboard.press("Control+z")
     page.get_by_role("button", name="Unlock box 1").click()
-    _drag(page, _client_xy(page, 12, 12), _client_xy(page, 20, 18))
+    _drag(page, image_xy(page, 12, 12), image_xy(page, 20, 18))
     assert len(_boxes(page)) == 1 and _boxes(page)[0]["x"] > 8
 
     # hidden: not drawn (the box's edge pixel shows the image again), still part of the answer

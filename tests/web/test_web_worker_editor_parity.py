@@ -6,19 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.web.conftest import JobFactory, screenshot, sign_in
-
-
-def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move(*end, steps=6)
-    page.mouse.up()
-
-
-def _client_xy(page: Any, x: float, y: float) -> tuple[float, float]:
-    point = page.evaluate(f"window.__tilework.editor().imageToClient({x}, {y})")
-    return point["x"], point["y"]
+from tests.web.conftest import JobFactory, drag, image_xy, screenshot, sign_in
 
 
 def _boxes(page: Any) -> list[dict[str, Any]]:
@@ -49,8 +37,8 @@ def test_web_worker_object_list_crosshair_contrast_and_shortcut_sheet(
     page.goto(f"/work/jobs/{job['id']}")
     page.wait_for_function("document.body.dataset.assignmentId > 0")
 
-    _drag(page, _client_xy(page, 4, 4), _client_xy(page, 20, 16))
-    _drag(page, _client_xy(page, 30, 8), _client_xy(page, 50, 30))
+    drag(page, image_xy(page, 4, 4), image_xy(page, 20, 16))
+    drag(page, image_xy(page, 30, 8), image_xy(page, 50, 30))
     assert [b["label"] for b in _boxes(page)] == [0, 0]
 
     # relabel from the list (the first box, not the selected one), then undo it
@@ -70,7 +58,7 @@ def test_web_worker_object_list_crosshair_contrast_and_shortcut_sheet(
     page.keyboard.press("Escape")
     page.mouse.move(2, 2)
     away = _column_red(page, 58, 44)
-    page.mouse.move(*_client_xy(page, 58, 44))
+    page.mouse.move(*image_xy(page, 58, 44))
     near = _column_red(page, 58, 44)
     assert near > away + 40, (away, near)
     screenshot(page, "web_worker_editor_crosshair")

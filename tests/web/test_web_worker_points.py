@@ -11,12 +11,7 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import AssignmentItem
-from tests.web.conftest import JobFactory, screenshot, sign_in
-
-
-def _client_xy(page: Any, x: float, y: float) -> tuple[float, float]:
-    point = page.evaluate(f"window.__tilework.editor().imageToClient({x}, {y})")
-    return point["x"], point["y"]
+from tests.web.conftest import JobFactory, image_xy, screenshot, sign_in
 
 
 def _points(page: Any) -> list[list[float]]:
@@ -50,24 +45,24 @@ def test_web_worker_places_moves_undoes_and_deletes_points(
     stage_label = page.get_by_role("application").get_attribute("aria-label") or ""
     assert stage_label.startswith("Image: click to place a point")
 
-    page.mouse.click(*_client_xy(page, 10, 12))
-    page.mouse.move(*_client_xy(page, 40, 30))  # press, drag, release: the point lands where released
+    page.mouse.click(*image_xy(page, 10, 12))
+    page.mouse.move(*image_xy(page, 40, 30))  # press, drag, release: the point lands where released
     page.mouse.down()
-    page.mouse.move(*_client_xy(page, 44, 34), steps=4)
+    page.mouse.move(*image_xy(page, 44, 34), steps=4)
     page.mouse.up()
     assert _near(_points(page), [(10, 12), (44, 34)])
     assert page.locator("ol.objects li").count() == 2
 
-    page.mouse.move(*_client_xy(page, 10, 12))  # drag the first point, then undo the drag
+    page.mouse.move(*image_xy(page, 10, 12))  # drag the first point, then undo the drag
     page.mouse.down()
-    page.mouse.move(*_client_xy(page, 20, 22), steps=4)
+    page.mouse.move(*image_xy(page, 20, 22), steps=4)
     page.mouse.up()
     assert _near(_points(page), [(20, 22), (44, 34)])
     page.keyboard.press("Control+z")
     assert _near(_points(page), [(10, 12), (44, 34)])
     screenshot(page, "web_worker_points")
 
-    page.mouse.click(*_client_xy(page, 44, 34))  # select the second point, delete it
+    page.mouse.click(*image_xy(page, 44, 34))  # select the second point, delete it
     page.keyboard.press("Delete")
     assert _near(_points(page), [(10, 12)])
 
