@@ -101,14 +101,17 @@ def pick_extra(session: Session, job_id: int, worker_id: int, k: int) -> list[in
 
 
 def count_gt_uses(session: Session, image_ids: Sequence[int]) -> None:
-    """Count one more use of each image. The rows are locked in id order by the subquery (no deadlock
-    between concurrent claims) and stay locked only until the claim commits: call it last."""
+    """Count one more use of each image. The rows are first locked in id order by a statement of their
+    own, then updated: locking from a subquery of the UPDATE leaves the order to the planner, and two
+    claims taking the same two GT images in opposite orders deadlocked (seen under load). They stay
+    locked only until the claim commits: call it last."""
     if image_ids:
         t = GT_STATS
-        ordered = (
+        ids = sorted(image_ids)
+        session.execute(
             select(t.c.image_id)
-            .where(t.c.image_id.in_(sorted(image_ids)))
+            .where(t.c.image_id.in_(ids))
             .order_by(t.c.image_id)
             .with_for_update(key_share=True)
-        )
-        session.execute(update(t).where(t.c.image_id.in_(ordered)).values(uses=t.c.uses + 1))
+        ).all()
+        session.execute(update(t).where(t.c.image_id.in_(ids)).values(uses=t.c.uses + 1))

@@ -231,13 +231,15 @@ def promote_next(
     return session.execute(stmt).scalar()
 
 
-def lock_chunks(session: Session, chunk_ids: Sequence[int]) -> list[Chunk]:
-    """Chunks locked in id order (no deadlock between concurrent sweeps and claims)."""
+def lock_chunks(session: Session, chunk_ids: Sequence[int], *, skip_locked: bool = False) -> list[Chunk]:
+    """Chunks locked in id order; ``skip_locked``: the ones another transaction holds are left out."""
+    if not chunk_ids:
+        return []
     stmt = (
         select(Chunk)
         .where(Chunk.id.in_(sorted(set(chunk_ids))))
         .order_by(Chunk.id)
-        .with_for_update(key_share=True)
+        .with_for_update(key_share=True, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     )
     return list(session.scalars(stmt))

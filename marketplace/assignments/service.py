@@ -206,14 +206,20 @@ def _claim(
         raise NothingToClaim("job_not_active", f"job {job.id} is {job.status.value}, not open for work")
     if banned:
         raise NothingToClaim("banned", f"you can no longer take assignments in job {job.id}")
+
+    def lazy_expiry(locked: Sequence[Any] = ()) -> int:  # best effort: busy chunks are left for later
+        return expire_overdue(
+            session, now, job_id=job.id, limit=LAZY_EXPIRY_LIMIT, locked=locked, skip_busy=True
+        )
+
     held = repository.lock_held(session, job.id, worker.id)
     if any(h.deadline <= now for h in held):  # my own overdue ones go back first (rows locked above)
-        expire_overdue(session, now, job_id=job.id, limit=LAZY_EXPIRY_LIMIT, locked=held)
+        lazy_expiry(held)
         held = repository.lock_held(session, job.id, worker.id)
     mine = [(h.id, h.slot, h.deadline) for h in held]
     slot, deadline = claim_slot(job.id, mine, ahead, job.time_limit_s, now)
     chunk_id = repository.take_next_chunk(session, job.id, worker.id)
-    if chunk_id is None and expire_overdue(session, now, job_id=job.id, limit=LAZY_EXPIRY_LIMIT):
+    if chunk_id is None and lazy_expiry():
         chunk_id = repository.take_next_chunk(session, job.id, worker.id)  # expired ones went back
     if chunk_id is None:
         raise NothingToClaim("no_assignments_left", f"job {job.id} has no assignment left for you")
@@ -404,28 +410,39 @@ def expire_overdue(
     limit: int = 500,
     locked: Sequence[Any] = (),
     due_by: datetime | None = None,
+    skip_busy: bool = False,
 ) -> int:
     """Return assignments past their deadline to the pool; returns how many.
 
     ``due_by`` (default ``now``): assignments whose deadline is at or before it are taken back; a
     cancelled job passes the end of time to withdraw every held assignment at once.
 
-    ``locked``: held rows this transaction already locked (a claimer's own); the overdue ones among
-    them go first, the others are taken with SKIP LOCKED. Chunks are then locked in id order (no
-    deadlock). A worker whose ``current`` assignment expired has their ``next`` one (if any) become
-    current, with the deadline it has (it already counts from the current one's deadline).
+    ``locked``: held rows this transaction already locked (a claimer's own): the overdue ones among
+    them go first, their chunks locked (waited for) before any other chunk. Other overdue assignments
+    are taken with SKIP LOCKED, and with ``skip_busy`` (a claim's lazy expiry, the periodic sweep) so
+    are their chunks: one whose chunk another transaction holds is left for later. Waiting there could
+    close a cycle: two claims, each holding a chunk from an earlier statement, each waiting for the
+    other's (a deadlock seen under load). A worker whose ``current`` assignment expired has their
+    ``next`` one (if any) become current, with the deadline it has (it already counts from the current
+    one's deadline).
     """
     now = now or utcnow()
     due_by = due_by or now
-    overdue = {h.id: h for h in locked if h.deadline <= due_by}
-    for row in repository.lock_overdue(session, due_by, job_id=job_id, limit=limit):
-        overdue[row.id] = row
+    own = {h.id: h for h in locked if h.deadline <= due_by}
+    chunks = {c.id: c for c in repository.lock_chunks(session, [r.chunk_id for r in own.values()])}
+    others = {
+        row.id: row
+        for row in repository.lock_overdue(session, due_by, job_id=job_id, limit=limit)
+        if row.id not in own
+    }
+    wanted = [r.chunk_id for r in others.values() if r.chunk_id not in chunks]
+    chunks |= {c.id: c for c in repository.lock_chunks(session, wanted, skip_locked=skip_busy)}
+    overdue = own | {i: r for i, r in others.items() if r.chunk_id in chunks}
     if not overdue:
         return 0
     for row in overdue.values():
         check_assignment_move(row.id, AssignmentStatus.assigned, AssignmentStatus.expired)
     repository.mark_expired(session, sorted(overdue), now)
-    chunks = {c.id: c for c in repository.lock_chunks(session, [r.chunk_id for r in overdue.values()])}
     for row in overdue.values():
         release_slot(chunks[row.chunk_id])
     current_gone = {(r.job_id, r.worker_id) for r in overdue.values() if r.slot is AssignmentSlot.current}

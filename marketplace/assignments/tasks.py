@@ -32,7 +32,7 @@ def run_expiry(factory: Callable[[], Session] | None = None) -> int:
     active job whose chunks are all done and score submissions whose scoring task was lost. Returns
     the number expired."""
     with session_scope(factory) as session:
-        expired = service.expire_overdue(session)
+        expired = service.expire_overdue(session, skip_busy=True)
     with session_scope(factory) as session:
         completion.complete_finished_jobs(session)
     rescore_stale_submissions(factory)

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, text, update
 
+from marketplace.assignments import service
 from marketplace.assignments.tasks import run_expiry
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
-from marketplace.models import Assignment, utcnow
+from marketplace.models import Assignment, Chunk, utcnow
 from tests.assignments.conftest import JobFactory, claim, right_answers, submit
 from tests.conftest import UserFactory
 
@@ -130,3 +131,27 @@ def test_the_sweep_scores_a_submission_whose_scoring_task_was_lost(
     assert tasks.rescore_stale_submissions(factory, older_than_s=0) == 1
     assert status() == "accepted"
     assert tasks.rescore_stale_submissions(factory, older_than_s=0) == 0  # nothing twice
+
+
+def test_lazy_expiry_leaves_an_assignment_whose_chunk_another_transaction_holds(
+    client: TestClient, make_job: JobFactory, make_user: UserFactory, settings: Settings
+) -> None:
+    """A claim's expiry of others' overdue work does not wait for a chunk another transaction holds:
+    two claims, each holding a chunk from an earlier statement and waiting for the other's, deadlocked
+    under load. The assignment is left for later and the sweep takes it back once the chunk is free."""
+    job = make_job(data=2, gt=2, assignment_size=2, gt_per_assignment=1)
+    worker = make_user("worker")
+    a = claim(client, worker, job["id"]).json()
+    _backdate(settings, a["assignment_id"])
+    factory = session_factory(settings)
+    with factory() as holder:  # e.g. another claim that expired its own work on this chunk first
+        chunk_id = holder.scalar(select(Assignment.chunk_id).where(Assignment.id == a["assignment_id"]))
+        holder.execute(select(Chunk.id).where(Chunk.id == chunk_id).with_for_update())
+        with factory() as claimer:
+            claimer.execute(text("SET LOCAL lock_timeout = '3s'"))  # waiting would fail the test, not hang
+            assert service.expire_overdue(claimer, job_id=job["id"], skip_busy=True) == 0
+            claimer.rollback()
+        holder.rollback()
+    assert run_expiry(factory) == 1
+    mine = client.get("/api/assignments/mine", headers=worker["headers"]).json()
+    assert mine[0]["status"] == "expired"
