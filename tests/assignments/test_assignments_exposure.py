@@ -57,7 +57,7 @@ def test_a_small_gt_pool_is_flagged_with_the_pool_that_would_do() -> None:
 
 
 def test_a_big_jobs_work_exposure_is_rescanned_at_most_every_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    from marketplace.assignments import gt_slots as service
+    from marketplace.assignments import gt_slots
 
     scans: list[int] = []
     figures = {1: (100, 90), 2: (50_000, 40_000)}  # job -> (shows, distinct)
@@ -67,13 +67,13 @@ def test_a_big_jobs_work_exposure_is_rescanned_at_most_every_refresh(monkeypatch
         return figures[job_id]
 
     clock = [1000.0]
-    monkeypatch.setattr(service.gt_repository, "work_exposure", scan)
-    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(service, "_work_exposure", {})
+    monkeypatch.setattr(gt_slots.gt_repository, "work_exposure", scan)
+    monkeypatch.setattr(gt_slots.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(gt_slots, "_work_exposure", {})
     for _ in range(3):
-        assert service._work_repeat_share(None, 1) == pytest.approx(0.1)  # type: ignore[arg-type]
-        assert service._work_repeat_share(None, 2) == pytest.approx(0.2)  # type: ignore[arg-type]
+        assert gt_slots._work_repeat_share(None, 1) == pytest.approx(0.1)  # type: ignore[arg-type]
+        assert gt_slots._work_repeat_share(None, 2) == pytest.approx(0.2)  # type: ignore[arg-type]
     assert scans == [1, 2, 1, 1]  # the small job every time, the big one once
-    clock[0] += service.EXPOSURE_REFRESH_S + 1
-    service._work_repeat_share(None, 2)  # type: ignore[arg-type]
+    clock[0] += gt_slots.EXPOSURE_REFRESH_S + 1
+    gt_slots._work_repeat_share(None, 2)  # type: ignore[arg-type]
     assert scans[-1] == 2 and len(scans) == 5

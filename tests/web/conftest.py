@@ -109,6 +109,13 @@ def drag(page: Any, start: tuple[float, float], end: tuple[float, float], steps:
     page.mouse.up()
 
 
+def open_work(page: Any, worker: dict[str, Any], job_id: int) -> None:
+    """Sign in as ``worker`` and open the job's annotation page until an assignment is shown."""
+    sign_in(page, worker["email"])
+    page.goto(f"/work/jobs/{job_id}")
+    page.wait_for_function("document.body.dataset.assignmentId > 0")
+
+
 def sign_out(page: Any) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/signin")

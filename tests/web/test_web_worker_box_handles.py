@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.web.conftest import JobFactory, drag, image_xy, sign_in
+from tests.web.conftest import JobFactory, drag, image_xy, open_work
 
 
 def _boxes(page: Any) -> list[list[float]]:
@@ -28,9 +28,7 @@ def test_web_worker_picks_nested_boxes_and_resizes_with_handles(
     page = browser_page
     job = active_job(str(box_dataset["root"]), box_dataset["gt"])
     worker = make_user("worker")
-    sign_in(page, worker["email"])
-    page.goto(f"/work/jobs/{job['id']}")
-    page.wait_for_function("document.body.dataset.assignmentId > 0")
+    open_work(page, worker, job["id"])
 
     # a small box, then a big one around it (a drag that starts on a box moves it instead)
     drag(page, image_xy(page, 20, 15), image_xy(page, 30, 25))  # id 1
@@ -63,9 +61,7 @@ def test_web_worker_zooms_at_the_cursor_pans_and_fits(
     page = browser_page
     job = active_job(str(box_dataset["root"]), box_dataset["gt"])
     worker = make_user("worker")
-    sign_in(page, worker["email"])
-    page.goto(f"/work/jobs/{job['id']}")
-    page.wait_for_function("document.body.dataset.assignmentId > 0")
+    open_work(page, worker, job["id"])
     drag(page, image_xy(page, 10, 10), image_xy(page, 30, 30))
     fitted = page.evaluate("window.__tilework.editor().item.view")
 

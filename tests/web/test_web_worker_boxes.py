@@ -10,7 +10,7 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import Assignment, AssignmentItem, AssignmentStatus
-from tests.web.conftest import JobFactory, image_xy, screenshot, sign_in
+from tests.web.conftest import JobFactory, image_xy, open_work, screenshot, sign_in
 
 
 def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -115,9 +115,7 @@ def test_web_worker_hides_locks_relabels_by_hotkey_and_brightens(
     page = browser_page
     job = active_job(str(box_dataset["root"]), box_dataset["gt"])
     worker = make_user("worker")
-    sign_in(page, worker["email"])
-    page.goto(f"/work/jobs/{job['id']}")
-    page.wait_for_function("document.body.dataset.assignmentId > 0")
+    open_work(page, worker, job["id"])
 
     page.keyboard.press("2")  # label hotkey: draw a dog
     _drag(page, image_xy(page, 4, 4), image_xy(page, 30, 24))

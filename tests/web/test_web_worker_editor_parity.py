@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.web.conftest import JobFactory, drag, image_xy, screenshot, sign_in
+from tests.web.conftest import JobFactory, drag, image_xy, open_work, screenshot
 
 
 def _boxes(page: Any) -> list[dict[str, Any]]:
@@ -33,9 +33,7 @@ def test_web_worker_object_list_crosshair_contrast_and_shortcut_sheet(
     page = browser_page
     job = active_job(str(box_dataset["root"]), box_dataset["gt"])
     worker = make_user("worker")
-    sign_in(page, worker["email"])
-    page.goto(f"/work/jobs/{job['id']}")
-    page.wait_for_function("document.body.dataset.assignmentId > 0")
+    open_work(page, worker, job["id"])
 
     drag(page, image_xy(page, 4, 4), image_xy(page, 20, 16))
     drag(page, image_xy(page, 30, 8), image_xy(page, 50, 30))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import AssignmentItem
-from tests.web.conftest import JobFactory, image_xy, screenshot, sign_in
+from tests.web.conftest import JobFactory, image_xy, open_work, screenshot
 
 
 def _points(page: Any) -> list[list[float]]:
@@ -38,9 +38,7 @@ def test_web_worker_places_moves_undoes_and_deletes_points(
     }
     job = active_job(str(box_dataset["root"]), gt, type="points", labels=["nose"], title="Noses")
     worker = make_user("worker")
-    sign_in(page, worker["email"])
-    page.goto(f"/work/jobs/{job['id']}")
-    page.wait_for_function("document.body.dataset.assignmentId > 0")
+    open_work(page, worker, job["id"])
     assignment_id = int(page.evaluate("document.body.dataset.assignmentId"))
     stage_label = page.get_by_role("application").get_attribute("aria-label") or ""
     assert stage_label.startswith("Image: click to place a point")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.models import AssignmentItem
-from tests.web.conftest import JobFactory, screenshot, sign_in, sign_out
+from tests.web.conftest import JobFactory, open_work, screenshot, sign_in, sign_out
 
 W, H = 160, 120
 OUTER = [(20.0, 15.0), (120.0, 15.0), (120.0, 95.0), (20.0, 95.0)]
@@ -78,9 +78,7 @@ def test_web_worker_draws_a_polygon_with_a_hole_edits_undoes_and_submits(
         str(data["root"]), data["gt"], type="polygons", title="Shapes", assignment_size=1, accuracy_target=0.0
     )  # accepted whatever the hidden GT says, so the results browser has it
     worker = make_user("worker")
-    sign_in(page, worker["email"])
-    page.goto(f"/work/jobs/{job['id']}")
-    page.wait_for_function("document.body.dataset.assignmentId > 0")
+    open_work(page, worker, job["id"])
     assignment_id = int(page.evaluate("document.body.dataset.assignmentId"))
     page.get_by_text("Polygons", exact=False).first.wait_for()
     with session_factory(settings)() as session:  # test-only: which item is not hidden GT
