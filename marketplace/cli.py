@@ -283,7 +283,7 @@ class PhaseBars:
     "gt_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="COCO JSON (image jobs; video jobs take none)",
+    help="COCO JSON (image jobs); for video jobs optional, {video: {tracks, frames} or {mot}}",
 )
 @click.option("--guide-url", default=None)
 @click.option("--target", "accuracy_target", type=float, default=0.8, show_default=True)

@@ -50,7 +50,8 @@ def segment_of_assignment(session: Session, assignment_id: int) -> Any:
 
 
 def accepted_segment_answers(session: Session, job_id: int) -> list[Any]:
-    """Every accepted answer of the job's segments: ``(image id, start, end, assignment id, answer)``,
+    """Every accepted answer of the job's segments: ``(image id, start, end, assignment id, worker id,
+    answer)``,
     by video, segment and assignment."""
     stmt = (
         select(
@@ -58,6 +59,7 @@ def accepted_segment_answers(session: Session, job_id: int) -> list[Any]:
             VideoSegment.start_frame,
             VideoSegment.end_frame,
             Assignment.id.label("assignment_id"),
+            Assignment.worker_id,
             AssignmentItem.answer,
         )
         .join(Assignment, Assignment.chunk_id == VideoSegment.chunk_id)
@@ -83,3 +85,23 @@ def videos_of_job(session: Session, job_id: int) -> list[Any]:
         .order_by(JobImage.id)
     )
     return list(session.execute(stmt))
+
+
+def segment_gt_of_assignment(session: Session, assignment_id: int) -> Any:
+    """What scoring a video assignment needs: its segment's frames, its video's hidden GT (frames and
+    tracks, NULL when the video has none) and the worker's answer (the submitted tracks)."""
+    stmt = (
+        select(
+            VideoSegment.start_frame,
+            VideoSegment.end_frame,
+            JobVideo.gt_frames,
+            JobVideo.gt_tracks,
+            AssignmentItem.answer,
+        )
+        .select_from(Assignment)
+        .join(VideoSegment, VideoSegment.chunk_id == Assignment.chunk_id)
+        .join(JobVideo, JobVideo.image_id == VideoSegment.image_id)
+        .join(AssignmentItem, AssignmentItem.assignment_id == Assignment.id)
+        .where(Assignment.id == assignment_id)
+    )
+    return session.execute(stmt).first()

@@ -1,7 +1,8 @@
 """Scoring outcome: a submitted assignment is scored on its hidden GT and settled.
 
 1. the submission is locked (its job first, so a cancel and a scoring are ordered);
-2. the quality engine scores it on its GT items and records what that says about the worker and the
+2. the quality engine scores it on its GT items (a video segment: on the GT frames inside it,
+   :mod:`marketplace.quality.video_service`) and records what that says about the worker and the
    GT (conflicts, SPRT and bans, speed flags, GT ratings);
 3. accepted: the worker earns the pay per assignment; when this finished its chunk, the chunk's
    uncertain images may go to one more worker (dynamic overlap), and when it was the last chunk the
@@ -25,6 +26,7 @@ from marketplace.models import AssignmentStatus, utcnow
 from marketplace.payouts import service as payouts
 from marketplace.quality import dynamic_overlap
 from marketplace.quality import service as quality
+from marketplace.quality import video_service as video_quality
 from marketplace.reviews import service as reviews
 from marketplace.telemetry import metrics
 
@@ -34,12 +36,15 @@ def score_submission(session: Session, assignment_id: int) -> AssignmentStatus |
     if found is None:
         return None
     assignment, job = found
-    gt, answers = quality.scoring_inputs(session, job, assignment)
     plugged = scoring.scorer_override(job)
-    if plugged is not None:
-        result = plugged.score(job, gt, answers)
+    if job.is_video and plugged is None:
+        result = video_quality.score_video_and_record(session, job, assignment)
     else:
-        result = quality.score_and_record(session, job, gt, answers)
+        gt, answers = quality.scoring_inputs(session, job, assignment)
+        if plugged is not None:
+            result = plugged.score(job, gt, answers)
+        else:
+            result = quality.score_and_record(session, job, gt, answers)
     assignments.record_score(assignment, result)
     _count_scored(session, result.accepted, assignment.submitted_at)
     if result.accepted:

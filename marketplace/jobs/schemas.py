@@ -17,6 +17,7 @@ from marketplace.bounds import MAX_CARD_AMOUNT, MAX_FILE_NAME_BYTES, S3_BUCKET, 
 from marketplace.jobs.attributes import MAX_ATTRIBUTES, AttributeSpec, check_specs
 from marketplace.jobs.economics import ExpectedCosts
 from marketplace.jobs.segments import (
+    DEFAULT_IDF1_TARGET,
     DEFAULT_SEGMENT_FRAMES,
     DEFAULT_SEGMENT_OVERLAP,
     MAX_SEGMENT_FRAMES,
@@ -115,6 +116,14 @@ class JobSpec(ApiInput):
         description=f"video jobs: frames neighbouring segments share, so tracks can be joined across "
         f"them (default {DEFAULT_SEGMENT_OVERLAP}; less than half of segment_frames)",
     )
+    idf1_target: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=f"video jobs: the IDF1 a segment's tracks must reach on its hidden GT frames, beside "
+        f"accuracy_target per frame (default {DEFAULT_IDF1_TARGET}): a worker who swaps two people "
+        "has every box right and fails this",
+    )
 
     @field_validator("labels")
     @classmethod
@@ -154,10 +163,13 @@ class JobSpec(ApiInput):
         if self.type not in VIDEO_TYPES:
             if self.segment_frames is not None or self.segment_overlap is not None:
                 raise ValueError("segment_frames and segment_overlap are for video jobs")
+            if self.idf1_target is not None:
+                raise ValueError("idf1_target is for video jobs")
             return self
         if self.gt_per_assignment:
             raise ValueError(
-                "gt_per_assignment: video jobs take no hidden GT yet; set gt_per_assignment to 0"
+                "gt_per_assignment: a video job's hidden GT is frames inside its segments (gt: "
+                "{video name: {frames, tracks}}), not GT items; set gt_per_assignment to 0"
             )
         if self.attributes:
             raise ValueError("attributes are not offered for video jobs yet")
@@ -171,6 +183,8 @@ class JobSpec(ApiInput):
             )
         # one segment per assignment
         self.segment_frames, self.segment_overlap, self.assignment_size = frames, overlap, 1
+        if self.idf1_target is None:
+            self.idf1_target = DEFAULT_IDF1_TARGET
         return self
 
     @model_validator(mode="after")
@@ -208,7 +222,11 @@ class JobCreate(JobSpec):
     data_uri: str = Field(
         min_length=1, max_length=1024, description="s3://bucket/prefix or an absolute folder"
     )
-    gt: dict[str, Any] = Field(description="ground truth as a COCO JSON object")
+    gt: dict[str, Any] = Field(
+        description="ground truth: a COCO JSON object (image jobs); for video jobs, hidden GT frames "
+        'inside segments: {video name: {"tracks": [...], "frames": [...]}} or {video name: {"mot": '
+        '"<gt.txt text>"}}'
+    )
 
     @field_validator("data_uri")
     @classmethod
@@ -266,6 +284,7 @@ class JobOut(BaseModel):
     segment_count: int | None = Field(
         default=None, description="video jobs: segments (assignments x overlap)"
     )
+    idf1_target: float | None = None
     image_count: int
     gt_count: int
     ingested_count: int = Field(

@@ -12,6 +12,8 @@ DEFAULT_SEGMENT_FRAMES = 150
 DEFAULT_SEGMENT_OVERLAP = 5
 MIN_SEGMENT_FRAMES = 10
 MAX_SEGMENT_FRAMES = 3000
+#: the IDF1 a worker's tracks must reach on a segment's hidden GT frames unless the job says otherwise
+DEFAULT_IDF1_TARGET = 0.9
 
 
 def cut_segments(frame_count: int, frames: int, overlap: int) -> list[tuple[int, int]]:

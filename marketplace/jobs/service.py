@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -10,6 +9,7 @@ from sqlalchemy.orm import Session
 from marketplace.config import Settings
 from marketplace.datasets.ground_truth import GroundTruth, parse_ground_truth
 from marketplace.datasets.intake import DataCheck, Progress, check_data, no_progress
+from marketplace.datasets.video_ground_truth import VideoShape, parse_video_gt
 from marketplace.datasets.video_intake import check_videos
 from marketplace.errors import Forbidden, InvalidInput, JobNotCancellable, NotFound
 from marketplace.jobs import economics, repository
@@ -75,10 +75,11 @@ def _create_video_job(
     progress: Progress,
 ) -> Job:
     """A video job: every video probed, its segments counted; one ``JobImage`` + ``JobVideo`` each."""
-    if not _empty_gt(gt_raw):
-        raise InvalidInput("video jobs take no ground truth yet; send an empty gt ({})", field="gt")
     assert spec.segment_frames is not None and spec.segment_overlap is not None  # the spec's defaults
     videos = check_videos(storage, settings, progress)
+    gt = parse_video_gt(
+        gt_raw, {v.name: VideoShape(v.frame_count, v.width, v.height) for v in videos}, spec.labels
+    )
     segments = sum(
         len(cut_segments(v.frame_count, spec.segment_frames, spec.segment_overlap)) for v in videos
     )
@@ -88,7 +89,7 @@ def _create_video_job(
         status=JobStatus.draft,
         data_uri=data_uri,
         image_count=len(videos),
-        gt_count=0,
+        gt_count=sum(len(g.frames) for g in gt.values()),  # a video job's GT is frames
         segment_count=segments,
         **spec.model_dump(include=set(JobSpec.model_fields)),
     )
@@ -104,21 +105,18 @@ def _create_video_job(
     repository.add_videos(
         session,
         [
-            {"image_id": ids[v.name], "job_id": job.id, "frame_count": v.frame_count, "fps": v.fps}
+            {
+                "image_id": ids[v.name],
+                "job_id": job.id,
+                "frame_count": v.frame_count,
+                "fps": v.fps,
+                "gt_frames": gt[v.name].frames_json() if v.name in gt else None,
+                "gt_tracks": gt[v.name].tracks_json() if v.name in gt else None,
+            }
             for v in videos
         ],
     )
     return job
-
-
-def _empty_gt(raw: bytes | str | dict[str, Any]) -> bool:
-    """``{}`` (or nothing) as an object or as the text of an uploaded GT file."""
-    if isinstance(raw, bytes | str):
-        try:
-            raw = json.loads(raw or "{}")
-        except ValueError:
-            return False
-    return not raw
 
 
 def _check_bounty(

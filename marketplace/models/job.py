@@ -72,6 +72,9 @@ class Job(TimestampMixin, Base):
     segment_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
     segment_overlap: Mapped[int | None] = mapped_column(Integer, nullable=True)
     segment_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Video jobs: the IDF1 a segment's tracks must reach on its GT frames (identity, beside the
+    #: per-frame accuracy target)
+    idf1_target: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     image_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     gt_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -33,6 +33,10 @@ class JobVideo(Base):
     frame_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     frame_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     scale: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: the requester's hidden GT in this video (NULL: none): the frames annotated completely, and the
+    #: tracks (track JSON, original pixels) that are the truth on them
+    gt_frames: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    gt_tracks: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (Index("ix_job_videos_job_id", "job_id"),)
 

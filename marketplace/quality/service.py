@@ -101,7 +101,7 @@ def score_on_gt(
 ) -> AssignmentScore:
     """Score one assignment on its GT items with :mod:`marketplace.quality.scoring`."""
     target = job.accuracy_target
-    if job.type in VIDEO_TYPES:  # no hidden GT in video segments yet (issue 17): as a job without GT
+    if job.type in VIDEO_TYPES:  # segments have GT frames, not GT items (quality.video_service)
         return summarise([], target)
     if job.type is JobType.classification:
         truth: dict[Hashable, Any] = {k: _class_answer(item.objects) for k, item in gt.items()}

@@ -71,6 +71,8 @@ class Segment:
 @dataclass
 class Stitched:
     rows: np.ndarray  # whole-video rows with global ids 1, 2, ...
+    #: per segment, its local track ids -> the global ids they were given
+    ids: list[dict[float, int]] = field(default_factory=list)
     #: (segment index, local id of the later segment's track, the global id it was given): a match with
     #: a close second candidate, for a reviewer
     ambiguous: list[tuple[int, float, int]] = field(default_factory=list)
@@ -81,6 +83,7 @@ def stitch(
 ) -> Stitched:
     """Join segments (in frame order, neighbours sharing frames) into whole-video tracks."""
     out: list[np.ndarray] = []
+    ids: list[dict[float, int]] = []
     ambiguous: list[tuple[int, float, int]] = []
     next_id = 1
     previous: np.ndarray | None = None  # the previous segment's rows, with global ids
@@ -104,6 +107,7 @@ def stitch(
             if float(local) not in mapping:
                 mapping[float(local)] = next_id
                 next_id += 1
+        ids.append(mapping)
         rows[:, 1] = [mapping[float(i)] for i in rows[:, 1]]
         # on shared frames, a continued track keeps the earlier segment's boxes
         rows = rows[~((rows[:, 0] <= previous_end) & np.isin(rows[:, 1], list(continued)))]
@@ -111,7 +115,7 @@ def stitch(
         previous = rows if previous is None else np.concatenate([previous, rows])
         previous_end = max(previous_end, seg.end)
     all_rows = np.concatenate(out) if out else np.zeros((0, 6))
-    return Stitched(all_rows[np.lexsort((all_rows[:, 1], all_rows[:, 0]))], ambiguous)
+    return Stitched(all_rows[np.lexsort((all_rows[:, 1], all_rows[:, 0]))], ids, ambiguous)
 
 
 def merge_workers(

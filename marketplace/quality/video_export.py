@@ -1,12 +1,19 @@
-"""A completed video job's results: each video's segment tracks joined naively, in three formats.
+"""A completed video job's results: each segment's tracks (merged across workers), stitched into
+whole-video tracks, in three formats.
 
-Naive stitching (real stitching, matching tracks across the overlap frames, is issue 17): segment
-``i`` speaks alone for its frames from its start to the next segment's start (the overlap goes to the
-earlier segment's successor), every track of it is cut to those frames (an interpolated keyframe at
-each cut, so a box between two keyframes on either side of a cut stays where it was, and an
-``outside`` keyframe after the last frame it speaks for), and gets a new id, unique in its video.
-So an object crossing a segment border is two tracks. With ``overlap > 1`` the first accepted answer
-of a segment is used (merging workers' tracks is issue 17 too).
+* **One segment, several workers** (``overlap`` > 1): their tracks are merged label by label with
+  :func:`marketplace.quality.track_merge.merge_workers` (tracks linked by track IoU, kept when
+  workers holding half the weight drew them, visibility voted and boxes averaged per frame by
+  weight), each worker weighted by their GT record on the job (:func:`worker_weight`). A merged
+  track has a keyframe on every frame it is shown (its ``occluded`` flags are not merged). One
+  accepted answer is used as it is.
+* **Stitching**: neighbouring segments share ``segment_overlap`` frames. Label by label, each
+  track of a segment is matched with one of the previous segment's over those frames
+  (:func:`marketplace.quality.track_merge.stitch`: a maximum-weight assignment on track IoU, at
+  least 0.5); a matched track continues the earlier one's id, so a person keeps one id through the
+  video. A match with a close rival is listed in ``summary.json`` (``ambiguous_links``) for a
+  reviewer. A segment speaks for its frames from its start to the next segment's start: each of its
+  tracks is cut there (an interpolated keyframe at each cut), and the parts of one id are joined.
 
 Files per video: CVAT for video 1.1 XML (``<n>_<name>.cvat.xml``), MOTChallenge
 (``<n>_<name>.gt.txt``) and per-frame JSON (``<n>_<name>.frames.json``); for the job: COCO video
@@ -18,8 +25,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import segment_repository
@@ -27,6 +36,10 @@ from marketplace.geometry.track_formats import coco_video, per_frame, write_cvat
 from marketplace.geometry.tracks import Keyframe, Track, shape_at, track_from_json
 from marketplace.jobs.segments import owned_range
 from marketplace.models import Job
+from marketplace.quality import repository as quality_repo
+from marketplace.quality.track_merge import Segment, merge_workers, stitch
+from marketplace.quality.video_scoring import boxes_on
+from marketplace.quality.workers import worker_weight
 
 #: (start, end, tracks as stored) of one segment of a video, in frame order
 SegmentTracks = tuple[int, int, Sequence[dict[str, Any]]]
@@ -52,17 +65,84 @@ def cut_track(track: Track, start: int, end: int, segment_end: int, video_end: i
     return Track(track.id, track.label, track.kind, tuple(keyframes[f] for f in sorted(keyframes)))
 
 
-def stitch_naive(segments: Sequence[SegmentTracks], video_end: int) -> list[Track]:
-    """One video's tracks from its segments' (see the module docstring); ids ``1, 2, ...``."""
-    ranges = [(start, end) for start, end, _ in segments]
+def merge_answers(
+    answers: Sequence[tuple[Sequence[dict[str, Any]], float]], start: int, end: int
+) -> list[Track]:
+    """One segment's tracks from its accepted answers ``(stored tracks, worker weight)``."""
+    if len(answers) == 1:
+        return [track_from_json(t) for t in answers[0][0]]
+    parsed = [([track_from_json(t) for t in stored], weight) for stored, weight in answers]
     out: list[Track] = []
-    for index, (_, end, tracks) in enumerate(segments):
-        own_start, own_end = owned_range(ranges, index)
-        for data in sorted(tracks, key=lambda t: int(t["id"])):
-            cut = cut_track(track_from_json(data), own_start, own_end, end, video_end)
-            if cut is not None:
-                out.append(Track(len(out) + 1, cut.label, cut.kind, cut.keyframes))
+    for label in sorted({t.label for tracks, _ in parsed for t in tracks}):
+        workers = [
+            (boxes_on([t for t in tracks if t.label == label], range(start, end), end).rows, weight)
+            for tracks, weight in parsed
+        ]
+        merged = merge_workers(workers)
+        for track_id in np.unique(merged[:, 1]):
+            out.append(rows_to_track(merged[merged[:, 1] == track_id], len(out) + 1, label, end))
     return out
+
+
+def rows_to_track(rows: np.ndarray, track_id: int, label: str, end: int) -> Track:
+    """A track with a keyframe on each row's frame (rows ``frame, id, x, y, w, h``, frame order) and an
+    ``outside`` keyframe after each run of frames (unless the run reaches ``end``)."""
+    keyframes: list[Keyframe] = []
+    for n, (frame, _, x, y, w, h) in enumerate(rows.tolist()):
+        keyframes.append(Keyframe(int(frame), [x, y, x + w, y + h]))
+        following = int(rows[n + 1, 0]) if n + 1 < len(rows) else end
+        if following > frame + 1:
+            keyframes.append(Keyframe(int(frame) + 1, None, outside=True))
+    return Track(track_id, label, "box", tuple(keyframes))
+
+
+@dataclass
+class StitchedVideo:
+    tracks: list[Track]
+    #: matches a reviewer should look at: ``{"label", "frame", "segment_track", "joined_to"}``
+    ambiguous: list[dict[str, Any]]
+
+
+def stitch_segments(segments: Sequence[tuple[int, int, Sequence[Track]]], video_end: int) -> StitchedVideo:
+    """One video's tracks from its segments' ``(start, end, tracks)`` (frame order; see the module
+    docstring); ids ``1, 2, ...`` in order of first appearance."""
+    ranges = [(start, end) for start, end, _ in segments]
+    parts: dict[tuple[str, int], list[Track]] = {}
+    ambiguous: list[dict[str, Any]] = []
+    for label in sorted({t.label for _, _, tracks in segments for t in tracks}):
+        of_label = [[t for t in tracks if t.label == label] for _, _, tracks in segments]
+        linked = stitch(
+            [
+                Segment(start, end - 1, boxes_on(tracks, range(start, end), end).rows)
+                for (start, end, _), tracks in zip(segments, of_label, strict=True)
+            ]
+        )
+        for k, ((_, end, _), tracks) in enumerate(zip(segments, of_label, strict=True)):
+            own_start, own_end = owned_range(ranges, k)
+            for track in tracks:
+                global_id = linked.ids[k].get(float(track.id))
+                cut = cut_track(track, own_start, own_end, end, video_end)
+                if global_id is not None and cut is not None:
+                    parts.setdefault((label, global_id), []).append(cut)
+        ambiguous += [
+            {"label": label, "frame": segments[k][0], "segment_track": int(local), "joined_to": joined}
+            for k, local, joined in linked.ambiguous
+        ]
+    joined = sorted((_join(p) for p in parts.values()), key=lambda t: (t.keyframes[0].frame, t.label, t.id))
+    return StitchedVideo(
+        [Track(n, t.label, t.kind, t.keyframes) for n, t in enumerate(joined, start=1)], ambiguous
+    )
+
+
+def _join(parts: Sequence[Track]) -> Track:
+    """The parts of one id, segment after segment: on a frame two parts share, the later one's
+    keyframe (in view) replaces the earlier one's closing ``outside``."""
+    keyframes: dict[int, Keyframe] = {}
+    for part in parts:
+        for k in part.keyframes:
+            if k.frame not in keyframes or keyframes[k.frame].outside:
+                keyframes[k.frame] = k
+    return Track(parts[0].id, parts[0].label, parts[0].kind, tuple(keyframes[f] for f in sorted(keyframes)))
 
 
 def file_stem(index: int, name: str) -> str:
@@ -70,9 +150,11 @@ def file_stem(index: int, name: str) -> str:
 
 
 def build_video_files(session: Session, job: Job) -> dict[str, bytes]:
-    answers: dict[int, dict[tuple[int, int], Sequence[dict[str, Any]]]] = {}
+    weights = {r.worker_id: worker_weight(r) for r in quality_repo.worker_records(session, job.id)}
+    answers: dict[int, dict[tuple[int, int], list[tuple[Sequence[dict[str, Any]], float]]]] = {}
     for row in segment_repository.accepted_segment_answers(session, job.id):
-        answers.setdefault(row.image_id, {}).setdefault((row.start_frame, row.end_frame), row.answer or [])
+        segment = answers.setdefault(row.image_id, {}).setdefault((row.start_frame, row.end_frame), [])
+        segment.append((row.answer or [], weights.get(row.worker_id, worker_weight(None))))
     files: dict[str, bytes] = {}
     category = {label: i + 1 for i, label in enumerate(job.labels)}
     coco: dict[str, Any] = {"videos": [], "images": [], "annotations": [], "categories": []}
@@ -80,8 +162,9 @@ def build_video_files(session: Session, job: Job) -> dict[str, bytes]:
     summary = []
     for index, video in enumerate(segment_repository.videos_of_job(session, job.id), start=1):
         parts = sorted(answers.get(video.image_id, {}).items())
-        segments = [(start, end, tracks) for (start, end), tracks in parts]
-        tracks = stitch_naive(segments, video.frame_count)
+        segments = [(start, end, merge_answers(got, start, end)) for (start, end), got in parts]
+        stitched = stitch_segments(segments, video.frame_count)
+        tracks = stitched.tracks
         stem = file_stem(index, video.name)
         size = {"size": video.frame_count, "width": video.width, "height": video.height}
         files[f"{stem}.cvat.xml"] = write_cvat_video(tracks, **size, name=video.name, task_id=job.id).encode()
@@ -95,7 +178,13 @@ def build_video_files(session: Session, job: Job) -> dict[str, bytes]:
         coco["images"] += one["images"]
         coco["annotations"] += one["annotations"]
         summary.append(
-            {"name": video.name, "frames": video.frame_count, "files": stem, "tracks": len(tracks)}
+            {
+                "name": video.name,
+                "frames": video.frame_count,
+                "files": stem,
+                "tracks": len(tracks),
+                "ambiguous_links": stitched.ambiguous,
+            }
         )
     for i, annotation in enumerate(coco["annotations"], start=1):
         annotation["id"] = i
@@ -107,7 +196,9 @@ def build_video_files(session: Session, job: Job) -> dict[str, bytes]:
             "overlap": job.overlap,
             "segment_frames": job.segment_frames,
             "segment_overlap": job.segment_overlap,
-            "stitching": "naive: each segment's tracks cut at the next segment's start, ids renumbered",
+            "stitching": "tracks matched across the frames neighbouring segments share (track IoU >= 0.5); "
+            "each segment's tracks cut at the next segment's start",
+            "merging": "several accepted answers of a segment merged by track IoU, weighted by GT record",
             "videos": summary,
         }
     )

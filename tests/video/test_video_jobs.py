@@ -239,7 +239,7 @@ def test_video_job_settings_are_checked_with_clear_messages(
         ({"gt_per_assignment": 1}, "gt_per_assignment"),
         ({"segment_overlap": 8}, "less than half"),
         ({"segment_frames": 5}, "segment_frames"),
-        ({"gt": {"images": []}}, "no ground truth"),
+        ({"gt": {"images": []}}, "the job has no video 'images'"),
     ]
     for overrides, says in cases:
         r = client.post("/api/jobs", json=video_job_body(video_root, **overrides), headers=headers)

@@ -1,12 +1,20 @@
-"""Cutting videos into segments, and the naive stitch of the segments' tracks (pure, no database)."""
+"""Cutting videos into segments, merging workers' tracks of a segment and stitching segments back
+into whole-video tracks (pure, no database)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from marketplace.geometry.tracks import Keyframe, Track, interpolate, track_to_json
 from marketplace.jobs.segments import cut_segments, owned_range
-from marketplace.quality.video_export import cut_track, file_stem, stitch_naive
+from marketplace.quality.video_export import (
+    cut_track,
+    file_stem,
+    merge_answers,
+    rows_to_track,
+    stitch_segments,
+)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +42,19 @@ def test_segments_cover_the_video_with_the_overlap_between_neighbours(
 def test_bad_segment_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         cut_segments(100, 10, 10)
+
+
+def shifted(track: Track, dy: float) -> tuple[Keyframe, ...]:
+    """``track``'s keyframes moved ``dy`` pixels down."""
+    return tuple(
+        Keyframe(
+            k.frame,
+            [k.geometry[0], k.geometry[1] + dy, k.geometry[2], k.geometry[3] + dy],
+            k.outside,
+            k.occluded,
+        )
+        for k in track.keyframes
+    )
 
 
 def moving(track_id: int, start: int, end: int) -> Track:
@@ -66,15 +87,61 @@ def test_a_cut_track_shows_its_interpolated_boxes_on_its_frames_only() -> None:
     assert cut_track(gone, 0, 12, segment_end=16, video_end=40) is None
 
 
-def test_naive_stitch_gives_each_frame_one_segment_and_new_ids() -> None:
+def test_stitching_keeps_one_id_per_object_through_the_segments() -> None:
     segments = [(0, 16), (12, 28), (24, 40)]
-    parts = [(s, e, [track_to_json(moving(7, s, e)), track_to_json(moving(9, s, e))]) for s, e in segments]
-    tracks = stitch_naive(parts, 40)
-    assert [t.id for t in tracks] == [1, 2, 3, 4, 5, 6]
-    frames = sorted(s.frame for t in tracks[::2] for s in interpolate(t, 40))
-    assert frames == list(range(40))
-    by_frame = {s.frame: s.geometry for t in tracks[::2] for s in interpolate(t, 40)}
-    assert by_frame[13][0] == 13.0 and by_frame[11][0] == 11.0 and by_frame[39][0] == 39.0
+    ids = [(7, 9), (2, 1), (5, 8)]  # each segment numbers its tracks its own way
+    parts = [
+        (s, e, [moving(a, s, e), Track(b, "car", "box", shifted(moving(b, s, e), 40.0))])
+        for (s, e), (a, b) in zip(segments, ids, strict=True)
+    ]
+    stitched = stitch_segments(parts, 40)
+    assert [t.id for t in stitched.tracks] == [1, 2] and stitched.ambiguous == []
+    for track, dy in zip(stitched.tracks, (0.0, 40.0), strict=True):
+        shapes = {s.frame: s for s in interpolate(track, 40)}
+        assert sorted(shapes) == list(range(40))  # every frame, once
+        assert all(shape.geometry == [f, dy, 10.0 + f, 10.0 + dy] for f, shape in shapes.items())
+    # a segment's own keyframes survive (flags included); the cuts add interpolated ones
+    assert [k.frame for k in stitched.tracks[0].keyframes] == [0, 11, 12, 23, 24, 39]
+    assert stitched.tracks[0].keyframes[-1].occluded
+
+
+def test_an_object_that_does_not_line_up_over_the_shared_frames_starts_a_new_track() -> None:
+    first = moving(1, 0, 16)
+    elsewhere = Track(1, "car", "box", shifted(moving(1, 12, 28), 30.0))
+    other_label = Track(1, "person", "box", moving(1, 12, 28).keyframes)
+    stitched = stitch_segments([(0, 16, [first]), (12, 28, [elsewhere, other_label])], 28)
+    assert [(t.id, t.label) for t in stitched.tracks] == [(1, "car"), (2, "car"), (3, "person")]
+
+
+def test_several_workers_answers_merge_into_the_tracks_most_of_the_weight_drew() -> None:
+    truth = moving(1, 0, 16)
+    jitter = Track(4, "car", "box", shifted(truth, 0.5))
+    ghost = Track(9, "car", "box", shifted(truth, 60.0))  # one worker's extra object
+    answers = [
+        ([track_to_json(truth)], 1.0),
+        ([track_to_json(jitter)], 1.0),
+        ([track_to_json(truth), track_to_json(ghost)], 1.0),
+    ]
+    merged = merge_answers(answers, 0, 16)
+    assert len(merged) == 1 and merged[0].label == "car"
+    shapes = {s.frame: s.geometry for s in interpolate(merged[0], 16)}
+    assert sorted(shapes) == list(range(16))
+    assert shapes[5] == pytest.approx([5.0, 0.5 / 3, 15.0, 10.0 + 0.5 / 3])
+    # one answer is used as it is
+    assert merge_answers([([track_to_json(truth)], 0.3)], 0, 16) == [truth]
+
+
+def test_rows_become_a_track_with_outside_after_each_gap() -> None:
+    rows = np.array([[2, 1, 0, 0, 5, 5], [3, 1, 1, 0, 5, 5], [6, 1, 2, 0, 5, 5]], dtype=float)
+    track = rows_to_track(rows, 4, "car", 10)
+    assert [(k.frame, k.outside) for k in track.keyframes] == [
+        (2, False),
+        (3, False),
+        (4, True),
+        (6, False),
+        (7, True),
+    ]
+    assert track.keyframes[0].geometry == [0.0, 0.0, 5.0, 5.0]
 
 
 def test_result_file_names_are_safe() -> None:

@@ -1,0 +1,179 @@
+"""Hidden GT in video jobs: GT frames inside segments, scored per frame and by identity (PostgreSQL,
+real PyAV videos, the HTTP API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from marketplace.config import Settings
+from marketplace.db import session_factory
+from marketplace.models import Assignment, JobVideo
+from tests.assignments.conftest import activate_job_now, claim, submit
+from tests.conftest import UserFactory
+from tests.video.test_video_jobs import video_job_body
+from tests.video.videos import make_video
+
+FRAMES = 40  # one video, segments (0, 16), (12, 28), (24, 40)
+GT_FRAMES = [16, 17, 18, 21, 22, 23]  # only in the middle segment (12, 28): the others have 0-15, 24-39
+
+
+def person(track: int, frame: int) -> list[float]:
+    """Where GT person ``track`` is on ``frame``: 1 walks right a pixel a frame, 2 stands."""
+    if track == 1:
+        return [10.0 + frame, 20.0, 40.0 + frame, 60.0]
+    return [100.0, 30.0, 130.0, 80.0]
+
+
+GT_TRACKS = [
+    {
+        "id": t,
+        "label": "person",
+        "keyframes": [{"frame": 0, "geometry": person(t, 0)}, {"frame": 39, "geometry": person(t, 39)}],
+    }
+    for t in (1, 2)
+]
+
+
+def honest(start: int, end: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": 10 + t,
+            "label": "person",
+            "keyframes": [{"frame": f, "geometry": person(t, f)} for f in (start, end - 1)],
+        }
+        for t in (1, 2)
+    ]
+
+
+def swapped(start: int, end: int, at: int = 20) -> list[dict[str, Any]]:
+    """Every box right, but the two people exchange ids at frame ``at`` (if the segment has it)."""
+    if not start < at < end:
+        return honest(start, end)
+
+    def keys(before: int, after: int) -> list[dict[str, Any]]:
+        frames = [(start, before), (at - 1, before), (at, after), (end - 1, after)]
+        return [{"frame": f, "geometry": person(t, f)} for f, t in frames]
+
+    return [
+        {"id": 1, "label": "person", "keyframes": keys(1, 2)},
+        {"id": 2, "label": "person", "keyframes": keys(2, 1)},
+    ]
+
+
+def body_for(item: dict[str, Any], tracks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"items": [{"item_id": item["item_id"], "tracks": tracks}]}
+
+
+def gt_job(root: Path, **overrides: Any) -> dict[str, Any]:
+    gt = {"a.mp4": {"tracks": GT_TRACKS, "frames": GT_FRAMES}}
+    return video_job_body(root, labels=["person", "car"], gt=gt, **overrides)
+
+
+def test_segments_with_gt_frames_are_scored_by_identity_and_the_rest_are_not(
+    client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
+) -> None:
+    root = data_root / "gtvideo"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
+    requester = make_user("requester")
+    r = client.post("/api/jobs", json=gt_job(root, overlap=2, max_attempts=5), headers=requester["headers"])
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert (job["gt_count"], job["segment_count"], job["idf1_target"]) == (6, 3, 0.9)
+    activate_job_now(settings, job["id"])
+
+    def work(worker: dict[str, Any], tracks: Any) -> dict[tuple[int, int], tuple[str, dict[str, Any]]]:
+        outcome = {}
+        keys = set()
+        for _ in range(3):
+            claimed = claim(client, worker, job["id"]).json()
+            item = claimed["items"][0]
+            keys.add(tuple(sorted(item)) + tuple(sorted(item["video"])))
+            start, end = item["video"]["start_frame"], item["video"]["end_frame"]
+            assert (
+                submit(
+                    client, worker, claimed["assignment_id"], body_for(item, tracks(start, end))
+                ).status_code
+                == 200
+            )
+            with session_factory(settings)() as session:
+                done = session.get(Assignment, claimed["assignment_id"])
+                assert done is not None
+                outcome[(start, end)] = (done.status.value, done.score_details or {})
+        assert len(keys) == 1  # a GT segment's claim looks like any other
+        return outcome
+
+    cheat = work(make_user("worker"), swapped)
+    status, details = cheat[(12, 28)]
+    assert status == "rejected", details
+    assert details["scorer"] == "video" and details["accuracy"] == 1.0  # every box right on every frame
+    assert details["identity"]["idf1"] == 0.5 and details["identity"]["id_switches"] == 2
+    assert details["failed"] == ["identity"] and details["gt_frames"] == GT_FRAMES
+    # segments without GT frames are not scored: accepted, whatever the identities
+    assert cheat[(0, 16)][0] == cheat[(24, 40)][0] == "accepted"
+    assert cheat[(0, 16)][1]["gt_frames"] == []
+
+    good = work(make_user("worker"), honest)
+    status, details = good[(12, 28)]
+    assert status == "accepted" and details["identity"]["idf1"] == 1.0 and details["failed"] == []
+    with session_factory(settings)() as session:
+        rows = (
+            session.execute(select(Assignment.status).where(Assignment.job_id == job["id"])).scalars().all()
+        )
+        assert sorted(s.value for s in rows) == ["accepted"] * 5 + ["rejected"]
+
+
+def test_video_gt_is_stored_from_mot_text_with_its_frames_and_checked(
+    client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
+) -> None:
+    root = data_root / "gtmot"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
+    headers = make_user("requester")["headers"]
+    mot = "".join(f"{f + 1},7,{10 + f},20,30,40,1,-1,-1,-1\n" for f in range(5, 9))
+    r = client.post("/api/jobs", json=video_job_body(root, gt={"a.mp4": {"mot": mot}}), headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["gt_count"] == 4  # frames 5-8: the clip the rows cover
+    with session_factory(settings)() as session:
+        video = session.execute(select(JobVideo).where(JobVideo.job_id == r.json()["id"])).scalar_one()
+        assert video.gt_frames == [5, 6, 7, 8]
+        assert video.gt_tracks is not None and [t["label"] for t in video.gt_tracks] == ["car"]
+
+    track = {"id": 1, "label": "car", "keyframes": [{"frame": 3, "geometry": [1, 2, 30, 40]}]}
+    cases = [
+        ({"b.mp4": {"tracks": [track]}}, "no video 'b.mp4'"),
+        ({"a.mp4": {"tracks": [{**track, "label": "bus"}]}}, "label 'bus'"),
+        ({"a.mp4": {"tracks": [track, track]}}, "used twice"),
+        (
+            {"a.mp4": {"tracks": [{**track, "keyframes": [{"frame": 3, "geometry": [0, 0, 500, 40]}]}]}},
+            "160x96",
+        ),
+        (
+            {"a.mp4": {"tracks": [{**track, "keyframes": [{"frame": 40, "geometry": [1, 2, 3, 4]}]}]}},
+            "frame 40",
+        ),
+        (
+            {"a.mp4": {"tracks": [{**track, "keyframes": [{"frame": 3, "geometry": [1, 2, "x", 4]}]}]}},
+            "finite",
+        ),
+        ({"a.mp4": {"tracks": [track], "frames": [3, 99]}}, "[99]"),
+        ({"a.mp4": {"tracks": [track], "frames": "all"}}, "list of frame numbers"),
+        ({"a.mp4": {"tracks": ["x"]}}, "not a track"),
+        ({"a.mp4": {"mot": "1,2,3"}}, "6 comma-separated"),
+        ({"a.mp4": {"mot": "1,1,1,1,5,5", "label": "dog"}}, "label 'dog'"),
+        ({"a.mp4": []}, "expected"),
+        ("[1]", "valid dictionary"),
+    ]
+    for gt, says in cases:
+        r = client.post("/api/jobs", json=video_job_body(root, gt=gt), headers=headers)
+        assert r.status_code == 422 and says in r.text, (gt, r.text)
+    r = client.post("/api/jobs", json=video_job_body(root, idf1_target=1.5), headers=headers)
+    assert r.status_code == 422 and "idf1_target" in r.text
+    image_job = video_job_body(root, type="boxes", gt={"images": []}, idf1_target=0.8)
+    del image_job["segment_frames"], image_job["segment_overlap"]
+    r = client.post("/api/jobs", json=image_job, headers=headers)
+    assert r.status_code == 422 and "idf1_target is for video jobs" in r.text
