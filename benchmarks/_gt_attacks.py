@@ -121,24 +121,39 @@ def describe(s: Seen) -> None:
 # -- attacks -------------------------------------------------------------------------------------
 
 
-def auc(scores: list[float], labels: list[bool]) -> float:
-    """ROC AUC with ties counted half (Mann-Whitney); the better direction."""
-    x = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(labels, dtype=bool)
-    if y.all() or not y.any():
-        return 0.5
-    order = x.argsort(kind="mergesort")
-    ranks = np.empty(len(x))
-    sorted_x = x[order]
+def _mann_whitney(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(the Mann-Whitney U of the GT items, positives x negatives): ``U / pairs`` is the raw AUC."""
+    if labels.all() or not labels.any():
+        return 0.0, 0.0
+    order = scores.argsort(kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_x = scores[order]
     i = 0
-    while i < len(x):
+    while i < len(scores):
         j = i
-        while j + 1 < len(x) and sorted_x[j + 1] == sorted_x[i]:
+        while j + 1 < len(scores) and sorted_x[j + 1] == sorted_x[i]:
             j += 1
         ranks[order[i : j + 1]] = (i + j) / 2 + 1
         i = j + 1
-    pos = y.sum()
-    value = (ranks[y].sum() - pos * (pos + 1) / 2) / (pos * (len(y) - pos))
+    pos = labels.sum()
+    return float(ranks[labels].sum() - pos * (pos + 1) / 2), float(pos * (len(labels) - pos))
+
+
+def auc(scores: list[float], labels: list[bool], jobs: list[int] | None = None) -> float:
+    """ROC AUC with ties counted half (Mann-Whitney), the better direction. With ``jobs`` (each item's
+    job), the *stratified* AUC: items are compared only with items of the same job (a score may mean
+    something else in another job), the jobs' pair counts summed."""
+    x = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    strata = np.zeros(len(x), dtype=int) if jobs is None else np.asarray(jobs)
+    u = pairs = 0.0
+    for job in np.unique(strata):
+        at = strata == job
+        du, dp = _mann_whitney(x[at], y[at])
+        u, pairs = u + du, pairs + dp
+    if pairs == 0:
+        return 0.5
+    value = u / pairs
     return float(max(value, 1 - value))
 
 
@@ -217,21 +232,33 @@ def learned_attack(scores: dict[str, list[float]], labels: list[bool]) -> list[f
     return [float(v) for v in out]
 
 
-def chance_worst(seen: list[Seen], scores: dict[str, list[float]], rounds: int = 200, seed: int = 0) -> float:
+def chance_worst(
+    seen: list[Seen],
+    scores: dict[str, list[float]],
+    rounds: int = 200,
+    seed: int = 0,
+    jobs: list[int] | None = None,
+) -> float:
     """The worst AUC that chance alone gives with this many GT items shown: the 95th percentile, over
-    ``rounds`` shuffles of which *images* are GT (an image shown twice keeps one label), of the best
-    single attack's AUC. A worst attack below it is not told apart from a coin by this run; above
-    it, it is a leak. The learned attack is left out (a refit per shuffle)."""
-    images = sorted({s.features["sha"] for s in seen})
-    index = {sha: n for n, sha in enumerate(images)}
-    item_image = np.array([index[s.features["sha"]] for s in seen])
+    ``rounds`` shuffles of which *images* are GT within each job (an image shown twice keeps one
+    label), of the best single attack's AUC. A worst attack below it is not told apart from a coin by
+    this run; above it, it is a leak. The learned attack is left out (a refit per shuffle)."""
+    strata = [0] * len(seen) if jobs is None else jobs
+    images = sorted({(job, s.features["sha"]) for job, s in zip(strata, seen, strict=True)})
+    index = {key: n for n, key in enumerate(images)}
+    item_image = np.array([index[(job, s.features["sha"])] for job, s in zip(strata, seen, strict=True)])
+    image_job = np.array([job for job, _ in images])
     is_gt = np.zeros(len(images), dtype=bool)
-    for s in seen:
-        is_gt[index[s.features["sha"]]] |= s.is_gt
+    for n, s in zip(item_image, seen, strict=True):
+        is_gt[n] |= s.is_gt
     single = [v for n, v in scores.items() if not n.startswith("learned")]
     rng = np.random.default_rng(seed)
     worst = []
     for _ in range(rounds):
-        labels = rng.permutation(is_gt)[item_image].tolist()
-        worst.append(max(auc(v, labels) for v in single))
+        shuffled = is_gt.copy()
+        for job in np.unique(image_job):
+            at = np.flatnonzero(image_job == job)
+            shuffled[at] = rng.permutation(is_gt[at])
+        labels = shuffled[item_image].tolist()
+        worst.append(max(auc(v, labels, jobs) for v in single))
     return float(np.percentile(worst, 95))

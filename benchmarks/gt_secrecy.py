@@ -1,7 +1,7 @@
 """Can a ring of colluding workers tell hidden GT images from normal ones? (issue 12)
 
-Run: ``python benchmarks/gt_secrecy.py [--accounts 10] [--frame-gt 30] [--imagenet 400]
-[--imagenet-gt 30] [--port 18650]``. Needs PostgreSQL (admin URL from
+Run: ``python benchmarks/gt_secrecy.py [--accounts 10] [--jobs 3] [--frame-gt-every 7]
+[--imagenet 400] [--imagenet-gt 68] [--gt-spot-check X] [--port 18650]``. Needs PostgreSQL (admin URL from
 ``TILEWORK_BENCH_PG_ADMIN_URL``), PyAV (``pip install av``) and ``../shared/datasets``.
 
 The job is built the way requesters build them, with the GT set made separately:
@@ -33,9 +33,13 @@ has learned from earlier jobs which items were GT.
 
 With few GT items shown (adaptive GT shows a trusted ring spot checks only) the best of 16 attacks
 is above 0.5 by chance alone, so the run also gives ``chance_worst_auc_p95``: the worst AUC in 95% of
-runs where GT is shuffled among the shown images. A worst attack below it is not a finding.
+runs where GT is shuffled among the shown images. A worst attack below it is not a finding. To show
+enough GT to certify a target, the ring works ``--jobs`` jobs one after another (each its own folder
+with its own GT draw, as a ring meets several jobs); every attack is run on each job's observations
+alone and the AUC is *stratified*: a GT item is only compared with the normal items of its own job.
 
-Last line: ``worst_auc=<x> chance_worst_auc_p95=<x> attacks=<n> accounts=<n> images=<n>``.
+Last line: ``worst_auc=<x> chance_worst_auc_p95=<x> attacks=<n> accounts=<n> images=<n> jobs=<n>``
+(``images``: over all jobs).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,8 +98,11 @@ def camera_exif(when: str) -> bytes:
     return exif.tobytes()
 
 
-def build_data(root: Path, frame_gt_every: int, imagenet: int, imagenet_gt: int) -> dict[str, Any]:
-    """Write the job's folder; return GT names and COCO GT."""
+def build_data(
+    root: Path, frame_gt_every: int, imagenet: int, imagenet_gt: int, seed: int = 0
+) -> dict[str, Any]:
+    """Write the job's folder (``seed`` picks which frames and thumbnails are GT); return GT names and
+    COCO GT."""
     frames = decode_frames(SHARED / "video_bedroom" / "bedroom.mp4")
     data, gold = root / "frames", root / "gold"
     data.mkdir(parents=True)
@@ -103,7 +111,7 @@ def build_data(root: Path, frame_gt_every: int, imagenet: int, imagenet_gt: int)
     sizes: dict[str, tuple[int, int]] = {}
     old = time.time() - A_YEAR
     for index, frame in enumerate(frames):
-        if index % frame_gt_every == 3:
+        if index % frame_gt_every == (3 + seed) % frame_gt_every:
             name = f"gold/frame_{index:05d}.jpg"
             frame.save(
                 root / name,
@@ -122,7 +130,7 @@ def build_data(root: Path, frame_gt_every: int, imagenet: int, imagenet_gt: int)
     # ones objects, so GT taken from the tail would differ from the data in content, which says
     # nothing about the platform (a requester's GT is a sample of the same kind of images)
     thumbs = sorted((SHARED / "imagenet_sample_1000_thumbs" / "images").glob("*.jpg"))
-    random.Random(12).shuffle(thumbs)
+    random.Random(12 + seed).shuffle(thumbs)
     (root / "imagenet").mkdir()
     for path in thumbs[:imagenet]:
         name = f"imagenet/{path.name}"
@@ -273,13 +281,62 @@ def work_the_job(
 # -- main ----------------------------------------------------------------------------------------
 
 
+def open_job(
+    base: str,
+    req_token: str,
+    folder: Path,
+    built: dict[str, Any],
+    args: argparse.Namespace,
+    factory: Any,
+    activate: Callable[[Any, Any], Any],
+) -> int:
+    """Create the job over ``folder`` through the API and activate it the way a funding does."""
+    from marketplace.db import session_scope
+    from marketplace.models import Job
+
+    body = {
+        "type": "boxes",
+        "title": "GT secrecy",
+        "labels": ["object", "other"],
+        "data_uri": str(folder),
+        "gt": built["gt"],
+        "bounty_amount": 10**7,
+        "currency": "usd",
+        "rail": "card",
+    }
+    if args.gt_spot_check is not None:
+        body["gt_spot_check"] = args.gt_spot_check
+    r = httpx.post(
+        f"{base}/api/jobs", json=body, headers={"Authorization": f"Bearer {req_token}"}, timeout=600
+    )
+    if r.status_code != 201:
+        raise RuntimeError(f"job refused: {r.status_code} {r.text}")
+    job_id = int(r.json()["id"])
+    started = time.perf_counter()
+    with session_scope(factory) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        activate(s, job)
+    with factory() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        print(
+            f"job {job_id}: {job.image_count} images ({job.gt_count} GT), activation "
+            f"{time.perf_counter() - started:.1f} s, status {job.status.value}",
+            flush=True,
+        )
+        if job.status.value != "active":
+            raise RuntimeError(f"the job did not open: {job.status.value}")
+    return job_id
+
+
 def run(args: argparse.Namespace) -> None:
     from marketplace.accounts import service as accounts
     from marketplace.config import Settings
     from marketplace.db import session_factory, session_scope
     from marketplace.flows.funding import activate
     from marketplace.migrations import upgrade
-    from marketplace.models import AssignmentItem, GtAnnotation, Job, Role
+    from marketplace.models import AssignmentItem, GtAnnotation, Role
 
     print(f"code under test: {Path(sys.modules['marketplace.db'].__file__ or '').parents[1]}", flush=True)
     name = f"tilework_gtsec_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -290,7 +347,10 @@ def run(args: argparse.Namespace) -> None:
     server = None
     try:
         data, home = tmp / "data", tmp / "home"
-        built = build_data(data, args.frame_gt_every, args.imagenet, args.imagenet_gt)
+        built = [
+            build_data(data / f"job{k}", args.frame_gt_every, args.imagenet, args.imagenet_gt, seed=k)
+            for k in range(args.jobs)
+        ]
         upgrade(url)
         settings = Settings(
             environment="test",
@@ -312,39 +372,6 @@ def run(args: argparse.Namespace) -> None:
                 tokens.append(accounts.issue_token(s, worker, name="bench", ttl_days=1)[0])
         server = start_server(env_for(url, home, data, args.port), args.port)
         base = f"http://127.0.0.1:{args.port}"
-        body = {
-            "type": "boxes",
-            "title": "GT secrecy",
-            "labels": ["object", "other"],
-            "data_uri": str(data),
-            "gt": built["gt"],
-            "bounty_amount": 10**7,
-            "currency": "usd",
-            "rail": "card",
-        }
-        if args.gt_spot_check is not None:
-            body["gt_spot_check"] = args.gt_spot_check
-        r = httpx.post(
-            f"{base}/api/jobs", json=body, headers={"Authorization": f"Bearer {req_token}"}, timeout=600
-        )
-        if r.status_code != 201:
-            raise RuntimeError(f"job refused: {r.status_code} {r.text}")
-        job_id = r.json()["id"]
-        started = time.perf_counter()
-        with session_scope(factory) as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            activate(s, job)
-        with factory() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            print(
-                f"job {job_id}: {job.image_count} images ({job.gt_count} GT), activation "
-                f"{time.perf_counter() - started:.1f} s, status {job.status.value}",
-                flush=True,
-            )
-            if job.status.value != "active":
-                raise RuntimeError(f"the job did not open: {job.status.value}")
 
         def gt_answer(item_tokens: list[str]) -> dict[str, Any]:
             with factory() as s:
@@ -360,30 +387,43 @@ def run(args: argparse.Namespace) -> None:
                     answers.append({"item_id": token, "annotations": anns})
             return {"items": answers}
 
-        seen = work_the_job(base, tokens, job_id, gt_answer)
-        with factory() as s:
-            gt_tokens = {t for (t,) in s.query(AssignmentItem.token).filter(AssignmentItem.is_gt.is_(True))}
-        for item in seen:
-            item.is_gt = item.item["item_id"] in gt_tokens
-            describe(item)
-        bad = [x for x in seen if x.status != 200]
+        seen: list[Seen] = []
+        jobs: list[int] = []
+        scores: dict[str, list[float]] = defaultdict(list)
+        for k, job_data in enumerate(built):
+            job_id = open_job(base, req_token, data / f"job{k}", job_data, args, factory, activate)
+            shown = work_the_job(base, tokens, job_id, gt_answer)
+            with factory() as s:
+                gt_tokens = {
+                    t for (t,) in s.query(AssignmentItem.token).filter(AssignmentItem.is_gt.is_(True))
+                }
+            for item in shown:
+                item.is_gt = item.item["item_id"] in gt_tokens
+                describe(item)
+            bad = [x for x in shown if x.status != 200]
+            print(
+                f"ring of {args.accounts}: {len({x.assignment for x in shown})} assignments, {len(shown)} "
+                f"items shown ({sum(x.is_gt for x in shown)} GT), "
+                f"{len({x.features['sha'] for x in shown})} distinct images, {len(bad)} failed fetches",
+                flush=True,
+            )
+            for attack, values in attacks(shown).items():  # each job's observations attacked on their own
+                scores[attack] += values
+            seen += shown
+            jobs += [k] * len(shown)
         labels = [x.is_gt for x in seen]
-        distinct = len({x.features["sha"] for x in seen})
-        print(
-            f"ring of {args.accounts}: {len({x.assignment for x in seen})} assignments, {len(seen)} items "
-            f"shown ({sum(labels)} GT), {distinct} distinct images, {len(bad)} failed fetches",
-            flush=True,
-        )
-        scores = attacks(seen)
-        results = {n: auc(v, labels) for n, v in scores.items()}
-        chance = chance_worst(seen, scores)
+        results = {n: auc(v, labels, jobs) for n, v in scores.items()}
+        chance = chance_worst(seen, scores, jobs=jobs)
         for n, value in results.items():
             print(f"  {n:<36} auc={value:.3f}")
         worst = max(results, key=lambda n: results[n])
-        print(f"worst attack: {worst}; chance alone reaches {chance:.3f} (95th percentile, GT shuffled)")
+        print(
+            f"worst attack: {worst}; chance alone reaches {chance:.3f} (95th percentile, GT shuffled); "
+            f"{sum(labels)} GT of {len(labels)} items shown over {args.jobs} job(s)"
+        )
         print(
             f"worst_auc={results[worst]:.3f} chance_worst_auc_p95={chance:.3f} attacks={len(results)} "
-            f"accounts={args.accounts} images={built['count']}"
+            f"accounts={args.accounts} images={sum(b['count'] for b in built)} jobs={args.jobs}"
         )
     finally:
         if server is not None:
@@ -416,6 +456,13 @@ def main() -> None:
         type=float,
         default=None,
         help="the job's gt_spot_check (default: the product's; 1 = fixed GT, every slot GT)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=3,
+        help="jobs the ring works one after another (each with its own GT draw), attacked job by job and "
+        "pooled by stratified AUC: more GT shown, so chance alone reaches less",
     )
     parser.add_argument("--port", type=int, default=18650)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
