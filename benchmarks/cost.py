@@ -69,6 +69,7 @@ from marketplace.quality.adaptive import (  # noqa: E402
     GtPolicy,
     answer_posterior,
     class_prior,
+    crowd_confusion,
     gt_accuracy,
     gt_slots,
     wants_another_worker,
@@ -154,6 +155,9 @@ class Task:
     def prepare(self, gt_items: set[Any], answers: dict[Any, list[tuple[Any, Any]]]) -> None:
         """Called once the GT items are drawn (``answers``: every worker's GT answers)."""
 
+    def record_gt(self, shown: list[tuple[Any, Any]]) -> None:
+        """An accepted assignment's GT answers (what the product learns the crowd's errors from)."""
+
     def wants_more(
         self, got: list[tuple[Any, Any]], accuracy: Callable[[Any], float], policy: Policy
     ) -> bool:
@@ -180,6 +184,14 @@ class ClassTask(Task):
 
     def prepare(self, gt_items: set[Any], answers: dict[Any, list[tuple[Any, Any]]]) -> None:
         self.prior = class_prior([self.gold[i] for i in gt_items], self.n_classes)
+        self.gt_truth: list[int] = []
+        self.gt_given: list[int] = []
+        self.confusion: np.ndarray | None = None
+
+    def record_gt(self, shown: list[tuple[Any, Any]]) -> None:
+        self.gt_truth += [self.gold[i] for i, _ in shown]
+        self.gt_given += [label for _, label in shown]
+        self.confusion = crowd_confusion(self.gt_truth, self.gt_given, self.n_classes)
 
     def accepts(self, shown: list[tuple[Any, Any]], target: float) -> tuple[bool, list[bool]]:
         score = score_classification(
@@ -193,7 +205,9 @@ class ClassTask(Task):
         self, got: list[tuple[Any, Any]], accuracy: Callable[[Any], float], policy: Policy
     ) -> bool:
         labels = [label for _, label in got]
-        posterior = answer_posterior(labels, [accuracy(w) for w, _ in got], self.n_classes, self.prior)
+        posterior = answer_posterior(
+            labels, [accuracy(w) for w, _ in got], self.n_classes, self.prior, self.confusion
+        )
         return wants_another_worker(float(posterior.max()), len(got), policy.threshold, policy.cap)
 
     def final(
@@ -345,6 +359,7 @@ def replay(task: Task, policy: Policy, target: float, seed: int) -> Outcome:
             for i, answer in answers:
                 accepted[i].append((worker_id, answer))
             gt_votes.extend((i, worker_id, answer) for i, answer in gt_shown)
+            task.record_gt(gt_shown)
         for i in batch:
             if not still_needy(i):
                 needy.discard(i)

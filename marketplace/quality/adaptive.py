@@ -95,14 +95,42 @@ def class_prior(gt_labels: Sequence[int] | np.ndarray, n_classes: int) -> np.nda
     return counts / counts.sum()
 
 
+def crowd_confusion(
+    truth: Sequence[int], given: Sequence[int], n_classes: int, strength: float = 2.0
+) -> np.ndarray:
+    """How the crowd answers, from its answers on GT: row ``k`` is the share of each label given to GT
+    items whose truth is ``k``. Each row is shrunk, by ``strength`` pseudo-answers, towards the crowd's
+    overall accuracy with the wrong labels equally likely, so a class seen on few GT items is not
+    taken as certain."""
+    counts = np.zeros((n_classes, n_classes))
+    np.add.at(counts, (np.asarray(truth, dtype=np.intp), np.asarray(given, dtype=np.intp)), 1.0)
+    overall = (np.trace(counts) + 1.0) / (counts.sum() + 2.0)
+    base = np.full((n_classes, n_classes), (1.0 - overall) / (n_classes - 1))
+    np.fill_diagonal(base, overall)
+    rows = counts + strength * base
+    return rows / rows.sum(axis=1, keepdims=True)
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.clip(p, MIN_ACCURACY, MAX_ACCURACY)
+    return np.log(p / (1.0 - p))
+
+
 def answer_posterior(
     labels: Sequence[int] | np.ndarray,
     accuracies: Sequence[float] | np.ndarray,
     n_classes: int,
     prior: np.ndarray | None = None,
+    confusion: np.ndarray | None = None,
 ) -> np.ndarray:
     """``P(truth = k | answers)`` for one item: answer ``j`` is label ``labels[j]`` from a worker right
-    with probability ``accuracies[j]`` (clipped to [0.05, 0.99]), wrong labels equally likely."""
+    with probability ``accuracies[j]`` (clipped to [0.05, 0.99]), wrong labels equally likely.
+
+    With the crowd's ``confusion`` (:func:`crowd_confusion`) the errors follow the crowd's: on an item
+    of class ``k`` a worker is right with the crowd's accuracy on ``k``, moved by how much better or
+    worse than the crowd the worker is (on the log-odds scale), and a wrong answer is the crowd's wrong
+    answers' mix for ``k``. Classes the crowd confuses one way (a "yes" given to many "no" items) then
+    count for less when answered that way."""
     if n_classes < 2:
         raise ValueError("an item needs at least two labels to be uncertain about")
     log_post = np.log(prior) if prior is not None else np.zeros(n_classes)
@@ -110,9 +138,21 @@ def answer_posterior(
     given = np.asarray(labels, dtype=np.intp)
     if len(acc) != len(given):
         raise ValueError("one accuracy per answer")
-    wrong = np.log((1.0 - acc) / (n_classes - 1))
-    log_post = log_post + wrong.sum()
-    np.add.at(log_post, given, np.log(acc) - wrong)
+    if confusion is None:
+        wrong = np.log((1.0 - acc) / (n_classes - 1))
+        log_post = log_post + wrong.sum()
+        np.add.at(log_post, given, np.log(acc) - wrong)
+    elif len(given):
+        diagonal = np.clip(np.diag(confusion), MIN_ACCURACY, MAX_ACCURACY)
+        weights = prior if prior is not None else np.full(n_classes, 1.0 / n_classes)
+        crowd = float((weights * diagonal).sum())
+        right = 1.0 / (1.0 + np.exp(-(_logit(diagonal)[None, :] + (_logit(acc) - _logit(crowd))[:, None])))
+        right = np.clip(right, MIN_ACCURACY, MAX_ACCURACY)
+        wrong_mix = confusion[:, given].T / (1.0 - np.diag(confusion))[None, :]  # (answers, classes)
+        likelihood = np.where(
+            given[:, None] == np.arange(n_classes)[None, :], right, (1.0 - right) * wrong_mix
+        )
+        log_post = log_post + np.log(np.maximum(likelihood, 1e-12)).sum(axis=0)
     log_post -= log_post.max()
     post = np.exp(log_post)
     return post / post.sum()

@@ -2,7 +2,8 @@
 
 When a chunk is done, the posterior of each of its images' labels is computed from the answers it has
 (:func:`marketplace.quality.adaptive.answer_posterior`: each worker weighted by their GT accuracy on
-this job, shrunk towards the crowd's, with the GT's label frequencies as the prior). An image below
+this job, shrunk towards the crowd's, with the GT's label frequencies as the prior and the accepted
+crowd's confusions on GT as the shape of its errors). An image below
 the job's ``confidence_threshold`` with fewer than ``max_overlap`` answers joins the job's queue;
 every ``assignment_size`` queued images become an *extra chunk*, issued once, to a worker who has not
 seen any of its images. When its chunk is done the same test runs again. When the rest of the job is
@@ -29,7 +30,13 @@ from marketplace.assignments import overlap_repository as overlap_repo
 from marketplace.assignments import repository as assignments_repo
 from marketplace.models import Job, JobType
 from marketplace.quality import repository as repo
-from marketplace.quality.adaptive import answer_posterior, class_prior, gt_accuracy, wants_another_worker
+from marketplace.quality.adaptive import (
+    answer_posterior,
+    class_prior,
+    crowd_confusion,
+    gt_accuracy,
+    wants_another_worker,
+)
 from marketplace.quality.box_calibration import (
     DYNAMIC_MAX_UNCERTAINTY,
     learn_box_calibration,
@@ -60,9 +67,14 @@ def uncertain_images(session: Session, job: Job, image_ids: Sequence[int]) -> li
     records = {r.worker_id: r for r in repo.worker_records(session, job.id)}
     crowd = gt_accuracy(sum(r.gt_passed for r in records.values()), sum(r.gt_items for r in records.values()))
     gt_ids = assignments_repo.image_ids(session, job.id, gt=True)
-    prior = class_prior(
-        [index[a.label] for a in repo.gt_annotations(session, gt_ids) if a.label in index], len(labels)
-    )
+    truth = {a.image_id: index[a.label] for a in repo.gt_annotations(session, gt_ids) if a.label in index}
+    prior = class_prior(list(truth.values()), len(labels))
+    on_gt = [
+        (truth[image_id], index[label])
+        for image_id, _, answer in repo.gt_answers(session, job.id, accepted_only=True)
+        if image_id in truth and (label := single_label(answer)) in index
+    ]
+    confusion = crowd_confusion([t for t, _ in on_gt], [g for _, g in on_gt], len(labels)) if on_gt else None
     answers: dict[int, list[tuple[int, float]]] = defaultdict(list)
     for image_id, worker_id, answer in overlap_repo.accepted_answers_on(session, image_ids):
         label = single_label(answer)
@@ -79,6 +91,7 @@ def uncertain_images(session: Session, job: Job, image_ids: Sequence[int]) -> li
             np.array([a for _, a in given]),
             len(labels),
             prior,
+            confusion,
         )
         count = len(answers.get(image_id, []))
         if wants_another_worker(float(posterior.max()), count, job.confidence_threshold, job.overlap_cap):

@@ -289,14 +289,20 @@ def accepted_answers(session: Session, job_id: int) -> list[tuple[int, int, int,
     return [tuple(row) for row in session.execute(stmt).tuples()]
 
 
-def gt_answers(session: Session, job_id: int) -> list[tuple[int, int, Any]]:
-    """(image id, worker id, answer) of every scored answer on GT items (seeds Dawid-Skene)."""
+def gt_answers(session: Session, job_id: int, *, accepted_only: bool = False) -> list[tuple[int, int, Any]]:
+    """(image id, worker id, answer) of every scored answer on GT items (seeds Dawid-Skene);
+    ``accepted_only``: from accepted assignments only (how the accepted crowd errs)."""
+    statuses = (
+        [AssignmentStatus.accepted]
+        if accepted_only
+        else [AssignmentStatus.accepted, AssignmentStatus.rejected]
+    )
     stmt = (
         select(AssignmentItem.image_id, Assignment.worker_id, AssignmentItem.answer)
         .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
         .where(
             Assignment.job_id == job_id,
-            Assignment.status.in_([AssignmentStatus.accepted, AssignmentStatus.rejected]),
+            Assignment.status.in_(statuses),
             AssignmentItem.is_gt.is_(True),
         )
     )

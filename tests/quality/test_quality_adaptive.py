@@ -11,6 +11,7 @@ from marketplace.quality.adaptive import (
     GtPolicy,
     answer_posterior,
     class_prior,
+    crowd_confusion,
     gt_accuracy,
     gt_slots,
     keep_probability,
@@ -65,6 +66,37 @@ def test_answer_posterior_weighs_answers_by_accuracy() -> None:
     assert answer_posterior([], [], 2, prior) == pytest.approx(prior)
     with pytest.raises(ValueError):
         answer_posterior([1, 0], [0.9], 2)
+
+
+def test_crowd_confusion_learns_one_sided_errors_and_shrinks_rare_classes() -> None:
+    # the crowd says "yes" (1) to a third of the "no" (0) items and is nearly always right on "yes"
+    truth = [0] * 30 + [1] * 30
+    given = [0] * 20 + [1] * 10 + [1] * 29 + [0]
+    confusion = crowd_confusion(truth, given, 2)
+    assert confusion.sum(axis=1) == pytest.approx([1.0, 1.0])
+    assert confusion[0, 1] == pytest.approx(0.33, abs=0.03) and confusion[1, 1] > 0.9
+    # a class never seen on GT is the crowd's overall accuracy, wrong answers spread evenly
+    unseen = crowd_confusion([0, 0, 1, 1], [0, 0, 1, 1], 3)
+    assert unseen[2] == pytest.approx([1 / 12, 1 / 12, 5 / 6])
+    # one GT answer does not make a class certain
+    assert 0.5 < crowd_confusion([0], [1], 2)[0, 1] < 0.9
+
+
+def test_answer_posterior_with_the_crowds_confusion_discounts_its_usual_mistake() -> None:
+    confusion = crowd_confusion([0] * 30 + [1] * 30, [0] * 20 + [1] * 10 + [1] * 29 + [0], 2)
+    # one "yes" and one "no" from equally good workers: a "yes" is the crowd's usual error, so "no"
+    assert answer_posterior([0, 1], [0.8, 0.8], 2).tolist() == pytest.approx([0.5, 0.5])
+    assert answer_posterior([0, 1], [0.8, 0.8], 2, confusion=confusion).argmax() == 0
+    # a lone "no" is trusted more than a lone "yes"
+    no = answer_posterior([0], [0.8], 2, confusion=confusion)
+    yes = answer_posterior([1], [0.8], 2, confusion=confusion)
+    assert no[0] > yes[1]
+    # a worker better than the crowd counts for more than one worse
+    strong = answer_posterior([1], [0.97], 2, confusion=confusion)[1]
+    weak = answer_posterior([1], [0.6], 2, confusion=confusion)[1]
+    assert strong > yes[1] > weak
+    prior = class_prior([0, 1], 2)
+    assert answer_posterior([], [], 2, prior, confusion) == pytest.approx(prior)
 
 
 def test_dynamic_overlap_stops_at_the_threshold_or_the_cap() -> None:
