@@ -65,11 +65,11 @@ export class Player {
     this.root = h("div", { class: "player" }, this.wrap,
       h("div", { class: "timeline" }, this.marks, this.scrub),
       h("div", { class: "player-controls" },
-        button("⏮", "First frame (Home)", () => this.go(this.first)),
+        button("First", "First frame (Home)", () => this.go(this.first)),
         button("◀", "Previous frame (, or ←)", () => this.step(-1)),
         this.playBtn,
         button("▶", "Next frame (. or →)", () => this.step(1)),
-        button("⏭", "Last frame (End)", () => this.go(this.last)),
+        button("Last", "Last frame (End)", () => this.go(this.last)),
         this.counter,
         h("label", {}, "Go to frame ", this.jump),
         button("Go", "Show the frame typed in", () => this.jumpTo())));
