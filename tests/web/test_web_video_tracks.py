@@ -85,7 +85,23 @@ def test_web_video_worker_edits_box_tracks_and_submits_them_in_original_pixels(
     assert "interpolated" in page.locator("#editor-root .tracks li").first.inner_text()
     screenshot(page, "video_editor_interpolated")
 
-    # track 2 ("car"): drawn on frame 20, copied to 21 (C), out of view from 25 (O), then the copy deleted
+    # split at frame 7 (S): two tracks showing the same boxes; merged back (the menu): one; both undone
+    page.locator("canvas.video-overlay").focus()
+    page.keyboard.press("s")
+    assert sorted(t["id"] for t in page.evaluate("window.__tilework.editor().tracks")) == [1, 2]
+    assert [b["geometry"] for b in shown(page)] == [between["geometry"]]
+    assert page.locator(".timeline-marks .outside").count() == 1
+    page.get_by_label("Merge the selected track with").select_option("1")
+    tracks = page.evaluate("window.__tilework.editor().tracks")
+    assert [(t["id"], [k["frame"] for k in t["keyframes"]]) for t in tracks] == [(1, [2, 6, 7, 12])]
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+z")
+    tracks = page.evaluate("window.__tilework.editor().tracks")
+    assert [(t["id"], [k["frame"] for k in t["keyframes"]]) for t in tracks] == [(1, [2, 12])]
+    page.keyboard.press("Escape")
+
+    # track 2 ("car"): drawn on frame 20, copied to 21 (C), out of view from 25 (O), then the copy deleted;
+    # occluded from 22 (Q)
     go_to_frame(page, 20)
     page.keyboard.press("Escape")  # deselect: a number key relabels the selected track
     page.keyboard.press("1")
@@ -103,6 +119,10 @@ def test_web_video_worker_edits_box_tracks_and_submits_them_in_original_pixels(
     page.keyboard.press("Delete")
     car = [b for b in shown(page) if b["label"] == "car"]
     assert len(car) == 1 and not car[0]["keyframe"]  # held from frame 20 now
+    go_to_frame(page, 22)
+    page.mouse.click(*to_client(page, 30, 25))
+    page.keyboard.press("q")
+    assert [b["occluded"] for b in shown(page) if b["label"] == "car"] == [True]
 
     held = page.evaluate("document.body.dataset.assignmentId")
     page.keyboard.press("Control+Enter")
@@ -122,8 +142,13 @@ def test_web_video_worker_edits_box_tracks_and_submits_them_in_original_pixels(
         person[1]["geometry"], [100, 50, 180, 124]
     )
     car = tracks["car"]["keyframes"]
-    assert [(k["frame"], k["outside"]) for k in car] == [(20, False), (25, True)]
-    assert close(car[0]["geometry"], [10, 10, 50, 40]) and car[1]["geometry"] is None
+    assert [(k["frame"], k["outside"], k["occluded"]) for k in car] == [
+        (20, False, False),
+        (22, False, True),
+        (25, True, False),
+    ]
+    assert close(car[0]["geometry"], [10, 10, 50, 40]) and close(car[1]["geometry"], [10, 10, 50, 40])
+    assert car[2]["geometry"] is None
 
     # the box the page showed on frame 7 is Python's interpolation of the stored keyframes
     expected = shape_at(track_from_json(tracks["person"]), 7, 30)

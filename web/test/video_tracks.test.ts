@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { zipSync } from "fflate";
 import { memberFrame, unpackChunk } from "../src/video/frames.js";
 import { parseFps } from "../src/video/player.js";
-import { boxAt, clampBox, copyToNext, keyframeAt, lastBox, outsideRanges, removeKeyframe, setKeyframe, toAnswer,
-  toggleOutside } from "../src/video/tracks.js";
+import { boxAt, clampBox, copyToNext, keyframeAt, lastBox, mergeTracks, outsideRanges, removeKeyframe, setKeyframe,
+  splitTrack, toAnswer, toggleOccluded, toggleOutside } from "../src/video/tracks.js";
 import type { Track } from "../src/video/tracks.js";
 
 const track = (): Track => ({ id: 1, label: "car", keyframes: [] });
@@ -87,4 +87,44 @@ test("parseFps reads a fraction", () => {
   assert.equal(parseFps("30/1"), 30);
   assert.ok(Math.abs(parseFps("30000/1001") - 29.97) < 0.01);
   assert.equal(parseFps("bad"), 25);
+});
+
+test("occluded from a frame on is a keyframe there with the box shown, flag flipped", () => {
+  const t = track();
+  setKeyframe(t, key(0, [0, 0, 10, 10]));
+  setKeyframe(t, key(10, [10, 0, 20, 10]));
+  assert.ok(toggleOccluded(t, 5, 20));
+  assert.deepEqual(keyframeAt(t, 5), { frame: 5, geometry: [5, 0, 15, 10], outside: false, occluded: true });
+  assert.equal(boxAt(t, 7, 20)?.occluded, true);
+  assert.equal(boxAt(t, 4, 20)?.occluded, false);
+  assert.ok(!toggleOccluded(t, 30, 20));
+});
+
+test("splitting cuts a track at a frame into two that show the same boxes; merging joins them back", () => {
+  const t = track();
+  setKeyframe(t, key(0, [0, 0, 10, 10]));
+  setKeyframe(t, key(10, [10, 0, 20, 10]));
+  const shown = (tracks: Track[], f: number) => tracks.map((x) => boxAt(x, f, 20)?.geometry ?? null)
+    .filter((g) => g !== null);
+  const before = Array.from({ length: 20 }, (_, f) => boxAt(t, f, 20)?.geometry ?? null);
+  assert.equal(splitTrack(t, 0, 20, 2), null); // nothing before the first keyframe
+  const after = splitTrack(t, 4, 20, 2);
+  assert.ok(after);
+  assert.deepEqual(after.keyframes.map((k) => k.frame), [4, 10]);
+  // the frame before the cut keeps its interpolated box as a keyframe, then the old track goes outside
+  assert.deepEqual(t.keyframes.map((k) => [k.frame, k.outside]), [[0, false], [3, false], [4, true]]);
+  const near = (a: number[] | null, b: number[] | null, f: number) => {
+    assert.equal(a === null, b === null, `frame ${f}`);
+    if (a && b) a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-9, `frame ${f}: ${a} vs ${b}`));
+  };
+  for (let f = 0; f < 20; f++) {
+    const boxes = shown([t, after], f);
+    assert.ok(boxes.length <= 1, `frame ${f}`);
+    near(boxes[0] ?? null, before[f], f);
+  }
+  const joined = mergeTracks(after, t); // the one that starts first keeps its id
+  assert.equal(joined.id, 1);
+  assert.deepEqual(joined.keyframes.map((k) => [k.frame, k.outside]),
+    [[0, false], [3, false], [4, false], [10, false]]);
+  for (let f = 0; f < 20; f++) near(boxAt(joined, f, 20)?.geometry ?? null, before[f], f);
 });

@@ -8,8 +8,8 @@ import type { AssignmentItem, ItemAnswer, PageEditor, VideoSegment } from "../ty
 import { VideoPanel } from "./panel.js";
 import { Player } from "./player.js";
 import type { TimelineMark } from "./player.js";
-import { boxAt, clampBox, copyToNext, keyframeAt, outsideRanges, removeKeyframe, setKeyframe, toAnswer,
-  toggleOutside } from "./tracks.js";
+import { boxAt, clampBox, copyToNext, keyframeAt, mergeTracks, outsideRanges, removeKeyframe, setKeyframe,
+  splitTrack, toAnswer, toggleOccluded, toggleOutside } from "./tracks.js";
 import type { Track } from "./tracks.js";
 
 interface Pt { x: number; y: number }
@@ -111,11 +111,11 @@ export class VideoEditor implements PageEditor {
   selectedTrack(): Track | undefined { return this.tracks.find((t) => t.id === this.selectedId); }
 
   /** The boxes on the frame shown (original pixels), for tests and the overlay. */
-  shownBoxes(): { id: number; label: string; geometry: number[]; keyframe: boolean }[] {
+  shownBoxes(): { id: number; label: string; geometry: number[]; keyframe: boolean; occluded: boolean }[] {
     const out = [];
     for (const t of this.tracks) {
       const box = boxAt(t, this.player.frame, this.end);
-      if (box) out.push({ id: t.id, label: t.label, geometry: box.geometry, keyframe: box.keyframe });
+      if (box) out.push({ id: t.id, label: t.label, geometry: box.geometry, keyframe: box.keyframe, occluded: box.occluded });
     }
     return out;
   }
@@ -190,6 +190,39 @@ export class VideoEditor implements PageEditor {
     if (!t) return;
     this.remember();
     toggleOutside(t, this.player.frame, this.end);
+    this.changed();
+  }
+
+  toggleOccluded(): void {
+    const t = this.selectedTrack();
+    if (!t) return;
+    this.remember();
+    if (!toggleOccluded(t, this.player.frame, this.end)) { this.undoStack.pop(); return; }
+    this.changed();
+  }
+
+  /** Cut the selected track here: from this frame on it is a new track (selected). */
+  split(): void {
+    const t = this.selectedTrack();
+    if (!t) return;
+    this.remember();
+    const after = splitTrack(t, this.player.frame, this.end, this.nextId);
+    if (!after) { this.undoStack.pop(); return; }
+    this.nextId += 1;
+    this.tracks.splice(this.tracks.indexOf(t) + 1, 0, after);
+    this.selectedId = after.id;
+    this.changed();
+  }
+
+  /** Join the selected track and track `id` (one object under two ids): see mergeTracks. */
+  mergeWith(id: number): void {
+    const t = this.selectedTrack();
+    const other = this.tracks.find((x) => x.id === id);
+    if (!t || !other || other === t) return;
+    this.remember();
+    mergeTracks(t, other);
+    this.tracks = this.tracks.filter((x) => x !== other);
+    this.selectedId = t.id;
     this.changed();
   }
 
@@ -326,6 +359,8 @@ export class VideoEditor implements PageEditor {
       ">": () => p.step(10), "<": () => p.step(-10),
       Home: () => p.go(p.first), End: () => p.go(p.last),
       o: () => this.toggleOutside(), O: () => this.toggleOutside(),
+      q: () => this.toggleOccluded(), Q: () => this.toggleOccluded(),
+      s: () => this.split(), S: () => this.split(),
       c: () => this.copyToNext(), C: () => this.copyToNext(),
       Delete: () => this.deleteKeyframe(), Backspace: () => this.deleteKeyframe(),
       Escape: () => this.select(null),
@@ -379,11 +414,15 @@ export class VideoEditor implements PageEditor {
         : boxAt(t, frame, this.end);
       if (!box) continue;
       const g = box.geometry;
+      const occluded = "occluded" in box && box.occluded;
+      ctx.globalAlpha = occluded ? 0.55 : 1;
       rect(g, color, !box.keyframe, selected ? 3 : 2);
       ctx.setLineDash([]);
       ctx.fillStyle = color;
       ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText(`#${t.id} ${t.label}${box.keyframe ? "" : " (interpolated)"}`, g[0] * k + 2, Math.max(12, g[1] * k - 4));
+      ctx.fillText(`#${t.id} ${t.label}${occluded ? " (occluded)" : ""}${box.keyframe ? "" : " (interpolated)"}`,
+        g[0] * k + 2, Math.max(12, g[1] * k - 4));
+      ctx.globalAlpha = 1;
       if (selected) {
         for (const [x, y] of [[g[0], g[1]], [g[2], g[1]], [g[2], g[3]], [g[0], g[3]]]) {
           ctx.fillStyle = "#fff";

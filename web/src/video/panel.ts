@@ -13,9 +13,12 @@ export const SHORTCUTS: [string, string][] = [
   ["Drag a box or its corner", "Move or resize it: a keyframe on this frame"],
   ["1–9", "Pick a label; relabel the selected track"],
   ["O", "Outside from this frame on (again: back in view)"],
+  ["Q", "Occluded from this frame on (again: visible)"],
   ["C", "Copy the selected box to the next frame and go there"],
+  ["S", "Split the selected track here: a new track from this frame on"],
   ["Delete", "Delete the selected track's keyframe on this frame"],
   ["Escape", "Deselect"],
+  ["Ctrl+Z", "Undo"],
   ["Ctrl+Enter", "Submit"],
 ];
 
@@ -28,6 +31,9 @@ export class VideoPanel {
   readonly copyBtn: HTMLButtonElement;
   readonly deleteKeyBtn: HTMLButtonElement;
   readonly deleteTrackBtn: HTMLButtonElement;
+  readonly occludedBtn: HTMLButtonElement;
+  readonly splitBtn: HTMLButtonElement;
+  readonly mergeSelect: HTMLSelectElement;
 
   constructor(private readonly ed: VideoEditor) {
     this.labelBox = h("fieldset", { class: "labels" });
@@ -38,6 +44,14 @@ export class VideoPanel {
     this.copyBtn = h("button", { type: "button", title: "C", onclick: () => ed.copyToNext() }, "Copy to next frame");
     this.deleteKeyBtn = h("button", { type: "button", title: "Delete", onclick: () => ed.deleteKeyframe() },
       "Delete keyframe");
+    this.occludedBtn = h("button", { type: "button", title: "Q", "aria-pressed": "false",
+      onclick: () => ed.toggleOccluded() }, "Occluded from here");
+    this.splitBtn = h("button", { type: "button", title: "S", onclick: () => ed.split() }, "Split here");
+    this.mergeSelect = h("select", { "aria-label": "Merge the selected track with", onchange: () => {
+      const id = Number(this.mergeSelect.value);
+      this.mergeSelect.value = "";
+      if (id) ed.mergeWith(id);
+    } });
     this.deleteTrackBtn = h("button", { type: "button", class: "danger", onclick: () => ed.deleteTrack() },
       "Delete track");
   }
@@ -48,7 +62,8 @@ export class VideoPanel {
       h("aside", { class: "side" },
         h("div", { class: "card" }, this.labelBox),
         h("div", { class: "card" }, this.listTitle, this.list, this.info,
-          h("div", { class: "actions" }, this.outsideBtn, this.copyBtn, this.deleteKeyBtn, this.deleteTrackBtn)),
+          h("div", { class: "actions" }, this.outsideBtn, this.occludedBtn, this.copyBtn, this.deleteKeyBtn,
+            this.splitBtn, this.mergeSelect, this.deleteTrackBtn)),
         h("div", { class: "card help" }, h("h2", {}, "Shortcuts"),
           SHORTCUTS.map(([keys, what]) => h("div", {}, h("kbd", {}, keys), ` ${what}`))))));
   }
@@ -95,5 +110,14 @@ export class VideoPanel {
     this.copyBtn.disabled = !sel || !inView || frame >= ed.end - 1;
     this.deleteKeyBtn.disabled = !sel || !keyframeAt(sel, frame);
     this.deleteTrackBtn.disabled = !sel;
+    const here = sel ? boxAt(sel, frame, end) : null;
+    this.occludedBtn.disabled = !here;
+    this.occludedBtn.setAttribute("aria-pressed", here && here.occluded ? "true" : "false");
+    this.occludedBtn.textContent = here && here.occluded ? "Visible from here" : "Occluded from here";
+    this.splitBtn.disabled = !here || !sel || !sel.keyframes.some((k) => k.frame < frame && !k.outside);
+    const others = sel ? ed.tracks.filter((t) => t.id !== sel.id) : [];
+    this.mergeSelect.disabled = !others.length;
+    this.mergeSelect.replaceChildren(h("option", { value: "" }, sel ? `Merge #${sel.id} with…` : "Merge with…"),
+      ...others.map((t) => h("option", { value: String(t.id) }, `#${t.id} ${t.label}`)));
   }
 }

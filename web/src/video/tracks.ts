@@ -76,6 +76,49 @@ export function copyToNext(track: Track, frame: number, end: number): boolean {
   return true;
 }
 
+/** Flip "occluded" from this frame on (a keyframe here with the box shown); false when not in view. */
+export function toggleOccluded(track: Track, frame: number, end: number): boolean {
+  const box = boxAt(track, frame, end);
+  if (!box) return false;
+  setKeyframe(track, { frame, geometry: box.geometry, outside: false, occluded: !box.occluded });
+  return true;
+}
+
+/** Cut a track at `frame`: the frames from here on become a new track `id` (starting with the box shown
+ * here as a keyframe), and the old track goes outside here; every frame shows the boxes it showed. Null when the track is not in view at
+ * `frame` or has nothing before it. */
+export function splitTrack(track: Track, frame: number, end: number, id: number): Track | null {
+  const box = boxAt(track, frame, end);
+  const before = track.keyframes.filter((k) => k.frame < frame);
+  if (!box || !before.some((k) => !k.outside)) return null;
+  const after: Track = { id, label: track.label, keyframes: [
+    { frame, geometry: box.geometry.slice(), outside: false, occluded: box.occluded },
+    ...track.keyframes.filter((k) => k.frame > frame).map((k) => ({ ...k, geometry: k.geometry.slice() })),
+  ] };
+  // the frame before the cut becomes a keyframe with the box it showed, so the frames up to it keep
+  // their interpolated boxes (an outside keyframe next would hold the earlier box instead)
+  const last = before[before.length - 1];
+  const prev = boxAt(track, frame - 1, end);
+  if (prev && last.frame < frame - 1) {
+    before.push({ frame: frame - 1, geometry: prev.geometry, outside: false, occluded: prev.occluded });
+  }
+  track.keyframes = [...before, { frame, geometry: box.geometry.slice(), outside: true, occluded: false }];
+  return after;
+}
+
+/** Join two tracks of one object: the one that starts first keeps its id and label and its keyframes
+ * before the other's first; the other's keyframes follow. Returns the joined track (a, changed). */
+export function mergeTracks(a: Track, b: Track): Track {
+  const start = (t: Track) => (t.keyframes.length ? t.keyframes[0].frame : Infinity);
+  const [first, later] = start(a) <= start(b) ? [a, b] : [b, a];
+  const from = start(later);
+  a.keyframes = [...first.keyframes.filter((k) => k.frame < from), ...later.keyframes]
+    .map((k) => ({ ...k, geometry: k.geometry.slice() }));
+  a.id = first.id;
+  a.label = first.label;
+  return a;
+}
+
 /** Frames on which the track is outside (from an outside keyframe to the next keyframe), as [from, to). */
 export function outsideRanges(track: Track, end: number): [number, number][] {
   const out: [number, number][] = [];
