@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -120,7 +121,7 @@ def random_access(video: Path, frames: int, jumps: int, seed: int, check: Check)
                 if job is None:
                     raise RuntimeError(f"job {job_id} not found")
                 activate_job(session, job)
-            return drive(base, worker_token, job_id, frames, jumps, seed, check)
+            return in_thread(lambda: drive(base, worker_token, job_id, frames, jumps, seed, check))
     finally:
         if server is not None:
             server.terminate()
@@ -131,6 +132,25 @@ def random_access(video: Path, frames: int, jumps: int, seed: int, check: Check)
         dispose_engines()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def in_thread(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``work()`` in a thread of its own: Playwright's sync API refuses a thread that already runs an
+    asyncio loop (a caller's own Playwright, e.g. the test session's Chromium)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["result"] = work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, name="video-browser-bench")
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return dict(out["result"])
 
 
 def wait_for(base: str, server: subprocess.Popen[bytes]) -> None:
