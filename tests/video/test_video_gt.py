@@ -73,6 +73,31 @@ def gt_job(root: Path, **overrides: Any) -> dict[str, Any]:
     return video_job_body(root, labels=["person", "car"], gt=gt, **overrides)
 
 
+Outcomes = dict[tuple[int, int], tuple[str, dict[str, Any], int]]
+
+
+def work(
+    client: TestClient, settings: Settings, job: dict[str, Any], worker: dict[str, Any], tracks: Any
+) -> Outcomes:
+    """The worker claims and submits the job's three segments: ``(start, end)`` -> (status, score
+    details, assignment id)."""
+    outcome = {}
+    keys = set()
+    for _ in range(3):
+        claimed = claim(client, worker, job["id"]).json()
+        item = claimed["items"][0]
+        keys.add(tuple(sorted(item)) + tuple(sorted(item["video"])))
+        start, end = item["video"]["start_frame"], item["video"]["end_frame"]
+        r = submit(client, worker, claimed["assignment_id"], body_for(item, tracks(start, end)))
+        assert r.status_code == 200, r.text
+        with session_factory(settings)() as session:
+            done = session.get(Assignment, claimed["assignment_id"])
+            assert done is not None
+            outcome[(start, end)] = (done.status.value, done.score_details or {}, done.id)
+    assert len(keys) == 1  # a GT segment's claim looks like any other
+    return outcome
+
+
 def test_segments_with_gt_frames_are_scored_by_identity_and_the_rest_are_not(
     client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
 ) -> None:
@@ -86,29 +111,8 @@ def test_segments_with_gt_frames_are_scored_by_identity_and_the_rest_are_not(
     assert (job["gt_count"], job["segment_count"], job["idf1_target"]) == (6, 3, 0.9)
     activate_job_now(settings, job["id"])
 
-    def work(worker: dict[str, Any], tracks: Any) -> dict[tuple[int, int], tuple[str, dict[str, Any]]]:
-        outcome = {}
-        keys = set()
-        for _ in range(3):
-            claimed = claim(client, worker, job["id"]).json()
-            item = claimed["items"][0]
-            keys.add(tuple(sorted(item)) + tuple(sorted(item["video"])))
-            start, end = item["video"]["start_frame"], item["video"]["end_frame"]
-            assert (
-                submit(
-                    client, worker, claimed["assignment_id"], body_for(item, tracks(start, end))
-                ).status_code
-                == 200
-            )
-            with session_factory(settings)() as session:
-                done = session.get(Assignment, claimed["assignment_id"])
-                assert done is not None
-                outcome[(start, end)] = (done.status.value, done.score_details or {})
-        assert len(keys) == 1  # a GT segment's claim looks like any other
-        return outcome
-
-    cheat = work(make_user("worker"), swapped)
-    status, details = cheat[(12, 28)]
+    cheat = work(client, settings, job, make_user("worker"), swapped)
+    status, details, _ = cheat[(12, 28)]
     assert status == "rejected", details
     assert details["scorer"] == "video" and details["accuracy"] == 1.0  # every box right on every frame
     assert details["identity"]["idf1"] == 0.5 and details["identity"]["id_switches"] == 2
@@ -117,14 +121,54 @@ def test_segments_with_gt_frames_are_scored_by_identity_and_the_rest_are_not(
     assert cheat[(0, 16)][0] == cheat[(24, 40)][0] == "accepted"
     assert cheat[(0, 16)][1]["gt_frames"] == []
 
-    good = work(make_user("worker"), honest)
-    status, details = good[(12, 28)]
+    good = work(client, settings, job, make_user("worker"), honest)
+    status, details, _ = good[(12, 28)]
     assert status == "accepted" and details["identity"]["idf1"] == 1.0 and details["failed"] == []
     with session_factory(settings)() as session:
         rows = (
             session.execute(select(Assignment.status).where(Assignment.job_id == job["id"])).scalars().all()
         )
         assert sorted(s.value for s in rows) == ["accepted"] * 5 + ["rejected"]
+
+
+def test_a_reviewer_sees_where_an_appealed_segment_differs_from_the_gt_and_from_other_versions(
+    client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
+) -> None:
+    root = data_root / "gtreview"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
+    r = client.post(
+        "/api/jobs", json=gt_job(root, overlap=2, max_attempts=5), headers=make_user("requester")["headers"]
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()
+    activate_job_now(settings, job["id"])
+    cheater = make_user("worker")
+    status, _, rejected = work(client, settings, job, cheater, swapped)[(12, 28)]
+    assert status == "rejected"
+    _, _, honest_id = work(client, settings, job, make_user("worker"), honest)[(12, 28)]
+    r = client.post(
+        f"/api/assignments/{rejected}/appeal", json={"comment": "ids"}, headers=cheater["headers"]
+    )
+    assert r.status_code == 201, r.text
+    reviewer = make_user("reviewer")
+    detail = client.get(f"/api/reviews/disputes/{r.json()['id']}", headers=reviewer["headers"]).json()
+    segment = detail["context"]["assignment"]["segment"]
+    assert (segment["start_frame"], segment["end_frame"], segment["gt_frames"]) == (12, 28, GT_FRAMES)
+    assert [t["id"] for t in segment["gt_tracks"]] == [1, 2]
+    # the ids cross at frame 20: of the GT frames, 16-18 (3) pair them one way, 21-23 (3) the other;
+    # the pairing over the segment keeps one side, the other side is marked, and no box is off
+    gt_diff = segment["differences_from_gt"]
+    assert gt_diff["geometry"] == [] and gt_diff["identity"] in ([16, 17, 18], [21, 22, 23])
+    # the honest version of the same segment: every frame on one side of the swap differs in identity
+    [other] = segment["other_versions"]
+    assert (other["assignment_id"], other["status"]) == (honest_id, "accepted")
+    assert other["differences"]["geometry"] == []
+    assert other["differences"]["identity"] in (list(range(12, 20)), list(range(20, 28)))
+    # a worker cannot read the dispute
+    assert (
+        client.get(f"/api/reviews/disputes/{r.json()['id']}", headers=cheater["headers"]).status_code == 403
+    )
 
 
 def test_video_gt_is_stored_from_mot_text_with_its_frames_and_checked(
