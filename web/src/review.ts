@@ -14,6 +14,7 @@ const KIND_NAMES: Record<string, string> = {
   low_agreement: "Workers disagree",
   suspicious_gt: "Suspicious GT image",
   too_fast: "Too fast",
+  ambiguous_stitch: "Ambiguous video stitch",
 };
 
 const ACTIONS: Record<string, string[]> = {
@@ -24,6 +25,7 @@ const ACTIONS: Record<string, string[]> = {
   restore_gt: ["Restore the GT image", "The GT image was right: put it back in use."],
   ban_worker: ["Ban the worker", "Stop this worker from taking assignments in this job."],
   reopen_chunk: ["Reopen the chunk", "Give the exhausted chunk fresh attempts."],
+  unlink: ["Split the track", "The later segment's track starts a new id instead of continuing this one."],
 };
 
 const CONFLICT_NAMES: Record<string, string> = { missing: "Missing", extra: "Extra", wrong_label: "Wrong label", low_overlap: "Low overlap" };
@@ -309,6 +311,7 @@ function availableActions(d: Json) {
   if (gtImagesOf(d).length) acts.push("fix_gt_label", "retire_gt", "restore_gt");
   if (d.worker_id || assignments.length) acts.push("ban_worker");
   if (d.chunk_id) acts.push("reopen_chunk");
+  if (d.kind === "ambiguous_stitch") acts.push("unlink");
   return acts;
 }
 
