@@ -131,6 +131,40 @@ def test_segments_with_gt_frames_are_scored_by_identity_and_the_rest_are_not(
         assert sorted(s.value for s in rows) == ["accepted"] * 5 + ["rejected"]
 
 
+def with_a_stray_box(start: int, end: int) -> list[dict[str, Any]]:
+    """Honest tracks plus a box on one frame where nobody is: a checked segment scores below 1.0."""
+    stray = {
+        "id": 99,
+        "label": "person",
+        "keyframes": [
+            {"frame": start + 5, "geometry": [60.0, 60.0, 70.0, 70.0]},
+            {"frame": start + 6, "geometry": None, "outside": True},
+        ],
+    }
+    return [*honest(start, end), stray]
+
+
+def test_a_worker_cannot_tell_from_scores_which_segments_were_checked(
+    client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
+) -> None:
+    root = data_root / "gtscores"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
+    r = client.post("/api/jobs", json=gt_job(root), headers=make_user("requester")["headers"])
+    assert r.status_code == 201, r.text
+    job = r.json()
+    activate_job_now(settings, job["id"])
+    worker = make_user("worker")
+    outcome = work(client, settings, job, worker, with_a_stray_box)
+    assert {status for status, _, _ in outcome.values()} == {"accepted"}
+    assert outcome[(12, 28)][1]["accuracy"] == 12 / 13  # the checked segment: below 1.0, accepted
+    mine = client.get("/api/assignments/mine", headers=worker["headers"]).json()
+    assert [m["score"] for m in mine] == [None, None, None]
+    for _, _, assignment_id in outcome.values():
+        quality = client.get(f"/api/assignments/{assignment_id}/quality", headers=worker["headers"]).json()
+        assert quality["score"] is None and quality["status"] == "accepted"
+
+
 def test_a_reviewer_sees_where_an_appealed_segment_differs_from_the_gt_and_from_other_versions(
     client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
 ) -> None:
