@@ -32,6 +32,7 @@ def segment_of_assignment(session: Session, assignment_id: int) -> Any:
     """The segment an assignment issues and its video's serving form (None: not a video job)."""
     stmt = (
         select(
+            VideoSegment.image_id,
             VideoSegment.start_frame,
             VideoSegment.end_frame,
             JobVideo.frame_count,

@@ -90,7 +90,7 @@ def assignment_context(
         ],
     }
     if job.type in VIDEO_TYPES:
-        out["segment"] = segment_review(session, job, assignment)
+        out["segment"] = segment_review(session, job, assignment, settings)
     return out
 
 

@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 
 from marketplace.assignments import segment_repository
 from marketplace.assignments.scoring import ScoreResult
+from marketplace.assignments.video import segment_view
+from marketplace.config import Settings
 from marketplace.geometry.tracks import Track, track_from_json
 from marketplace.jobs.segments import DEFAULT_IDF1_TARGET
+from marketplace.media.service import review_video_url
 from marketplace.models import Assignment, Job, utcnow
 from marketplace.quality.scoring import accuracy_formula
 from marketplace.quality.service import check_speed
@@ -42,10 +45,13 @@ def compare_tracks(
     return differences(seq, iou_threshold).as_json()
 
 
-def segment_review(session: Session, job: Job, assignment: Assignment) -> dict[str, Any] | None:
+def segment_review(
+    session: Session, job: Job, assignment: Assignment, settings: Settings
+) -> dict[str, Any] | None:
     """What a reviewer compares on a video assignment: its segment, the hidden GT frames inside it and
     the frames where the worker's tracks differ from the GT there, and every other version of the same
-    segment with the frames where it differs from this one (None: not a video assignment)."""
+    segment with the frames where it differs from this one, and the segment's frame chunks at the
+    reviewers' own URLs (``player``, the layout a worker's claim has; None: not a video assignment)."""
     row = segment_repository.segment_gt_of_assignment(session, assignment.id)
     if row is None:
         return None
@@ -53,9 +59,11 @@ def segment_review(session: Session, job: Job, assignment: Assignment) -> dict[s
     mine = _tracks(row.answer)
     gt_frames = sorted(int(f) for f in row.gt_frames or [] if start <= int(f) < end)
     threshold = job.iou_threshold
+    shown = segment_repository.segment_of_assignment(session, assignment.id)
     return {
         "start_frame": start,
         "end_frame": end,
+        "player": segment_view(job, shown, review_video_url(settings, shown.image_id)).model_dump(),
         "gt_frames": gt_frames,
         "gt_tracks": row.gt_tracks if gt_frames else None,
         "differences_from_gt": (

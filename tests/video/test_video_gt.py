@@ -3,6 +3,8 @@ real PyAV videos, the HTTP API)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +201,18 @@ def test_a_reviewer_sees_where_an_appealed_segment_differs_from_the_gt_and_from_
     assert (other["assignment_id"], other["status"]) == (honest_id, "accepted")
     assert other["differences"]["geometry"] == []
     assert other["differences"]["identity"] in (list(range(12, 20)), list(range(20, 28)))
+    # the reviewer's player: the segment's chunks at reviewers' URLs, readable by reviewers only
+    player = segment["player"]
+    assert (player["start_frame"], player["end_frame"]) == (12, 28)
+    chunk = player["chunks"][0]
+    path = "/api/" + chunk["url"].split("/api/", 1)[1]
+    assert path == f"/api/reviews/videos/{detail['context']['assignment']['items'][0]['image_id']}/chunks/0"
+    got = client.get(path, headers=reviewer["headers"])
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(got.content)).namelist()
+    assert names[12] == "000012.jpg" and len(names) == chunk["frame_count"]
+    assert client.get(path, headers=cheater["headers"]).status_code == 403
+    assert client.get(path.replace("/chunks/0", "/chunks/7"), headers=reviewer["headers"]).status_code == 404
     # a worker cannot read the dispute
     assert (
         client.get(f"/api/reviews/disputes/{r.json()['id']}", headers=cheater["headers"]).status_code == 403
