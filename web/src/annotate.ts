@@ -7,7 +7,7 @@
 // needs no request at all. A server that refuses (or predates) claiming ahead answers "already assigned"
 // with the current assignment; the page then falls back to claiming the moment the current submission is
 // stored, and decodes the first image before the swap so the next page still appears complete.
-import { API_ONLY_TYPES, byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
+import { byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
 import type { Json } from "./api.js";
 import { TiledEditor } from "./tiled.js";
 import type { Assignment, PageEditor } from "./types.js";
@@ -16,6 +16,9 @@ interface Loaded { assignment: Assignment; images: Map<string, HTMLImageElement>
 
 
 const cfg = pageConfig();
+// Job types shown by the video player and editor (web/src/video/, with fflate): a chunk fetched only when
+// such an assignment is shown; their items' frames come from chunk zips, not from an image.
+const VIDEO_TYPES = new Set(["video_boxes"]);
 const jobId = cfg.job_id;
 const $ = byId;
 
@@ -23,8 +26,6 @@ const NOTHING_TEXT: Record<string, string> = {
   no_assignments_left: "Every assignment of this job is taken or done. Try another job on the board.",
   job_not_active: "This job is not open for work (it may be finished, paused or cancelled).",
   banned: "You can no longer take assignments in this job.",
-  api_only: "This is a video job: its segments are worked through the API until the browser's video player " +
-    "lands. The segment you were given goes back to the pool when its time runs out.",
 };
 
 const state: {
@@ -76,6 +77,7 @@ async function claimOnce(): Promise<Assignment> {
  * for the tiled grid, which shows every image. */
 function preload(assignment: Assignment, { all = false } = {}): Promise<Map<string, HTMLImageElement>> {
   const images = new Map<string, HTMLImageElement>();
+  if (VIDEO_TYPES.has(assignment.job_type)) return Promise.resolve(images); // the player fetches its frames
   const decoded = assignment.items.map((item) => {
     const img = new Image();
     img.decoding = "async";
@@ -169,10 +171,16 @@ const imageEditorModule = import("./editor/index.js");
 
 async function editorFor(kind: string): Promise<PageEditor> {
   if (state.editor && state.editorKind === kind) return state.editor;
-  const imageEditors = kind === "classification" ? null : await imageEditorModule;
+  const video = VIDEO_TYPES.has(kind) ? await import("./video/index.js") : null;
+  const imageEditors = kind === "classification" || video ? null : await imageEditorModule;
   if (state.editor && state.editor.destroy) state.editor.destroy();
   const root = $("editor-root");
   const onChange = () => clearNotice();
+  if (video) {
+    state.editor = video.videoEditor(root, { onChange });
+    state.editorKind = kind;
+    return state.editor;
+  }
   const assist = (itemId: string, box: number[]): Promise<number[][]> => {
     if (!state.current) return Promise.reject(new Error("no assignment is open"));
     return post(`/api/assignments/${state.current.assignment_id}/assist/box-to-polygon`, { item_id: itemId, box })
@@ -186,10 +194,6 @@ async function editorFor(kind: string): Promise<PageEditor> {
 
 /** Show an assignment; false (and a message) for a job type the browser cannot annotate yet. */
 async function show({ assignment, images }: Loaded): Promise<boolean> {
-  if (API_ONLY_TYPES.has(assignment.job_type)) {
-    showNothing("api_only");
-    return false;
-  }
   const editor = await editorFor(assignment.job_type);
   state.current = assignment;
   state.expired = false;
@@ -198,8 +202,10 @@ async function show({ assignment, images }: Loaded): Promise<boolean> {
   $("nothing").hidden = true;
   $("task").hidden = false;
   $("task-title").textContent = assignment.instructions.title;
+  const segment = assignment.items[0] && assignment.items[0].video;
   $("task-type").textContent = `${TYPE_NAMES[assignment.job_type] || assignment.job_type} · ` +
-    `${assignment.items.length} images · assignment #${assignment.assignment_id}`;
+    (segment ? `frames ${segment.start_frame}–${segment.end_frame - 1}` : `${assignment.items.length} images`) +
+    ` · assignment #${assignment.assignment_id}`;
   $("task-desc").textContent = assignment.job_type === "classification" ? "" : assignment.instructions.description;
   const guide = $("guide-link", HTMLAnchorElement);
   guide.hidden = !assignment.instructions.guide_url;

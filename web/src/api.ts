@@ -133,9 +133,6 @@ export function formatDuration(seconds: number): string {
 export const TYPE_NAMES: Record<string, string> = { boxes: "Bounding boxes", points: "Points", polygons: "Polygons",
   classification: "Tiled classification", video_boxes: "Video tracks (boxes)" };
 
-/** Job types the browser cannot annotate yet (their work goes through the API until the player lands). */
-export const API_ONLY_TYPES = new Set(["video_boxes"]);
-
 type ElementClass<T extends Element> = { new (): T; prototype: T };
 
 /** The page's element with this id, checked to be of the given class: a page shell and its module that

@@ -6,6 +6,26 @@ export interface AssignmentItem {
   width: number;
   height: number;
   image_url: string;
+  /** A video item's segment (video jobs only). */
+  video?: VideoSegment;
+}
+
+/** One chunk of frames of a video item: a zip of JPEGs, member `000036.jpg` is frame 36. */
+export interface FrameChunk { index: number; first_frame: number; frame_count: number; url: string }
+
+/** What a player needs for a video item (VideoSegmentOut of marketplace/assignments/schemas.py). */
+export interface VideoSegment {
+  start_frame: number;
+  end_frame: number; // exclusive
+  overlap_before: number;
+  overlap_after: number;
+  video_frames: number;
+  fps: string; // a fraction, e.g. "30000/1001"
+  frame_width: number; // the served frames' pixels
+  frame_height: number;
+  scale: number; // served pixels per original pixel
+  chunk_frames: number;
+  chunks: FrameChunk[];
 }
 
 /** What the job asks for (the assignment's `instructions`, InstructionsOut). */
@@ -42,7 +62,10 @@ export interface Assignment {
 /** One item of a submission: its annotations and how the worker got there. */
 export interface ItemAnswer {
   item_id: string;
-  annotations: { label: string; geometry?: unknown; attributes?: AttributeValues }[];
+  annotations?: { label: string; geometry?: unknown; attributes?: AttributeValues }[];
+  /** A video item's tracks (keyframes in original pixels). */
+  tracks?: { id: number; label: string; keyframes: { frame: number; geometry?: number[]; outside: boolean;
+    occluded: boolean }[] }[];
   interactions: Record<string, unknown>;
 }
 
