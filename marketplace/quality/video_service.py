@@ -64,6 +64,7 @@ def segment_review(
         "start_frame": start,
         "end_frame": end,
         "player": segment_view(job, shown, review_video_url(settings, shown.image_id)).model_dump(),
+        "identity": (assignment.score_details or {}).get("identity"),
         "gt_frames": gt_frames,
         "gt_tracks": row.gt_tracks if gt_frames else None,
         "differences_from_gt": (
