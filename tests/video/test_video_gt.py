@@ -78,6 +78,36 @@ def gt_job(root: Path, **overrides: Any) -> dict[str, Any]:
 Outcomes = dict[tuple[int, int], tuple[str, dict[str, Any], int]]
 
 
+def open_gt_job(
+    client: TestClient, make_user: UserFactory, settings: Settings, root: Path, **overrides: Any
+) -> dict[str, Any]:
+    """A 40-frame video job with the GT frames above, created over ``root`` and activated."""
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
+    r = client.post("/api/jobs", json=gt_job(root, **overrides), headers=make_user("requester")["headers"])
+    assert r.status_code == 201, r.text
+    job: dict[str, Any] = r.json()
+    activate_job_now(settings, job["id"])
+    return job
+
+
+def appealed_swap(
+    client: TestClient, make_user: UserFactory, settings: Settings, root: Path
+) -> tuple[dict[str, Any], int, int, int]:
+    """A swapping worker's rejected middle segment, appealed, beside an honest worker's accepted one:
+    ``(the cheater, rejected assignment id, honest assignment id, dispute id)``."""
+    job = open_gt_job(client, make_user, settings, root, overlap=2, max_attempts=5)
+    cheater = make_user("worker")
+    status, _, rejected = work(client, settings, job, cheater, swapped)[(12, 28)]
+    assert status == "rejected"
+    _, _, honest_id = work(client, settings, job, make_user("worker"), honest)[(12, 28)]
+    r = client.post(
+        f"/api/assignments/{rejected}/appeal", json={"comment": "ids"}, headers=cheater["headers"]
+    )
+    assert r.status_code == 201, r.text
+    return cheater, rejected, honest_id, r.json()["id"]
+
+
 def work(
     client: TestClient, settings: Settings, job: dict[str, Any], worker: dict[str, Any], tracks: Any
 ) -> Outcomes:
@@ -103,15 +133,8 @@ def work(
 def test_segments_with_gt_frames_are_scored_by_identity_and_the_rest_are_not(
     client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
 ) -> None:
-    root = data_root / "gtvideo"
-    root.mkdir()
-    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
-    requester = make_user("requester")
-    r = client.post("/api/jobs", json=gt_job(root, overlap=2, max_attempts=5), headers=requester["headers"])
-    assert r.status_code == 201, r.text
-    job = r.json()
+    job = open_gt_job(client, make_user, settings, data_root / "gtvideo", overlap=2, max_attempts=5)
     assert (job["gt_count"], job["segment_count"], job["idf1_target"]) == (6, 3, 0.9)
-    activate_job_now(settings, job["id"])
 
     cheat = work(client, settings, job, make_user("worker"), swapped)
     status, details, _ = cheat[(12, 28)]
@@ -149,13 +172,7 @@ def with_a_stray_box(start: int, end: int) -> list[dict[str, Any]]:
 def test_a_worker_cannot_tell_from_scores_which_segments_were_checked(
     client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
 ) -> None:
-    root = data_root / "gtscores"
-    root.mkdir()
-    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
-    r = client.post("/api/jobs", json=gt_job(root), headers=make_user("requester")["headers"])
-    assert r.status_code == 201, r.text
-    job = r.json()
-    activate_job_now(settings, job["id"])
+    job = open_gt_job(client, make_user, settings, data_root / "gtscores")
     worker = make_user("worker")
     outcome = work(client, settings, job, worker, with_a_stray_box)
     assert {status for status, _, _ in outcome.values()} == {"accepted"}
@@ -170,25 +187,11 @@ def test_a_worker_cannot_tell_from_scores_which_segments_were_checked(
 def test_a_reviewer_sees_where_an_appealed_segment_differs_from_the_gt_and_from_other_versions(
     client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
 ) -> None:
-    root = data_root / "gtreview"
-    root.mkdir()
-    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
-    r = client.post(
-        "/api/jobs", json=gt_job(root, overlap=2, max_attempts=5), headers=make_user("requester")["headers"]
+    cheater, rejected, honest_id, dispute_id = appealed_swap(
+        client, make_user, settings, data_root / "gtreview"
     )
-    assert r.status_code == 201, r.text
-    job = r.json()
-    activate_job_now(settings, job["id"])
-    cheater = make_user("worker")
-    status, _, rejected = work(client, settings, job, cheater, swapped)[(12, 28)]
-    assert status == "rejected"
-    _, _, honest_id = work(client, settings, job, make_user("worker"), honest)[(12, 28)]
-    r = client.post(
-        f"/api/assignments/{rejected}/appeal", json={"comment": "ids"}, headers=cheater["headers"]
-    )
-    assert r.status_code == 201, r.text
     reviewer = make_user("reviewer")
-    detail = client.get(f"/api/reviews/disputes/{r.json()['id']}", headers=reviewer["headers"]).json()
+    detail = client.get(f"/api/reviews/disputes/{dispute_id}", headers=reviewer["headers"]).json()
     segment = detail["context"]["assignment"]["segment"]
     assert (segment["start_frame"], segment["end_frame"], segment["gt_frames"]) == (12, 28, GT_FRAMES)
     assert [t["id"] for t in segment["gt_tracks"]] == [1, 2]
@@ -214,9 +217,7 @@ def test_a_reviewer_sees_where_an_appealed_segment_differs_from_the_gt_and_from_
     assert client.get(path, headers=cheater["headers"]).status_code == 403
     assert client.get(path.replace("/chunks/0", "/chunks/7"), headers=reviewer["headers"]).status_code == 404
     # a worker cannot read the dispute
-    assert (
-        client.get(f"/api/reviews/disputes/{r.json()['id']}", headers=cheater["headers"]).status_code == 403
-    )
+    assert client.get(f"/api/reviews/disputes/{dispute_id}", headers=cheater["headers"]).status_code == 403
 
 
 def test_video_gt_is_stored_from_mot_text_with_its_frames_and_checked(

@@ -15,9 +15,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from marketplace.config import Settings
-from tests.assignments.conftest import activate_job_now
-from tests.video.test_video_gt import FRAMES, gt_job, honest, swapped, work
-from tests.video.videos import make_video, read_barcode
+from tests.video.test_video_gt import appealed_swap
+from tests.video.videos import read_barcode
 from tests.web.conftest import screenshot, sign_in
 
 
@@ -31,26 +30,7 @@ def canvas(page: Any, nth: int, kind: str) -> np.ndarray:
 def test_web_reviewer_compares_a_swapped_segment_with_the_gt_and_another_worker(
     browser_page: Any, client: TestClient, make_user: Any, data_root: Path, settings: Settings
 ) -> None:
-    root = data_root / "review"
-    root.mkdir()
-    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
-    r = client.post(
-        "/api/jobs", json=gt_job(root, overlap=2, max_attempts=5), headers=make_user("requester")["headers"]
-    )
-    assert r.status_code == 201, r.text
-    job = r.json()
-    activate_job_now(settings, job["id"])
-    cheater = make_user("worker")
-    status, _, rejected = work(client, settings, job, cheater, swapped)[(12, 28)]
-    assert status == "rejected"
-    _, _, honest_id = work(client, settings, job, make_user("worker"), honest)[(12, 28)]
-    r = client.post(
-        f"/api/assignments/{rejected}/appeal",
-        json={"comment": "I kept both people"},
-        headers=cheater["headers"],
-    )
-    assert r.status_code == 201, r.text
-    dispute_id = r.json()["id"]
+    _, rejected, honest_id, dispute_id = appealed_swap(client, make_user, settings, data_root / "review")
 
     page = browser_page
     reviewer = make_user("reviewer")
