@@ -1,7 +1,7 @@
 """Label quality per dollar: fixed overlap vs adaptive GT + dynamic overlap, replayed on real crowd answers.
 
-Run: ``python benchmarks/cost.py [--runs N]``. Needs ``../shared/datasets`` (or ``TILEWORK_SHARED``);
-without it, prints a message and exits 0.
+Run: ``python benchmarks/cost.py [--runs N] [--threshold X] [--sets ...]``. Needs
+``../shared/datasets`` (or ``TILEWORK_SHARED``); without it, prints a message and exits 0.
 
 Each VLDB'17 set (real workers' answers with gold) and the pedestrian boxes (7 MTurk workers per image,
 expert boxes) becomes a job: a random 15% of the gold items is the hidden GT pool, the rest is the
@@ -42,6 +42,7 @@ summed per set first, so the 8k-item set does not drown the others).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import random
 import sys
@@ -396,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="replays per set and policy (random orders)")
     parser.add_argument("--target", type=float, default=0.8, help="the jobs' accuracy target")
     parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="the adaptive policy's confidence threshold (default 0.85)",
+    )
+    parser.add_argument(
         "--sets", nargs="+", default=None, help="only these sets (folder names; default: all six)"
     )
     args = parser.parse_args(argv)
@@ -420,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         task = make()
         per_set[folder] = {}
         for policy in POLICIES:
+            if args.threshold is not None and policy.threshold:
+                policy = dataclasses.replace(policy, threshold=args.threshold)
             o = mean_outcome(task, policy, args.target, args.runs)
             per_set[folder][policy.name] = o
             print(

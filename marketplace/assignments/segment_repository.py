@@ -32,6 +32,7 @@ def segment_of_assignment(session: Session, assignment_id: int) -> Any:
     """The segment an assignment issues and its video's serving form (None: not a video job)."""
     stmt = (
         select(
+            VideoSegment.image_id,
             VideoSegment.start_frame,
             VideoSegment.end_frame,
             JobVideo.frame_count,
@@ -105,3 +106,27 @@ def segment_gt_of_assignment(session: Session, assignment_id: int) -> Any:
         .where(Assignment.id == assignment_id)
     )
     return session.execute(stmt).first()
+
+
+def other_versions_of_segment(session: Session, assignment_id: int) -> list[Any]:
+    """The other submitted, accepted or rejected answers on the same segment as an assignment:
+    ``(assignment_id, worker_id, status, answer)``, in id order (what a reviewer compares)."""
+    chunk = select(Assignment.chunk_id).where(Assignment.id == assignment_id).scalar_subquery()
+    stmt = (
+        select(
+            Assignment.id.label("assignment_id"),
+            Assignment.worker_id,
+            Assignment.status,
+            AssignmentItem.answer,
+        )
+        .join(AssignmentItem, AssignmentItem.assignment_id == Assignment.id)
+        .where(
+            Assignment.chunk_id == chunk,
+            Assignment.id != assignment_id,
+            Assignment.status.in_(
+                [AssignmentStatus.submitted, AssignmentStatus.accepted, AssignmentStatus.rejected]
+            ),
+        )
+        .order_by(Assignment.id)
+    )
+    return list(session.execute(stmt))

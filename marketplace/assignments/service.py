@@ -338,6 +338,15 @@ def _shown_status(assignment: Assignment, now: datetime) -> AssignmentStatus:
     return assignment.status
 
 
+def shown_score(job: Job, assignment: Assignment) -> float | None:
+    """The score a worker sees of their own assignment. A video segment is one item, and only some
+    segments hold GT frames: an accepted one shows no score, or a score below 1.0 would mark the
+    segments that were checked. A rejected one (always a checked segment) shows it, for the appeal."""
+    if job.is_video and assignment.status is not AssignmentStatus.rejected:
+        return None
+    return assignment.score
+
+
 def get_my_assignment(
     session: Session, worker: User, assignment_id: int, settings: Settings, now: datetime | None = None
 ) -> AssignmentOut:
@@ -365,7 +374,7 @@ def my_assignments(
             claimed_at=a.created_at,
             submitted_at=a.submitted_at,
             finished_at=a.finished_at,
-            score=a.score,
+            score=shown_score(job, a),
         )
         for a, job in repository.my_assignments(session, worker.id, limit=limit, offset=offset)
     ]

@@ -85,10 +85,15 @@ def with_segment(settings: Settings, job: Job, item: ItemOut, row: Any) -> ItemO
 
 def segment_out(settings: Settings, job: Job, token: str, row: Any) -> VideoSegmentOut:
     """The player's view of a segment, for item ``token``."""
+    return segment_view(job, row, item_url(settings, token))
+
+
+def segment_view(job: Job, row: Any, base: str) -> VideoSegmentOut:
+    """The player's view of a segment (a :func:`segment_repository.segment_of_assignment` row) whose
+    frame chunks are at ``<base>/chunks/{n}``."""
     overlap = job.segment_overlap or 0
     per = int(row.chunk_frames)
     first, last = row.start_frame // per, (row.end_frame - 1) // per
-    base = item_url(settings, token)
     chunks = [
         FrameChunkOut(
             index=i,

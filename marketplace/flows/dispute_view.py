@@ -20,10 +20,10 @@ def get_dispute(session: Session, dispute_id: int, settings: Settings) -> Disput
     context: dict[str, Any] = {"job": review_context.job_context(job)}
     one, chunk = reviews.disputed_assignments(session, dispute)
     if one is not None:
-        context["assignment"] = review_context.assignment_context(session, one, settings)
+        context["assignment"] = review_context.assignment_context(session, job, one, settings)
     if dispute.chunk_id is not None:
         context["chunk_assignments"] = [
-            review_context.assignment_context(session, a, settings) for a in chunk
+            review_context.assignment_context(session, job, a, settings) for a in chunk
         ]
     if dispute.image_id is not None:
         context["image"] = review_context.image_context(session, dispute.image_id, settings)

@@ -10,6 +10,7 @@
      passes on the corrected GT is overturned as above; ``restore_gt`` puts a retired image back;
    - ``ban_worker``: the worker takes no more assignments in the job;
    - ``reopen_chunk``: a chunk that exhausted its attempts goes back to the pool;
+   - ``unlink`` (``ambiguous_stitch``): the segment's track starts a new id at the re-export;
 3. the decision is recorded with who and when; an overturn that finished the last chunk completes
    the job; a decision that changes the data of a completed job re-exports its results.
 """
@@ -25,7 +26,7 @@ from marketplace.assignments import outcomes as assignments
 from marketplace.config import Settings
 from marketplace.errors import InvalidInput
 from marketplace.flows import completion, dispute_view
-from marketplace.models import Assignment, Dispute, Job, JobStatus, User
+from marketplace.models import Assignment, Dispute, DisputeKind, Job, JobStatus, User
 from marketplace.payouts import service as payouts
 from marketplace.quality import export
 from marketplace.quality import service as quality
@@ -125,6 +126,12 @@ def _reopen_chunk(
     return {"chunk_id": dispute.chunk_id}
 
 
+def _unlink(session: Session, reviewer: User, dispute: Dispute, job: Job, body: DecisionIn) -> dict[str, Any]:
+    if dispute.kind is not DisputeKind.ambiguous_stitch:
+        raise InvalidInput("only an ambiguous_stitch dispute can unlink a track", field="action")
+    return {"subject": dispute.subject_key}
+
+
 HANDLERS: dict[Action, Handler] = {
     Action.uphold: _uphold,
     Action.overturn: _overturn,
@@ -133,4 +140,5 @@ HANDLERS: dict[Action, Handler] = {
     Action.restore_gt: _restore_gt,
     Action.ban_worker: _ban_worker,
     Action.reopen_chunk: _reopen_chunk,
+    Action.unlink: _unlink,
 }

@@ -13,7 +13,7 @@ from marketplace.errors import Forbidden, InvalidInput, error_responses
 from marketplace.flows import cancellation, cost_view
 from marketplace.jobs import service, uploads
 from marketplace.jobs.schemas import CostsOut, JobCreate, JobOut, JobSpec
-from marketplace.models import Role
+from marketplace.models import VIDEO_TYPES, Role
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -45,13 +45,14 @@ def create_job_from_upload(
     settings: SettingsDep,
     spec: Annotated[str, Form(description="the job as JSON (the fields of JobCreate without data_uri/gt)")],
     gt: Annotated[UploadFile, File(description="ground truth, COCO JSON")],
-    images: Annotated[list[UploadFile], File(description="the images")],
+    images: Annotated[list[UploadFile], File(description="the images (the videos of a video job)")],
 ) -> JobOut:
-    """Create a draft job from uploaded images and a GT file (multipart form)."""
+    """Create a draft job from uploaded images and a GT file (multipart form). Each image may be up to
+    ``TILEWORK_MAX_IMAGE_BYTES``, each video (video job types) up to ``TILEWORK_MAX_VIDEO_BYTES``."""
     job_spec = _parse_spec(spec)
     gt_raw = uploads.read_limited(gt, settings.max_gt_bytes, "GT file")
     uploads.refuse_unstorable_json(gt_raw, "gt")
-    stored = uploads.store_images(images, settings)
+    stored = uploads.store_images(images, settings, videos=job_spec.type in VIDEO_TYPES)
     try:
         job = service.create_job(
             session,

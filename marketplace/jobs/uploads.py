@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from collections.abc import Sequence
@@ -76,14 +77,29 @@ def upload_name(upload: Upload) -> str:
     return name
 
 
-def store_images(uploads: Sequence[Upload], settings: Settings) -> StoredUpload:
+def checked_size(upload: Upload, limit: int, what: str) -> int:
+    """The uploaded file's size (it is spooled to disk already), refused when over ``limit``."""
+    upload.file.seek(0, os.SEEK_END)
+    size = upload.file.tell()
+    upload.file.seek(0)
+    if size > limit:
+        raise PayloadTooLarge(f"{what} {upload.filename!r} is {size} bytes, over the {limit}-byte limit")
+    return size
+
+
+def store_images(uploads: Sequence[Upload], settings: Settings, *, videos: bool = False) -> StoredUpload:
+    """Store uploaded images (or, with ``videos``, videos: up to ``max_video_bytes`` each, copied in
+    pieces) under a fresh ``uploads/<id>`` prefix; on any failure nothing stays behind."""
     names = [upload_name(u) for u in uploads]
     check_unique_names(names)
+    limit, what = (settings.max_video_bytes, "video") if videos else (settings.max_image_bytes, "image")
+    for upload in uploads:
+        checked_size(upload, limit, what)
     platform = open_storage(settings.effective_storage_url, settings)
     prefix = f"uploads/{secrets.token_hex(8)}"
     try:
         for name, upload in zip(names, uploads, strict=True):
-            platform.write(f"{prefix}/{name}", read_limited(upload, settings.max_image_bytes, "image"))
+            platform.write_file(f"{prefix}/{name}", upload.file)
     except BaseException:
         platform.delete_prefix(prefix)
         raise

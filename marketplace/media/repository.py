@@ -111,6 +111,12 @@ def video_item_chunks(session: Session, token: str) -> Any:
     return session.execute(stmt).first()
 
 
+def video_chunk_keys(session: Session, image_id: int) -> list[str] | None:
+    """The frame chunks' storage keys of a video (None: no such video, or not ingested yet)."""
+    keys = session.execute(select(JobVideo.chunk_keys).where(JobVideo.image_id == image_id)).scalar()
+    return list(keys) if keys else None
+
+
 def videos_not_ingested(session: Session, job_id: int) -> list[tuple[int, str, int]]:
     """``(image id, name, probed frame count)`` of the job's videos not ingested yet, in id order."""
     stmt = (

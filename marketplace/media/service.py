@@ -56,6 +56,11 @@ def job_image_url(settings: Settings, image_id: int) -> str:
     return f"{settings.public_base_url}/api/reviews/images/{image_id}"
 
 
+def review_video_url(settings: Settings, image_id: int) -> str:
+    """Where reviewers fetch a video's frame chunks: ``<this>/chunks/{n}``."""
+    return f"{settings.public_base_url}/api/reviews/videos/{image_id}"
+
+
 # -- serving --------------------------------------------------------------------------------------
 
 
@@ -86,6 +91,14 @@ def worker_video_chunk(
     if not first <= index <= last or index >= len(row.chunk_keys):
         raise NotFound("this video link has expired or does not exist")
     return rendition_body(platform_storage(settings), row.chunk_keys[index])
+
+
+def review_video_chunk(session: Session, image_id: int, index: int, settings: Settings) -> FileBody:
+    """Frame chunk ``index`` of a video, for the reviewers' side-by-side player."""
+    keys = repository.video_chunk_keys(session, image_id)
+    if keys is None or not 0 <= index < len(keys):
+        raise NotFound(f"video {image_id} has no frame chunk {index}")
+    return rendition_body(platform_storage(settings), keys[index])
 
 
 #: what platform storage serves workers, by the key's extension: image renditions, and a video's

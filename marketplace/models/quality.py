@@ -29,6 +29,7 @@ class DisputeKind(StrEnum):
     low_agreement = "low_agreement"
     suspicious_gt = "suspicious_gt"
     too_fast = "too_fast"
+    ambiguous_stitch = "ambiguous_stitch"
 
 
 class DisputeStatus(StrEnum):

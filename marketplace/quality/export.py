@@ -54,7 +54,7 @@ from marketplace.quality.polygon_export import merge_image
 from marketplace.quality.scoring import BoxSet
 from marketplace.quality.selection import Selection, min_expected_cost, select_aggregator
 from marketplace.quality.service import point_tolerance_fractions
-from marketplace.quality.video_export import build_video_files
+from marketplace.quality.video_export import build_video_files, open_stitch_disputes, unlinked_by_video
 from marketplace.quality.workers import POLICY, worker_weight
 from marketplace.reviews import service as reviews
 from marketplace.storage import Storage, open_storage
@@ -379,7 +379,10 @@ def finalize_job(session: Session, job_id: int, settings: Settings, *, force: bo
     if repo.result_files(session, job.id) and not force:
         return False
     if job.is_video:
-        store_files(session, job, build_video_files(session, job), results_storage(settings))
+        decided = reviews.decided_subjects(session, job.id, DisputeKind.ambiguous_stitch)
+        video = build_video_files(session, job, unlinked_by_video(job, decided))
+        open_stitch_disputes(session, job, video.ambiguous, decided)
+        store_files(session, job, video.files, results_storage(settings))
         enqueue(session, "payouts.record_results", job.id)
         return True
     merged = merge_job_report(session, job)

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from marketplace.assignments import repository as assignments_repo
 from marketplace.config import Settings
 from marketplace.media.service import job_image_url
-from marketplace.models import Assignment, Job
+from marketplace.models import VIDEO_TYPES, Assignment, Job
 from marketplace.quality import repository as repo
 from marketplace.quality.polygon_export import display_rings
 from marketplace.quality.service import gt_image_view
+from marketplace.quality.video_service import segment_review
 from marketplace.quality.workers import worker_accuracy
 
 
@@ -49,7 +50,9 @@ def _gt_objects(session: Session, image_ids: list[int]) -> dict[int, list[dict[s
     return out
 
 
-def assignment_context(session: Session, assignment: Assignment, settings: Settings) -> dict[str, Any]:
+def assignment_context(
+    session: Session, job: Job, assignment: Assignment, settings: Settings
+) -> dict[str, Any]:
     rows = assignments_repo.items_with_images(session, assignment.id)
     gt = _gt_objects(session, [img.id for item, img in rows if item.is_gt])
     conflicts: dict[int, list[dict[str, Any]]] = {}
@@ -64,7 +67,7 @@ def assignment_context(session: Session, assignment: Assignment, settings: Setti
                 "submitted_label": c.submitted_label,
             }
         )
-    return {
+    out: dict[str, Any] = {
         "id": assignment.id,
         "worker_id": assignment.worker_id,
         "status": assignment.status.value,
@@ -86,6 +89,9 @@ def assignment_context(session: Session, assignment: Assignment, settings: Setti
             for item, img in rows
         ],
     }
+    if job.type in VIDEO_TYPES:
+        out["segment"] = segment_review(session, job, assignment, settings)
+    return out
 
 
 def image_context(session: Session, image_id: int, settings: Settings) -> dict[str, Any]:

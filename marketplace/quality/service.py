@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository as assignments_repo
 from marketplace.assignments.scoring import Annotation, GtItem, ScoreResult
+from marketplace.assignments.service import shown_score
 from marketplace.assignments.states import has_room_for_overturn, move_chunk, overturn_assignment
 from marketplace.config import get_settings
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -503,7 +504,7 @@ def assignment_quality(session: Session, worker: User, assignment_id: int) -> di
     return {
         "assignment_id": assignment.id,
         "status": assignment.status.value,
-        "score": assignment.score,
+        "score": shown_score(job, assignment),
         "target": job.accuracy_target,
         "can_appeal": assignment.status is AssignmentStatus.rejected and appeal is None,
         "appeal": appeal.model_dump(mode="json") if appeal else None,

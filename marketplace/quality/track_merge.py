@@ -24,7 +24,7 @@ cluster, and its box is their weighted mean.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,9 +79,13 @@ class Stitched:
 
 
 def stitch(
-    segments: Sequence[Segment], threshold: float = DEFAULT_THRESHOLD, ambiguity: float = DEFAULT_AMBIGUITY
+    segments: Sequence[Segment],
+    threshold: float = DEFAULT_THRESHOLD,
+    ambiguity: float = DEFAULT_AMBIGUITY,
+    unlinked: Collection[tuple[int, float]] = (),
 ) -> Stitched:
-    """Join segments (in frame order, neighbours sharing frames) into whole-video tracks."""
+    """Join segments (in frame order, neighbours sharing frames) into whole-video tracks. ``unlinked``:
+    ``(segment index, local id)`` of tracks a reviewer said start anew (never joined to an earlier one)."""
     out: list[np.ndarray] = []
     ids: list[dict[float, int]] = []
     ambiguous: list[tuple[int, float, int]] = []
@@ -94,6 +98,7 @@ def stitch(
         if previous is not None:
             shared = rows[:, 0] <= previous_end
             ids_a, ids_b, iou = track_iou_matrix(previous[previous[:, 0] >= seg.start], rows[shared])
+            iou[:, np.array([(k, float(b)) in unlinked for b in ids_b], dtype=bool)] = 0.0
             if iou.size:
                 for i, j in zip(*linear_sum_assignment(-iou), strict=True):
                     if iou[i, j] < threshold:

@@ -56,6 +56,7 @@ class Frame:
     gt: np.ndarray  # ground-truth id indices (0..n_gt-1)
     hyp: np.ndarray  # hypothesis id indices
     iou: np.ndarray  # (len(gt), len(hyp))
+    number: int = -1  # the frame's number in the video
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def sequence(gt_rows: np.ndarray, hyp_rows: np.ndarray) -> Compared:
     for t in np.union1d(gt_rows[:, 0], hyp_rows[:, 0]):
         g = gt_rows[:, 0] == t
         h = hyp_rows[:, 0] == t
-        frames.append(Frame(gt_index[g], hyp_index[h], box_iou(gt_rows[g, 2:6], hyp_rows[h, 2:6])))
+        frames.append(Frame(gt_index[g], hyp_index[h], box_iou(gt_rows[g, 2:6], hyp_rows[h, 2:6]), int(t)))
     return Compared(frames, gt_ids, hyp_ids)
 
 
@@ -160,12 +161,19 @@ class IdScores:
     idtp: int
 
 
-def id_scores(seq: Compared, threshold: float = DEFAULT_THRESHOLD) -> IdScores:
+def _id_pairing(seq: Compared, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The identity scores' one global pairing of ground-truth ids with hypothesis ids (indices), and
+    how many frames each id pair is matched on."""
     together = np.zeros((len(seq.gt_ids), len(seq.hyp_ids)), dtype=np.int64)
     for f in seq.frames:
         i, j = np.nonzero(f.iou >= threshold)
         np.add.at(together, (f.gt[i], f.hyp[j]), 1)
     rows, cols = linear_sum_assignment(-together) if together.size else (np.zeros(0, int), np.zeros(0, int))
+    return rows, cols, together
+
+
+def id_scores(seq: Compared, threshold: float = DEFAULT_THRESHOLD) -> IdScores:
+    rows, cols, together = _id_pairing(seq, threshold)
     idtp = int(together[rows, cols].sum())
     n_gt, n_hyp = seq.gt_boxes, seq.hyp_boxes
     return IdScores(
@@ -174,6 +182,38 @@ def id_scores(seq: Compared, threshold: float = DEFAULT_THRESHOLD) -> IdScores:
         idtp / n_gt if n_gt else float("nan"),
         idtp,
     )
+
+
+@dataclass(frozen=True)
+class Differences:
+    """Frames where two versions of the same tracks disagree (what a reviewer's timeline marks)."""
+
+    geometry: list[int]  # a box of one side has no box of the other at IoU >= threshold
+    identity: list[int]  # two boxes match, but their ids are not the ids paired over the whole video
+
+    def as_json(self) -> dict[str, list[int]]:
+        return {"geometry": self.geometry, "identity": self.identity}
+
+
+def differences(seq: Compared, threshold: float = DEFAULT_THRESHOLD) -> Differences:
+    """Where ``seq``'s two sides disagree, frame by frame. Ids are judged against the identity scores'
+    global pairing: a swap marks the frames on the side of it where fewer frames agree with that
+    pairing, and an id that is consistently another number marks nothing. Boxes are paired by the
+    most matches, those of ids paired over the whole video first, then the least ``1 - IoU``."""
+    rows, cols, together = _id_pairing(seq, threshold)
+    partner = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if together[r, c] > 0}
+    geometry: list[int] = []
+    identity: list[int] = []
+    for f in seq.frames:
+        matched = f.iou >= threshold
+        paired = np.array([[partner.get(int(g)) == int(h) for h in f.hyp] for g in f.gt], dtype=bool)
+        # the pairing over the video wins where it matches (two boxes in one place are not a switch)
+        gi, hj = _most_matches_least_cost(1.0 - f.iou - paired.reshape(matched.shape), matched)
+        if len(gi) < max(len(f.gt), len(f.hyp)):
+            geometry.append(f.number)
+        if any(partner.get(int(f.gt[i])) != int(f.hyp[j]) for i, j in zip(gi, hj, strict=True)):
+            identity.append(f.number)
+    return Differences(geometry, identity)
 
 
 @dataclass(frozen=True)

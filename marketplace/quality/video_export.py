@@ -11,9 +11,11 @@ whole-video tracks, in three formats.
   track of a segment is matched with one of the previous segment's over those frames
   (:func:`marketplace.quality.track_merge.stitch`: a maximum-weight assignment on track IoU, at
   least 0.5); a matched track continues the earlier one's id, so a person keeps one id through the
-  video. A match with a close rival is listed in ``summary.json`` (``ambiguous_links``) for a
-  reviewer. A segment speaks for its frames from its start to the next segment's start: each of its
-  tracks is cut there (an interpolated keyframe at each cut), and the parts of one id are joined.
+  video. A match with a close rival is listed in ``summary.json`` (``ambiguous_links``) and opened
+  as an ``ambiguous_stitch`` dispute (a reviewer who decides ``unlink`` makes that segment's track
+  start a new id at the re-export). A segment speaks for its frames from its start to the next
+  segment's start: each of its tracks is cut there (an interpolated keyframe at each cut), and the
+  parts of one id are joined.
 
 Files per video: CVAT for video 1.1 XML (``<n>_<name>.cvat.xml``), MOTChallenge
 (``<n>_<name>.gt.txt``) and per-frame JSON (``<n>_<name>.frames.json``); for the job: COCO video
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,11 +37,12 @@ from marketplace.assignments import segment_repository
 from marketplace.geometry.track_formats import coco_video, per_frame, write_cvat_video, write_mot
 from marketplace.geometry.tracks import Keyframe, Track, shape_at, track_from_json
 from marketplace.jobs.segments import owned_range
-from marketplace.models import Job
+from marketplace.models import DisputeKind, Job
 from marketplace.quality import repository as quality_repo
 from marketplace.quality.track_merge import Segment, merge_workers, stitch
 from marketplace.quality.video_scoring import boxes_on
 from marketplace.quality.workers import worker_weight
+from marketplace.reviews import service as reviews
 
 #: (start, end, tracks as stored) of one segment of a video, in frame order
 SegmentTracks = tuple[int, int, Sequence[dict[str, Any]]]
@@ -99,23 +102,36 @@ def rows_to_track(rows: np.ndarray, track_id: int, label: str, end: int) -> Trac
 @dataclass
 class StitchedVideo:
     tracks: list[Track]
-    #: matches a reviewer should look at: ``{"label", "frame", "segment_track", "joined_to"}``
+    #: matches a reviewer should look at: ``{"label", "frame", "segment_track", "track"}`` (the
+    #: segment starting at ``frame`` had its merged track ``segment_track`` continue exported ``track``)
     ambiguous: list[dict[str, Any]]
 
 
-def stitch_segments(segments: Sequence[tuple[int, int, Sequence[Track]]], video_end: int) -> StitchedVideo:
+#: ``(label, segment start frame, segment track)``: a track a reviewer said starts anew
+Unlink = tuple[str, int, int]
+
+
+def stitch_segments(
+    segments: Sequence[tuple[int, int, Sequence[Track]]], video_end: int, unlinked: Collection[Unlink] = ()
+) -> StitchedVideo:
     """One video's tracks from its segments' ``(start, end, tracks)`` (frame order; see the module
     docstring); ids ``1, 2, ...`` in order of first appearance."""
     ranges = [(start, end) for start, end, _ in segments]
     parts: dict[tuple[str, int], list[Track]] = {}
-    ambiguous: list[dict[str, Any]] = []
+    doubtful: list[tuple[str, int, int, tuple[str, int]]] = []
     for label in sorted({t.label for _, _, tracks in segments for t in tracks}):
         of_label = [[t for t in tracks if t.label == label] for _, _, tracks in segments]
         linked = stitch(
             [
                 Segment(start, end - 1, boxes_on(tracks, range(start, end), end).rows)
                 for (start, end, _), tracks in zip(segments, of_label, strict=True)
-            ]
+            ],
+            unlinked={
+                (k, float(local))
+                for k, (start, _, _) in enumerate(segments)
+                for name, frame, local in unlinked
+                if name == label and frame == start
+            },
         )
         for k, ((_, end, _), tracks) in enumerate(zip(segments, of_label, strict=True)):
             own_start, own_end = owned_range(ranges, k)
@@ -124,13 +140,20 @@ def stitch_segments(segments: Sequence[tuple[int, int, Sequence[Track]]], video_
                 cut = cut_track(track, own_start, own_end, end, video_end)
                 if global_id is not None and cut is not None:
                     parts.setdefault((label, global_id), []).append(cut)
-        ambiguous += [
-            {"label": label, "frame": segments[k][0], "segment_track": int(local), "joined_to": joined}
-            for k, local, joined in linked.ambiguous
+        doubtful += [
+            (label, segments[k][0], int(local), (label, joined)) for k, local, joined in linked.ambiguous
         ]
-    joined = sorted((_join(p) for p in parts.values()), key=lambda t: (t.keyframes[0].frame, t.label, t.id))
+    keyed = sorted(
+        ((key, _join(p)) for key, p in parts.items()),
+        key=lambda kt: (kt[1].keyframes[0].frame, kt[1].label, kt[1].id),
+    )
+    exported = {key: n for n, (key, _) in enumerate(keyed, start=1)}
     return StitchedVideo(
-        [Track(n, t.label, t.kind, t.keyframes) for n, t in enumerate(joined, start=1)], ambiguous
+        [Track(n, t.label, t.kind, t.keyframes) for n, (_, t) in enumerate(keyed, start=1)],
+        [
+            {"label": label, "frame": frame, "segment_track": local, "track": exported.get(key)}
+            for label, frame, local, key in doubtful
+        ],
     )
 
 
@@ -149,7 +172,17 @@ def file_stem(index: int, name: str) -> str:
     return f"{index:03d}_{re.sub(r'[^A-Za-z0-9._-]+', '_', name.rsplit('/', 1)[-1])[:100]}"
 
 
-def build_video_files(session: Session, job: Job) -> dict[str, bytes]:
+@dataclass
+class VideoResults:
+    files: dict[str, bytes]
+    #: every video's ambiguous links (``StitchedVideo.ambiguous`` with ``image_id`` and ``video``)
+    ambiguous: list[dict[str, Any]]
+
+
+def build_video_files(
+    session: Session, job: Job, unlinked: Mapping[int, Collection[Unlink]] | None = None
+) -> VideoResults:
+    """The job's result files; ``unlinked``: per video (image id), the tracks reviewers split off."""
     weights = {r.worker_id: worker_weight(r) for r in quality_repo.worker_records(session, job.id)}
     answers: dict[int, dict[tuple[int, int], list[tuple[Sequence[dict[str, Any]], float]]]] = {}
     for row in segment_repository.accepted_segment_answers(session, job.id):
@@ -160,10 +193,12 @@ def build_video_files(session: Session, job: Job) -> dict[str, bytes]:
     coco: dict[str, Any] = {"videos": [], "images": [], "annotations": [], "categories": []}
     coco["categories"] = [{"id": i, "name": label} for label, i in category.items()]
     summary = []
+    ambiguous: list[dict[str, Any]] = []
     for index, video in enumerate(segment_repository.videos_of_job(session, job.id), start=1):
         parts = sorted(answers.get(video.image_id, {}).items())
         segments = [(start, end, merge_answers(got, start, end)) for (start, end), got in parts]
-        stitched = stitch_segments(segments, video.frame_count)
+        stitched = stitch_segments(segments, video.frame_count, (unlinked or {}).get(video.image_id, ()))
+        ambiguous += [{"image_id": video.image_id, "video": video.name, **a} for a in stitched.ambiguous]
         tracks = stitched.tracks
         stem = file_stem(index, video.name)
         size = {"size": video.frame_count, "width": video.width, "height": video.height}
@@ -202,7 +237,49 @@ def build_video_files(session: Session, job: Job) -> dict[str, bytes]:
             "videos": summary,
         }
     )
-    return files
+    return VideoResults(files, ambiguous)
+
+
+def stitch_subject(job: Job, link: dict[str, Any]) -> str:
+    """The dispute subject of an ambiguous link: video, the later segment's first frame, label, track."""
+    label = job.labels.index(link["label"])
+    return f"stitch:{link['image_id']}:{link['frame']}:{label}:{link['segment_track']}"
+
+
+def unlinked_by_video(job: Job, decided: Mapping[str, str]) -> dict[int, set[Unlink]]:
+    """The links reviewers undid (``unlink`` decisions on ``ambiguous_stitch`` disputes), per video."""
+    out: dict[int, set[Unlink]] = {}
+    for subject, decision in decided.items():
+        if decision != "unlink":
+            continue
+        _, image_id, frame, label, local = subject.split(":")
+        out.setdefault(int(image_id), set()).add((job.labels[int(label)], int(frame), int(local)))
+    return out
+
+
+def open_stitch_disputes(
+    session: Session, job: Job, ambiguous: Sequence[dict[str, Any]], decided: Mapping[str, str]
+) -> int:
+    """One ``ambiguous_stitch`` dispute per link with a close rival that no reviewer has settled."""
+    opened = 0
+    for link in ambiguous:
+        subject = stitch_subject(job, link)
+        if subject in decided:
+            continue
+        reviews.open_dispute(
+            session,
+            job_id=job.id,
+            kind=DisputeKind.ambiguous_stitch,
+            subject_key=subject,
+            reason=(
+                f"{link['video']}: the {link['label']} track {link['segment_track']} of the segment from "
+                f"frame {link['frame']} was joined to track {link['track']}, with a close rival"
+            ),
+            image_id=link["image_id"],
+            details=link,
+        )
+        opened += 1
+    return opened
 
 
 def _json(data: Any) -> bytes:

@@ -11,23 +11,76 @@ a worker's speed is the image jobs' own (one segment, one item).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import segment_repository
 from marketplace.assignments.scoring import ScoreResult
+from marketplace.assignments.video import segment_view
+from marketplace.config import Settings
 from marketplace.geometry.tracks import Track, track_from_json
 from marketplace.jobs.segments import DEFAULT_IDF1_TARGET
+from marketplace.media.service import review_video_url
 from marketplace.models import Assignment, Job, utcnow
 from marketplace.quality.scoring import accuracy_formula
 from marketplace.quality.service import check_speed
-from marketplace.quality.video_scoring import SegmentScore, score_segment
+from marketplace.quality.track_metrics import differences, sequence
+from marketplace.quality.video_scoring import SegmentScore, boxes_on, score_segment
 from marketplace.quality.workers import update_worker_record
 
 
 def _tracks(stored: Any) -> list[Track]:
     return [track_from_json(t) for t in stored or []]
+
+
+def compare_tracks(
+    first: Sequence[Track], second: Sequence[Track], frames: Iterable[int], end: int, iou_threshold: float
+) -> dict[str, list[int]]:
+    """The frames (of ``frames``) where two versions of a segment's tracks differ in geometry or in
+    identity (:func:`marketplace.quality.track_metrics.differences`; labels are not compared)."""
+    wanted = list(frames)
+    seq = sequence(boxes_on(first, wanted, end).rows, boxes_on(second, wanted, end).rows)
+    return differences(seq, iou_threshold).as_json()
+
+
+def segment_review(
+    session: Session, job: Job, assignment: Assignment, settings: Settings
+) -> dict[str, Any] | None:
+    """What a reviewer compares on a video assignment: its segment, the hidden GT frames inside it and
+    the frames where the worker's tracks differ from the GT there, and every other version of the same
+    segment with the frames where it differs from this one, and the segment's frame chunks at the
+    reviewers' own URLs (``player``, the layout a worker's claim has; None: not a video assignment)."""
+    row = segment_repository.segment_gt_of_assignment(session, assignment.id)
+    if row is None:
+        return None
+    start, end = int(row.start_frame), int(row.end_frame)
+    mine = _tracks(row.answer)
+    gt_frames = sorted(int(f) for f in row.gt_frames or [] if start <= int(f) < end)
+    threshold = job.iou_threshold
+    shown = segment_repository.segment_of_assignment(session, assignment.id)
+    return {
+        "start_frame": start,
+        "end_frame": end,
+        "player": segment_view(job, shown, review_video_url(settings, shown.image_id)).model_dump(),
+        "identity": (assignment.score_details or {}).get("identity"),
+        "gt_frames": gt_frames,
+        "gt_tracks": row.gt_tracks if gt_frames else None,
+        "differences_from_gt": (
+            compare_tracks(_tracks(row.gt_tracks), mine, gt_frames, end, threshold) if gt_frames else None
+        ),
+        "other_versions": [
+            {
+                "assignment_id": other.assignment_id,
+                "worker_id": other.worker_id,
+                "status": other.status.value,
+                "tracks": other.answer,
+                "differences": compare_tracks(mine, _tracks(other.answer), range(start, end), end, threshold),
+            }
+            for other in segment_repository.other_versions_of_segment(session, assignment.id)
+        ],
+    }
 
 
 def segment_score(session: Session, job: Job, assignment: Assignment) -> SegmentScore | None:

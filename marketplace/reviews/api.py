@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from marketplace.bounds import Id, Limit, Offset
@@ -85,4 +85,23 @@ def decide(
 def review_image(image_id: Id, user: ReviewerUser, session: SessionDep, settings: SettingsDep) -> Response:
     """A job image for the reviewers' views (GT images included): reviewers and admins only."""
     body = media.job_image(session, image_id, settings)
+    return Response(content=body.content, media_type=body.content_type, headers=body.headers)
+
+
+@router.get(
+    "/api/reviews/videos/{image_id}/chunks/{index}",
+    responses={
+        200: {"description": "a zip of the chunk's frames as JPEGs", "content": {"application/zip": {}}},
+        **error_responses(401, 403, 404, 422),
+    },
+)
+def review_video_chunk(
+    image_id: Id,
+    index: Annotated[int, Path(ge=0, le=1_000_000)],
+    user: ReviewerUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """A frame chunk of a job's video, for the reviewers' player: reviewers and admins only."""
+    body = media.review_video_chunk(session, image_id, index, settings)
     return Response(content=body.content, media_type=body.content_type, headers=body.headers)

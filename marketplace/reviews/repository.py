@@ -155,3 +155,13 @@ def rejected_assignments_of_chunk(session: Session, chunk_id: int) -> list[Assig
         .order_by(Assignment.id)
     )
     return list(session.scalars(stmt))
+
+
+def decided_of_kind(session: Session, job_id: int, kind: DisputeKind) -> dict[str, str]:
+    """``subject key -> decision`` of the job's decided disputes of one kind (the latest per subject)."""
+    stmt = (
+        select(Dispute.subject_key, Dispute.decision)
+        .where(Dispute.job_id == job_id, Dispute.kind == kind, Dispute.status == DisputeStatus.decided)
+        .order_by(Dispute.decided_at, Dispute.id)
+    )
+    return {subject: decision or "" for subject, decision in session.execute(stmt)}

@@ -21,6 +21,7 @@ class Action(StrEnum):
     restore_gt = "restore_gt"  # the GT image was right: back in use
     ban_worker = "ban_worker"  # stop the worker on this job
     reopen_chunk = "reopen_chunk"  # give an exhausted chunk fresh attempts
+    unlink = "unlink"  # ambiguous_stitch: the segment's track starts a new id instead of continuing one
 
 
 class AppealIn(ApiInput):

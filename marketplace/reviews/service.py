@@ -143,6 +143,11 @@ def appeal_for(session: Session, assignment_id: int) -> AppealOut | None:
     return appeal_view(dispute) if dispute is not None else None
 
 
+def decided_subjects(session: Session, job_id: int, kind: DisputeKind) -> dict[str, str]:
+    """What reviewers decided on the job's cases of one kind: ``subject key -> decision``."""
+    return repo.decided_of_kind(session, job_id, kind)
+
+
 def dispute_counts(session: Session, job_id: int) -> dict[str, dict[str, int]]:
     return repo.dispute_counts(session, job_id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from marketplace.errors import InvalidInput
 
@@ -87,6 +87,11 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def write(self, key: str, data: bytes) -> None:
         """Create or replace the object."""
+
+    def write_file(self, key: str, source: BinaryIO) -> None:
+        """Create or replace the object from an open file (read from where it stands); the stores
+        override it to copy in pieces, so a large upload is never held in memory whole."""
+        self.write(key, source.read())
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool:

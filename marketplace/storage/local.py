@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.storage.base import (
@@ -16,6 +18,9 @@ from marketplace.storage.base import (
     normalize_prefix,
     require_nonempty_prefix,
 )
+
+#: how much of an uploaded file is copied at a time
+COPY_PIECE = 1 << 20
 
 
 class LocalStorage(Storage):
@@ -104,12 +109,18 @@ class LocalStorage(Storage):
 
     def write(self, key: str, data: bytes) -> None:
         """Atomic: write a temporary file beside the target, then rename over it."""
+        self._write_atomic(key, lambda fh: fh.write(data))
+
+    def write_file(self, key: str, source: BinaryIO) -> None:
+        self._write_atomic(key, lambda fh: shutil.copyfileobj(source, fh, COPY_PIECE))
+
+    def _write_atomic(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                fill(fh)
             os.replace(tmp_name, path)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config
@@ -128,6 +128,13 @@ class S3Storage(Storage):
     def write(self, key: str, data: bytes) -> None:
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data)
+        except ClientError as exc:
+            raise _translate(exc, self._describe(key)) from exc
+
+    def write_file(self, key: str, source: BinaryIO) -> None:
+        """boto3's managed transfer: multipart in pieces for a large file."""
+        try:
+            self.client.upload_fileobj(source, self.bucket, self._full(key))
         except ClientError as exc:
             raise _translate(exc, self._describe(key)) from exc
 

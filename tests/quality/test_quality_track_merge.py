@@ -67,7 +67,13 @@ def test_a_match_with_a_close_second_is_reported_for_review() -> None:
         [[t, i, 100 + 2 * i, 50, 40, 80] for t in range(1, 21) for i in (1, 2)], dtype=np.float64
     )
     segments = [Segment(1, 12, rows[rows[:, 0] <= 12]), Segment(9, 20, rows[rows[:, 0] >= 9])]
-    assert stitch(segments).ambiguous
+    doubtful = stitch(segments)
+    assert doubtful.ambiguous
+    # a reviewer says the later segment's track starts anew: it gets a new id, the other still links
+    k, local, _ = doubtful.ambiguous[0]
+    split = stitch(segments, unlinked={(k, local)})
+    assert split.ids[1][local] == 3 and len(np.unique(split.rows[:, 1])) == 3
+    assert [(a, b) for a, b, _ in split.ambiguous if (a, b) == (k, local)] == []
     apart = rows.copy()
     apart[apart[:, 1] == 2, 2] += 200
     clear = [Segment(1, 12, apart[apart[:, 0] <= 12]), Segment(9, 20, apart[apart[:, 0] >= 9])]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from marketplace.quality.track_metrics import box_iou, clear_mot, hota, id_scores, sequence
+from marketplace.quality.track_metrics import box_iou, clear_mot, differences, hota, id_scores, sequence
 
 # SOURCE.txt: IDF1, IDP, IDR, MOTA, MOTP (1 - IoU), ID switches, FP, FN (py-motmetrics 1.4.0)
 REFERENCE = {
@@ -75,6 +75,23 @@ def test_a_swap_of_identities_keeps_every_box_but_fails_the_identity_target() ->
     assert id_scores(seq).idf1 == pytest.approx(0.6)  # 36 of 60 frames with the right identity
     assert id_scores(seq).idf1 < 0.9
     assert hota(seq).assa < 0.7 and hota(seq).deta == pytest.approx(1.0)
+
+
+def test_differences_mark_the_frames_a_reviewer_should_look_at() -> None:
+    gt = _two_walkers()
+    renumbered = gt.copy()
+    renumbered[:, 1] = np.where(renumbered[:, 1] == 1, 7, 9)
+    assert differences(sequence(gt, renumbered)).as_json() == {"geometry": [], "identity": []}
+    swapped = gt.copy()
+    later = swapped[:, 0] > 24
+    swapped[later, 1] = 3 - swapped[later, 1]
+    # 36 frames pair the ids crossed, 24 straight: the 24 are where identity disagrees
+    assert differences(sequence(gt, swapped)).identity == list(range(1, 25))
+    edited = gt[~((gt[:, 0] == 10) & (gt[:, 1] == 1))].copy()  # a box missing on frame 10
+    edited[(edited[:, 0] == 40) & (edited[:, 1] == 2), 2] += 30  # one moved off its object on 40
+    edited = np.vstack([edited, [50, 5, 0, 0, 20, 20]])  # and an extra one on 50
+    found = differences(sequence(gt, edited))
+    assert found.geometry == [10, 40, 50] and found.identity == []
 
 
 def test_box_iou_of_touching_overlapping_and_empty_boxes() -> None:

@@ -72,6 +72,10 @@ def test_appeal_once_then_overturn_makes_the_work_accepted_and_payable(
     assert gt_item["worker_answer"] == [] and [c["kind"] for c in gt_item["conflicts"]] == ["missing"]
     assert all(i["image_url"].startswith("http") for i in items)
     assert detail["history"][0]["action"] == "opened" and detail["history"][0]["actor_id"] == worker["id"]
+    unlink = client.post(
+        f"/api/reviews/disputes/{appeal['id']}/decide", json={"action": "unlink"}, headers=reviewer["headers"]
+    )
+    assert unlink.status_code == 422 and "ambiguous_stitch" in unlink.text  # a video stitch's action only
 
     r = client.post(
         f"/api/reviews/disputes/{appeal['id']}/decide",

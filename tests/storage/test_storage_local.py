@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -134,6 +135,14 @@ def test_write_replaces_atomically_without_leftovers(store: LocalStorage) -> Non
     store.write("f.txt", b"two")
     assert store.read("f.txt") == b"two"
     assert [o.key for o in store.iter_objects()] == ["f.txt"]
+
+
+def test_write_file_copies_a_large_file_in_pieces(store: LocalStorage) -> None:
+    data = bytes(range(256)) * 20_000  # 5 MB: several pieces
+    source = io.BytesIO(data)
+    store.write_file("up/v.mp4", source)
+    assert store.read("up/v.mp4") == data and source.tell() == len(data)
+    assert [o.key for o in store.iter_objects()] == ["up/v.mp4"]  # no temporary file left
 
 
 def test_delete_prefix(store: LocalStorage) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -193,3 +194,9 @@ def test_shared_coco_samples_through_s3(
         storage.write(f"coco/{path.name}", path.read_bytes())
     infos = list(iter_probed_images(storage, "coco/", storage_settings))
     assert {i.name.removeprefix("coco/"): (i.width, i.height) for i in infos} == expected
+
+
+def test_write_file_uploads_a_large_file_in_parts(storage: S3Storage) -> None:
+    data = bytes(range(256)) * 40_000  # 10 MB: over boto3's 8 MB multipart threshold
+    storage.write_file("up/v.mp4", io.BytesIO(data))
+    assert storage.size("up/v.mp4") == len(data) and storage.read("up/v.mp4") == data

@@ -3,6 +3,8 @@ real PyAV videos, the HTTP API)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -73,42 +75,69 @@ def gt_job(root: Path, **overrides: Any) -> dict[str, Any]:
     return video_job_body(root, labels=["person", "car"], gt=gt, **overrides)
 
 
+Outcomes = dict[tuple[int, int], tuple[str, dict[str, Any], int]]
+
+
+def open_gt_job(
+    client: TestClient, make_user: UserFactory, settings: Settings, root: Path, **overrides: Any
+) -> dict[str, Any]:
+    """A 40-frame video job with the GT frames above, created over ``root`` and activated."""
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
+    r = client.post("/api/jobs", json=gt_job(root, **overrides), headers=make_user("requester")["headers"])
+    assert r.status_code == 201, r.text
+    job: dict[str, Any] = r.json()
+    activate_job_now(settings, job["id"])
+    return job
+
+
+def appealed_swap(
+    client: TestClient, make_user: UserFactory, settings: Settings, root: Path
+) -> tuple[dict[str, Any], int, int, int]:
+    """A swapping worker's rejected middle segment, appealed, beside an honest worker's accepted one:
+    ``(the cheater, rejected assignment id, honest assignment id, dispute id)``."""
+    job = open_gt_job(client, make_user, settings, root, overlap=2, max_attempts=5)
+    cheater = make_user("worker")
+    status, _, rejected = work(client, settings, job, cheater, swapped)[(12, 28)]
+    assert status == "rejected"
+    _, _, honest_id = work(client, settings, job, make_user("worker"), honest)[(12, 28)]
+    r = client.post(
+        f"/api/assignments/{rejected}/appeal", json={"comment": "ids"}, headers=cheater["headers"]
+    )
+    assert r.status_code == 201, r.text
+    return cheater, rejected, honest_id, r.json()["id"]
+
+
+def work(
+    client: TestClient, settings: Settings, job: dict[str, Any], worker: dict[str, Any], tracks: Any
+) -> Outcomes:
+    """The worker claims and submits the job's three segments: ``(start, end)`` -> (status, score
+    details, assignment id)."""
+    outcome = {}
+    keys = set()
+    for _ in range(3):
+        claimed = claim(client, worker, job["id"]).json()
+        item = claimed["items"][0]
+        keys.add(tuple(sorted(item)) + tuple(sorted(item["video"])))
+        start, end = item["video"]["start_frame"], item["video"]["end_frame"]
+        r = submit(client, worker, claimed["assignment_id"], body_for(item, tracks(start, end)))
+        assert r.status_code == 200, r.text
+        with session_factory(settings)() as session:
+            done = session.get(Assignment, claimed["assignment_id"])
+            assert done is not None
+            outcome[(start, end)] = (done.status.value, done.score_details or {}, done.id)
+    assert len(keys) == 1  # a GT segment's claim looks like any other
+    return outcome
+
+
 def test_segments_with_gt_frames_are_scored_by_identity_and_the_rest_are_not(
     client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
 ) -> None:
-    root = data_root / "gtvideo"
-    root.mkdir()
-    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
-    requester = make_user("requester")
-    r = client.post("/api/jobs", json=gt_job(root, overlap=2, max_attempts=5), headers=requester["headers"])
-    assert r.status_code == 201, r.text
-    job = r.json()
+    job = open_gt_job(client, make_user, settings, data_root / "gtvideo", overlap=2, max_attempts=5)
     assert (job["gt_count"], job["segment_count"], job["idf1_target"]) == (6, 3, 0.9)
-    activate_job_now(settings, job["id"])
 
-    def work(worker: dict[str, Any], tracks: Any) -> dict[tuple[int, int], tuple[str, dict[str, Any]]]:
-        outcome = {}
-        keys = set()
-        for _ in range(3):
-            claimed = claim(client, worker, job["id"]).json()
-            item = claimed["items"][0]
-            keys.add(tuple(sorted(item)) + tuple(sorted(item["video"])))
-            start, end = item["video"]["start_frame"], item["video"]["end_frame"]
-            assert (
-                submit(
-                    client, worker, claimed["assignment_id"], body_for(item, tracks(start, end))
-                ).status_code
-                == 200
-            )
-            with session_factory(settings)() as session:
-                done = session.get(Assignment, claimed["assignment_id"])
-                assert done is not None
-                outcome[(start, end)] = (done.status.value, done.score_details or {})
-        assert len(keys) == 1  # a GT segment's claim looks like any other
-        return outcome
-
-    cheat = work(make_user("worker"), swapped)
-    status, details = cheat[(12, 28)]
+    cheat = work(client, settings, job, make_user("worker"), swapped)
+    status, details, _ = cheat[(12, 28)]
     assert status == "rejected", details
     assert details["scorer"] == "video" and details["accuracy"] == 1.0  # every box right on every frame
     assert details["identity"]["idf1"] == 0.5 and details["identity"]["id_switches"] == 2
@@ -117,14 +146,78 @@ def test_segments_with_gt_frames_are_scored_by_identity_and_the_rest_are_not(
     assert cheat[(0, 16)][0] == cheat[(24, 40)][0] == "accepted"
     assert cheat[(0, 16)][1]["gt_frames"] == []
 
-    good = work(make_user("worker"), honest)
-    status, details = good[(12, 28)]
+    good = work(client, settings, job, make_user("worker"), honest)
+    status, details, _ = good[(12, 28)]
     assert status == "accepted" and details["identity"]["idf1"] == 1.0 and details["failed"] == []
     with session_factory(settings)() as session:
         rows = (
             session.execute(select(Assignment.status).where(Assignment.job_id == job["id"])).scalars().all()
         )
         assert sorted(s.value for s in rows) == ["accepted"] * 5 + ["rejected"]
+
+
+def with_a_stray_box(start: int, end: int) -> list[dict[str, Any]]:
+    """Honest tracks plus a box on one frame where nobody is: a checked segment scores below 1.0."""
+    stray = {
+        "id": 99,
+        "label": "person",
+        "keyframes": [
+            {"frame": start + 5, "geometry": [60.0, 60.0, 70.0, 70.0]},
+            {"frame": start + 6, "geometry": None, "outside": True},
+        ],
+    }
+    return [*honest(start, end), stray]
+
+
+def test_a_worker_cannot_tell_from_scores_which_segments_were_checked(
+    client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
+) -> None:
+    job = open_gt_job(client, make_user, settings, data_root / "gtscores")
+    worker = make_user("worker")
+    outcome = work(client, settings, job, worker, with_a_stray_box)
+    assert {status for status, _, _ in outcome.values()} == {"accepted"}
+    assert outcome[(12, 28)][1]["accuracy"] == 12 / 13  # the checked segment: below 1.0, accepted
+    mine = client.get("/api/assignments/mine", headers=worker["headers"]).json()
+    assert [m["score"] for m in mine] == [None, None, None]
+    for _, _, assignment_id in outcome.values():
+        quality = client.get(f"/api/assignments/{assignment_id}/quality", headers=worker["headers"]).json()
+        assert quality["score"] is None and quality["status"] == "accepted"
+
+
+def test_a_reviewer_sees_where_an_appealed_segment_differs_from_the_gt_and_from_other_versions(
+    client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
+) -> None:
+    cheater, rejected, honest_id, dispute_id = appealed_swap(
+        client, make_user, settings, data_root / "gtreview"
+    )
+    reviewer = make_user("reviewer")
+    detail = client.get(f"/api/reviews/disputes/{dispute_id}", headers=reviewer["headers"]).json()
+    segment = detail["context"]["assignment"]["segment"]
+    assert (segment["start_frame"], segment["end_frame"], segment["gt_frames"]) == (12, 28, GT_FRAMES)
+    assert [t["id"] for t in segment["gt_tracks"]] == [1, 2]
+    # the ids cross at frame 20: of the GT frames, 16-18 (3) pair them one way, 21-23 (3) the other;
+    # the pairing over the segment keeps one side, the other side is marked, and no box is off
+    gt_diff = segment["differences_from_gt"]
+    assert gt_diff["geometry"] == [] and gt_diff["identity"] in ([16, 17, 18], [21, 22, 23])
+    # the honest version of the same segment: every frame on one side of the swap differs in identity
+    [other] = segment["other_versions"]
+    assert (other["assignment_id"], other["status"]) == (honest_id, "accepted")
+    assert other["differences"]["geometry"] == []
+    assert other["differences"]["identity"] in (list(range(12, 20)), list(range(20, 28)))
+    # the reviewer's player: the segment's chunks at reviewers' URLs, readable by reviewers only
+    player = segment["player"]
+    assert (player["start_frame"], player["end_frame"]) == (12, 28)
+    chunk = player["chunks"][0]
+    path = "/api/" + chunk["url"].split("/api/", 1)[1]
+    assert path == f"/api/reviews/videos/{detail['context']['assignment']['items'][0]['image_id']}/chunks/0"
+    got = client.get(path, headers=reviewer["headers"])
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(got.content)).namelist()
+    assert names[12] == "000012.jpg" and len(names) == chunk["frame_count"]
+    assert client.get(path, headers=cheater["headers"]).status_code == 403
+    assert client.get(path.replace("/chunks/0", "/chunks/7"), headers=reviewer["headers"]).status_code == 404
+    # a worker cannot read the dispute
+    assert client.get(f"/api/reviews/disputes/{dispute_id}", headers=cheater["headers"]).status_code == 403
 
 
 def test_video_gt_is_stored_from_mot_text_with_its_frames_and_checked(

@@ -298,15 +298,31 @@ def test_a_funded_video_job_pays_each_accepted_segment_once_through_the_ledger(
 
 
 def test_a_video_job_can_be_created_from_uploaded_videos(
-    client: TestClient, make_user: UserFactory, video_root: Path
+    client: TestClient, make_user: UserFactory, settings: Settings, video_root: Path
 ) -> None:
     spec = {k: v for k, v in video_job_body(video_root).items() if k not in ("data_uri", "gt")}
     files = [("images", (n, (video_root / n).read_bytes(), "video/mp4")) for n in FRAMES]
     files.append(("gt", ("gt.json", b"{}", "application/json")))
     headers = make_user("requester")["headers"]
+    largest = max(len(f[1][1]) for f in files)
+    # each video is held to the video limit, not the image one (a real video is larger than a photo)
+    app_settings = client.app.state.settings  # type: ignore[attr-defined]
+    client.app.state.settings = settings.model_copy(update={"max_image_bytes": 100})  # type: ignore[attr-defined]
     r = client.post("/api/jobs/upload", data={"spec": json.dumps(spec)}, files=files, headers=headers)
     assert r.status_code == 201, r.text
     assert (r.json()["segment_count"], r.json()["image_count"]) == (5, 2)
+    client.app.state.settings = settings.model_copy(update={"max_video_bytes": largest - 1})  # type: ignore[attr-defined]
+    r = client.post("/api/jobs/upload", data={"spec": json.dumps(spec)}, files=files, headers=headers)
+    assert r.status_code == 413 and f"over the {largest - 1}-byte limit" in r.json()["detail"], r.text
+    client.app.state.settings = app_settings  # type: ignore[attr-defined]
+    # an image job's files keep the image limit
+    image_spec = {**spec, "type": "boxes", "gt_per_assignment": 2}
+    for key in ("segment_frames", "segment_overlap"):
+        image_spec.pop(key)
+    client.app.state.settings = settings.model_copy(update={"max_image_bytes": largest - 1})  # type: ignore[attr-defined]
+    r = client.post("/api/jobs/upload", data={"spec": json.dumps(image_spec)}, files=files, headers=headers)
+    assert r.status_code == 413 and "image" in r.json()["detail"], r.text
+    client.app.state.settings = app_settings  # type: ignore[attr-defined]
 
 
 def test_a_long_video_ingest_keeps_the_job_from_looking_stalled(

@@ -7,6 +7,7 @@ import io
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,15 +23,21 @@ from tests.video.test_video_jobs import get_file, video_job_body
 pytestmark = pytest.mark.shared
 
 
+def bedroom_job_body(data_root: Path, shared_datasets: Path) -> dict[str, Any]:
+    """A video job over a copy of the shared ``bedroom.mp4``, with the default segments (150, 5)."""
+    root = data_root / "bedroom"
+    root.mkdir()
+    shutil.copy(shared_datasets / "video_bedroom" / "bedroom.mp4", root / "bedroom.mp4")
+    body = video_job_body(root, labels=["person"])
+    del body["segment_frames"], body["segment_overlap"]
+    return body
+
+
 def test_a_bedroom_job_serves_the_publishers_frames_through_the_claim(
     client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path, shared_datasets: Path
 ) -> None:
     folder = shared_datasets / "video_bedroom"
-    root = data_root / "bedroom"
-    root.mkdir()
-    shutil.copy(folder / "bedroom.mp4", root / "bedroom.mp4")
-    body = video_job_body(root, labels=["person"])
-    del body["segment_frames"], body["segment_overlap"]  # the defaults: 150 frames, 5 shared
+    body = bedroom_job_body(data_root, shared_datasets)
     requester = make_user("requester")
     r = client.post("/api/jobs", json=body, headers=requester["headers"])
     assert r.status_code == 201, r.text

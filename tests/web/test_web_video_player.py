@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from marketplace.config import Settings
 from tests.assignments.conftest import activate_job_now
 from tests.video.test_video_bedroom_shared import DIFFERENT, SAME, mad
 from tests.video.test_video_jobs import video_job_body
+from tests.video.test_video_jobs_shared import bedroom_job_body
 from tests.video.videos import make_video, read_barcode
 from tests.web.conftest import sign_in
 
@@ -129,12 +129,7 @@ def test_web_video_player_shows_the_publishers_frames_36_and_37_of_bedroom(
     shared_datasets: Path,
 ) -> None:
     folder = shared_datasets / "video_bedroom"
-    root = data_root / "bedroom"
-    root.mkdir()
-    shutil.copy(folder / "bedroom.mp4", root / "bedroom.mp4")
-    body = video_job_body(root, labels=["person"])
-    del body["segment_frames"], body["segment_overlap"]  # the defaults: 150 frames, 5 shared
-    job_id = make_video_job(client, make_user, settings, body)
+    job_id = make_video_job(client, make_user, settings, bedroom_job_body(data_root, shared_datasets))
 
     page = browser_page
     sign_in(page, make_user("worker")["email"])

@@ -14,6 +14,7 @@ const KIND_NAMES: Record<string, string> = {
   low_agreement: "Workers disagree",
   suspicious_gt: "Suspicious GT image",
   too_fast: "Too fast",
+  ambiguous_stitch: "Ambiguous video stitch",
 };
 
 const ACTIONS: Record<string, string[]> = {
@@ -24,6 +25,7 @@ const ACTIONS: Record<string, string[]> = {
   restore_gt: ["Restore the GT image", "The GT image was right: put it back in use."],
   ban_worker: ["Ban the worker", "Stop this worker from taking assignments in this job."],
   reopen_chunk: ["Reopen the chunk", "Give the exhausted chunk fresh attempts."],
+  unlink: ["Split the track", "The later segment's track starts a new id instead of continuing this one."],
 };
 
 const CONFLICT_NAMES: Record<string, string> = { missing: "Missing", extra: "Extra", wrong_label: "Wrong label", low_overlap: "Low overlap" };
@@ -237,7 +239,28 @@ function itemView(item: Json, jobType: Json) {
     item.is_gt ? conflictList(item.conflicts, answer, gt) : "");
 }
 
+/** A video segment's two versions side by side (the player code loads only when one is shown). */
+function segmentView(a: Json): HTMLElement {
+  const holder = h("div", { class: "segment-holder" }, h("p", { class: "muted" }, "Loading the segment's frames…"));
+  import("./video/compare.js").then(({ compareView }) => {
+    holder.replaceChildren(compareView(a.segment, a.items[0] ? a.items[0].worker_answer : []));
+  }).catch((err) => holder.replaceChildren(h("p", { class: "notice bad" }, `The player could not load: ${err}`)));
+  return holder;
+}
+
 function assignmentView(a: Json, job: Json, { collapsed = false } = {}) {
+  if (a.segment) {
+    const section = h("section", { class: "assignment", dataset: { assignmentId: String(a.id) } },
+      h("h3", {}, `Assignment #${a.id}`),
+      h("p", { class: "meta" }, h("span", { class: `status ${a.status}` }, a.status), " ",
+        `by ${who(a.worker_id)} · boxes ${pct(a.score)} vs target ${pct(job.accuracy_target)}`,
+        a.segment.identity ? ` · IDF1 ${pct(a.segment.identity.idf1)} vs ${pct(a.segment.identity.idf1_target)}, ` +
+          `${a.segment.identity.id_switches} ID switch(es)` : "",
+        ` · submitted ${when(a.submitted_at)}`),
+      segmentView(a));
+    if (collapsed) return h("details", { class: "assignment-wrap" }, h("summary", {}, `Assignment #${a.id} · ${pct(a.score)}`), section);
+    return section;
+  }
   const gtItems = a.items.filter((i: Json) => i.is_gt);
   const others = a.items.filter((i: Json) => !i.is_gt);
   const below = a.score !== null && a.score < job.accuracy_target;
@@ -287,6 +310,13 @@ function imageView(image: Json, details: Json, job: Json) {
 
 // -- detail ---------------------------------------------------------------------------------------
 
+function stitchView(link: Json): HTMLElement {
+  return h("p", { class: "stitch", id: "stitch-link" },
+    `In ${link.video}, the ${link.label} track #${link.segment_track} of the segment starting at frame ${link.frame} `,
+    `was joined to exported track #${link.track}, and another track fitted almost as well. `,
+    "Split it if the two are different objects.");
+}
+
 function assignmentsOf(d: Json) {
   const ctx = d.context || {};
   return [ctx.assignment, ...(ctx.chunk_assignments || [])].filter(Boolean);
@@ -309,6 +339,7 @@ function availableActions(d: Json) {
   if (gtImagesOf(d).length) acts.push("fix_gt_label", "retire_gt", "restore_gt");
   if (d.worker_id || assignments.length) acts.push("ban_worker");
   if (d.chunk_id) acts.push("reopen_chunk");
+  if (d.kind === "ambiguous_stitch") acts.push("unlink");
   return acts;
 }
 
@@ -353,7 +384,8 @@ function renderDetail(d: Json) {
     parts.push(h("h3", {}, `Rejected attempts on this chunk (${chunk.length})`));
     chunk.forEach((a: Json, n: Json) => parts.push(assignmentView(a, job, { collapsed: n > 0 })));
   }
-  if (ctx.image && ctx.image.name) parts.push(imageView(ctx.image, d.details, job));
+  if (d.kind === "ambiguous_stitch" && d.details) parts.push(stitchView(d.details));
+  else if (ctx.image && ctx.image.name && !String(job.type).startsWith("video")) parts.push(imageView(ctx.image, d.details, job));
   parts.push(h("h3", {}, "History"), historyView(d));
   parts.push(d.status === "open" ? decisionForm(d)
     : h("p", { class: "notice", id: "decision-summary" },
