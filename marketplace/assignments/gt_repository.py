@@ -42,6 +42,19 @@ def pick_gt(
     at random among equals; never retired. ``reused``: only images already shown to someone and never
     to this worker (fewer when there are not enough). No lock: the use counts only balance the picking,
     and :func:`count_gt_uses` (the last write of a claim) keeps them exact."""
+    return list(session.scalars(gt_pick_query(job_id, worker_id, k, reused=reused, skip=skip, like=like)))
+
+
+def gt_pick_query(
+    job_id: int,
+    worker_id: int,
+    k: int,
+    *,
+    reused: bool = False,
+    skip: Sequence[int] = (),
+    like: Any = None,
+) -> Any:
+    """:func:`pick_gt` as a query; ``like`` may be an SQL expression (a scalar subquery)."""
     seen = _gt_seen_query(job_id, worker_id)
     stmt = select(GtImageStat.image_id).where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
     if skip:
@@ -56,8 +69,28 @@ def pick_gt(
         pixels = JobImage.width * JobImage.height
         stmt = stmt.join(JobImage, JobImage.id == GtImageStat.image_id)
         stmt = stmt.order_by(case((or_(pixels > 2 * size, pixels * 2 < size), 1), else_=0))
-    stmt = stmt.order_by(func.random()).limit(k)
-    return list(session.scalars(stmt))
+    return stmt.order_by(func.random()).limit(k)
+
+
+def gt_exposure_columns(job_id: int) -> tuple[Any, Any]:
+    """:func:`gt_exposure` as two scalar subqueries, for a statement that needs more."""
+    shows = select(func.coalesce(func.sum(GtImageStat.uses), 0)).where(GtImageStat.job_id == job_id)
+    images = select(func.count()).where(GtImageStat.job_id == job_id, GtImageStat.uses > 0)
+    return shows.scalar_subquery(), images.scalar_subquery()
+
+
+def work_exposure_columns(job_id: int) -> tuple[Any, Any]:
+    """:func:`work_exposure` as two scalar subqueries."""
+    base = (
+        select(AssignmentItem.image_id)
+        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
+        .where(Assignment.job_id == job_id, AssignmentItem.is_gt.is_(False))
+        .subquery()
+    )
+    return (
+        select(func.count()).select_from(base).scalar_subquery(),
+        select(func.count(distinct(base.c.image_id))).scalar_subquery(),
+    )
 
 
 def gt_exposure(session: Session, job_id: int) -> tuple[int, int]:

@@ -104,7 +104,7 @@ def lock_job(session: Session, job_id: int) -> Job | None:
     )
 
 
-def _is_postgres(session: Session) -> bool:
+def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -124,7 +124,7 @@ def job_for_claim(session: Session, job_id: int, worker_id: int) -> tuple[Job, b
     :func:`lock_worker_claims`)."""
     banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
     columns: list[Any] = [Job, banned, _gt_keep_of(Job.id, worker_id)]
-    if _is_postgres(session):
+    if is_postgres(session):
         columns.append(func.pg_advisory_xact_lock(job_id, worker_id))
     row = session.execute(select(*columns).where(Job.id == job_id)).first()
     return (row[0], bool(row[1]), float(row[2])) if row is not None else None
@@ -138,7 +138,7 @@ def lock_worker_claims(session: Session, job_id: int, worker_id: int) -> None:
     """One claim at a time per worker and job (a transaction-scoped advisory lock keyed by the pair):
     a second concurrent claim waits, then sees the first one's assignment instead of skipping its
     locked chunk and reporting that nothing is left. SQLite serialises writers anyway."""
-    if _is_postgres(session):
+    if is_postgres(session):
         session.execute(select(func.pg_advisory_xact_lock(job_id, worker_id)))
 
 
@@ -265,17 +265,17 @@ def seen_by(job_id: int, worker_id: int) -> Any:
     )
 
 
-def take_next_chunk(session: Session, job_id: int, worker_id: int) -> int | None:
-    """Take a slot of the first open chunk of the job this worker never held (and, for an extra chunk
-    of dynamic overlap, none of whose images they have seen), in one statement; chunks being claimed
-    by someone else right now are skipped instead of waited for."""
+def next_chunk_pick(job_id: int, worker_id: int) -> Any:
+    """The first open chunk of the job this worker never held (and, for an extra chunk of dynamic
+    overlap, none of whose images they have seen), locked; chunks being claimed by someone else right
+    now are skipped instead of waited for (a scalar subquery)."""
     c = aliased(Chunk)
     held_before = exists().where(Assignment.chunk_id == c.id, Assignment.worker_id == worker_id)
     # an extra chunk (dynamic overlap) wants an answer from someone who has not seen its images
     seen_extra = exists().where(
         ChunkImage.chunk_id == c.id, ChunkImage.image_id.in_(seen_by(job_id, worker_id))
     )
-    pick = (
+    return (
         select(c.id)
         .where(c.job_id == job_id, c.status == ChunkStatus.open, c.free_slots > 0, ~held_before)
         .where(or_(c.overlap.is_(None), ~seen_extra))
@@ -284,9 +284,13 @@ def take_next_chunk(session: Session, job_id: int, worker_id: int) -> int | None
         .with_for_update(skip_locked=True, key_share=True)
         .scalar_subquery()
     )
+
+
+def take_next_chunk(session: Session, job_id: int, worker_id: int) -> int | None:
+    """Take a slot of :func:`next_chunk_pick`'s chunk, in one statement; its id."""
     stmt = (
         update(Chunk)
-        .where(Chunk.id == pick)
+        .where(Chunk.id == next_chunk_pick(job_id, worker_id))
         .values(**take_slot_values())
         .returning(Chunk.id)
         .execution_options(synchronize_session=False)

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import gt_repository, repository, video
-from marketplace.assignments.gt_slots import pick_gt_images
+from marketplace.assignments import claim_repository, gt_repository, repository, video
+from marketplace.assignments.gt_slots import choose_from_candidates, pick_gt_images, work_exposure_stale
 from marketplace.assignments.schemas import (
     AssignmentOut,
     ExportAssignmentOut,
@@ -218,12 +218,77 @@ def _claim(
         held = repository.lock_held(session, job.id, worker.id)
     mine = [(h.id, h.slot, h.deadline) for h in held]
     slot, deadline = claim_slot(job.id, mine, ahead, job.time_limit_s, now)
+    if repository.is_postgres(session):
+        taken = _take(session, job, worker.id)
+        if taken is None and lazy_expiry():
+            taken = _take(session, job, worker.id)  # expired ones went back
+        if taken is None:
+            raise NothingToClaim("no_assignments_left", f"job {job.id} has no assignment left for you")
+        return _issue_taken(session, job, taken, worker, keep, slot, deadline, now)
     chunk_id = repository.take_next_chunk(session, job.id, worker.id)
     if chunk_id is None and lazy_expiry():
         chunk_id = repository.take_next_chunk(session, job.id, worker.id)  # expired ones went back
     if chunk_id is None:
         raise NothingToClaim("no_assignments_left", f"job {job.id} has no assignment left for you")
     return _issue(session, job, chunk_id, worker, keep, slot, deadline, now)
+
+
+def _take(session: Session, job: Job, worker_id: int) -> claim_repository.Taken | None:
+    stale = work_exposure_stale(job.id)
+    return claim_repository.take_chunk(session, job.id, worker_id, job.gt_per_assignment, work_exposure=stale)
+
+
+def _mix(real: Sequence[Any], extra: Sequence[Any], gt: Sequence[Any]) -> list[tuple[Any, bool]]:
+    """The assignment's items in display order, each with whether it is GT (:func:`_issue`'s rule)."""
+    mixed_in = [(i, False) for i in extra] + [(i, True) for i in gt]
+    _rng.shuffle(mixed_in)  # which mixed-in slot is GT is random too
+    return [
+        item if was_mixed_in else (item, False) for item, was_mixed_in in place_items(list(real), mixed_in)
+    ]
+
+
+def _assignment_values(
+    job: Job, chunk_id: int, worker: User, slot: AssignmentSlot, deadline: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "chunk_id": chunk_id,
+        "worker_id": worker.id,
+        "status": AssignmentStatus.assigned,
+        "slot": slot,
+        "deadline": deadline,
+        "created_at": now,
+    }
+
+
+def _issue_taken(
+    session: Session,
+    job: Job,
+    taken: claim_repository.Taken,
+    worker: User,
+    keep: float,
+    slot: AssignmentSlot,
+    deadline: datetime,
+    now: datetime,
+) -> Claimed:
+    """:func:`_issue` on PostgreSQL: the chunk and the GT candidates came with the take; the
+    assignment, its items and the GT use counts go in one statement."""
+    slots = job.gt_per_assignment
+    extra = gt_repository.pick_extra(session, job.id, worker.id, slots - gt_draw(slots, keep))
+    gt = choose_from_candidates(job.id, slots - len(extra), taken)
+    placed = _mix(taken.real, extra, gt)
+    tokens = [new_item_token() for _ in placed]
+    items = [
+        {"position": position, "token": token, "image_id": image_id, "is_gt": is_gt}
+        for position, ((image_id, is_gt), token) in enumerate(zip(placed, tokens, strict=True))
+    ]
+    values = _assignment_values(job, taken.chunk_id, worker, slot, deadline, now)
+    try:
+        assignment_id, info = claim_repository.issue(session, values, items, gt)
+    except IntegrityError as exc:  # the same worker claiming twice at the same instant
+        raise ClaimRace("another claim of yours in this job is in progress; retry") from exc
+    shown = [(token, *info[image_id][1:]) for (image_id, _), token in zip(placed, tokens, strict=True)]
+    return Claimed(assignment_id, deadline, shown, video.segment_row(session, job, assignment_id))
 
 
 def _issue(
@@ -248,24 +313,10 @@ def _issue(
     like = _rng.choice(real) if real else None  # GT of a size like a random work image's
     gt = pick_gt_images(session, job, worker.id, job.gt_per_assignment - len(extra), like=like)
     info = repository.images(session, [*real, *extra, *gt])
-    mixed_in = [(tuple(info[i]), False) for i in extra] + [(tuple(info[i]), True) for i in gt]
-    _rng.shuffle(mixed_in)  # which mixed-in slot is GT is random too
-    placed = [
-        item if was_mixed_in else (item, False)
-        for item, was_mixed_in in place_items([tuple(info[i]) for i in real], mixed_in)
-    ]
+    placed = [(tuple(info[i]), is_gt) for i, is_gt in _mix(real, extra, gt)]
     try:
         assignment_id = repository.insert_assignment(
-            session,
-            {
-                "job_id": job.id,
-                "chunk_id": chunk_id,
-                "worker_id": worker.id,
-                "status": AssignmentStatus.assigned,
-                "slot": slot,
-                "deadline": deadline,
-                "created_at": now,
-            },
+            session, _assignment_values(job, chunk_id, worker, slot, deadline, now)
         )
     except IntegrityError as exc:  # the same worker claiming twice at the same instant
         raise ClaimRace("another claim of yours in this job is in progress; retry") from exc
