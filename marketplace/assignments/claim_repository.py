@@ -9,18 +9,39 @@ the pick, SKIP LOCKED; the GT rows in id order, last, held until commit).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import gt_repository
-from marketplace.assignments.repository import GT_STATS, ITEMS, next_chunk_pick
+from marketplace.assignments.repository import ASSIGNMENTS, GT_STATS, ITEMS, next_chunk_pick
 from marketplace.assignments.states import take_slot_values
-from marketplace.models import Assignment, Chunk, ChunkImage, JobImage
+from marketplace.models import (
+    Assignment,
+    AssignmentSlot,
+    AssignmentStatus,
+    Chunk,
+    ChunkImage,
+    JobImage,
+)
 
 
 @dataclass(frozen=True)
@@ -86,12 +107,16 @@ def issue(
     """Insert the assignment, its items and one more use of each GT image in one statement; return
     the assignment id and id → (id, name, width, height) of the items' images."""
     assignment = insert(Assignment).values(**values).returning(Assignment.id).cte("new_assignment")
-    rows = func.unnest(
-        bindparam("positions", [i["position"] for i in items], type_=ARRAY(Integer)),
-        bindparam("tokens", [i["token"] for i in items], type_=ARRAY(String)),
-        bindparam("images", [i["image_id"] for i in items], type_=ARRAY(Integer)),
-        bindparam("gt", [i["is_gt"] for i in items], type_=ARRAY(Boolean)),
-    ).table_valued("position", "token", "image_id", "is_gt").render_derived()
+    rows = (
+        func.unnest(
+            bindparam("positions", [i["position"] for i in items], type_=ARRAY(Integer)),
+            bindparam("tokens", [i["token"] for i in items], type_=ARRAY(String)),
+            bindparam("images", [i["image_id"] for i in items], type_=ARRAY(Integer)),
+            bindparam("gt", [i["is_gt"] for i in items], type_=ARRAY(Boolean)),
+        )
+        .table_valued("position", "token", "image_id", "is_gt")
+        .render_derived()
+    )
     add_items = (
         insert(ITEMS)
         .from_select(
@@ -120,3 +145,49 @@ def issue(
     result = session.execute(stmt).all()
     info = {r.image_id: (r.image_id, r.name, r.width, r.height) for r in result if r.image_id is not None}
     return int(result[0][0]), info
+
+
+# -- submitting -----------------------------------------------------------------------------------
+
+
+def store_submission(
+    session: Session,
+    assignment_id: int,
+    job_id: int,
+    worker_id: int,
+    answers: Sequence[dict[str, Any]],
+    set_values: dict[str, Any],
+) -> bool:
+    """Store the answers (``answers``: {item_pk, answer, interactions}) and mark the assignment
+    submitted (``set_values``: its new status, time and hash) in one statement; return whether the
+    worker holds a ``next`` assignment in the job to promote. Read after the assignment's lock was
+    taken, so a claim ahead that committed while the submission waited for it is seen."""
+    rows = (
+        func.unnest(
+            bindparam("item_pks", [a["item_pk"] for a in answers], type_=ARRAY(Integer)),
+            bindparam("answers", [json.dumps(a["answer"]) for a in answers], type_=ARRAY(String)),
+            bindparam("interactions", [json.dumps(a["interactions"]) for a in answers], type_=ARRAY(String)),
+        )
+        .table_valued("item_pk", "answer", "interactions")
+        .render_derived()
+    )
+    stored = (
+        update(ITEMS)
+        .where(ITEMS.c.id == rows.c.item_pk)
+        .values(answer=cast(rows.c.answer, JSON), interactions=cast(rows.c.interactions, JSON))
+        .cte("stored_answers")
+    )
+    t = ASSIGNMENTS
+    marked = (
+        update(t)
+        .where(t.c.id == assignment_id, t.c.status == AssignmentStatus.assigned.value)
+        .values(**set_values)
+        .cte("marked")
+    )
+    has_next = exists().where(
+        t.c.job_id == job_id,
+        t.c.worker_id == worker_id,
+        t.c.status == AssignmentStatus.assigned.value,
+        t.c.slot == AssignmentSlot.next.value,
+    )
+    return bool(session.scalar(select(has_next).add_cte(stored, marked)))

@@ -536,7 +536,8 @@ def submit(
     now = now or utcnow()
     repository.begin_write(session)
     repository.share_lock_job_of(session, assignment_id)  # ordered against a cancel
-    row = repository.lock_for_submit(session, assignment_id)
+    postgres = repository.is_postgres(session)
+    row = repository.lock_for_submit(session, assignment_id, with_items=postgres)
     if row is None or row.worker_id != worker.id:
         raise NotFound(f"assignment {assignment_id} not found")
     digest = submission_hash(body)
@@ -549,18 +550,21 @@ def submit(
     if row.job_status not in SUBMITTABLE_JOB:
         raise JobNotActive(f"job {row.job_id} is {row.job_status.value}")
     check_assignment_move(row.id, row.status, AssignmentStatus.submitted)
-    items = repository.item_rows(session, row.id)
+    items = repository.submit_items(row.items) if postgres else repository.item_rows(session, row.id)
     rules, segment = Rules(row.job_type, row.job_labels, row.job_attributes), video.segment_of(session, row)
     answers = validate_submission(rules, items, body, segment)
-    repository.store_answers(
-        session,
-        [
-            {"item_pk": item.id, "answer": answers[item.token][0], "interactions": answers[item.token][1]}
-            for item in items
-        ],
-    )
-    repository.mark_submitted(session, row.id, now, digest)
-    if row.slot is AssignmentSlot.current:
+    stored = [
+        {"item_pk": item.id, "answer": answers[item.token][0], "interactions": answers[item.token][1]}
+        for item in items
+    ]
+    if postgres:  # answers and status in one statement, which also says whether a next one waits
+        values = repository.submitted_values(now, digest)
+        has_next = claim_repository.store_submission(session, row.id, row.job_id, worker.id, stored, values)
+    else:
+        repository.store_answers(session, stored)
+        repository.mark_submitted(session, row.id, now, digest)
+        has_next = True  # promote_next finds out
+    if row.slot is AssignmentSlot.current and has_next:
         repository.promote_next(session, row.job_id, worker.id, promoted_deadline(row.time_limit_s, now))
     metrics.after_commit(session, metrics.SUBMISSIONS.inc)
     return SubmitOut(assignment_id=row.id, status=AssignmentStatus.submitted, submitted_at=now)
