@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, case, distinct, func, or_, select, update
+from sqlalchemy import Row, Table, case, distinct, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.assignments.repository import seen_by
@@ -16,6 +16,7 @@ from marketplace.models import (
     Chunk,
     ChunkImage,
     ChunkStatus,
+    GtAnnotation,
     GtImageStat,
     JobImage,
 )
@@ -152,3 +153,27 @@ def count_gt_uses(session: Session, image_ids: Sequence[int]) -> None:
             .with_for_update(key_share=True)
         )
         session.execute(update(t).where(t.c.image_id.in_(ordered)).values(uses=t.c.uses + 1))
+
+
+def scoring_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
+    """What scoring an assignment reads, in one statement: its GT items whose image is not retired
+    (token, answer, image id and size), in display order, each once per GT object of its image
+    (``label``/``geometry``, by object id; None when the image has none)."""
+    retired = exists().where(GtImageStat.image_id == JobImage.id, GtImageStat.retired_at.is_not(None))
+    stmt = (
+        select(
+            AssignmentItem.token,
+            AssignmentItem.answer,
+            JobImage.id.label("image_id"),
+            JobImage.width,
+            JobImage.height,
+            GtAnnotation.id.label("object_id"),
+            GtAnnotation.label,
+            GtAnnotation.geometry,
+        )
+        .join(JobImage, JobImage.id == AssignmentItem.image_id)
+        .outerjoin(GtAnnotation, GtAnnotation.image_id == JobImage.id)
+        .where(AssignmentItem.assignment_id == assignment_id, AssignmentItem.is_gt.is_(True), ~retired)
+        .order_by(AssignmentItem.position, GtAnnotation.id)
+    )
+    return list(session.execute(stmt))

@@ -336,6 +336,20 @@ def get_assignment(session: Session, assignment_id: int, *, for_update: bool = F
     )
 
 
+def lock_assignment_with_job(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
+    """The assignment, locked ``FOR NO KEY UPDATE`` and re-read, with its job (not locked), in one
+    statement."""
+    stmt = (
+        select(Assignment, Job)
+        .join(Job, Job.id == Assignment.job_id)
+        .where(Assignment.id == assignment_id)
+        .with_for_update(key_share=True, of=ASSIGNMENTS)
+        .execution_options(populate_existing=True)
+    )
+    row = session.execute(stmt).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def share_lock_job_of(session: Session, assignment_id: int) -> None:
     """``FOR KEY SHARE`` on the job of an assignment, taken before the assignment's own lock.
 
