@@ -14,7 +14,7 @@ Run: ``python benchmarks/claims.py [--clients 64] [--seconds 15] [--open-seconds
   is printed in the README. There is no broker, so each submission is scored in the API process right
   after it commits (the embedded default; with several processes production sends it to Celery): the
   server does all the work of a cycle, and it all shows in the per-cycle figures.
-* Round trips: 20 cycles one after another, every statement the server processes send counted
+* Round trips: 20 cycles one after another (after 5 to warm up), every statement the server processes send counted
   (SQLAlchemy ``before_cursor_execute``); printed per claim+submit+score cycle with the other round
   trips PostgreSQL sees (BEGIN, COMMIT, pool pre-pings). ``--trace`` lists one cycle's statements.
 * Capacity: closed loop, ``--clients`` workers (asyncio + httpx) looping claim → submit for
@@ -273,6 +273,7 @@ def api_phases(args: argparse.Namespace, url: str, home: Path, data: dict[str, A
     tokens, job = data["tokens"], data["api_job"]
     proc = start_server(url, port, home, args.server_workers)
     try:
+        sequential(port, tokens[-1], job, 5)  # warm: the first use of each statement compiles it
         before = counters(home)
         calm = sequential(port, tokens[-1], job, ROUND_TRIP_CYCLES)
         trips = spent(before, counters(home))
@@ -316,7 +317,8 @@ def report(args: argparse.Namespace, api: dict[str, Any], sql: dict[str, Any], d
     print(
         f"round trips per claim+submit+score cycle ({api['calm']['cycles']} cycles in a row): "
         f"{per['statements']:.1f} statements; with BEGIN/COMMIT ({per['transactions']:.1f} transactions) "
-        f"and pool pre-pings ({per['pings']:.1f}): {per['statements'] + others:.1f}"
+        f"and pool pre-pings ({per['pings']:.1f}): {per['statements'] + others:.1f}; server CPU "
+        f"{1000 * per['cpu_s']:.1f} ms per cycle"
     )
     print(
         f"capacity ({args.clients} clients, closed loop, {args.server_workers} server process(es)): "

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Integer,
+    Select,
     String,
     bindparam,
     cast,
@@ -42,6 +43,7 @@ from marketplace.models import (
     Chunk,
     ChunkImage,
     JobImage,
+    utcnow,
 )
 
 
@@ -60,6 +62,35 @@ class Taken:
     work: tuple[int, int] | None
 
 
+@cache
+def _take_statement(with_gt: bool, work_exposure: bool) -> Select[Any]:
+    """:func:`take_chunk`'s statement, built once per shape (its values are bound parameters): the
+    building and cache-key walk of a statement this size cost more CPU than running it."""
+    # (not named like a column of chunks: a parameter of that name would become a SET of the UPDATE)
+    job_id, worker_id = bindparam("p_job", type_=Integer), bindparam("p_worker", type_=Integer)
+    take = (
+        update(Chunk)
+        .where(Chunk.id == next_chunk_pick(job_id, worker_id))
+        .values(**take_slot_values(bindparam("p_now")))
+        .returning(Chunk.id)
+        .cte("take")
+    )
+    in_chunk = select(ChunkImage.image_id).where(ChunkImage.chunk_id == take.c.id)
+    like = in_chunk.order_by(func.random()).limit(1).scalar_subquery()
+    columns: list[Any] = [
+        take.c.id,
+        func.array(in_chunk.order_by(ChunkImage.position).scalar_subquery()),
+        *gt_repository.gt_exposure_columns(job_id),
+    ]
+    if with_gt:
+        pick = partial(gt_repository.gt_pick_query, job_id, worker_id, like=like, skip_locked=True)
+        reused, fresh = pick(bindparam("p_gt_k"), reused=True), pick(bindparam("p_gt_k2"))
+        columns += [func.array(reused.scalar_subquery()), func.array(fresh.scalar_subquery())]
+    if work_exposure:
+        columns += gt_repository.work_exposure_columns(job_id)
+    return select(*columns).select_from(take)
+
+
 def take_chunk(
     session: Session, job_id: int, worker_id: int, gt_k: int, *, work_exposure: bool
 ) -> Taken | None:
@@ -72,27 +103,9 @@ def take_chunk(
     (measured: 20-30 claims waiting there, capping a 2-core server near 20 claims/s). Candidates left
     unused stay locked until commit (others pass them over for that long); when fewer than needed
     are free the caller tops up without the lock (:func:`.gt_repository.pick_gt`)."""
-    take = (
-        update(Chunk)
-        .where(Chunk.id == next_chunk_pick(job_id, worker_id))
-        .values(**take_slot_values())
-        .returning(Chunk.id)
-        .cte("take")
-    )
-    in_chunk = select(ChunkImage.image_id).where(ChunkImage.chunk_id == take.c.id)
-    like = in_chunk.order_by(func.random()).limit(1).scalar_subquery()
-    columns: list[Any] = [
-        take.c.id,
-        func.array(in_chunk.order_by(ChunkImage.position).scalar_subquery()),
-        *gt_repository.gt_exposure_columns(job_id),
-    ]
-    if gt_k > 0:
-        pick = partial(gt_repository.gt_pick_query, job_id, worker_id, like=like, skip_locked=True)
-        reused, fresh = pick(gt_k, reused=True), pick(2 * gt_k)
-        columns += [func.array(reused.scalar_subquery()), func.array(fresh.scalar_subquery())]
-    if work_exposure:
-        columns += gt_repository.work_exposure_columns(job_id)
-    row = session.execute(select(*columns).select_from(take)).first()
+    params = {"p_job": job_id, "p_worker": worker_id, "p_gt_k": gt_k, "p_gt_k2": 2 * gt_k, "p_now": utcnow()}
+    stmt = _take_statement(gt_k > 0, work_exposure)
+    row = session.execute(stmt, params).first()
     if row is None:
         return None
     rest = list(row[4:])

@@ -24,7 +24,7 @@ from marketplace.models import (
 GT_STATS = cast(Table, GtImageStat.__table__)
 
 
-def _gt_seen_query(job_id: int, worker_id: int) -> Any:
+def _gt_seen_query(job_id: Any, worker_id: Any) -> Any:
     return seen_by(job_id, worker_id).where(AssignmentItem.is_gt.is_(True))
 
 
@@ -47,9 +47,9 @@ def pick_gt(
 
 
 def gt_pick_query(
-    job_id: int,
-    worker_id: int,
-    k: int,
+    job_id: Any,
+    worker_id: Any,
+    k: Any,
     *,
     reused: bool = False,
     skip: Sequence[int] = (),
@@ -80,14 +80,14 @@ def gt_pick_query(
     return stmt
 
 
-def gt_exposure_columns(job_id: int) -> tuple[Any, Any]:
+def gt_exposure_columns(job_id: Any) -> tuple[Any, Any]:
     """:func:`gt_exposure` as two scalar subqueries, for a statement that needs more."""
     shows = select(func.coalesce(func.sum(GtImageStat.uses), 0)).where(GtImageStat.job_id == job_id)
     images = select(func.count()).where(GtImageStat.job_id == job_id, GtImageStat.uses > 0)
     return shows.scalar_subquery(), images.scalar_subquery()
 
 
-def work_exposure_columns(job_id: int) -> tuple[Any, Any]:
+def work_exposure_columns(job_id: Any) -> tuple[Any, Any]:
     """:func:`work_exposure` as two scalar subqueries."""
     base = (
         select(AssignmentItem.image_id)

@@ -257,7 +257,7 @@ def lock_chunk(session: Session, chunk_id: int) -> Chunk:
     return chunk
 
 
-def seen_by(job_id: int, worker_id: int) -> Any:
+def seen_by(job_id: Any, worker_id: Any) -> Any:
     """The images this worker has been shown in this job (a subquery)."""
     return (
         select(AssignmentItem.image_id)
@@ -266,7 +266,7 @@ def seen_by(job_id: int, worker_id: int) -> Any:
     )
 
 
-def next_chunk_pick(job_id: int, worker_id: int) -> Any:
+def next_chunk_pick(job_id: Any, worker_id: Any) -> Any:
     """The first open chunk of the job this worker never held (and, for an extra chunk of dynamic
     overlap, none of whose images they have seen), locked; chunks being claimed by someone else right
     now are skipped instead of waited for (a scalar subquery)."""
