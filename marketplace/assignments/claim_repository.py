@@ -121,18 +121,22 @@ def take_chunk(
     )
 
 
-def issue(
-    session: Session, values: dict[str, Any], items: Sequence[dict[str, Any]], gt_ids: Sequence[int]
-) -> tuple[int, dict[int, Any]]:
-    """Insert the assignment, its items and one more use of each GT image in one statement; return
-    the assignment id and id → (id, name, width, height) of the items' images."""
+ASSIGNMENT_COLUMNS = ("job_id", "chunk_id", "worker_id", "status", "slot", "deadline", "created_at")
+
+
+@cache
+def _issue_statement(with_gt: bool) -> Select[Any]:
+    """:func:`issue`'s statement, built once (values bound as ``p_``-named parameters, never named like
+    a column: such a parameter would become a column value of the INSERT)."""
+    values: dict[str, Any] = {column: bindparam(f"p_{column}") for column in ASSIGNMENT_COLUMNS}
     assignment = insert(Assignment).values(**values).returning(Assignment.id).cte("new_assignment")
+    images = bindparam("p_images", type_=ARRAY(Integer))
     rows = (
         func.unnest(
-            bindparam("positions", [i["position"] for i in items], type_=ARRAY(Integer)),
-            bindparam("tokens", [i["token"] for i in items], type_=ARRAY(String)),
-            bindparam("images", [i["image_id"] for i in items], type_=ARRAY(Integer)),
-            bindparam("gt", [i["is_gt"] for i in items], type_=ARRAY(Boolean)),
+            bindparam("p_positions", type_=ARRAY(Integer)),
+            bindparam("p_tokens", type_=ARRAY(String)),
+            images,
+            bindparam("p_gt", type_=ARRAY(Boolean)),
         )
         .table_valued("position", "token", "image_id", "is_gt")
         .render_derived()
@@ -150,19 +154,36 @@ def issue(
     stmt = (
         select(assignment.c.id, JobImage.id.label("image_id"), JobImage.name, JobImage.width, JobImage.height)
         .select_from(assignment)
-        .outerjoin(JobImage, JobImage.id.in_([i["image_id"] for i in items]))
+        .outerjoin(JobImage, JobImage.id == func.any(images))
         .add_cte(add_items)
     )
-    if gt_ids:
+    if with_gt:
         ordered = (
             select(GT_STATS.c.image_id)
-            .where(GT_STATS.c.image_id.in_(sorted(gt_ids)))
+            .where(GT_STATS.c.image_id == func.any(bindparam("p_gt_ids", type_=ARRAY(Integer))))
             .order_by(GT_STATS.c.image_id)
             .with_for_update(key_share=True)
         )
         uses = update(GT_STATS).where(GT_STATS.c.image_id.in_(ordered)).values(uses=GT_STATS.c.uses + 1)
         stmt = stmt.add_cte(uses.cte("gt_uses"))
-    result = session.execute(stmt).all()
+    return stmt
+
+
+def issue(
+    session: Session, values: dict[str, Any], items: Sequence[dict[str, Any]], gt_ids: Sequence[int]
+) -> tuple[int, dict[int, Any]]:
+    """Insert the assignment (``values``: its columns), its items and one more use of each GT image
+    (rows locked in id order) in one statement; return the assignment id and id → (id, name, width,
+    height) of the items' images."""
+    params: dict[str, Any] = {f"p_{column}": values[column] for column in ASSIGNMENT_COLUMNS}
+    params |= {
+        "p_positions": [i["position"] for i in items],
+        "p_tokens": [i["token"] for i in items],
+        "p_images": [i["image_id"] for i in items],
+        "p_gt": [i["is_gt"] for i in items],
+        "p_gt_ids": sorted(gt_ids),
+    }
+    result = session.execute(_issue_statement(bool(gt_ids)), params).all()
     info = {r.image_id: (r.image_id, r.name, r.width, r.height) for r in result if r.image_id is not None}
     return int(result[0][0]), info
 
