@@ -49,6 +49,16 @@ def accept(session: Session, job: Job, assignment: Assignment) -> bool:
     return record_acceptance(chunk, chunk.overlap or job.overlap)
 
 
+def accept_probing(session: Session, job: Job, assignment: Assignment, beyond: int) -> tuple[bool, bool]:
+    """:func:`accept`, and whether the job had more than ``beyond`` unfinished chunks (this one
+    included) when its chunk was locked, read in the same statement: more than ``beyond - 1`` are
+    left (the completion check, :func:`marketplace.flows.completion.complete_if_done`)."""
+    with session.no_autoflush:  # the score just recorded is written with the status, in one UPDATE
+        chunk, many_left = repository.lock_chunk_probing(session, assignment.chunk_id, job.id, beyond)
+    move_assignment(assignment, AssignmentStatus.accepted)
+    return record_acceptance(chunk, chunk.overlap or job.overlap), many_left
+
+
 def reject(session: Session, job: Job, assignment: Assignment) -> Chunk | None:
     """``submitted → rejected`` (its slot goes back to the pool); the chunk when this rejection
     exhausted its attempts and it now waits for a reviewer."""

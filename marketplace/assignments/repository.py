@@ -257,6 +257,26 @@ def lock_chunk(session: Session, chunk_id: int) -> Chunk:
     return chunk
 
 
+def lock_chunk_probing(session: Session, chunk_id: int, job_id: int, beyond: int) -> tuple[Chunk, bool]:
+    """:func:`lock_chunk`, and in the same statement whether the job has more than ``beyond``
+    unfinished chunks (:func:`has_unfinished_chunks`, read before the lock was waited for)."""
+    probe = (
+        select(Chunk.id)
+        .where(Chunk.job_id == job_id, Chunk.status.in_(UNFINISHED))
+        .offset(beyond)
+        .limit(1)
+        .exists()
+    )
+    stmt = (
+        select(Chunk, probe)
+        .where(Chunk.id == chunk_id)
+        .with_for_update(key_share=True, of=Chunk)
+        .execution_options(populate_existing=True)
+    )
+    row = session.execute(stmt).one()
+    return row[0], bool(row[1])
+
+
 def seen_by(job_id: Any, worker_id: Any) -> Any:
     """The images this worker has been shown in this job (a subquery)."""
     return (
