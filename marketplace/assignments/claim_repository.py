@@ -83,7 +83,7 @@ def _take_statement(with_gt: bool, work_exposure: bool) -> Select[Any]:
         *gt_repository.gt_exposure_columns(job_id),
     ]
     if with_gt:
-        pick = partial(gt_repository.gt_pick_query, job_id, worker_id, like=like, skip_locked=True)
+        pick = partial(gt_repository.gt_pick_query, job_id, worker_id, like=like)
         reused, fresh = pick(bindparam("p_gt_k"), reused=True), pick(bindparam("p_gt_k2"))
         columns += [func.array(reused.scalar_subquery()), func.array(fresh.scalar_subquery())]
     if work_exposure:
@@ -98,11 +98,10 @@ def take_chunk(
     same statement, read its images, the GT exposure and up to ``gt_k`` reused and ``2 * gt_k`` fresh
     GT candidates (:func:`.gt_repository.pick_gt`, sized like a random image of the chunk).
 
-    The candidates are locked, skipping rows other claims hold: concurrent claims would otherwise all
-    pick the same least-used GT images and queue on their use counts, each until the other commits
-    (measured: 20-30 claims waiting there, capping a 2-core server near 20 claims/s). Candidates left
-    unused stay locked until commit (others pass them over for that long); when fewer than needed
-    are free the caller tops up without the lock (:func:`.gt_repository.pick_gt`)."""
+    Nothing is locked but the chunk: the GT use counts are updated last, by :func:`issue`. (Locking
+    the candidates with SKIP LOCKED instead, so that concurrent claims stop queueing on the same
+    least-used rows, deadlocked under load: a claim holding some candidates waited for a row another
+    one held, when the free ones ran short.)"""
     params = {"p_job": job_id, "p_worker": worker_id, "p_gt_k": gt_k, "p_gt_k2": 2 * gt_k, "p_now": utcnow()}
     stmt = _take_statement(gt_k > 0, work_exposure)
     row = session.execute(stmt, params).first()

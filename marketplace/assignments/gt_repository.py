@@ -54,12 +54,8 @@ def gt_pick_query(
     reused: bool = False,
     skip: Sequence[int] = (),
     like: Any = None,
-    skip_locked: bool = False,
 ) -> Any:
-    """:func:`pick_gt` as a query; ``like`` may be an SQL expression (a scalar subquery).
-
-    ``skip_locked`` (PostgreSQL): the rows picked are locked, and rows another claim holds right now
-    are passed over instead of waited for (that claim counts a use of them before it commits)."""
+    """:func:`pick_gt` as a query; ``like`` may be an SQL expression (a scalar subquery)."""
     seen = _gt_seen_query(job_id, worker_id)
     stmt = select(GtImageStat.image_id).where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
     if skip:
@@ -74,10 +70,7 @@ def gt_pick_query(
         pixels = JobImage.width * JobImage.height
         stmt = stmt.join(JobImage, JobImage.id == GtImageStat.image_id)
         stmt = stmt.order_by(case((or_(pixels > 2 * size, pixels * 2 < size), 1), else_=0))
-    stmt = stmt.order_by(func.random()).limit(k)
-    if skip_locked:
-        stmt = stmt.with_for_update(key_share=True, skip_locked=True, of=GtImageStat)
-    return stmt
+    return stmt.order_by(func.random()).limit(k)
 
 
 def gt_exposure_columns(job_id: Any) -> tuple[Any, Any]:

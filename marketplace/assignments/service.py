@@ -275,10 +275,7 @@ def _issue_taken(
     assignment, its items and the GT use counts go in one statement."""
     slots = job.gt_per_assignment
     extra = gt_repository.pick_extra(session, job.id, worker.id, slots - gt_draw(slots, keep))
-    wanted = slots - len(extra)
-    gt = choose_from_candidates(job.id, wanted, taken)
-    if len(gt) < wanted:  # the free candidates ran short (busy claims hold them): wait for some
-        gt += gt_repository.pick_gt(session, job.id, worker.id, wanted - len(gt), skip=gt)
+    gt = choose_from_candidates(job.id, slots - len(extra), taken)
     placed = _mix(taken.real, extra, gt)
     tokens = [new_item_token() for _ in placed]
     items = [
