@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Row, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
@@ -109,7 +110,7 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _gt_keep_of(job_id: Any, worker_id: int) -> Any:
+def _gt_keep_of(job_id: Any, worker_id: Any) -> Any:
     """The worker's adaptive-GT rate on the job (1.0 before their first scored assignment)."""
     keep = (
         select(WorkerJobQuality.gt_keep)
@@ -119,15 +120,24 @@ def _gt_keep_of(job_id: Any, worker_id: int) -> Any:
     return func.coalesce(keep, 1.0)
 
 
+@cache
+def _job_for_claim_statement(postgres: bool) -> Any:
+    """:func:`job_for_claim`'s statement, built once (building a statement costs more CPU than the
+    round trip; its values are bound parameters)."""
+    job_id, worker_id = bindparam("p_job", type_=Integer), bindparam("p_worker", type_=Integer)
+    banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
+    columns: list[Any] = [Job, banned, _gt_keep_of(Job.id, worker_id)]
+    if postgres:
+        columns.append(func.pg_advisory_xact_lock(job_id, worker_id))
+    return select(*columns).where(Job.id == job_id)
+
+
 def job_for_claim(session: Session, job_id: int, worker_id: int) -> tuple[Job, bool, float] | None:
     """The job, whether the worker is banned from it and their adaptive-GT rate, in one statement; on
     PostgreSQL the same statement takes the worker's claim lock of the job (see
     :func:`lock_worker_claims`)."""
-    banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
-    columns: list[Any] = [Job, banned, _gt_keep_of(Job.id, worker_id)]
-    if is_postgres(session):
-        columns.append(func.pg_advisory_xact_lock(job_id, worker_id))
-    row = session.execute(select(*columns).where(Job.id == job_id)).first()
+    stmt = _job_for_claim_statement(is_postgres(session))
+    row = session.execute(stmt, {"p_job": job_id, "p_worker": worker_id}).first()
     return (row[0], bool(row[1]), float(row[2])) if row is not None else None
 
 
@@ -158,20 +168,24 @@ HELD_COLUMNS = (
 )
 
 
-def lock_held(session: Session, job_id: int, worker_id: int) -> list[Row[Any]]:
-    """The worker's active assignments in the job (current first), locked: a concurrent submit,
-    expiry or claim of the same worker waits instead of seeing a half-made change."""
-    stmt = (
+@cache
+def _lock_held_statement() -> Any:
+    return (
         select(*HELD_COLUMNS)
         .where(
-            Assignment.job_id == job_id,
-            Assignment.worker_id == worker_id,
+            Assignment.job_id == bindparam("p_job", type_=Integer),
+            Assignment.worker_id == bindparam("p_worker", type_=Integer),
             Assignment.status == AssignmentStatus.assigned,
         )
         .order_by(Assignment.id)
         .with_for_update(key_share=True)
     )
-    return list(session.execute(stmt))
+
+
+def lock_held(session: Session, job_id: int, worker_id: int) -> list[Row[Any]]:
+    """The worker's active assignments in the job (current first), locked: a concurrent submit,
+    expiry or claim of the same worker waits instead of seeing a half-made change."""
+    return list(session.execute(_lock_held_statement(), {"p_job": job_id, "p_worker": worker_id}))
 
 
 def holds_any(session: Session, job_id: int, worker_id: int) -> bool:
@@ -356,17 +370,21 @@ def get_assignment(session: Session, assignment_id: int, *, for_update: bool = F
     )
 
 
-def lock_assignment_with_job(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
-    """The assignment, locked ``FOR NO KEY UPDATE`` and re-read, with its job (not locked), in one
-    statement."""
-    stmt = (
+@cache
+def _lock_assignment_with_job_statement() -> Any:
+    return (
         select(Assignment, Job)
         .join(Job, Job.id == Assignment.job_id)
-        .where(Assignment.id == assignment_id)
+        .where(Assignment.id == bindparam("p_assignment", type_=Integer))
         .with_for_update(key_share=True, of=ASSIGNMENTS)
         .execution_options(populate_existing=True)
     )
-    row = session.execute(stmt).first()
+
+
+def lock_assignment_with_job(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
+    """The assignment, locked ``FOR NO KEY UPDATE`` and re-read, with its job (not locked), in one
+    statement."""
+    row = session.execute(_lock_assignment_with_job_statement(), {"p_assignment": assignment_id}).first()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -376,8 +394,14 @@ def share_lock_job_of(session: Session, assignment_id: int) -> None:
     Submissions and scoring take it; they do not block each other or claims (``NO KEY UPDATE``), but a
     cancel (``FOR UPDATE`` on the job) waits for those in flight and they wait for it: the two are
     ordered, and always job first, then assignment (no deadlock)."""
+    session.execute(_share_lock_job_statement(), {"p_assignment": assignment_id})
+
+
+@cache
+def _share_lock_job_statement() -> Any:
+    assignment_id = bindparam("p_assignment", type_=Integer)
     job_id = select(Assignment.job_id).where(Assignment.id == assignment_id).scalar_subquery()
-    session.execute(select(Job.id).where(Job.id == job_id).with_for_update(read=True, key_share=True))
+    return select(Job.id).where(Job.id == job_id).with_for_update(read=True, key_share=True)
 
 
 def submitted_ids(session: Session, job_id: int) -> list[int]:
@@ -393,8 +417,13 @@ def submitted_ids(session: Session, job_id: int) -> list[int]:
 def lock_for_submit(session: Session, assignment_id: int, *, with_items: bool = False) -> Any:
     """What a submission needs of the assignment (locked) and of its job, in one statement; with
     ``with_items`` (PostgreSQL), its items too (``items``: see :func:`item_rows_column`)."""
+    return session.execute(_lock_for_submit_statement(with_items), {"p_assignment": assignment_id}).first()
+
+
+@cache
+def _lock_for_submit_statement(with_items: bool) -> Any:
     extra = [item_rows_column()] if with_items else []
-    stmt = (
+    return (
         select(
             *extra,
             Assignment.id,
@@ -412,10 +441,9 @@ def lock_for_submit(session: Session, assignment_id: int, *, with_items: bool = 
             Job.time_limit_s,
         )
         .join(Job, Job.id == Assignment.job_id)
-        .where(Assignment.id == assignment_id)
+        .where(Assignment.id == bindparam("p_assignment", type_=Integer))
         .with_for_update(key_share=True, of=ASSIGNMENTS)
     )
-    return session.execute(stmt).first()
 
 
 class SubmitItem(NamedTuple):
