@@ -14,9 +14,10 @@ Run: ``python benchmarks/claims.py [--clients 64] [--seconds 15] [--open-seconds
   is printed in the README. There is no broker, so each submission is scored in the API process right
   after it commits (the embedded default; with several processes production sends it to Celery): the
   server does all the work of a cycle, and it all shows in the per-cycle figures.
-* Round trips: 20 cycles one after another (after 5 to warm up), every statement the server processes send counted
-  (SQLAlchemy ``before_cursor_execute``); printed per claim+submit+score cycle with the other round
-  trips PostgreSQL sees (BEGIN, COMMIT, pool pre-pings). ``--trace`` lists one cycle's statements.
+* Round trips: 20 cycles one after another (after 5 to warm up), every statement the server
+  processes send counted (SQLAlchemy ``before_cursor_execute``); printed per claim+submit+score cycle
+  with the other round trips PostgreSQL sees (BEGIN, COMMIT, pool pre-pings) and the server's CPU.
+  ``--trace`` lists one cycle's statements.
 * Capacity: closed loop, ``--clients`` workers (asyncio + httpx) looping claim → submit for
   ``--seconds``; cycles per second, and the server's CPU per cycle (all processes).
 * Latency at half load: open loop, Poisson arrivals at 50% of the measured capacity for

@@ -9,21 +9,17 @@ the pick, SKIP LOCKED; the GT rows in id order, last, held until commit).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Integer,
     Select,
     String,
     bindparam,
-    cast,
-    exists,
     func,
     insert,
     select,
@@ -34,12 +30,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import gt_repository
-from marketplace.assignments.repository import ASSIGNMENTS, GT_STATS, ITEMS, next_chunk_pick
+from marketplace.assignments.repository import GT_STATS, ITEMS, next_chunk_pick
 from marketplace.assignments.states import take_slot_values
 from marketplace.models import (
     Assignment,
-    AssignmentSlot,
-    AssignmentStatus,
     Chunk,
     ChunkImage,
     JobImage,
@@ -185,49 +179,3 @@ def issue(
     result = session.execute(_issue_statement(bool(gt_ids)), params).all()
     info = {r.image_id: (r.image_id, r.name, r.width, r.height) for r in result if r.image_id is not None}
     return int(result[0][0]), info
-
-
-# -- submitting -----------------------------------------------------------------------------------
-
-
-def store_submission(
-    session: Session,
-    assignment_id: int,
-    job_id: int,
-    worker_id: int,
-    answers: Sequence[dict[str, Any]],
-    set_values: dict[str, Any],
-) -> bool:
-    """Store the answers (``answers``: {item_pk, answer, interactions}) and mark the assignment
-    submitted (``set_values``: its new status, time and hash) in one statement; return whether the
-    worker holds a ``next`` assignment in the job to promote. Read after the assignment's lock was
-    taken, so a claim ahead that committed while the submission waited for it is seen."""
-    rows = (
-        func.unnest(
-            bindparam("item_pks", [a["item_pk"] for a in answers], type_=ARRAY(Integer)),
-            bindparam("answers", [json.dumps(a["answer"]) for a in answers], type_=ARRAY(String)),
-            bindparam("interactions", [json.dumps(a["interactions"]) for a in answers], type_=ARRAY(String)),
-        )
-        .table_valued("item_pk", "answer", "interactions")
-        .render_derived()
-    )
-    stored = (
-        update(ITEMS)
-        .where(ITEMS.c.id == rows.c.item_pk)
-        .values(answer=cast(rows.c.answer, JSON), interactions=cast(rows.c.interactions, JSON))
-        .cte("stored_answers")
-    )
-    t = ASSIGNMENTS
-    marked = (
-        update(t)
-        .where(t.c.id == assignment_id, t.c.status == AssignmentStatus.assigned.value)
-        .values(**set_values)
-        .cte("marked")
-    )
-    has_next = exists().where(
-        t.c.job_id == job_id,
-        t.c.worker_id == worker_id,
-        t.c.status == AssignmentStatus.assigned.value,
-        t.c.slot == AssignmentSlot.next.value,
-    )
-    return bool(session.scalar(select(has_next).add_cte(stored, marked)))

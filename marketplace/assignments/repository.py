@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import Integer, Row, Table, bindparam, exists, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.assignments.states import ASSIGNMENT, take_slot_values
@@ -414,67 +413,6 @@ def submitted_ids(session: Session, job_id: int) -> list[int]:
     return list(session.scalars(stmt))
 
 
-def lock_for_submit(session: Session, assignment_id: int, *, with_items: bool = False) -> Any:
-    """What a submission needs of the assignment (locked) and of its job, in one statement; with
-    ``with_items`` (PostgreSQL), its items too (``items``: see :func:`item_rows_column`)."""
-    return session.execute(_lock_for_submit_statement(with_items), {"p_assignment": assignment_id}).first()
-
-
-@cache
-def _lock_for_submit_statement(with_items: bool) -> Any:
-    extra = [item_rows_column()] if with_items else []
-    return (
-        select(
-            *extra,
-            Assignment.id,
-            Assignment.worker_id,
-            Assignment.job_id,
-            Assignment.status,
-            Assignment.slot,
-            Assignment.deadline,
-            Assignment.submitted_at,
-            Assignment.submission_hash,
-            Job.status.label("job_status"),
-            Job.type.label("job_type"),
-            Job.labels.label("job_labels"),
-            Job.attributes.label("job_attributes"),
-            Job.time_limit_s,
-        )
-        .join(Job, Job.id == Assignment.job_id)
-        .where(Assignment.id == bindparam("p_assignment", type_=Integer))
-        .with_for_update(key_share=True, of=ASSIGNMENTS)
-    )
-
-
-class SubmitItem(NamedTuple):
-    id: int
-    token: str
-    name: str
-    width: int
-    height: int
-
-
-def item_rows_column() -> Any:
-    """The assignment's items (id, token, name, width, height) in display order, as one JSON column
-    of :func:`.repository.lock_for_submit`'s row (the same rows as :func:`.repository.item_rows`)."""
-    row = func.json_build_array(
-        AssignmentItem.id, AssignmentItem.token, JobImage.name, JobImage.width, JobImage.height
-    )
-    return (
-        select(func.json_agg(aggregate_order_by(row, AssignmentItem.position)))
-        .select_from(AssignmentItem)
-        .join(JobImage, JobImage.id == AssignmentItem.image_id)
-        .where(AssignmentItem.assignment_id == Assignment.id)
-        .correlate(Assignment)
-        .scalar_subquery()
-        .label("items")
-    )
-
-
-def submit_items(raw: Any) -> list[SubmitItem]:
-    return [SubmitItem(*item) for item in raw or []]
-
-
 def item_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
     """(id, token, name, width, height) of the assignment's items in display order."""
     stmt = (
@@ -484,35 +422,6 @@ def item_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
         .order_by(AssignmentItem.position)
     )
     return list(session.execute(stmt))
-
-
-def store_answers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """``rows``: {item_pk, answer, interactions}; one batched statement."""
-    t = ITEMS
-    stmt = (
-        update(t)
-        .where(t.c.id == bindparam("item_pk"))
-        .values(answer=bindparam("answer"), interactions=bindparam("interactions"))
-    )
-    session.execute(stmt, list(rows))
-
-
-def submitted_values(now: datetime, digest: str) -> dict[str, Any]:
-    """The ``SET`` values of ``assigned → submitted`` (for an ``assigned`` row)."""
-    return {
-        **ASSIGNMENT.set_clause(AssignmentStatus.assigned, AssignmentStatus.submitted),
-        "submitted_at": now,
-        "submission_hash": digest,
-    }
-
-
-def mark_submitted(session: Session, assignment_id: int, now: datetime, digest: str) -> None:
-    t = ASSIGNMENTS
-    session.execute(
-        update(t)
-        .where(t.c.id == assignment_id, t.c.status == AssignmentStatus.assigned.value)
-        .values(**submitted_values(now, digest))
-    )
 
 
 def items_with_images(session: Session, assignment_id: int) -> list[tuple[AssignmentItem, JobImage]]:
