@@ -1,40 +1,45 @@
 """Claim throughput through the HTTP API against the bare-SQL limit, on PostgreSQL.
 
-Run: ``python benchmarks/claims.py [--workers 64] [--seconds 20] [--sql-seconds 10]
-[--server-workers 1] [--client-procs 1]``.
+Run: ``python benchmarks/claims.py [--clients 64] [--seconds 15] [--open-seconds 20]
+[--sql-seconds 10] [--server-workers 2] [--trace]``.
 
 * Creates a scratch PostgreSQL database (admin URL from ``TILEWORK_BENCH_PG_ADMIN_URL``, default
   ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), builds it with the migrations and seeds
   two active jobs of 10-image chunks with 2 hidden GT images each (accuracy target 0: every
   submission is accepted, so chunks keep moving through the whole claim → submit → score cycle).
-* API phase: ``uvicorn`` in a subprocess on a real socket (``--server-workers`` processes);
-  ``--workers`` concurrent workers (asyncio + httpx, in this process or spread over
-  ``--client-procs`` processes) loop claim → submit for ``--seconds``. There is no broker, so scoring
-  runs in the server process right after each submission commits (the embedded default), with the
-  built-in scorer: the server does all the work of a cycle, on the same two cores as the database and
-  the load generator. The load generator's own CPU time is printed so its share can be judged.
-* SQL phase: the same number of threads, each with its own psycopg connection, doing only the SQL a
-  claim needs (SKIP LOCKED pick, slot update, assignment + 12 item rows, GT use counts) and then an
-  acceptance: the ceiling the API can approach.
-* ``duplicates`` counts violations after both phases: a worker holding a chunk twice, a chunk held or
+* Server: the production app and engine (pool 20 + 30, pre-ping) under ``uvicorn`` on a real socket,
+  ``--server-workers`` processes through uvicorn's supervisor as ``tilework serve --workers N`` runs
+  them. Default 2: one per core (a process runs Python on one core at a time, and handlers are
+  CPU-bound here); 1 vs 2 on this 2-core machine, shared with the database and the load generator,
+  is printed in the README. There is no broker, so each submission is scored in the API process right
+  after it commits (the embedded default; with several processes production sends it to Celery): the
+  server does all the work of a cycle, and it all shows in the per-cycle figures.
+* Round trips: 20 cycles one after another (after 5 to warm up), every statement the server
+  processes send counted (SQLAlchemy ``before_cursor_execute``); printed per claim+submit+score cycle
+  with the other round trips PostgreSQL sees (BEGIN, COMMIT, pool pre-pings) and the server's CPU.
+  ``--trace`` lists one cycle's statements.
+* Capacity: closed loop, ``--clients`` workers (asyncio + httpx) looping claim → submit for
+  ``--seconds``; cycles per second, and the server's CPU per cycle (all processes).
+* Latency at half load: open loop, Poisson arrivals at 50% of the measured capacity for
+  ``--open-seconds``, each arrival one cycle by a worker free at that moment; p50/p99 of claim
+  (from the scheduled arrival) and of submit separately.
+* SQL limit: ``--clients`` threads, each with its own psycopg connection (the same number of
+  connections as clients in the capacity run), doing only the SQL a claim needs (SKIP LOCKED pick,
+  slot update, assignment + 12 item rows, GT use counts) and then an acceptance: the ceiling the API
+  can approach. ``ratio`` is capacity / SQL limit.
+* ``duplicates`` counts violations after all phases: a worker holding a chunk twice, a chunk held or
   accepted more than ``overlap`` times, or a chunk whose slots are not conserved.
 
-The server counts every SQL statement it sends (an SQLAlchemy ``before_cursor_execute`` hook) and its
-CPU time; both are printed per claim+submit+score cycle (with one server process; with several, the
-figures are one process's share).
-
-Last line: ``claims_per_s=<n> p99_ms=<n> sql_limit_per_s=<n> ratio=<api/sql> round_trips=<n>
-duplicates=<n>``.
+Last line: ``capacity_per_s=<n> sql_limit_per_s=<n> ratio=<x> claim_p99_ms_at_half=<n>
+submit_p99_ms_at_half=<n> round_trips=<n> duplicates=<n>``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import secrets
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -42,15 +47,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
-from sqlalchemy import create_engine, event, insert, select
+from sqlalchemy import create_engine, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._claims_load import closed_loop, open_loop, percentile, sequential, traced_cycle  # noqa: E402
+from benchmarks._claims_server import counters, serve, spent, start_server  # noqa: E402
 from marketplace.accounts.service import issue_token  # noqa: E402
 from marketplace.assignments.service import open_job_for_work  # noqa: E402
 from marketplace.db import session_scope  # noqa: E402
@@ -64,7 +70,7 @@ ADMIN_URL = os.environ.get(
 CHUNK = 10
 GT_PER = 2
 GT_IMAGES = 40
-SECRET = "bench-secret-key-that-is-long-enough-0000"
+ROUND_TRIP_CYCLES = 20
 
 
 def conninfo(url: str) -> str:
@@ -164,175 +170,6 @@ def seed(url: str, workers: int, api_chunks: int, sql_chunks: int) -> dict[str, 
     return {"tokens": tokens, "worker_ids": ids, "api_job": api_job, "sql_job": sql_job}
 
 
-# -- API phase ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-SERVER_POOL = 42  # per server process: above the 40 threads of its threadpool (see serve())
-
-
-def server_app() -> Any:
-    """The app of one server process (a factory: ``uvicorn --workers`` imports it in each)."""
-    from marketplace.app import create_app
-    from marketplace.assignments.scoring import SimpleScorer, set_scorer_factory
-    from marketplace.config import Settings
-
-    # the claim path is measured, not the quality engine's bookkeeping on deliberately empty answers
-    set_scorer_factory(lambda job: SimpleScorer())
-    settings = Settings()
-    app = create_app(settings)
-    engine = create_engine(settings.effective_database_url, pool_size=SERVER_POOL, max_overflow=0)
-    app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
-    statements = [0]
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(*_: Any) -> None:  # every statement the server sends is one round trip to PostgreSQL
-        statements[0] += 1
-
-    # what the server process spent (SQL statements, CPU seconds) since it started: read after the run
-    def spent() -> dict[str, float]:
-        return {"statements": statements[0], "cpu_s": time.process_time()}
-
-    app.add_api_route("/__bench/server", spent, methods=["GET"])
-    return app
-
-
-def serve(port: int) -> None:
-    """The API server process: the normal app, with a connection pool larger than the threadpool.
-
-    With the default pool (10 + 20 overflow) and anyio's 40 worker threads, more than 30 concurrent
-    requests starve the pool: requests holding a connection wait for a thread while the threads wait
-    for a connection, until the 30 s pool timeout (500s). Reported to the lead; worked around here.
-    """
-    import uvicorn
-
-    processes = int(os.environ.get("TILEWORK_BENCH_SERVER_WORKERS", "1"))
-    if processes == 1:
-        uvicorn.run(server_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    else:
-        uvicorn.run(
-            "benchmarks.claims:server_app",
-            factory=True,
-            workers=processes,
-            app_dir=str(ROOT),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-        )
-
-
-def start_server(url: str, port: int, home: Path, processes: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TILEWORK_BENCH_SERVER_WORKERS": str(processes),
-        "DATABASE_URL": url,
-        "TILEWORK_SECRET_KEY": SECRET,
-        "TILEWORK_HOME": str(home),
-        "TILEWORK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    env.pop("REDIS_URL", None)
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the API server did not start")
-
-
-async def api_worker(
-    client: httpx.AsyncClient,
-    token: str,
-    job_id: int,
-    stop_at: float,
-    claims_ms: list[float],
-    submits_ms: list[float],
-    errors: list[str],
-) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    while time.monotonic() < stop_at:
-        t0 = time.perf_counter()
-        try:
-            r = await client.post(f"/api/jobs/{job_id}/assignments/claim", headers=headers)
-        except httpx.HTTPError as exc:
-            errors.append(f"claim: {type(exc).__name__}")
-            continue
-        claims_ms.append((time.perf_counter() - t0) * 1000)
-        if r.status_code == 409 and r.json().get("reason") == "no_assignments_left":
-            return
-        if r.status_code != 200:
-            errors.append(f"claim {r.status_code}: {r.text[:200]}")
-            continue
-        body = r.json()
-        answers = {"items": [{"item_id": i["item_id"], "annotations": []} for i in body["items"]]}
-        t1 = time.perf_counter()
-        try:
-            s = await client.post(
-                f"/api/assignments/{body['assignment_id']}/submit", json=answers, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            errors.append(f"submit: {type(exc).__name__}")
-            continue
-        submits_ms.append((time.perf_counter() - t1) * 1000)
-        if s.status_code != 200:
-            errors.append(f"submit {s.status_code}: {s.text[:200]}")
-
-
-async def api_phase(port: int, tokens: list[str], job_id: int, seconds: float) -> dict[str, Any]:
-    cpu0 = time.process_time()
-    claims_ms: list[float] = []
-    submits_ms: list[float] = []
-    errors: list[str] = []
-    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as client:
-        start = time.monotonic()
-        stop_at = start + seconds
-        await asyncio.gather(
-            *(api_worker(client, t, job_id, stop_at, claims_ms, submits_ms, errors) for t in tokens)
-        )
-        elapsed = time.monotonic() - start
-    return {
-        "claims": len(claims_ms),
-        "elapsed": elapsed,
-        "claims_ms": claims_ms,
-        "submits_ms": submits_ms,
-        "errors": errors,
-        "client_cpu_s": time.process_time() - cpu0,
-    }
-
-
-def _client_process(args: tuple[int, list[str], int, float]) -> dict[str, Any]:
-    return asyncio.run(api_phase(*args))
-
-
-def run_clients(port: int, tokens: list[str], job_id: int, seconds: float, procs: int) -> dict[str, Any]:
-    """The load generator: one asyncio loop here, or ``procs`` processes sharing the workers."""
-    if procs <= 1:
-        return asyncio.run(api_phase(port, tokens, job_id, seconds))
-    import multiprocessing
-
-    shares = [tokens[i::procs] for i in range(procs)]
-    with multiprocessing.get_context("spawn").Pool(procs) as pool:
-        parts = pool.map(_client_process, [(port, share, job_id, seconds) for share in shares])
-    return {
-        "claims": sum(p["claims"] for p in parts),
-        "elapsed": max(p["elapsed"] for p in parts),
-        "claims_ms": [v for p in parts for v in p["claims_ms"]],
-        "submits_ms": [v for p in parts for v in p["submits_ms"]],
-        "errors": [e for p in parts for e in p["errors"]],
-        "client_cpu_s": sum(p["client_cpu_s"] for p in parts),
-    }
-
-
 # -- SQL phase ------------------------------------------------------------------------------------
 
 PICK = """
@@ -422,20 +259,112 @@ def duplicates(url: str) -> int:
         return int(conn.execute(VIOLATIONS).fetchone()[0])  # type: ignore[index]
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+# -- the run --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def api_phases(args: argparse.Namespace, url: str, home: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Round trips, capacity and latency at half load against one server; its figures."""
+    port = free_port()
+    tokens, job = data["tokens"], data["api_job"]
+    proc = start_server(url, port, home, args.server_workers)
+    try:
+        sequential(port, tokens[-1], job, 5)  # warm: the first use of each statement compiles it
+        before = counters(home)
+        calm = sequential(port, tokens[-1], job, ROUND_TRIP_CYCLES)
+        trips = spent(before, counters(home))
+        before = counters(home)
+        closed = closed_loop(port, tokens[: args.clients], job, args.seconds)
+        load = spent(before, counters(home))
+        capacity = closed["cycles"] / closed["elapsed"]
+        rate = max(0.5, capacity / 2)
+        half = open_loop(port, tokens[:-1], job, rate, args.open_seconds)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    n = max(1, calm["cycles"])
+    return {
+        "calm": calm,
+        "per_cycle": {k: v / n for k, v in trips.items()},
+        "closed": closed,
+        "capacity": capacity,
+        "cpu_ms_per_cycle": 1000 * load["cpu_s"] / max(1, closed["cycles"]),
+        "rate": rate,
+        "half": half,
+    }
+
+
+def trace(url: str, home: Path, data: dict[str, Any]) -> None:
+    port = free_port()
+    proc = start_server(url, port, home, 1, trace=True)
+    try:
+        statements = traced_cycle(port, data["tokens"][0], data["api_job"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"one claim+submit+score cycle: {len(statements)} statements")
+    for number, statement in enumerate(statements, 1):
+        print(f"{number:3d}. {statement[:300]}")
+
+
+def report(args: argparse.Namespace, api: dict[str, Any], sql: dict[str, Any], dup: int) -> None:
+    per, closed, half = api["per_cycle"], api["closed"], api["half"]
+    others = per["transactions"] * 2 + per["pings"]
+    print(
+        f"round trips per claim+submit+score cycle ({api['calm']['cycles']} cycles in a row): "
+        f"{per['statements']:.1f} statements; with BEGIN/COMMIT ({per['transactions']:.1f} transactions) "
+        f"and pool pre-pings ({per['pings']:.1f}): {per['statements'] + others:.1f}; server CPU "
+        f"{1000 * per['cpu_s']:.1f} ms per cycle"
+    )
+    print(
+        f"capacity ({args.clients} clients, closed loop, {args.server_workers} server process(es)): "
+        f"{closed['cycles']} cycles in {closed['elapsed']:.1f}s = {api['capacity']:.1f}/s; server CPU "
+        f"{api['cpu_ms_per_cycle']:.1f} ms per cycle; claim p50={percentile(closed['claims_ms'], 0.5):.0f}ms "
+        f"p99={percentile(closed['claims_ms'], 0.99):.0f}ms; load generator CPU "
+        f"{100 * closed['client_cpu_s'] / closed['elapsed']:.0f}% of a core; errors={len(closed['errors'])}"
+    )
+    claim_ms, submit_ms = half["claims_ms"], half["submits_ms"]
+    print(
+        f"half load (Poisson, {api['rate']:.1f}/s for {args.open_seconds:.0f}s): "
+        f"{half['arrivals']} arrivals, "
+        f"{half['cycles']} cycles; claim p50={percentile(claim_ms, 0.5):.1f}ms "
+        f"p99={percentile(claim_ms, 0.99):.1f}ms; submit p50={percentile(submit_ms, 0.5):.1f}ms "
+        f"p99={percentile(submit_ms, 0.99):.1f}ms; waited for a free worker {half['waited_for_worker']}x; "
+        f"errors={len(half['errors'])}"
+    )
+    for err in (closed["errors"] + half["errors"])[:3]:
+        print(f"  api error: {err}")
+    sql_rate = sql["claims"] / sql["elapsed"]
+    print(
+        f"sql ({args.clients} connections): {sql['claims']} claim+accept cycles in {sql['elapsed']:.1f}s "
+        f"= {sql_rate:.1f}/s, errors={len(sql['errors'])}"
+    )
+    for err in sql["errors"][:3]:
+        print(f"  sql error: {err}")
+    print(
+        f"capacity_per_s={api['capacity']:.0f} sql_limit_per_s={sql_rate:.0f} "
+        f"ratio={api['capacity'] / max(sql_rate, 1e-9):.2f} "
+        f"claim_p99_ms_at_half={percentile(half['claims_ms'], 0.99):.0f} "
+        f"submit_p99_ms_at_half={percentile(half['submits_ms'], 0.99):.0f} "
+        f"round_trips={per['statements']:.1f} duplicates={dup}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=64)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=64, help="closed-loop workers and SQL connections")
+    parser.add_argument("--seconds", type=float, default=15.0, help="capacity run")
+    parser.add_argument("--open-seconds", type=float, default=20.0, help="open-loop run at half capacity")
     parser.add_argument("--sql-seconds", type=float, default=10.0)
-    parser.add_argument("--server-workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--client-procs", type=int, default=1, help="load generator processes")
+    parser.add_argument("--server-workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--chunks", type=int, default=12_000, help="chunks of the API job")
+    parser.add_argument("--sql-chunks", type=int, default=20_000, help="chunks of the SQL job")
+    parser.add_argument("--trace", action="store_true", help="list one cycle's statements and stop")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
@@ -443,56 +372,21 @@ def main() -> None:
         return
 
     name, url = create_database()
-    proc = None
+    home = Path("/tmp") / name
     try:
         upgrade(url)
-        data = seed(url, args.workers, api_chunks=12_000, sql_chunks=40_000)
-        print(f"seeded {name}: {args.workers} workers, chunks of {CHUNK}+{GT_PER} GT", flush=True)
-        port = free_port()
-        proc = start_server(url, port, Path("/tmp") / name, args.server_workers)
-        before = httpx.get(f"http://127.0.0.1:{port}/__bench/server", timeout=10).json()
-        api = run_clients(port, data["tokens"], data["api_job"], args.seconds, args.client_procs)
-        after = httpx.get(f"http://127.0.0.1:{port}/__bench/server", timeout=10).json()
-        proc.terminate()
-        proc.wait(timeout=20)
-        proc = None
-        sql = sql_phase(url, data["worker_ids"], data["sql_job"], args.sql_seconds)
+        workers = max(args.clients + 1, 128)  # the open loop's pool: many more than are ever busy
+        data = seed(url, workers, api_chunks=args.chunks, sql_chunks=0 if args.trace else args.sql_chunks)
+        print(f"seeded {name}: {workers} workers, chunks of {CHUNK}+{GT_PER} GT", flush=True)
+        if args.trace:
+            trace(url, home, data)
+            return
+        api = api_phases(args, url, home, data)
+        sql = sql_phase(url, data["worker_ids"][: args.clients], data["sql_job"], args.sql_seconds)
         dup = duplicates(url)
     finally:
-        if proc is not None:
-            proc.kill()
         drop_database(name)
-
-    cycles = max(1, len(api["submits_ms"]))  # claim + submit + scoring, each submit scored in-process
-    server = {k: after[k] - before[k] for k in ("statements", "cpu_s")}
-    per_process = " (one server process of several: its share only)" if args.server_workers > 1 else ""
-    api_rate = api["claims"] / api["elapsed"]
-    sql_rate = sql["claims"] / sql["elapsed"]
-    p99 = percentile(api["claims_ms"], 0.99)
-    print(
-        f"api: {api['claims']} claims in {api['elapsed']:.1f}s, "
-        f"claim p50={percentile(api['claims_ms'], 0.5):.1f}ms "
-        f"p99={p99:.1f}ms, submit p50={percentile(api['submits_ms'], 0.5):.1f}ms "
-        f"p99={percentile(api['submits_ms'], 0.99):.1f}ms, errors={len(api['errors'])}"
-    )
-    print(
-        f"setup: {args.server_workers} server process(es), {args.client_procs} client process(es); "
-        f"load generator CPU {api['client_cpu_s']:.1f}s over {api['elapsed']:.1f}s "
-        f"({100 * api['client_cpu_s'] / api['elapsed']:.0f}% of one core)"
-    )
-    print(
-        f"server{per_process}: {server['statements'] / cycles:.1f} SQL round trips and "
-        f"{1000 * server['cpu_s'] / cycles:.1f} ms CPU per claim+submit+score cycle ({cycles} cycles)"
-    )
-    for err in api["errors"][:3]:
-        print(f"  api error: {err}")
-    print(f"sql: {sql['claims']} claim+accept cycles in {sql['elapsed']:.1f}s, errors={len(sql['errors'])}")
-    for err in sql["errors"][:3]:
-        print(f"  sql error: {err}")
-    print(
-        f"claims_per_s={api_rate:.0f} p99_ms={p99:.0f} sql_limit_per_s={sql_rate:.0f} "
-        f"ratio={api_rate / sql_rate:.2f} round_trips={server['statements'] / cycles:.1f} duplicates={dup}"
-    )
+    report(args, api, sql, dup)
 
 
 if __name__ == "__main__":

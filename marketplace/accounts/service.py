@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace.accounts import repository
+from marketplace.accounts import repository, token_cache
 from marketplace.accounts.passwords import password_problem
 from marketplace.accounts.security import hash_password, new_token, token_digest, verify_password
 from marketplace.errors import EmailTaken, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -58,9 +58,18 @@ def issue_token(session: Session, user: User, *, name: str, ttl_days: int) -> tu
 
 
 def user_for_token(session: Session, token: str, now: datetime | None = None) -> User:
-    found = repository.find_live_token(session, token_digest(token), now or utcnow())
+    """The live token's user; a token seen in the last few seconds skips the lookup (the bound on how
+    long a revocation takes to reach every process is in :mod:`marketplace.accounts.token_cache`)."""
+    now = now or utcnow()
+    digest = token_digest(token)
+    cached = token_cache.get(session, digest, now)
+    if cached is not None:
+        return cached
+    read_generation = token_cache.generation()
+    found = repository.find_live_token(session, digest, now)
     if found is None:
         raise Unauthorized("invalid or expired token")
+    token_cache.put(digest, found[0], found[1], read_generation)
     return found[1]
 
 

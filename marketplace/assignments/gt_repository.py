@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, case, distinct, func, or_, select, update
+from sqlalchemy import Row, Table, case, distinct, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.assignments.repository import seen_by
@@ -16,6 +16,7 @@ from marketplace.models import (
     Chunk,
     ChunkImage,
     ChunkStatus,
+    GtAnnotation,
     GtImageStat,
     JobImage,
 )
@@ -23,7 +24,7 @@ from marketplace.models import (
 GT_STATS = cast(Table, GtImageStat.__table__)
 
 
-def _gt_seen_query(job_id: int, worker_id: int) -> Any:
+def _gt_seen_query(job_id: Any, worker_id: Any) -> Any:
     return seen_by(job_id, worker_id).where(AssignmentItem.is_gt.is_(True))
 
 
@@ -42,6 +43,19 @@ def pick_gt(
     at random among equals; never retired. ``reused``: only images already shown to someone and never
     to this worker (fewer when there are not enough). No lock: the use counts only balance the picking,
     and :func:`count_gt_uses` (the last write of a claim) keeps them exact."""
+    return list(session.scalars(gt_pick_query(job_id, worker_id, k, reused=reused, skip=skip, like=like)))
+
+
+def gt_pick_query(
+    job_id: Any,
+    worker_id: Any,
+    k: Any,
+    *,
+    reused: bool = False,
+    skip: Sequence[int] = (),
+    like: Any = None,
+) -> Any:
+    """:func:`pick_gt` as a query; ``like`` may be an SQL expression (a scalar subquery)."""
     seen = _gt_seen_query(job_id, worker_id)
     stmt = select(GtImageStat.image_id).where(GtImageStat.job_id == job_id, GtImageStat.retired_at.is_(None))
     if skip:
@@ -56,8 +70,28 @@ def pick_gt(
         pixels = JobImage.width * JobImage.height
         stmt = stmt.join(JobImage, JobImage.id == GtImageStat.image_id)
         stmt = stmt.order_by(case((or_(pixels > 2 * size, pixels * 2 < size), 1), else_=0))
-    stmt = stmt.order_by(func.random()).limit(k)
-    return list(session.scalars(stmt))
+    return stmt.order_by(func.random()).limit(k)
+
+
+def gt_exposure_columns(job_id: Any) -> tuple[Any, Any]:
+    """:func:`gt_exposure` as two scalar subqueries, for a statement that needs more."""
+    shows = select(func.coalesce(func.sum(GtImageStat.uses), 0)).where(GtImageStat.job_id == job_id)
+    images = select(func.count()).where(GtImageStat.job_id == job_id, GtImageStat.uses > 0)
+    return shows.scalar_subquery(), images.scalar_subquery()
+
+
+def work_exposure_columns(job_id: Any) -> tuple[Any, Any]:
+    """:func:`work_exposure` as two scalar subqueries."""
+    base = (
+        select(AssignmentItem.image_id)
+        .join(Assignment, Assignment.id == AssignmentItem.assignment_id)
+        .where(Assignment.job_id == job_id, AssignmentItem.is_gt.is_(False))
+        .subquery()
+    )
+    return (
+        select(func.count()).select_from(base).scalar_subquery(),
+        select(func.count(distinct(base.c.image_id))).scalar_subquery(),
+    )
 
 
 def gt_exposure(session: Session, job_id: int) -> tuple[int, int]:
@@ -112,3 +146,27 @@ def count_gt_uses(session: Session, image_ids: Sequence[int]) -> None:
             .with_for_update(key_share=True)
         )
         session.execute(update(t).where(t.c.image_id.in_(ordered)).values(uses=t.c.uses + 1))
+
+
+def scoring_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
+    """What scoring an assignment reads, in one statement: its GT items whose image is not retired
+    (token, answer, image id and size), in display order, each once per GT object of its image
+    (``label``/``geometry``, by object id; None when the image has none)."""
+    retired = exists().where(GtImageStat.image_id == JobImage.id, GtImageStat.retired_at.is_not(None))
+    stmt = (
+        select(
+            AssignmentItem.token,
+            AssignmentItem.answer,
+            JobImage.id.label("image_id"),
+            JobImage.width,
+            JobImage.height,
+            GtAnnotation.id.label("object_id"),
+            GtAnnotation.label,
+            GtAnnotation.geometry,
+        )
+        .join(JobImage, JobImage.id == AssignmentItem.image_id)
+        .outerjoin(GtAnnotation, GtAnnotation.image_id == JobImage.id)
+        .where(AssignmentItem.assignment_id == assignment_id, AssignmentItem.is_gt.is_(True), ~retired)
+        .order_by(AssignmentItem.position, GtAnnotation.id)
+    )
+    return list(session.execute(stmt))

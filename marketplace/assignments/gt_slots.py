@@ -4,6 +4,7 @@ never commits."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -23,11 +24,40 @@ def _work_repeat_share(session: Session, job_id: int) -> float:
     now = time.monotonic()
     cached = _work_exposure.get(job_id)
     if cached is None or cached[1] < EXPOSURE_EXACT_BELOW or now - cached[0] > EXPOSURE_REFRESH_S:
-        cached = (now, *gt_repository.work_exposure(session, job_id))
-        if len(_work_exposure) > 10_000:  # a long-lived process that saw many jobs: forget the old
-            _work_exposure.clear()
-        _work_exposure[job_id] = cached
+        _remember_work_exposure(job_id, *gt_repository.work_exposure(session, job_id))
+        cached = _work_exposure[job_id]
     return repeat_share(cached[1], cached[2])
+
+
+def work_exposure_stale(job_id: int) -> bool:
+    """Whether the next claim in the job should bring the job's work exposure (see below)."""
+    cached = _work_exposure.get(job_id)
+    return (
+        cached is None
+        or cached[1] < EXPOSURE_EXACT_BELOW
+        or time.monotonic() - cached[0] > EXPOSURE_REFRESH_S
+    )
+
+
+def _remember_work_exposure(job_id: int, shows: int, distinct: int) -> None:
+    if len(_work_exposure) > 10_000:  # a long-lived process that saw many jobs: forget the old
+        _work_exposure.clear()
+    _work_exposure[job_id] = (time.monotonic(), shows, distinct)
+
+
+def choose_from_candidates(job_id: int, k: int, candidates: Any) -> list[int]:
+    """:func:`pick_gt_images` on candidates read with the claim's first statement
+    (:class:`~marketplace.assignments.claim_repository.Taken`): as many reused ones as exposure parity
+    wants, then fresh ones, in the order :func:`gt_repository.pick_gt` gives them."""
+    if k <= 0:
+        return []
+    if candidates.work is not None:
+        _remember_work_exposure(job_id, *candidates.work)
+    cached = _work_exposure.get(job_id)
+    share = repeat_share(cached[1], cached[2]) if cached is not None else 0.0
+    wanted = reuse_picks(k, candidates.gt_shows, candidates.gt_distinct, share)
+    reused = list(candidates.reused[:wanted])
+    return reused + [i for i in candidates.fresh if i not in reused][: k - len(reused)]
 
 
 def pick_gt_images(

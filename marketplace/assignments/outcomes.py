@@ -30,12 +30,10 @@ def lock_submitted(session: Session, assignment_id: int) -> tuple[Assignment, Jo
     """A submission waiting for its score, locked (its job key-share locked first, ordered against a
     cancel); None when there is nothing to score (scored already, or never submitted)."""
     repository.share_lock_job_of(session, assignment_id)
-    assignment = repository.get_assignment(session, assignment_id, for_update=True)
-    if assignment is None or assignment.status is not AssignmentStatus.submitted:
+    found = repository.lock_assignment_with_job(session, assignment_id)
+    if found is None or found[0].status is not AssignmentStatus.submitted:
         return None
-    job = repository.get_job(session, assignment.job_id)
-    assert job is not None
-    return assignment, job
+    return found
 
 
 def record_score(assignment: Assignment, result: ScoreResult) -> None:
@@ -45,15 +43,27 @@ def record_score(assignment: Assignment, result: ScoreResult) -> None:
 
 def accept(session: Session, job: Job, assignment: Assignment) -> bool:
     """``submitted → accepted``; True when this acceptance finished its chunk."""
-    chunk = repository.lock_chunk(session, assignment.chunk_id)
+    with session.no_autoflush:  # the score just recorded is written with the status, in one UPDATE
+        chunk = repository.lock_chunk(session, assignment.chunk_id)
     move_assignment(assignment, AssignmentStatus.accepted)
     return record_acceptance(chunk, chunk.overlap or job.overlap)
+
+
+def accept_probing(session: Session, job: Job, assignment: Assignment, beyond: int) -> tuple[bool, bool]:
+    """:func:`accept`, and whether the job had more than ``beyond`` unfinished chunks (this one
+    included) when its chunk was locked, read in the same statement: more than ``beyond - 1`` are
+    left (the completion check, :func:`marketplace.flows.completion.complete_if_done`)."""
+    with session.no_autoflush:  # the score just recorded is written with the status, in one UPDATE
+        chunk, many_left = repository.lock_chunk_probing(session, assignment.chunk_id, job.id, beyond)
+    move_assignment(assignment, AssignmentStatus.accepted)
+    return record_acceptance(chunk, chunk.overlap or job.overlap), many_left
 
 
 def reject(session: Session, job: Job, assignment: Assignment) -> Chunk | None:
     """``submitted → rejected`` (its slot goes back to the pool); the chunk when this rejection
     exhausted its attempts and it now waits for a reviewer."""
-    chunk = repository.lock_chunk(session, assignment.chunk_id)
+    with session.no_autoflush:  # the score just recorded is written with the status, in one UPDATE
+        chunk = repository.lock_chunk(session, assignment.chunk_id)
     move_assignment(assignment, AssignmentStatus.rejected)
     if record_rejection(chunk, job.max_attempts):
         log.info("chunk %s of job %s exhausted its attempts; waiting for review", chunk.id, chunk.job_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.assignments.states import ASSIGNMENT, take_slot_values
@@ -104,11 +105,11 @@ def lock_job(session: Session, job_id: int) -> Job | None:
     )
 
 
-def _is_postgres(session: Session) -> bool:
+def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _gt_keep_of(job_id: Any, worker_id: int) -> Any:
+def _gt_keep_of(job_id: Any, worker_id: Any) -> Any:
     """The worker's adaptive-GT rate on the job (1.0 before their first scored assignment)."""
     keep = (
         select(WorkerJobQuality.gt_keep)
@@ -118,15 +119,24 @@ def _gt_keep_of(job_id: Any, worker_id: int) -> Any:
     return func.coalesce(keep, 1.0)
 
 
+@cache
+def _job_for_claim_statement(postgres: bool) -> Any:
+    """:func:`job_for_claim`'s statement, built once (building a statement costs more CPU than the
+    round trip; its values are bound parameters)."""
+    job_id, worker_id = bindparam("p_job", type_=Integer), bindparam("p_worker", type_=Integer)
+    banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
+    columns: list[Any] = [Job, banned, _gt_keep_of(Job.id, worker_id)]
+    if postgres:
+        columns.append(func.pg_advisory_xact_lock(job_id, worker_id))
+    return select(*columns).where(Job.id == job_id)
+
+
 def job_for_claim(session: Session, job_id: int, worker_id: int) -> tuple[Job, bool, float] | None:
     """The job, whether the worker is banned from it and their adaptive-GT rate, in one statement; on
     PostgreSQL the same statement takes the worker's claim lock of the job (see
     :func:`lock_worker_claims`)."""
-    banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
-    columns: list[Any] = [Job, banned, _gt_keep_of(Job.id, worker_id)]
-    if _is_postgres(session):
-        columns.append(func.pg_advisory_xact_lock(job_id, worker_id))
-    row = session.execute(select(*columns).where(Job.id == job_id)).first()
+    stmt = _job_for_claim_statement(is_postgres(session))
+    row = session.execute(stmt, {"p_job": job_id, "p_worker": worker_id}).first()
     return (row[0], bool(row[1]), float(row[2])) if row is not None else None
 
 
@@ -138,7 +148,7 @@ def lock_worker_claims(session: Session, job_id: int, worker_id: int) -> None:
     """One claim at a time per worker and job (a transaction-scoped advisory lock keyed by the pair):
     a second concurrent claim waits, then sees the first one's assignment instead of skipping its
     locked chunk and reporting that nothing is left. SQLite serialises writers anyway."""
-    if _is_postgres(session):
+    if is_postgres(session):
         session.execute(select(func.pg_advisory_xact_lock(job_id, worker_id)))
 
 
@@ -157,20 +167,24 @@ HELD_COLUMNS = (
 )
 
 
-def lock_held(session: Session, job_id: int, worker_id: int) -> list[Row[Any]]:
-    """The worker's active assignments in the job (current first), locked: a concurrent submit,
-    expiry or claim of the same worker waits instead of seeing a half-made change."""
-    stmt = (
+@cache
+def _lock_held_statement() -> Any:
+    return (
         select(*HELD_COLUMNS)
         .where(
-            Assignment.job_id == job_id,
-            Assignment.worker_id == worker_id,
+            Assignment.job_id == bindparam("p_job", type_=Integer),
+            Assignment.worker_id == bindparam("p_worker", type_=Integer),
             Assignment.status == AssignmentStatus.assigned,
         )
         .order_by(Assignment.id)
         .with_for_update(key_share=True)
     )
-    return list(session.execute(stmt))
+
+
+def lock_held(session: Session, job_id: int, worker_id: int) -> list[Row[Any]]:
+    """The worker's active assignments in the job (current first), locked: a concurrent submit,
+    expiry or claim of the same worker waits instead of seeing a half-made change."""
+    return list(session.execute(_lock_held_statement(), {"p_job": job_id, "p_worker": worker_id}))
 
 
 def holds_any(session: Session, job_id: int, worker_id: int) -> bool:
@@ -256,7 +270,27 @@ def lock_chunk(session: Session, chunk_id: int) -> Chunk:
     return chunk
 
 
-def seen_by(job_id: int, worker_id: int) -> Any:
+def lock_chunk_probing(session: Session, chunk_id: int, job_id: int, beyond: int) -> tuple[Chunk, bool]:
+    """:func:`lock_chunk`, and in the same statement whether the job has more than ``beyond``
+    unfinished chunks (:func:`has_unfinished_chunks`, read before the lock was waited for)."""
+    probe = (
+        select(Chunk.id)
+        .where(Chunk.job_id == job_id, Chunk.status.in_(UNFINISHED))
+        .offset(beyond)
+        .limit(1)
+        .exists()
+    )
+    stmt = (
+        select(Chunk, probe)
+        .where(Chunk.id == chunk_id)
+        .with_for_update(key_share=True, of=Chunk)
+        .execution_options(populate_existing=True)
+    )
+    row = session.execute(stmt).one()
+    return row[0], bool(row[1])
+
+
+def seen_by(job_id: Any, worker_id: Any) -> Any:
     """The images this worker has been shown in this job (a subquery)."""
     return (
         select(AssignmentItem.image_id)
@@ -265,17 +299,17 @@ def seen_by(job_id: int, worker_id: int) -> Any:
     )
 
 
-def take_next_chunk(session: Session, job_id: int, worker_id: int) -> int | None:
-    """Take a slot of the first open chunk of the job this worker never held (and, for an extra chunk
-    of dynamic overlap, none of whose images they have seen), in one statement; chunks being claimed
-    by someone else right now are skipped instead of waited for."""
+def next_chunk_pick(job_id: Any, worker_id: Any) -> Any:
+    """The first open chunk of the job this worker never held (and, for an extra chunk of dynamic
+    overlap, none of whose images they have seen), locked; chunks being claimed by someone else right
+    now are skipped instead of waited for (a scalar subquery)."""
     c = aliased(Chunk)
     held_before = exists().where(Assignment.chunk_id == c.id, Assignment.worker_id == worker_id)
     # an extra chunk (dynamic overlap) wants an answer from someone who has not seen its images
     seen_extra = exists().where(
         ChunkImage.chunk_id == c.id, ChunkImage.image_id.in_(seen_by(job_id, worker_id))
     )
-    pick = (
+    return (
         select(c.id)
         .where(c.job_id == job_id, c.status == ChunkStatus.open, c.free_slots > 0, ~held_before)
         .where(or_(c.overlap.is_(None), ~seen_extra))
@@ -284,9 +318,13 @@ def take_next_chunk(session: Session, job_id: int, worker_id: int) -> int | None
         .with_for_update(skip_locked=True, key_share=True)
         .scalar_subquery()
     )
+
+
+def take_next_chunk(session: Session, job_id: int, worker_id: int) -> int | None:
+    """Take a slot of :func:`next_chunk_pick`'s chunk, in one statement; its id."""
     stmt = (
         update(Chunk)
-        .where(Chunk.id == pick)
+        .where(Chunk.id == next_chunk_pick(job_id, worker_id))
         .values(**take_slot_values())
         .returning(Chunk.id)
         .execution_options(synchronize_session=False)
@@ -331,14 +369,38 @@ def get_assignment(session: Session, assignment_id: int, *, for_update: bool = F
     )
 
 
+@cache
+def _lock_assignment_with_job_statement() -> Any:
+    return (
+        select(Assignment, Job)
+        .join(Job, Job.id == Assignment.job_id)
+        .where(Assignment.id == bindparam("p_assignment", type_=Integer))
+        .with_for_update(key_share=True, of=ASSIGNMENTS)
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_assignment_with_job(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
+    """The assignment, locked ``FOR NO KEY UPDATE`` and re-read, with its job (not locked), in one
+    statement."""
+    row = session.execute(_lock_assignment_with_job_statement(), {"p_assignment": assignment_id}).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def share_lock_job_of(session: Session, assignment_id: int) -> None:
     """``FOR KEY SHARE`` on the job of an assignment, taken before the assignment's own lock.
 
     Submissions and scoring take it; they do not block each other or claims (``NO KEY UPDATE``), but a
     cancel (``FOR UPDATE`` on the job) waits for those in flight and they wait for it: the two are
     ordered, and always job first, then assignment (no deadlock)."""
+    session.execute(_share_lock_job_statement(), {"p_assignment": assignment_id})
+
+
+@cache
+def _share_lock_job_statement() -> Any:
+    assignment_id = bindparam("p_assignment", type_=Integer)
     job_id = select(Assignment.job_id).where(Assignment.id == assignment_id).scalar_subquery()
-    session.execute(select(Job.id).where(Job.id == job_id).with_for_update(read=True, key_share=True))
+    return select(Job.id).where(Job.id == job_id).with_for_update(read=True, key_share=True)
 
 
 def submitted_ids(session: Session, job_id: int) -> list[int]:
@@ -351,31 +413,6 @@ def submitted_ids(session: Session, job_id: int) -> list[int]:
     return list(session.scalars(stmt))
 
 
-def lock_for_submit(session: Session, assignment_id: int) -> Any:
-    """What a submission needs of the assignment (locked) and of its job, in one statement."""
-    stmt = (
-        select(
-            Assignment.id,
-            Assignment.worker_id,
-            Assignment.job_id,
-            Assignment.status,
-            Assignment.slot,
-            Assignment.deadline,
-            Assignment.submitted_at,
-            Assignment.submission_hash,
-            Job.status.label("job_status"),
-            Job.type.label("job_type"),
-            Job.labels.label("job_labels"),
-            Job.attributes.label("job_attributes"),
-            Job.time_limit_s,
-        )
-        .join(Job, Job.id == Assignment.job_id)
-        .where(Assignment.id == assignment_id)
-        .with_for_update(key_share=True, of=ASSIGNMENTS)
-    )
-    return session.execute(stmt).first()
-
-
 def item_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
     """(id, token, name, width, height) of the assignment's items in display order."""
     stmt = (
@@ -385,30 +422,6 @@ def item_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
         .order_by(AssignmentItem.position)
     )
     return list(session.execute(stmt))
-
-
-def store_answers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """``rows``: {item_pk, answer, interactions}; one batched statement."""
-    t = ITEMS
-    stmt = (
-        update(t)
-        .where(t.c.id == bindparam("item_pk"))
-        .values(answer=bindparam("answer"), interactions=bindparam("interactions"))
-    )
-    session.execute(stmt, list(rows))
-
-
-def mark_submitted(session: Session, assignment_id: int, now: datetime, digest: str) -> None:
-    t = ASSIGNMENTS
-    session.execute(
-        update(t)
-        .where(t.c.id == assignment_id, t.c.status == AssignmentStatus.assigned.value)
-        .values(
-            **ASSIGNMENT.set_clause(AssignmentStatus.assigned, AssignmentStatus.submitted),
-            submitted_at=now,
-            submission_hash=digest,
-        )
-    )
 
 
 def items_with_images(session: Session, assignment_id: int) -> list[tuple[AssignmentItem, JobImage]]:

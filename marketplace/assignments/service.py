@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import gt_repository, repository, video
-from marketplace.assignments.gt_slots import pick_gt_images
+from marketplace.assignments import issuing, repository, submit_repository, video
+from marketplace.assignments.issuing import Claimed, choose_gt, place_items
 from marketplace.assignments.schemas import (
     AssignmentOut,
     ExportAssignmentOut,
@@ -44,7 +43,6 @@ from marketplace.config import Settings
 from marketplace.errors import (
     AlreadySubmitted,
     AssignmentExpired,
-    ClaimRace,
     JobNotActive,
     NotFound,
 )
@@ -68,10 +66,9 @@ from marketplace.telemetry import metrics
 log = logging.getLogger(__name__)
 _rng = secrets.SystemRandom()
 
-ITEM_TOKEN_BYTES = 16  # 22 url-safe characters, the same for every item
 SUBMITTABLE_JOB = frozenset({JobStatus.active, JobStatus.validating})
 LAZY_EXPIRY_LIMIT = 50  # a claim returns a few overdue assignments; the periodic task does the rest
-__all__ = ["NothingToClaim"]  # re-exported: callers catch it from here
+__all__ = ["NothingToClaim", "choose_gt", "place_items"]  # re-exported: callers use them from here
 
 
 # -- opening a job for work -----------------------------------------------------------------------
@@ -104,32 +101,6 @@ def open_job_for_work(session: Session, job: Job) -> int:
     gt_ids = repository.image_ids(session, job.id, gt=True)
     repository.add_rows(session, GtImageStat, [{"image_id": i, "job_id": job.id, "uses": 0} for i in gt_ids])
     return len(groups)
-
-
-# -- GT picking and item placement (pure) ---------------------------------------------------------
-
-
-def choose_gt(candidates: Sequence[tuple[int, int]], seen: set[int], k: int, rng: Any = _rng) -> list[int]:
-    """``k`` GT images: unseen by this worker first, then least used, at random among equals."""
-    ranked = sorted(candidates, key=lambda c: (c[0] in seen, c[1], rng.random()))
-    return [image_id for image_id, _ in ranked[:k]]
-
-
-def gt_draw(slots: int, keep: float, rng: Any = _rng) -> int:
-    """How many of ``slots`` GT slots are GT: each one with probability ``keep``."""
-    return slots if keep >= 1.0 else sum(rng.random() < keep for _ in range(slots))
-
-
-def place_items(real: Sequence[Any], gt: Sequence[Any], rng: Any = _rng) -> list[tuple[Any, bool]]:
-    """Real images in chunk order with the GT images dropped in at random positions."""
-    total = len(real) + len(gt)
-    gt_positions = set(rng.sample(range(total), len(gt)))
-    real_iter, gt_iter = iter(real), iter(gt)
-    return [(next(gt_iter), True) if p in gt_positions else (next(real_iter), False) for p in range(total)]
-
-
-def new_item_token() -> str:
-    return secrets.token_urlsafe(ITEM_TOKEN_BYTES)
 
 
 # -- claiming -------------------------------------------------------------------------------------
@@ -182,16 +153,6 @@ def claim_any(
     raise NothingToClaim("no_assignments_left", "no open job has an assignment for you right now")
 
 
-class Claimed:
-    """A freshly issued assignment, with its items as (token, name, width, height) in display order
-    and, in a video job, its segment."""
-
-    __slots__ = ("id", "deadline", "items", "segment")
-
-    def __init__(self, assignment_id: int, deadline: datetime, items: list[Any], segment: Any = None):
-        self.id, self.deadline, self.items, self.segment = assignment_id, deadline, items, segment
-
-
 def _claim(
     session: Session,
     worker: User,
@@ -218,74 +179,19 @@ def _claim(
         held = repository.lock_held(session, job.id, worker.id)
     mine = [(h.id, h.slot, h.deadline) for h in held]
     slot, deadline = claim_slot(job.id, mine, ahead, job.time_limit_s, now)
+    if repository.is_postgres(session):
+        taken = issuing.take(session, job, worker.id)
+        if taken is None and lazy_expiry():
+            taken = issuing.take(session, job, worker.id)  # expired ones went back
+        if taken is None:
+            raise NothingToClaim("no_assignments_left", f"job {job.id} has no assignment left for you")
+        return issuing.issue_taken(session, job, taken, worker, keep, slot, deadline, now)
     chunk_id = repository.take_next_chunk(session, job.id, worker.id)
     if chunk_id is None and lazy_expiry():
         chunk_id = repository.take_next_chunk(session, job.id, worker.id)  # expired ones went back
     if chunk_id is None:
         raise NothingToClaim("no_assignments_left", f"job {job.id} has no assignment left for you")
-    return _issue(session, job, chunk_id, worker, keep, slot, deadline, now)
-
-
-def _issue(
-    session: Session,
-    job: Job,
-    chunk_id: int,
-    worker: User,
-    keep: float,
-    slot: AssignmentSlot,
-    deadline: datetime,
-    now: datetime,
-) -> Claimed:
-    """The chunk's slot is taken: create the assignment with its GT slots mixed in (Core inserts).
-
-    Adaptive GT: each of the job's ``gt_per_assignment`` slots is GT with probability ``keep`` (the
-    worker's rate, set by the quality engine from the SPRT); a slot that is not GT carries one more
-    answer on a work image of a finished chunk. When there is none, the slot stays GT: the
-    assignment's length is the same for everyone, so it never tells how many GT items it holds."""
-    real = repository.chunk_image_ids(session, chunk_id)
-    slots = job.gt_per_assignment
-    extra = gt_repository.pick_extra(session, job.id, worker.id, slots - gt_draw(slots, keep))
-    like = _rng.choice(real) if real else None  # GT of a size like a random work image's
-    gt = pick_gt_images(session, job, worker.id, job.gt_per_assignment - len(extra), like=like)
-    info = repository.images(session, [*real, *extra, *gt])
-    mixed_in = [(tuple(info[i]), False) for i in extra] + [(tuple(info[i]), True) for i in gt]
-    _rng.shuffle(mixed_in)  # which mixed-in slot is GT is random too
-    placed = [
-        item if was_mixed_in else (item, False)
-        for item, was_mixed_in in place_items([tuple(info[i]) for i in real], mixed_in)
-    ]
-    try:
-        assignment_id = repository.insert_assignment(
-            session,
-            {
-                "job_id": job.id,
-                "chunk_id": chunk_id,
-                "worker_id": worker.id,
-                "status": AssignmentStatus.assigned,
-                "slot": slot,
-                "deadline": deadline,
-                "created_at": now,
-            },
-        )
-    except IntegrityError as exc:  # the same worker claiming twice at the same instant
-        raise ClaimRace("another claim of yours in this job is in progress; retry") from exc
-    tokens = [new_item_token() for _ in placed]
-    repository.insert_items(
-        session,
-        [
-            {
-                "assignment_id": assignment_id,
-                "position": position,
-                "token": token,
-                "image_id": image[0],
-                "is_gt": is_gt,
-            }
-            for position, ((image, is_gt), token) in enumerate(zip(placed, tokens, strict=True))
-        ],
-    )
-    gt_repository.count_gt_uses(session, gt)  # last: its row locks are held only until commit
-    items = [(token, image[1], image[2], image[3]) for (image, _), token in zip(placed, tokens, strict=True)]
-    return Claimed(assignment_id, deadline, items, video.segment_row(session, job, assignment_id))
+    return issuing.issue(session, job, chunk_id, worker, keep, slot, deadline, now)
 
 
 # -- what the worker sees -------------------------------------------------------------------------
@@ -494,7 +400,8 @@ def submit(
     now = now or utcnow()
     repository.begin_write(session)
     repository.share_lock_job_of(session, assignment_id)  # ordered against a cancel
-    row = repository.lock_for_submit(session, assignment_id)
+    postgres = repository.is_postgres(session)
+    row = submit_repository.lock_for_submit(session, assignment_id, with_items=postgres)
     if row is None or row.worker_id != worker.id:
         raise NotFound(f"assignment {assignment_id} not found")
     digest = submission_hash(body)
@@ -507,18 +414,21 @@ def submit(
     if row.job_status not in SUBMITTABLE_JOB:
         raise JobNotActive(f"job {row.job_id} is {row.job_status.value}")
     check_assignment_move(row.id, row.status, AssignmentStatus.submitted)
-    items = repository.item_rows(session, row.id)
+    items = submit_repository.submit_items(row.items) if postgres else repository.item_rows(session, row.id)
     rules, segment = Rules(row.job_type, row.job_labels, row.job_attributes), video.segment_of(session, row)
     answers = validate_submission(rules, items, body, segment)
-    repository.store_answers(
-        session,
-        [
-            {"item_pk": item.id, "answer": answers[item.token][0], "interactions": answers[item.token][1]}
-            for item in items
-        ],
-    )
-    repository.mark_submitted(session, row.id, now, digest)
-    if row.slot is AssignmentSlot.current:
+    stored = [
+        {"item_pk": item.id, "answer": answers[item.token][0], "interactions": answers[item.token][1]}
+        for item in items
+    ]
+    if postgres:  # answers and status in one statement, which also says whether a next one waits
+        values = submit_repository.submitted_values(now, digest)
+        has_next = submit_repository.store_submission(session, row.id, row.job_id, worker.id, stored, values)
+    else:
+        submit_repository.store_answers(session, stored)
+        submit_repository.mark_submitted(session, row.id, now, digest)
+        has_next = True  # promote_next finds out
+    if row.slot is AssignmentSlot.current and has_next:
         repository.promote_next(session, row.job_id, worker.id, promoted_deadline(row.time_limit_s, now))
     metrics.after_commit(session, metrics.SUBMISSIONS.inc)
     return SubmitOut(assignment_id=row.id, status=AssignmentStatus.submitted, submitted_at=now)

@@ -147,13 +147,13 @@ def promoted_deadline(time_limit_s: int, now: datetime) -> datetime:
     return now + timedelta(seconds=time_limit_s)
 
 
-def take_slot_values() -> dict[str, Any]:
+def take_slot_values(now: Any = None) -> dict[str, Any]:
     """:func:`take_slot` as SQL ``SET`` values, for an ``UPDATE`` whose ``WHERE`` selects an ``open``
-    chunk with a free slot (the same precondition)."""
+    chunk with a free slot (the same precondition); ``now``: a value or a bound parameter."""
     return {
         "free_slots": Chunk.free_slots - 1,
         "status": case((Chunk.free_slots == 1, C.full.value), else_=Chunk.status),
-        "updated_at": utcnow(),
+        "updated_at": utcnow() if now is None else now,
     }
 
 

@@ -31,11 +31,16 @@ OPEN = (JobStatus.active, JobStatus.validating)
 COMPLETION_LOCK_BELOW = 1000
 
 
-def complete_if_done(session: Session, job: Job, *, lock_below: int = COMPLETION_LOCK_BELOW) -> bool:
+def complete_if_done(
+    session: Session, job: Job, *, lock_below: int = COMPLETION_LOCK_BELOW, many_left: bool = False
+) -> bool:
     """Complete ``job`` if no chunk is left; exactly one of two concurrent last acceptances does.
 
     While many chunks are unfinished nobody can be the last, so the job lock (which would serialise
-    every acceptance of the job) is skipped then."""
+    every acceptance of the job) is skipped then. ``many_left``: the caller already knows more than
+    ``lock_below`` are unfinished (read with the chunk it locked; saves the query)."""
+    if many_left:
+        return False
     session.flush()
     if assignments_repo.has_unfinished_chunks(session, job.id, beyond=lock_below):
         return False

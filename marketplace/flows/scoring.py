@@ -48,11 +48,12 @@ def score_submission(session: Session, assignment_id: int) -> AssignmentStatus |
     assignments.record_score(assignment, result)
     _count_scored(session, result.accepted, assignment.submitted_at)
     if result.accepted:
-        finished_chunk = assignments.accept(session, job, assignment)
+        beyond = completion.COMPLETION_LOCK_BELOW + 1  # this chunk is still unfinished when read
+        finished_chunk, many_left = assignments.accept_probing(session, job, assignment, beyond)
         payouts.earn(session, assignment)
-        if finished_chunk:
+        if finished_chunk:  # (extra chunks dynamic overlap may cut only add to those left)
             dynamic_overlap.after_chunk_done(session, job, assignment.chunk_id)
-            completion.complete_if_done(session, job)
+            completion.complete_if_done(session, job, many_left=many_left)
     else:
         exhausted = assignments.reject(session, job, assignment)
         if exhausted is not None:

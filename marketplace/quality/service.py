@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from marketplace.assignments import gt_repository
 from marketplace.assignments import repository as assignments_repo
 from marketplace.assignments.scoring import Annotation, GtItem, ScoreResult
 from marketplace.assignments.service import shown_score
@@ -353,19 +354,17 @@ def scoring_inputs(
     """The assignment's GT items that still count (retired GT images left out: their GT was found
     wrong) and the worker's answers on them, by item token. The one input of every scoring: the first
     one, a re-score after a fix, an overturn."""
-    retired = repo.retired_gt_ids(session, job.id)
-    rows = [
-        (i, img)
-        for i, img in assignments_repo.items_with_images(session, assignment.id)
-        if i.is_gt and img.id not in retired
-    ]
-    objects: dict[int, list[Annotation]] = {}
-    for ann in repo.gt_annotations(session, [img.id for _, img in rows]):
-        objects.setdefault(ann.image_id, []).append(_annotation(ann.label, ann.geometry))
-    gt = {i.token: GtItem(img.width, img.height, tuple(objects.get(img.id, []))) for i, img in rows}
-    answers = {
-        i.token: [_annotation(a["label"], a.get("geometry")) for a in (i.answer or [])] for i, _ in rows
-    }
+    gt: dict[str, GtItem] = {}
+    answers: dict[str, list[Annotation]] = {}
+    objects: dict[str, list[Annotation]] = {}
+    for row in gt_repository.scoring_rows(session, assignment.id):  # one row per item and GT object
+        if row.token not in gt:
+            gt[row.token] = GtItem(row.width, row.height, ())
+            answers[row.token] = [_annotation(a["label"], a.get("geometry")) for a in (row.answer or [])]
+            objects[row.token] = []
+        if row.object_id is not None:
+            objects[row.token].append(_annotation(row.label, row.geometry))
+    gt = {token: GtItem(item.width, item.height, tuple(objects[token])) for token, item in gt.items()}
     return gt, answers
 
 

@@ -77,3 +77,32 @@ def test_a_big_jobs_work_exposure_is_rescanned_at_most_every_refresh(monkeypatch
     clock[0] += gt_slots.EXPOSURE_REFRESH_S + 1
     gt_slots._work_repeat_share(None, 2)  # type: ignore[arg-type]
     assert scans[-1] == 2 and len(scans) == 5
+
+
+def test_the_claim_statement_brings_the_work_exposure_when_the_cache_would_rescan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL's claim reads the work exposure inside its first statement: asked for on the same
+    schedule as :func:`gt_slots._work_repeat_share` rescans (a small job every claim, a big one at most
+    every refresh), and the reuse decision follows it like :func:`gt_slots.pick_gt_images`."""
+    from types import SimpleNamespace
+
+    from marketplace.assignments import gt_slots
+
+    clock = [1000.0]
+    monkeypatch.setattr(gt_slots.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(gt_slots, "_work_exposure", {})
+
+    def taken(work: tuple[int, int] | None, shows: int = 10, distinct: int = 10) -> SimpleNamespace:
+        return SimpleNamespace(
+            work=work, gt_shows=shows, gt_distinct=distinct, reused=[7, 8], fresh=[7, 1, 2, 3]
+        )
+
+    assert gt_slots.work_exposure_stale(1)
+    assert gt_slots.choose_from_candidates(1, 2, taken((100, 100))) == [7, 1]  # no repeat: fresh, in order
+    assert gt_slots.work_exposure_stale(1)  # a small job: every claim
+    assert gt_slots.choose_from_candidates(2, 2, taken((50_000, 25_000))) == [7, 8]  # half repeat: reuse
+    assert not gt_slots.work_exposure_stale(2)  # a big job: cached
+    assert gt_slots.choose_from_candidates(2, 2, taken(None, 10, 10)) == [7, 8]  # from the cache
+    clock[0] += gt_slots.EXPOSURE_REFRESH_S + 1
+    assert gt_slots.work_exposure_stale(2)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from marketplace.assignments import repository as assignments_repo
+from marketplace.assignments import submit_repository
 from marketplace.assignments import tasks as assignment_tasks
 from marketplace.config import Settings
 from marketplace.models import AssignmentStatus, JobStatus
@@ -71,14 +71,14 @@ def test_the_cancel_waits_for_a_submission_in_flight_then_pays_it(
     answers = answer_all(settings, claim)
 
     inside, release = threading.Event(), threading.Event()
-    real_store = assignments_repo.store_answers
+    real_store = submit_repository.store_submission  # on PostgreSQL: answers and status, one statement
 
-    def held_store(session: Any, rows: Any) -> None:
+    def held_store(*args: Any) -> Any:
         inside.set()  # the submission holds its locks here until the test lets it go
         release.wait(30)
-        real_store(session, rows)
+        return real_store(*args)
 
-    monkeypatch.setattr(assignments_repo, "store_answers", held_store)
+    monkeypatch.setattr(submit_repository, "store_submission", held_store)
     results: dict[str, Any] = {}
 
     def submit() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from marketplace.assignments import repository as assignments_repo
+from marketplace.assignments import claim_repository
 from tests.assignments.conftest import JobFactory
 from tests.conftest import UserFactory
 
@@ -24,16 +24,16 @@ def test_a_second_concurrent_claim_is_told_the_first_holds_it(
     job = make_job(data=1, gt=2, assignment_size=1, gt_per_assignment=1)  # a single chunk
     worker = make_user("worker")
     inside, release = threading.Event(), threading.Event()
-    real = assignments_repo.chunk_image_ids
+    real = claim_repository.issue  # on PostgreSQL, the statement after the one that takes the slot
     calls = iter(range(1_000))
 
-    def held_first(session: Any, chunk_id: int) -> list[int]:
+    def held_first(*args: Any) -> Any:
         if next(calls) == 0:  # the first claim pauses after taking the chunk's slot
             inside.set()
             release.wait(30)
-        return real(session, chunk_id)
+        return real(*args)
 
-    monkeypatch.setattr(assignments_repo, "chunk_image_ids", held_first)
+    monkeypatch.setattr(claim_repository, "issue", held_first)
     results: dict[str, Any] = {}
 
     def claim(name: str) -> None:
