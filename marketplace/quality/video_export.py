@@ -87,6 +87,15 @@ def merge_answers(
     return out
 
 
+def as_boxes(tracks: Sequence[Track], end: int) -> list[Track]:
+    """Box tracks as they are; a polygon track as its bounding box on each frame it is in view (what
+    MOTChallenge files hold)."""
+    return [
+        t if t.kind == "box" else rows_to_track(boxes_on([t], range(end), end).rows, t.id, t.label, end)
+        for t in tracks
+    ]
+
+
 def rows_to_track(rows: np.ndarray, track_id: int, label: str, end: int) -> Track:
     """A track with a keyframe on each row's frame (rows ``frame, id, x, y, w, h``, frame order) and an
     ``outside`` keyframe after each run of frames (unless the run reaches ``end``)."""
@@ -203,7 +212,7 @@ def build_video_files(
         stem = file_stem(index, video.name)
         size = {"size": video.frame_count, "width": video.width, "height": video.height}
         files[f"{stem}.cvat.xml"] = write_cvat_video(tracks, **size, name=video.name, task_id=job.id).encode()
-        files[f"{stem}.gt.txt"] = write_mot(tracks, video.frame_count).encode()
+        files[f"{stem}.gt.txt"] = write_mot(as_boxes(tracks, video.frame_count), video.frame_count).encode()
         files[f"{stem}.frames.json"] = _json(per_frame(tracks, video.frame_count))
         one = coco_video(tracks, **size, name=video.name, video_id=index)
         names = {c["id"]: c["name"] for c in one["categories"]}
