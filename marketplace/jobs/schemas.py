@@ -175,11 +175,6 @@ class JobSpec(ApiInput):
             raise ValueError("attributes are not offered for video jobs yet")
         if self.max_overlap is not None and self.max_overlap != self.overlap:
             raise ValueError("max_overlap: dynamic overlap is not offered for video jobs")
-        if self.type is JobType.video_polygons and self.overlap > 1:
-            raise ValueError(
-                "overlap: merging several workers' polygon tracks is not offered yet; video_polygons "
-                "jobs take overlap 1"
-            )
         frames = self.segment_frames or DEFAULT_SEGMENT_FRAMES
         overlap = DEFAULT_SEGMENT_OVERLAP if self.segment_overlap is None else self.segment_overlap
         if 2 * overlap >= frames:

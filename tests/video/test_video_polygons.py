@@ -124,15 +124,13 @@ def test_a_polygon_video_job_scores_rings_by_identity_and_exports_polygon_tracks
     assert coco["annotations"] and all(a["segmentation"] for a in coco["annotations"])
 
 
-def test_a_polygon_video_job_refuses_what_it_cannot_do_yet(
+def test_a_polygon_video_job_refuses_boxes_for_gt(
     client: TestClient, make_user: UserFactory, data_root: Path
 ) -> None:
     root = data_root / "poly"
     root.mkdir()
     (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
     headers = make_user("requester")["headers"]
-    r = client.post("/api/jobs", json=polygon_job(root, overlap=2), headers=headers)
-    assert r.status_code == 422 and "overlap 1" in r.text, r.text
     mot = "1,7,10,20,30,40,1,-1,-1,-1\n"
     r = client.post("/api/jobs", json=polygon_job(root, gt={"a.mp4": {"mot": mot}}), headers=headers)
     assert r.status_code == 422 and "MOT text holds boxes" in r.text, r.text
@@ -143,3 +141,38 @@ def test_a_polygon_video_job_refuses_what_it_cannot_do_yet(
     }
     r = client.post("/api/jobs", json=polygon_job(root, gt=boxes), headers=headers)
     assert r.status_code == 422 and "gt" in r.text, r.text
+
+
+def shifted(given: list[dict[str, Any]], dx: float) -> list[dict[str, Any]]:
+    for track in given:
+        for key in track["keyframes"]:
+            key["geometry"] = [
+                [v + dx if n % 2 == 0 else v for n, v in enumerate(ring)] for ring in key["geometry"]
+            ]
+    return given
+
+
+def test_two_workers_outlines_are_linked_and_merged_by_pixel_majority(
+    client: TestClient, make_user: UserFactory, settings: Settings, data_root: Path
+) -> None:
+    root = data_root / "poly2"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(FRAMES)]))
+    requester = make_user("requester")
+    r = client.post("/api/jobs", json=polygon_job(root, overlap=2, gt={}), headers=requester["headers"])
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    activate_job_now(settings, job_id)
+    for dx in (0.0, 2.0):  # the second worker draws every outline two pixels to the right
+        worker = make_user("worker")
+        for _ in range(3):
+            claimed = claim(client, worker, job_id).json()
+            item = claimed["items"][0]
+            given = shifted(tracks(item["video"]["start_frame"], item["video"]["end_frame"]), dx)
+            assert submit(client, worker, claimed["assignment_id"], answer(item, given)).status_code == 200
+    summary = client.get(f"/api/jobs/{job_id}/results/summary.json", headers=requester["headers"]).json()
+    assert summary["videos"][0]["tracks"] == 2  # each person once: linked across workers and segments
+    coco = client.get(f"/api/jobs/{job_id}/results/videos_coco.json", headers=requester["headers"]).json()
+    first = sorted(a["bbox"] for a in coco["annotations"] if a["image_id"] == coco["images"][0]["id"])
+    # equal weights: a pixel either worker covered is kept (half the weight), so the union's box
+    assert first[0] == [10.0, 20.0, 32.0, 40.0]
