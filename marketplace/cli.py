@@ -271,7 +271,7 @@ class PhaseBars:
 @click.option(
     "--type",
     "job_type",
-    type=click.Choice(["boxes", "points", "polygons", "classification", "video_boxes"]),
+    type=click.Choice(["boxes", "points", "polygons", "classification", "video_boxes", "video_polygons"]),
     required=True,
 )
 @click.option("--title", required=True)
@@ -318,7 +318,7 @@ def job_create(
     settings = get_settings()
     try:
         fields["type"] = fields.pop("job_type")
-        video = fields["type"] == "video_boxes"
+        video = fields["type"].startswith("video_")
         if fields["gt_per_assignment"] is None:
             fields["gt_per_assignment"] = 0 if video else 2
         if gt_path is None and not video:

@@ -63,13 +63,14 @@ class InteractionsIn(ApiInput):
 
 
 class KeyframeIn(ApiInput):
-    """A track's keyframe: ``geometry`` is a box ``[xtl, ytl, xbr, ybr]`` in the video's original
-    pixels (omitted when ``outside``)."""
+    """A track's keyframe: ``geometry`` is a box ``[xtl, ytl, xbr, ybr]`` (``video_boxes``) or a
+    polygon's rings ``[[x0, y0, x1, y1, ...], ...]`` (``video_polygons``) in the video's original pixels
+    (omitted when ``outside``)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     frame: StrictInt = Field(ge=0, le=10_000_000, description="frame index in the video (0-based)")
-    geometry: list[float] | None = Field(default=None, max_length=4)
+    geometry: Annotated[list[float], Field(max_length=4)] | Rings | None = None
     outside: StrictBool = False
     occluded: StrictBool = False
 

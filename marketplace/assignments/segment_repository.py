@@ -90,7 +90,8 @@ def videos_of_job(session: Session, job_id: int) -> list[Any]:
 
 def segment_gt_of_assignment(session: Session, assignment_id: int) -> Any:
     """What scoring a video assignment needs: its segment's frames, its video's hidden GT (frames and
-    tracks, NULL when the video has none) and the worker's answer (the submitted tracks)."""
+    tracks, NULL when the video has none), the worker's answer (the submitted tracks) and the video's
+    original size (the tracks' pixels)."""
     stmt = (
         select(
             VideoSegment.start_frame,
@@ -98,10 +99,13 @@ def segment_gt_of_assignment(session: Session, assignment_id: int) -> Any:
             JobVideo.gt_frames,
             JobVideo.gt_tracks,
             AssignmentItem.answer,
+            JobImage.width,
+            JobImage.height,
         )
         .select_from(Assignment)
         .join(VideoSegment, VideoSegment.chunk_id == Assignment.chunk_id)
         .join(JobVideo, JobVideo.image_id == VideoSegment.image_id)
+        .join(JobImage, JobImage.id == VideoSegment.image_id)
         .join(AssignmentItem, AssignmentItem.assignment_id == Assignment.id)
         .where(Assignment.id == assignment_id)
     )

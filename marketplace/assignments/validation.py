@@ -11,7 +11,7 @@ from marketplace.assignments.video import check_tracks
 from marketplace.errors import InvalidInput
 from marketplace.geometry import polygons as geo
 from marketplace.jobs.attributes import checked_values
-from marketplace.models import JobType
+from marketplace.models import TRACK_KINDS, JobType
 
 GEOMETRY_SLACK = 1e-6
 
@@ -76,6 +76,7 @@ def validate_submission(
                 segment.end_frame,
                 (image.width, image.height),
                 where,
+                TRACK_KINDS[job.type],
             )
             interactions = answer.interactions.model_dump(mode="json") if answer.interactions else None
             out[answer.item_id] = (tracks, interactions)

@@ -19,7 +19,8 @@ from marketplace.assignments import repository, segment_repository
 from marketplace.assignments.schemas import FrameChunkOut, ItemOut, TrackIn, VideoItemOut, VideoSegmentOut
 from marketplace.config import Settings
 from marketplace.errors import InvalidInput
-from marketplace.geometry.tracks import Keyframe, Track, TrackError, track_to_json
+from marketplace.geometry import polygons as geo
+from marketplace.geometry.tracks import Keyframe, Kind, Track, TrackError, track_to_json
 from marketplace.jobs.segments import DEFAULT_SEGMENT_FRAMES, DEFAULT_SEGMENT_OVERLAP, cut_segments
 from marketplace.media.service import item_url
 from marketplace.models import VIDEO_TYPES, ChunkImage, Job
@@ -122,10 +123,17 @@ def segment_view(job: Job, row: Any, base: str) -> VideoSegmentOut:
 
 
 def check_tracks(
-    tracks: list[TrackIn], labels: list[str], start: int, end: int, size: tuple[int, int], where: str
+    tracks: list[TrackIn],
+    labels: list[str],
+    start: int,
+    end: int,
+    size: tuple[int, int],
+    where: str,
+    kind: Kind = "box",
 ) -> list[dict[str, Any]]:
     """The segment's tracks as stored (track JSON), or a 422 naming the track and keyframe: labels
-    from the job, distinct ids, keyframes inside ``[start, end)``, boxes inside the frame."""
+    from the job, distinct ids, keyframes inside ``[start, end)``, boxes (``kind`` ``box``) or polygons
+    (``polygon``: checked and repaired as image polygons are) inside the frame."""
     width, height = size
     seen: set[int] = set()
     out: list[dict[str, Any]] = []
@@ -141,18 +149,30 @@ def check_tracks(
             kat = f"{at}, keyframe at frame {k.frame}"
             if not start <= k.frame < end:
                 raise InvalidInput(f"{kat}: the frame is outside this segment's frames {start}-{end - 1}")
-            if not k.outside:
-                if k.geometry is None:
-                    raise InvalidInput(f"{kat}: a keyframe in view needs a box [xtl, ytl, xbr, ybr]")
-                xtl, ytl, xbr, ybr = (k.geometry + [0.0] * 4)[:4]
-                if len(k.geometry) == 4 and not (xtl >= 0 and ytl >= 0 and xbr <= width and ybr <= height):
-                    raise InvalidInput(
-                        f"{kat}: the box {k.geometry} is not inside the {width}x{height} frame"
-                    )
-            keyframes.append(Keyframe(k.frame, None if k.outside else k.geometry, k.outside, k.occluded))
+            geometry = None if k.outside else _checked_geometry(kind, k.geometry, width, height, kat)
+            keyframes.append(Keyframe(k.frame, geometry, k.outside, k.occluded))
         try:
-            track = Track(t.id, t.label, "box", tuple(keyframes))
+            track = Track(t.id, t.label, kind, tuple(keyframes))
         except TrackError as exc:
             raise InvalidInput(f"{where}: {exc}") from exc
         out.append(track_to_json(track))
     return out
+
+
+def _checked_geometry(kind: str, geometry: Any, width: int, height: int, at: str) -> Any:
+    """A keyframe's box or rings, inside the ``width`` x ``height`` frame, or a 422 saying why not."""
+    if kind == "polygon":
+        if geometry is None or not geometry or not isinstance(geometry[0], list):
+            raise InvalidInput(
+                f"{at}: a keyframe in view needs a polygon's rings [[x0, y0, x1, y1, ...], ...]"
+            )
+        try:
+            return geo.check_rings(geometry, width, height)
+        except geo.GeometryError as exc:
+            raise InvalidInput(f"{at}: {exc}") from exc
+    if geometry is None or len(geometry) != 4 or isinstance(geometry[0], list):
+        raise InvalidInput(f"{at}: a keyframe in view needs a box [xtl, ytl, xbr, ybr]")
+    xtl, ytl, xbr, ybr = geometry
+    if not (xtl >= 0 and ytl >= 0 and xbr <= width and ybr <= height):
+        raise InvalidInput(f"{at}: the box {geometry} is not inside the {width}x{height} frame")
+    return geometry

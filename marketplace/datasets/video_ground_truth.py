@@ -3,10 +3,12 @@
 The job's ``gt`` is an object keyed by video name; each video with GT gives either
 
 * ``{"tracks": [...], "frames": [...]}``: tracks in the submission's layout (``id``, ``label``,
-  ``keyframes`` of ``frame``, ``geometry`` ``[xtl, ytl, xbr, ybr]`` in the video's upright pixels,
-  ``outside``, ``occluded``), or
-* ``{"mot": "<MOTChallenge gt.txt text>", "label": "person", "frames": [...]}``: the rows of a MOT
-  ground-truth file (1-based frames), every track with ``label`` (default: the job's first label).
+  ``keyframes`` of ``frame``, ``geometry`` in the video's upright pixels (a box ``[xtl, ytl, xbr,
+  ybr]``, or a ``video_polygons`` job's rings ``[[x0, y0, x1, y1, ...], ...]``), ``outside``,
+  ``occluded``), or
+* ``{"mot": "<MOTChallenge gt.txt text>", "label": "person", "frames": [...]}`` (box jobs): the rows
+  of a MOT ground-truth file (1-based frames), every track with ``label`` (default: the job's first
+  label).
 
 ``frames`` (0-based) are the frames where the tracks are the whole truth: every object in view there
 has a box. Left out, they are every frame from the first to the last frame any track is in view (a
@@ -25,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from marketplace.errors import InvalidInput
+from marketplace.geometry import polygons as geo
 from marketplace.geometry.track_formats import parse_mot
-from marketplace.geometry.tracks import Track, TrackError, shape_at, track_from_json, track_to_json
+from marketplace.geometry.tracks import Kind, Track, TrackError, shape_at, track_from_json, track_to_json
 
 MAX_GT_FRAMES = 100_000  # per job
 MAX_GT_TRACKS = 10_000  # per job
@@ -65,9 +68,13 @@ def _load(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def parse_video_gt(
-    raw: bytes | str | Mapping[str, Any], videos: Mapping[str, VideoShape], labels: Sequence[str]
+    raw: bytes | str | Mapping[str, Any],
+    videos: Mapping[str, VideoShape],
+    labels: Sequence[str],
+    kind: Kind = "box",
 ) -> dict[str, VideoGt]:
-    """Each video's GT (videos without any left out), or a 422 saying what is wrong where."""
+    """Each video's GT (videos without any left out) as tracks of ``kind``, or a 422 saying what is
+    wrong where."""
     out: dict[str, VideoGt] = {}
     frames_total = tracks_total = 0
     for name, entry in _load(raw).items():
@@ -78,7 +85,7 @@ def parse_video_gt(
             raise InvalidInput(f"{where}: the job has no video {name!r} (its videos: {known}...)", field="gt")
         if not isinstance(entry, Mapping):
             raise InvalidInput(f'{where}: expected {{"tracks": [...], "frames": [...]}} or {{"mot": ...}}')
-        tracks = _tracks(entry, labels, where)
+        tracks = _tracks(entry, labels, where, kind)
         for track in tracks:
             _check_inside(track, shape, f"{where} track {track.id}")
         frames = _frames(entry.get("frames"), tracks, shape.frame_count, where)
@@ -94,8 +101,10 @@ def parse_video_gt(
     return out
 
 
-def _tracks(entry: Mapping[str, Any], labels: Sequence[str], where: str) -> tuple[Track, ...]:
+def _tracks(entry: Mapping[str, Any], labels: Sequence[str], where: str, kind: Kind) -> tuple[Track, ...]:
     if "mot" in entry:
+        if kind != "box":
+            raise InvalidInput(f'{where}: MOT text holds boxes; a polygon job\'s GT is "tracks" of rings')
         label = entry.get("label", labels[0])
         if label not in labels:
             raise InvalidInput(f"{where}: label {label!r} is not one of the job's labels {list(labels)}")
@@ -113,7 +122,7 @@ def _tracks(entry: Mapping[str, Any], labels: Sequence[str], where: str) -> tupl
     for n, data in enumerate(raw_tracks):
         at = f"{where}.tracks[{n}]"
         try:
-            track = track_from_json({**data, "type": "box"})
+            track = track_from_json({**data, "type": kind})
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # TrackError is a ValueError
             raise InvalidInput(
                 f"{at}: not a track {{id, label, keyframes: [{{frame, geometry}}]}} ({exc})"
@@ -134,6 +143,12 @@ def _check_inside(track: Track, shape: VideoShape, at: str) -> None:
                 f"{at}: keyframe at frame {k.frame} is outside the video's frames 0-{shape.frame_count - 1}"
             )
         if k.outside:
+            continue
+        if track.kind == "polygon":
+            try:
+                geo.check_rings(k.geometry, shape.width, shape.height)
+            except geo.GeometryError as exc:
+                raise InvalidInput(f"{at}, keyframe at frame {k.frame}: {exc}") from exc
             continue
         box = k.geometry or []
         if not (0 <= box[0] <= box[2] <= shape.width and 0 <= box[1] <= box[3] <= shape.height):

@@ -29,10 +29,8 @@ from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import numpy as np
-
 from marketplace.geometry import polygons as geo
-from marketplace.geometry.tracks import Keyframe, Shape, Track, TrackError, interpolate
+from marketplace.geometry.tracks import Keyframe, Shape, Track, TrackError, interpolate, xywh
 
 MOT_FIELDS = 10
 MOT_NO_WORLD = (1.0, -1.0, -1.0, -1.0)
@@ -205,16 +203,6 @@ def write_cvat_video(
 # -- COCO video and per-frame JSON ----------------------------------------------------------------
 
 
-def _box_of(kind: str, geometry: Any) -> list[float]:
-    """``[x, y, w, h]`` of a box or of a polygon's rings."""
-    if kind == "box":
-        xtl, ytl, xbr, ybr = (float(v) for v in geometry)
-        return [xtl, ytl, xbr - xtl, ybr - ytl]
-    pts = np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in geometry])
-    low, high = pts.min(axis=0), pts.max(axis=0)
-    return [float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])]
-
-
 def coco_video(
     tracks: Sequence[Track], *, size: int, width: int, height: int, name: str = "video", video_id: int = 1
 ) -> dict[str, Any]:
@@ -236,7 +224,7 @@ def coco_video(
     annotations: list[dict[str, Any]] = []
     for track in tracks:
         for shape in interpolate(track, size):
-            box = _box_of(track.kind, shape.geometry)
+            box = xywh(track.kind, shape.geometry)
             annotation: dict[str, Any] = {
                 "id": 0,
                 "image_id": base + shape.frame,

@@ -293,3 +293,13 @@ def best_shift(p: np.ndarray, q: np.ndarray) -> int:
         if costs[k] < best_cost:
             best, best_cost = int(shifts[k]), float(costs[k])
     return best
+
+
+def xywh(kind: str, geometry: Any) -> list[float]:
+    """``[x, y, w, h]`` of a box or of a polygon's rings."""
+    if kind == "box":
+        xtl, ytl, xbr, ybr = (float(v) for v in geometry)
+        return [xtl, ytl, xbr - xtl, ybr - ytl]
+    pts = np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in geometry])
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    return [float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])]

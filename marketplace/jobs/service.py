@@ -16,7 +16,7 @@ from marketplace.jobs import economics, repository
 from marketplace.jobs.schemas import JobSpec
 from marketplace.jobs.segments import cut_segments
 from marketplace.jobs.states import transition
-from marketplace.models import VIDEO_TYPES, Job, JobStatus, Role, User
+from marketplace.models import TRACK_KINDS, VIDEO_TYPES, Job, JobStatus, Role, User
 from marketplace.storage import Storage
 
 CANCELLABLE_WITHOUT_MONEY = (JobStatus.draft, JobStatus.awaiting_funds)
@@ -78,7 +78,10 @@ def _create_video_job(
     assert spec.segment_frames is not None and spec.segment_overlap is not None  # the spec's defaults
     videos = check_videos(storage, settings, progress)
     gt = parse_video_gt(
-        gt_raw, {v.name: VideoShape(v.frame_count, v.width, v.height) for v in videos}, spec.labels
+        gt_raw,
+        {v.name: VideoShape(v.frame_count, v.width, v.height) for v in videos},
+        spec.labels,
+        TRACK_KINDS[spec.type],
     )
     segments = sum(
         len(cut_segments(v.frame_count, spec.segment_frames, spec.segment_overlap)) for v in videos

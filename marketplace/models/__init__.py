@@ -14,7 +14,7 @@ from marketplace.models.assignment import (
 )
 from marketplace.models.base import Amount, Base, UTCDateTime, utcnow
 from marketplace.models.data_source import DataSource
-from marketplace.models.enums import VIDEO_TYPES, JobStatus, JobType, Rail, Role
+from marketplace.models.enums import TRACK_KINDS, VIDEO_TYPES, JobStatus, JobType, Rail, Role
 from marketplace.models.job import GtAnnotation, Job, JobImage
 from marketplace.models.ledger import AccountType, EntryKind, LedgerEntry, LedgerTransaction
 from marketplace.models.payment import (
@@ -100,5 +100,6 @@ __all__ = [
     "utcnow",
     "JobVideo",
     "VideoSegment",
+    "TRACK_KINDS",
     "VIDEO_TYPES",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 
 class Role(StrEnum):
@@ -20,6 +21,7 @@ class JobType(StrEnum):
     polygons = "polygons"
     classification = "classification"
     video_boxes = "video_boxes"
+    video_polygons = "video_polygons"
 
 
 class Rail(StrEnum):
@@ -38,4 +40,9 @@ class JobStatus(StrEnum):
     failed = "failed"
 
 
-VIDEO_TYPES = frozenset({JobType.video_boxes})
+VIDEO_TYPES = frozenset({JobType.video_boxes, JobType.video_polygons})
+#: the kind of track (:mod:`marketplace.geometry.tracks`) each video job type's workers draw
+TRACK_KINDS: dict[JobType, Literal["box", "polygon"]] = {
+    JobType.video_boxes: "box",
+    JobType.video_polygons: "polygon",
+}

@@ -205,7 +205,9 @@ def _cluster(submissions: Sequence[WorkerPolygons], threshold: float) -> list[_C
     return clusters
 
 
-def _vote(masks: Sequence[dict[str, Any]], weights: Sequence[float]) -> tuple[np.ndarray, tuple[int, int]]:
+def pixel_vote(
+    masks: Sequence[dict[str, Any]], weights: Sequence[float]
+) -> tuple[np.ndarray, tuple[int, int]]:
     """Weighted pixel majority of masks, cropped to their joint box; returns the mask and its corner."""
     h, w = (int(v) for v in masks[0]["size"])
     boxes = geo.bboxes(masks)
@@ -235,7 +237,7 @@ def merge_polygons(
         if len(cluster.members) < quorum * len(submissions) - 1e-9:
             continue
         masks = [submissions[s].objects.masks[o] for s, o in cluster.members]
-        vote, corner = _vote(masks, cluster.weights)
+        vote, corner = pixel_vote(masks, cluster.weights)
         rings = geo.mask_to_rings(vote, vertex_budget, offset=corner)
         if not rings:
             continue

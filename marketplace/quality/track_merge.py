@@ -127,6 +127,17 @@ def merge_workers(
     workers: Sequence[tuple[np.ndarray, float]], threshold: float = DEFAULT_THRESHOLD, quorum: float = 0.5
 ) -> np.ndarray:
     """One segment's tracks from several workers' ``(rows, weight)``: merged rows with ids 1, 2, ..."""
+    weights = [max(w, 0.0) for _, w in workers]
+    merged = [_merged(c, weights, n + 1) for n, c in enumerate(linked_tracks(workers, threshold, quorum))]
+    rows = np.concatenate(merged) if merged else np.zeros((0, 6))
+    return rows[np.lexsort((rows[:, 1], rows[:, 0]))] if len(rows) else rows
+
+
+def linked_tracks(
+    workers: Sequence[tuple[np.ndarray, float]], threshold: float = DEFAULT_THRESHOLD, quorum: float = 0.5
+) -> list[dict[int, np.ndarray]]:
+    """Several workers' tracks of one segment linked into clusters (worker index -> that worker's
+    track rows), keeping the clusters drawn by at least ``quorum`` of the weight."""
     total = sum(max(w, 0.0) for _, w in workers)
     clusters: list[dict[int, np.ndarray]] = []  # worker index -> that worker's track rows
     weights = [max(w, 0.0) for _, w in workers]
@@ -141,12 +152,7 @@ def merge_workers(
                 if iou[i, j] >= threshold:
                     clusters[int(ids_a[i])][wi] = tracks.pop(float(ids_b[j]))
         clusters.extend({wi: t} for t in tracks.values())
-    merged = [
-        _merged(c, weights, n + 1)
-        for n, c in enumerate(cl for cl in clusters if sum(weights[w] for w in cl) >= quorum * total)
-    ]
-    rows = np.concatenate(merged) if merged else np.zeros((0, 6))
-    return rows[np.lexsort((rows[:, 1], rows[:, 0]))] if len(rows) else rows
+    return [c for c in clusters if sum(weights[w] for w in c) >= quorum * total]
 
 
 def _merged(cluster: dict[int, np.ndarray], weights: Sequence[float], new_id: int) -> np.ndarray:

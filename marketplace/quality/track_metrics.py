@@ -26,6 +26,7 @@ Definitions (the published ones; py-motmetrics and TrackEval serve only as test 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,14 +87,32 @@ def _rows(rows: np.ndarray) -> np.ndarray:
 def sequence(gt_rows: np.ndarray, hyp_rows: np.ndarray) -> Compared:
     """Group rows ``frame, id, x, y, w, h[, ...]`` of both sides by frame (every frame either side has)."""
     gt_rows, hyp_rows = _rows(gt_rows), _rows(hyp_rows)
-    gt_ids, gt_index = np.unique(gt_rows[:, 1], return_inverse=True)
-    hyp_ids, hyp_index = np.unique(hyp_rows[:, 1], return_inverse=True)
     frames = []
     for t in np.union1d(gt_rows[:, 0], hyp_rows[:, 0]):
         g = gt_rows[:, 0] == t
         h = hyp_rows[:, 0] == t
-        frames.append(Frame(gt_index[g], hyp_index[h], box_iou(gt_rows[g, 2:6], hyp_rows[h, 2:6]), int(t)))
-    return Compared(frames, gt_ids, hyp_ids)
+        frames.append((int(t), gt_rows[g, 1], hyp_rows[h, 1], box_iou(gt_rows[g, 2:6], hyp_rows[h, 2:6])))
+    return compared_frames(frames)
+
+
+def compared_frames(frames: Sequence[tuple[int, np.ndarray, np.ndarray, np.ndarray]]) -> Compared:
+    """Both sides from ``(frame, ground-truth ids, hypothesis ids, their IoU matrix)`` per frame, in
+    frame order: any similarity can stand for IoU (mask IoU for polygon tracks)."""
+    gt_ids = np.unique(np.concatenate([np.asarray(f[1], dtype=np.float64) for f in frames] or [np.zeros(0)]))
+    hyp_ids = np.unique(np.concatenate([np.asarray(f[2], dtype=np.float64) for f in frames] or [np.zeros(0)]))
+    return Compared(
+        [
+            Frame(
+                np.searchsorted(gt_ids, np.asarray(g, dtype=np.float64)),
+                np.searchsorted(hyp_ids, np.asarray(h, dtype=np.float64)),
+                np.asarray(iou, dtype=np.float64).reshape(len(g), len(h)),
+                number,
+            )
+            for number, g, h, iou in frames
+        ],
+        gt_ids,
+        hyp_ids,
+    )
 
 
 def _most_matches_least_cost(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,9 +4,10 @@ whole-video tracks, in three formats.
 * **One segment, several workers** (``overlap`` > 1): their tracks are merged label by label with
   :func:`marketplace.quality.track_merge.merge_workers` (tracks linked by track IoU, kept when
   workers holding half the weight drew them, visibility voted and boxes averaged per frame by
-  weight), each worker weighted by their GT record on the job (:func:`worker_weight`). A merged
-  track has a keyframe on every frame it is shown (its ``occluded`` flags are not merged). One
-  accepted answer is used as it is.
+  weight), each worker weighted by their GT record on the job (:func:`worker_weight`). Polygon
+  tracks are linked the same way on their bounding boxes and merged frame by frame by weighted pixel
+  majority (:func:`merged_outline`). A merged track has a keyframe on every frame it is shown (its
+  ``occluded`` flags are not merged). One accepted answer is used as it is.
 * **Stitching**: neighbouring segments share ``segment_overlap`` frames. Label by label, each
   track of a segment is matched with one of the previous segment's over those frames
   (:func:`marketplace.quality.track_merge.stitch`: a maximum-weight assignment on track IoU, at
@@ -34,12 +35,14 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import segment_repository
+from marketplace.geometry import polygons as geo
 from marketplace.geometry.track_formats import coco_video, per_frame, write_cvat_video, write_mot
 from marketplace.geometry.tracks import Keyframe, Track, shape_at, track_from_json
 from marketplace.jobs.segments import owned_range
 from marketplace.models import DisputeKind, Job
 from marketplace.quality import repository as quality_repo
-from marketplace.quality.track_merge import Segment, merge_workers, stitch
+from marketplace.quality.polygons import DEFAULT_VERTEX_BUDGET, pixel_vote
+from marketplace.quality.track_merge import Segment, linked_tracks, merge_workers, stitch
 from marketplace.quality.video_scoring import boxes_on
 from marketplace.quality.workers import worker_weight
 from marketplace.reviews import service as reviews
@@ -69,22 +72,75 @@ def cut_track(track: Track, start: int, end: int, segment_end: int, video_end: i
 
 
 def merge_answers(
-    answers: Sequence[tuple[Sequence[dict[str, Any]], float]], start: int, end: int
+    answers: Sequence[tuple[Sequence[dict[str, Any]], float]],
+    start: int,
+    end: int,
+    size: tuple[int, int] = (0, 0),
 ) -> list[Track]:
-    """One segment's tracks from its accepted answers ``(stored tracks, worker weight)``."""
+    """One segment's tracks from its accepted answers ``(stored tracks, worker weight)``; ``size``
+    (height, width) is the frame's, for polygon tracks."""
     if len(answers) == 1:
         return [track_from_json(t) for t in answers[0][0]]
     parsed = [([track_from_json(t) for t in stored], weight) for stored, weight in answers]
     out: list[Track] = []
     for label in sorted({t.label for tracks, _ in parsed for t in tracks}):
-        workers = [
-            (boxes_on([t for t in tracks if t.label == label], range(start, end), end).rows, weight)
-            for tracks, weight in parsed
-        ]
-        merged = merge_workers(workers)
-        for track_id in np.unique(merged[:, 1]):
-            out.append(rows_to_track(merged[merged[:, 1] == track_id], len(out) + 1, label, end))
+        of_label = [([t for t in tracks if t.label == label], weight) for tracks, weight in parsed]
+        workers = [(boxes_on(tracks, range(start, end), end).rows, weight) for tracks, weight in of_label]
+        if any(t.kind == "polygon" for tracks, _ in of_label for t in tracks):
+            for cluster in linked_tracks(workers):
+                members = [
+                    (next(t for t in of_label[wi][0] if t.id == int(rows[0, 1])), max(of_label[wi][1], 0.0))
+                    for wi, rows in cluster.items()
+                ]
+                merged = merged_outline(members, len(out) + 1, label, start, end, size)
+                if merged is not None:
+                    out.append(merged)
+            continue
+        merged_rows = merge_workers(workers)
+        for track_id in np.unique(merged_rows[:, 1]):
+            out.append(rows_to_track(merged_rows[merged_rows[:, 1] == track_id], len(out) + 1, label, end))
     return out
+
+
+def merged_outline(
+    members: Sequence[tuple[Track, float]],
+    track_id: int,
+    label: str,
+    start: int,
+    end: int,
+    size: tuple[int, int],
+) -> Track | None:
+    """Linked polygon tracks of several workers as one: on each frame that more than half of their
+    weight shows, the weighted pixel majority of their outlines, traced back into rings."""
+    height, width = size
+    held = sum(w for _, w in members)
+    keyframes: list[Keyframe] = []
+    shown_before = False
+    for frame in range(start, end):
+        shown = [(s.geometry, w) for t, w in members if (s := shape_at(t, frame, end)) is not None]
+        in_view = 2 * sum(w for _, w in shown) > held if held > 0 else bool(shown)
+        rings = None
+        if in_view:
+            masks = [geo.to_rle(g, height, width) for g, _ in shown]
+            vote, corner = pixel_vote(masks, [max(w, 1e-6) for _, w in shown])
+            rings = geo.mask_to_rings(vote, DEFAULT_VERTEX_BUDGET, offset=corner) or None
+        if rings is not None:
+            keyframes.append(Keyframe(frame, rings))
+        elif shown_before:
+            keyframes.append(Keyframe(frame, None, outside=True))
+        shown_before = rings is not None
+    if not any(not k.outside for k in keyframes):
+        return None
+    return Track(track_id, label, "polygon", tuple(keyframes))
+
+
+def as_boxes(tracks: Sequence[Track], end: int) -> list[Track]:
+    """Box tracks as they are; a polygon track as its bounding box on each frame it is in view (what
+    MOTChallenge files hold)."""
+    return [
+        t if t.kind == "box" else rows_to_track(boxes_on([t], range(end), end).rows, t.id, t.label, end)
+        for t in tracks
+    ]
 
 
 def rows_to_track(rows: np.ndarray, track_id: int, label: str, end: int) -> Track:
@@ -196,14 +252,15 @@ def build_video_files(
     ambiguous: list[dict[str, Any]] = []
     for index, video in enumerate(segment_repository.videos_of_job(session, job.id), start=1):
         parts = sorted(answers.get(video.image_id, {}).items())
-        segments = [(start, end, merge_answers(got, start, end)) for (start, end), got in parts]
+        frame = (int(video.height), int(video.width))
+        segments = [(start, end, merge_answers(got, start, end, frame)) for (start, end), got in parts]
         stitched = stitch_segments(segments, video.frame_count, (unlinked or {}).get(video.image_id, ()))
         ambiguous += [{"image_id": video.image_id, "video": video.name, **a} for a in stitched.ambiguous]
         tracks = stitched.tracks
         stem = file_stem(index, video.name)
         size = {"size": video.frame_count, "width": video.width, "height": video.height}
         files[f"{stem}.cvat.xml"] = write_cvat_video(tracks, **size, name=video.name, task_id=job.id).encode()
-        files[f"{stem}.gt.txt"] = write_mot(tracks, video.frame_count).encode()
+        files[f"{stem}.gt.txt"] = write_mot(as_boxes(tracks, video.frame_count), video.frame_count).encode()
         files[f"{stem}.frames.json"] = _json(per_frame(tracks, video.frame_count))
         one = coco_video(tracks, **size, name=video.name, video_id=index)
         names = {c["id"]: c["name"] for c in one["categories"]}

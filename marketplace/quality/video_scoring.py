@@ -21,16 +21,18 @@ frames per GT segment.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from marketplace.geometry.tracks import Track, iter_shapes
+from marketplace.geometry.polygons import mask_iou
+from marketplace.geometry.tracks import Track, iter_shapes, xywh
 from marketplace.jobs.segments import DEFAULT_IDF1_TARGET
+from marketplace.quality.polygons import PolygonSet, score_polygons
 from marketplace.quality.scoring import AssignmentScore, BoxSet, score_boxes
-from marketplace.quality.track_metrics import clear_mot, hota, id_scores, sequence
+from marketplace.quality.track_metrics import Compared, clear_mot, compared_frames, hota, id_scores, sequence
 
 #: a segment is scored on at most this many of its GT frames (spread evenly): the scores of 150
 #: frames with 20 objects take ~30 ms (``benchmarks/video_quality.py``), this bounds the worst case
@@ -52,19 +54,76 @@ class FrameBoxes:
 
 
 def boxes_on(tracks: Iterable[Track], frames: Iterable[int], end: int) -> FrameBoxes:
-    """Each track's box (``[xtl, ytl, xbr, ybr]`` keyframes, interpolated) on each of ``frames``
-    before ``end`` where it is in view, as ``x, y, w, h`` rows (track by track, in frame order)."""
-    wanted = set(frames)
+    """Each track's box (``[xtl, ytl, xbr, ybr]`` keyframes, interpolated; a polygon track's bounding
+    box) on each of ``frames`` before ``end`` where it is in view, as ``x, y, w, h`` rows (track by
+    track, in frame order)."""
     rows: list[list[float]] = []
     labels: list[str] = []
+    for frame, track, geometry in _shapes(tracks, frames, end):
+        x, y, w, h = xywh(track.kind, geometry)
+        rows.append([float(frame), float(track.id), x, y, w, h])
+        labels.append(track.label)
+    return FrameBoxes(np.asarray(rows, dtype=np.float64).reshape(-1, 6), labels)
+
+
+def _shapes(tracks: Iterable[Track], frames: Iterable[int], end: int) -> Iterator[tuple[int, Track, Any]]:
+    wanted = set(frames)
     for track in tracks:
         for shape in iter_shapes(track, end):
-            if shape.frame not in wanted or not shape.geometry:
-                continue
-            xtl, ytl, xbr, ybr = (float(v) for v in shape.geometry[:4])
-            rows.append([float(shape.frame), float(track.id), xtl, ytl, xbr - xtl, ybr - ytl])
-            labels.append(track.label)
-    return FrameBoxes(np.asarray(rows, dtype=np.float64).reshape(-1, 6), labels)
+            if shape.frame in wanted and shape.geometry:
+                yield shape.frame, track, shape.geometry
+
+
+@dataclass(frozen=True)
+class FramePolygons:
+    """Polygon tracks on chosen frames: per frame, the track ids in view and their masks."""
+
+    ids: dict[int, list[int]]
+    sets: dict[int, PolygonSet]
+
+
+def polygons_on(
+    tracks: Iterable[Track], frames: Sequence[int], end: int, size: tuple[int, int]
+) -> FramePolygons:
+    """Each polygon track's rings (interpolated) on each of ``frames`` where it is in view, as masks
+    of a ``(height, width)`` frame."""
+    height, width = size
+    found: dict[int, list[tuple[int, str, Any]]] = {f: [] for f in frames}
+    for frame, track, geometry in _shapes(tracks, frames, end):
+        found[frame].append((track.id, track.label, geometry))
+    return FramePolygons(
+        {f: [i for i, _, _ in got] for f, got in found.items()},
+        {
+            f: PolygonSet.of([g for _, _, g in got], [label for _, label, _ in got], height, width)
+            for f, got in found.items()
+        },
+    )
+
+
+def compare_tracks(
+    gt: Sequence[Track], other: Sequence[Track], frames: Sequence[int], end: int, size: tuple[int, int]
+) -> Compared:
+    """Both sets of tracks on ``frames``, frame by frame, for the identity scores: boxes by box IoU,
+    polygons by mask IoU (``size``: the frame's ``(height, width)`` in the tracks' pixels)."""
+    if _kind(gt, other) == "box":
+        return sequence(boxes_on(gt, frames, end).rows, boxes_on(other, frames, end).rows)
+    truth, given = polygons_on(gt, frames, end, size), polygons_on(other, frames, end, size)
+    return compared_frames(
+        [
+            (
+                f,
+                np.asarray(truth.ids[f]),
+                np.asarray(given.ids[f]),
+                mask_iou(truth.sets[f].masks, given.sets[f].masks),
+            )
+            for f in sorted(set(frames))
+            if truth.ids[f] or given.ids[f]
+        ]
+    )
+
+
+def _kind(*sides: Sequence[Track]) -> str:
+    return next((t.kind for side in sides for t in side), "box")
 
 
 def spread(frames: Sequence[int], most: int = MAX_SCORED_FRAMES) -> list[int]:
@@ -143,19 +202,30 @@ def score_segment(
     target: float,
     idf1_target: float = DEFAULT_IDF1_TARGET,
     iou_threshold: float = 0.5,
+    size: tuple[int, int] = (0, 0),
 ) -> SegmentScore:
     """Score ``worker``'s tracks against ``gt`` on the GT ``frames`` of a segment ending at ``end``
-    (exclusive; a last keyframe holds until then)."""
+    (exclusive; a last keyframe holds until then). Box tracks are matched by box IoU; polygon tracks
+    by mask IoU on a frame of ``size`` (height, width), as polygon images are."""
     scored = spread(frames)
-    truth = boxes_on(gt, scored, end)
-    given = boxes_on(worker, scored, end)
-    detection = score_boxes(
-        {f: truth.on(f) for f in scored},
-        {f: given.on(f) for f in scored},
-        target=target,
-        iou_threshold=iou_threshold,
-    )
-    compared = sequence(truth.rows, given.rows)
+    if _kind(gt, worker) == "box":
+        truth, given = boxes_on(gt, scored, end), boxes_on(worker, scored, end)
+        detection = score_boxes(
+            {f: truth.on(f) for f in scored},
+            {f: given.on(f) for f in scored},
+            target=target,
+            iou_threshold=iou_threshold,
+        )
+    else:
+        masks_gt, masks_worker = polygons_on(gt, scored, end, size), polygons_on(worker, scored, end, size)
+        detection = score_polygons(
+            {f: masks_gt.sets[f] for f in scored},
+            {f: masks_worker.sets[f] for f in scored},
+            target=target,
+            iou_threshold=iou_threshold,
+            boundary=False,
+        )
+    compared = compare_tracks(gt, worker, scored, end, size)
     ids = id_scores(compared, iou_threshold)
     mot = clear_mot(compared, iou_threshold)
     both_empty = compared.gt_boxes + compared.hyp_boxes == 0

@@ -26,8 +26,8 @@ from marketplace.media.service import review_video_url
 from marketplace.models import Assignment, Job, utcnow
 from marketplace.quality.scoring import accuracy_formula
 from marketplace.quality.service import check_speed
-from marketplace.quality.track_metrics import differences, sequence
-from marketplace.quality.video_scoring import SegmentScore, boxes_on, score_segment
+from marketplace.quality.track_metrics import differences
+from marketplace.quality.video_scoring import SegmentScore, compare_tracks, score_segment
 from marketplace.quality.workers import update_worker_record
 
 
@@ -35,14 +35,17 @@ def _tracks(stored: Any) -> list[Track]:
     return [track_from_json(t) for t in stored or []]
 
 
-def compare_tracks(
-    first: Sequence[Track], second: Sequence[Track], frames: Iterable[int], end: int, iou_threshold: float
+def segment_differences(
+    first: Sequence[Track],
+    second: Sequence[Track],
+    frames: Iterable[int],
+    end: int,
+    size: tuple[int, int],
+    iou_threshold: float,
 ) -> dict[str, list[int]]:
     """The frames (of ``frames``) where two versions of a segment's tracks differ in geometry or in
     identity (:func:`marketplace.quality.track_metrics.differences`; labels are not compared)."""
-    wanted = list(frames)
-    seq = sequence(boxes_on(first, wanted, end).rows, boxes_on(second, wanted, end).rows)
-    return differences(seq, iou_threshold).as_json()
+    return differences(compare_tracks(first, second, list(frames), end, size), iou_threshold).as_json()
 
 
 def segment_review(
@@ -59,6 +62,7 @@ def segment_review(
     mine = _tracks(row.answer)
     gt_frames = sorted(int(f) for f in row.gt_frames or [] if start <= int(f) < end)
     threshold = job.iou_threshold
+    size = (int(row.height), int(row.width))
     shown = segment_repository.segment_of_assignment(session, assignment.id)
     return {
         "start_frame": start,
@@ -68,7 +72,9 @@ def segment_review(
         "gt_frames": gt_frames,
         "gt_tracks": row.gt_tracks if gt_frames else None,
         "differences_from_gt": (
-            compare_tracks(_tracks(row.gt_tracks), mine, gt_frames, end, threshold) if gt_frames else None
+            segment_differences(_tracks(row.gt_tracks), mine, gt_frames, end, size, threshold)
+            if gt_frames
+            else None
         ),
         "other_versions": [
             {
@@ -76,7 +82,9 @@ def segment_review(
                 "worker_id": other.worker_id,
                 "status": other.status.value,
                 "tracks": other.answer,
-                "differences": compare_tracks(mine, _tracks(other.answer), range(start, end), end, threshold),
+                "differences": segment_differences(
+                    mine, _tracks(other.answer), range(start, end), end, size, threshold
+                ),
             }
             for other in segment_repository.other_versions_of_segment(session, assignment.id)
         ],
@@ -99,6 +107,7 @@ def segment_score(session: Session, job: Job, assignment: Assignment) -> Segment
         target=job.accuracy_target,
         idf1_target=DEFAULT_IDF1_TARGET if job.idf1_target is None else job.idf1_target,
         iou_threshold=job.iou_threshold,
+        size=(int(row.height), int(row.width)),
     )
 
 

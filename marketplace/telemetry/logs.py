@@ -61,5 +61,3 @@ def configure_logging(fmt: Literal["json", "text"], level: str = "INFO") -> None
     # revision, is noise next to our own access lines
     for name in ("httpx", "httpcore", "urllib3", "botocore", "web3", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-
-

@@ -7,7 +7,7 @@
 // needs no request at all. A server that refuses (or predates) claiming ahead answers "already assigned"
 // with the current assignment; the page then falls back to claiming the moment the current submission is
 // stored, and decodes the first image before the swap so the next page still appears complete.
-import { byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
+import { API_ONLY_TYPES, byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
 import type { Json } from "./api.js";
 import { TiledEditor } from "./tiled.js";
 import type { Assignment, PageEditor } from "./types.js";
@@ -18,7 +18,7 @@ interface Loaded { assignment: Assignment; images: Map<string, HTMLImageElement>
 const cfg = pageConfig();
 // Job types shown by the video player and editor (web/src/video/, with fflate): a chunk fetched only when
 // such an assignment is shown; their items' frames come from chunk zips, not from an image.
-const VIDEO_TYPES = new Set(["video_boxes"]);
+const VIDEO_TYPES = new Set(["video_boxes", "video_polygons"]);
 const jobId = cfg.job_id;
 const $ = byId;
 
@@ -26,6 +26,8 @@ const NOTHING_TEXT: Record<string, string> = {
   no_assignments_left: "Every assignment of this job is taken or done. Try another job on the board.",
   job_not_active: "This job is not open for work (it may be finished, paused or cancelled).",
   banned: "You can no longer take assignments in this job.",
+  api_only: "This job's polygon tracks are worked through the API for now: the browser's video editor draws " +
+    "boxes only. The segment you were given goes back to the pool when its time runs out.",
 };
 
 const state: {
@@ -194,6 +196,10 @@ async function editorFor(kind: string): Promise<PageEditor> {
 
 /** Show an assignment; false (and a message) for a job type the browser cannot annotate yet. */
 async function show({ assignment, images }: Loaded): Promise<boolean> {
+  if (API_ONLY_TYPES.has(assignment.job_type)) {
+    showNothing("api_only");
+    return false;
+  }
   const editor = await editorFor(assignment.job_type);
   state.current = assignment;
   state.expired = false;

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | None = '0004'
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -25,15 +25,16 @@ ACTIVE = "status = 'assigned'"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('slot', sa.String(length=10), nullable=False, server_default='current')
-        )
-        batch_op.create_check_constraint(op.f('ck_assignments_slot'), "slot IN ('current', 'next')")
-        batch_op.drop_index('uq_assignments_active_worker_job')
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("slot", sa.String(length=10), nullable=False, server_default="current"))
+        batch_op.create_check_constraint(op.f("ck_assignments_slot"), "slot IN ('current', 'next')")
+        batch_op.drop_index("uq_assignments_active_worker_job")
         batch_op.create_index(
-            'uq_assignments_active_worker_job_slot', ['job_id', 'worker_id', 'slot'], unique=True,
-            postgresql_where=sa.text(ACTIVE), sqlite_where=sa.text(ACTIVE),
+            "uq_assignments_active_worker_job_slot",
+            ["job_id", "worker_id", "slot"],
+            unique=True,
+            postgresql_where=sa.text(ACTIVE),
+            sqlite_where=sa.text(ACTIVE),
         )
 
 
@@ -48,11 +49,14 @@ def downgrade() -> None:
         "UPDATE assignments SET status = 'expired', finished_at = CURRENT_TIMESTAMP "
         "WHERE status = 'assigned' AND slot = 'next'"
     )
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index('uq_assignments_active_worker_job_slot')
-        batch_op.drop_constraint(op.f('ck_assignments_slot'), type_='check')
-        batch_op.drop_column('slot')
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("uq_assignments_active_worker_job_slot")
+        batch_op.drop_constraint(op.f("ck_assignments_slot"), type_="check")
+        batch_op.drop_column("slot")
         batch_op.create_index(
-            'uq_assignments_active_worker_job', ['job_id', 'worker_id'], unique=True,
-            postgresql_where=sa.text(ACTIVE), sqlite_where=sa.text(ACTIVE),
+            "uq_assignments_active_worker_job",
+            ["job_id", "worker_id"],
+            unique=True,
+            postgresql_where=sa.text(ACTIVE),
+            sqlite_where=sa.text(ACTIVE),
         )
