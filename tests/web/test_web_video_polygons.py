@@ -1,8 +1,9 @@
 """Polygon tracks in the video editor (job type video_polygons, web/src/video/): the board offers the
 job like any other; a worker clicks an outline's vertices on one frame (closing it on its first vertex),
-drags a vertex on a later frame (a second keyframe), sees the interpolated outline in between, draws a
-second track closed with Enter, drops a half-drawn one with Escape, copies an outline to the next frame
-and marks it outside, then submits. The stored rings are in the video's ORIGINAL pixels (the frames are
+drags a vertex on a later frame (a second keyframe), sees the interpolated outline in between, splits
+and merges the track (both undone), draws a second track closed with Enter after dropping a half-drawn
+one with Escape, copies it to the next frame, marks it outside, moves it on a frame and deletes that
+keyframe, then submits. The stored rings are in the video's ORIGINAL pixels (the frames are
 served at half size), and the outline the page showed between the keyframes is Python's interpolation
 (marketplace/geometry/tracks.py) within half a pixel per vertex."""
 
@@ -103,6 +104,22 @@ def test_web_video_worker_draws_polygon_tracks_and_submits_them_in_original_pixe
     assert "interpolated" in page.locator("#editor-root .tracks li").first.inner_text()
     screenshot(page, "video_polygon_interpolated")
 
+    # split at frame 7 (S): two tracks showing the same outlines; merged back (the menu): one; both undone
+    page.keyboard.press("s")
+    assert sorted(t["id"] for t in page.evaluate("window.__tilework.editor().tracks")) == [1, 2]
+    assert [b["geometry"] for b in shown(page)] == [between["geometry"]]
+    assert page.locator(".timeline-marks .outside").count() == 1
+    page.get_by_label("Merge the selected track with").select_option("1")
+    tracks = page.evaluate("window.__tilework.editor().tracks")
+    assert [(t["id"], [k["frame"] for k in t["keyframes"]]) for t in tracks] == [(1, [2, 6, 7, 12])]
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+z")
+    tracks = page.evaluate("window.__tilework.editor().tracks")
+    assert [(t["id"], [k["frame"] for k in t["keyframes"]]) for t in tracks] == [(1, [2, 12])]
+    page.mouse.click(*to_client(page, 10, 130))  # beside the selected outline: deselects, draws nothing
+    assert page.evaluate("window.__tilework.editor().selectedId") is None
+    assert page.evaluate("window.__tilework.editor().draft") == []
+
     # track 2 ("car") on frame 20: a half-drawn outline dropped with Escape, then one closed with Enter;
     # copied to 21 (C), out of view from 25 (O)
     go_to_frame(page, 20)
@@ -121,6 +138,14 @@ def test_web_video_worker_draws_polygon_tracks_and_submits_them_in_original_pixe
     page.keyboard.press("o")
     assert [b["label"] for b in shown(page)] == ["person"]
     assert page.locator(".timeline-marks .outside").count() == 1
+    # a keyframe put on frame 23 by dragging the whole outline, then deleted (Delete): held from 21 again
+    go_to_frame(page, 23)
+    drag(page, to_client(page, 190, 35), to_client(page, 180, 45))
+    [car] = [b for b in shown(page) if b["label"] == "car"]
+    assert car["keyframe"] and near(car["geometry"][0], flat([(x - 10, y + 10) for x, y in CAR]), 0.6)
+    page.keyboard.press("Delete")
+    [car] = [b for b in shown(page) if b["label"] == "car"]
+    assert not car["keyframe"] and near(car["geometry"][0], flat(CAR), 0.6)
 
     held_id = page.evaluate("document.body.dataset.assignmentId")
     page.keyboard.press("Control+Enter")

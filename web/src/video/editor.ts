@@ -309,8 +309,12 @@ export class VideoEditor implements PageEditor {
       if (box) this.drag = { kind: "move", id: hit.id, start: p, orig: box.geometry, moved: false };
       return;
     }
+    const hadSelection = this.selectedId !== null;
     this.select(null);
-    if (this.type === "polygon") { this.addVertex(p); return; }
+    if (this.type === "polygon") { // a click beside the selected outline only deselects it
+      if (!hadSelection) this.addVertex(p);
+      return;
+    }
     this.drag = { kind: "draw", start: p, now: p };
   }
 
@@ -502,7 +506,8 @@ export class VideoEditor implements PageEditor {
         g[0] * k + 2, Math.max(12, g[1] * k - 4));
       ctx.globalAlpha = 1;
       if (selected && polygon) {
-        strokeRings(ctx, box.geometry as number[][], k, color, { dashed: !box.keyframe, width: 3, handles: true });
+        strokeRings(ctx, box.geometry as number[][], k, color, { dashed: !box.keyframe, width: 3, handles: true,
+          small: !box.keyframe });
       } else if (selected) {
         for (const [x, y] of [[g[0], g[1]], [g[2], g[1]], [g[2], g[3]], [g[0], g[3]]]) {
           ctx.fillStyle = "#fff";

@@ -69,7 +69,7 @@ export function canClose(points: Pt[]): boolean {
 
 /** Stroke the rings (scaled by k into CSS pixels) on the canvas; the handles when `handles`. */
 export function strokeRings(ctx: CanvasRenderingContext2D, rings: number[][], k: number, color: string,
-  opts: { dashed: boolean; width: number; handles: boolean; fill?: boolean }): void {
+  opts: { dashed: boolean; width: number; handles: boolean; fill?: boolean; small?: boolean }): void {
   ctx.strokeStyle = color;
   ctx.lineWidth = opts.width;
   ctx.setLineDash(opts.dashed ? [6, 4] : []);
@@ -90,13 +90,14 @@ export function strokeRings(ctx: CanvasRenderingContext2D, rings: number[][], k:
   ctx.stroke();
   ctx.setLineDash([]);
   if (!opts.handles) return;
+  const s = opts.small ? 2.5 : 4; // an interpolated outline's many resampled vertices: small handles
   for (const ring of rings) {
     for (let i = 0; i + 1 < ring.length; i += 2) {
       ctx.fillStyle = "#fff";
-      ctx.fillRect(ring[i] * k - 4, ring[i + 1] * k - 4, 8, 8);
+      ctx.fillRect(ring[i] * k - s, ring[i + 1] * k - s, 2 * s, 2 * s);
       ctx.strokeStyle = color;
       ctx.lineWidth = 1.5;
-      ctx.strokeRect(ring[i] * k - 4, ring[i + 1] * k - 4, 8, 8);
+      ctx.strokeRect(ring[i] * k - s, ring[i + 1] * k - s, 2 * s, 2 * s);
     }
   }
 }

@@ -10,7 +10,8 @@ const BOX_KEYS: [string, string][] = [
   ["Drag a box or its corner", "Move or resize it: a keyframe on this frame"],
 ];
 const POLYGON_KEYS: [string, string][] = [
-  ["Click on the frame", "Add an outline's vertex (Backspace: take the last one back)"],
+  ["Click on the frame", "Add an outline's vertex (Backspace: take the last one back); with a track " +
+    "selected, the first click deselects it"],
   ["Enter or the first vertex", "Close the outline: a new track with the picked label (Escape: drop it)"],
   ["Drag an outline or a vertex", "Move it: a keyframe on this frame"],
 ];
