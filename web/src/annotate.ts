@@ -7,7 +7,7 @@
 // needs no request at all. A server that refuses (or predates) claiming ahead answers "already assigned"
 // with the current assignment; the page then falls back to claiming the moment the current submission is
 // stored, and decodes the first image before the swap so the next page still appears complete.
-import { API_ONLY_TYPES, byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
+import { byId, ApiError, formatDuration, get, pageConfig, post, TYPE_NAMES, errorText } from "./api.js";
 import type { Json } from "./api.js";
 import { TiledEditor } from "./tiled.js";
 import type { Assignment, PageEditor } from "./types.js";
@@ -26,8 +26,6 @@ const NOTHING_TEXT: Record<string, string> = {
   no_assignments_left: "Every assignment of this job is taken or done. Try another job on the board.",
   job_not_active: "This job is not open for work (it may be finished, paused or cancelled).",
   banned: "You can no longer take assignments in this job.",
-  api_only: "This job's polygon tracks are worked through the API for now: the browser's video editor draws " +
-    "boxes only. The segment you were given goes back to the pool when its time runs out.",
 };
 
 const state: {
@@ -179,7 +177,7 @@ async function editorFor(kind: string): Promise<PageEditor> {
   const root = $("editor-root");
   const onChange = () => clearNotice();
   if (video) {
-    state.editor = video.videoEditor(root, { onChange });
+    state.editor = video.videoEditor(root, { onChange, kind });
     state.editorKind = kind;
     return state.editor;
   }
@@ -194,12 +192,8 @@ async function editorFor(kind: string): Promise<PageEditor> {
   return state.editor;
 }
 
-/** Show an assignment; false (and a message) for a job type the browser cannot annotate yet. */
-async function show({ assignment, images }: Loaded): Promise<boolean> {
-  if (API_ONLY_TYPES.has(assignment.job_type)) {
-    showNothing("api_only");
-    return false;
-  }
+/** Show an assignment. */
+async function show({ assignment, images }: Loaded): Promise<void> {
   const editor = await editorFor(assignment.job_type);
   state.current = assignment;
   state.expired = false;
@@ -223,7 +217,6 @@ async function show({ assignment, images }: Loaded): Promise<boolean> {
   tick();
   document.body.dataset.assignmentId = String(assignment.assignment_id);
   window.dispatchEvent(new CustomEvent("tilework:shown", { detail: { assignmentId: assignment.assignment_id } }));
-  return true;
 }
 
 function showNothing(reason: string, detail?: string): void {
@@ -252,7 +245,8 @@ async function next(justSubmitted: number | null = null): Promise<void> {
   try {
     const reserved = await takeReserved(justSubmitted);
     if (reserved) timings.push({ from_ahead: reserved.assignment.assignment_id });
-    if (await show(reserved || (await claimAndLoad(justSubmitted)))) claimAhead();
+    await show(reserved || (await claimAndLoad(justSubmitted)));
+    claimAhead();
   } catch (err) {
     if (err instanceof ApiError && err.error === "nothing_available") showNothing(err.reason || "", err.message);
     else if (err instanceof ApiError && err.status === 404) showNothing("", err.message);

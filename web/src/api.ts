@@ -133,10 +133,6 @@ export function formatDuration(seconds: number): string {
 export const TYPE_NAMES: Record<string, string> = { boxes: "Bounding boxes", points: "Points", polygons: "Polygons",
   classification: "Tiled classification", video_boxes: "Video tracks (boxes)", video_polygons: "Video tracks (polygons)" };
 
-/** Job types the browser cannot annotate yet: polygon tracks (the video editor draws boxes), worked
- * through the API for now. */
-export const API_ONLY_TYPES = new Set(["video_polygons"]);
-
 type ElementClass<T extends Element> = { new (): T; prototype: T };
 
 /** The page's element with this id, checked to be of the given class: a page shell and its module that

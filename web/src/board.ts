@@ -1,6 +1,6 @@
 // The worker's job board: open jobs with pay, time limit, assignments left, guide; "Start working".
 import type { Json } from "./api.js";
-import { API_ONLY_TYPES, byId, errorText, formatAmount, formatDuration, get, h, one, TYPE_NAMES } from "./api.js";
+import { byId, errorText, formatAmount, formatDuration, get, h, one, TYPE_NAMES } from "./api.js";
 
 async function load() {
   const status = byId("board-status");
@@ -27,10 +27,8 @@ async function load() {
     h("td", { class: "num" }, formatDuration(job.time_limit_s)),
     h("td", { class: "num" }, job.assignments_left),
     h("td", {}, job.guide_url ? h("a", { href: job.guide_url, target: "_blank", rel: "noopener" }, "Guide") : "—"),
-    h("td", {}, API_ONLY_TYPES.has(job.type)
-      ? h("span", { class: "muted" }, "Through the API for now: the browser's editor draws boxes only")
-      : h("a", { class: "button primary", href: `/work/jobs/${job.job_id}`,
-        "aria-label": `Start working on ${job.title}` }, "Start working")),
+    h("td", {}, h("a", { class: "button primary", href: `/work/jobs/${job.job_id}`,
+      "aria-label": `Start working on ${job.title}` }, "Start working")),
   )));
   table.hidden = false;
 }

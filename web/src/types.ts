@@ -64,7 +64,7 @@ export interface ItemAnswer {
   item_id: string;
   annotations?: { label: string; geometry?: unknown; attributes?: AttributeValues }[];
   /** A video item's tracks (keyframes in original pixels). */
-  tracks?: { id: number; label: string; keyframes: { frame: number; geometry?: number[]; outside: boolean;
+  tracks?: { id: number; label: string; keyframes: { frame: number; geometry?: number[] | number[][]; outside: boolean;
     occluded: boolean }[] }[];
   interactions: Record<string, unknown>;
 }

@@ -5,7 +5,7 @@ import { memberFrame, unpackChunk } from "../src/video/frames.js";
 import { parseFps } from "../src/video/player.js";
 import { boxAt, clampBox, copyToNext, keyframeAt, lastBox, mergeTracks, outsideRanges, removeKeyframe, setKeyframe,
   splitTrack, toAnswer, toggleOccluded, toggleOutside } from "../src/video/tracks.js";
-import type { Track } from "../src/video/tracks.js";
+import type { Geometry, Track } from "../src/video/tracks.js";
 
 const track = (): Track => ({ id: 1, label: "car", keyframes: [] });
 const key = (frame: number, geometry: number[], outside = false) => ({ frame, geometry, outside, occluded: false });
@@ -113,9 +113,9 @@ test("splitting cuts a track at a frame into two that show the same boxes; mergi
   assert.deepEqual(after.keyframes.map((k) => k.frame), [4, 10]);
   // the frame before the cut keeps its interpolated box as a keyframe, then the old track goes outside
   assert.deepEqual(t.keyframes.map((k) => [k.frame, k.outside]), [[0, false], [3, false], [4, true]]);
-  const near = (a: number[] | null, b: number[] | null, f: number) => {
+  const near = (a: Geometry | null, b: Geometry | null, f: number) => {
     assert.equal(a === null, b === null, `frame ${f}`);
-    if (a && b) a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-9, `frame ${f}: ${a} vs ${b}`));
+    if (a && b) a.flat().forEach((v, i) => assert.ok(Math.abs(v - b.flat()[i]) < 1e-9, `frame ${f}: ${a} vs ${b}`));
   };
   for (let f = 0; f < 20; f++) {
     const boxes = shown([t, after], f);

@@ -7,13 +7,14 @@ import { h } from "../api.js";
 import { COLORS } from "../editor/geometry.js";
 import type { VideoSegment } from "../types.js";
 import { Player, type TimelineMark } from "./player.js";
+import { strokeRings } from "./outline.js";
 import { boxAt, type Track } from "./tracks.js";
 
 /** A track as the API stores it (outside keyframes have no geometry). */
 export interface TrackJson {
   id: number;
   label: string;
-  keyframes: { frame: number; geometry?: number[] | null; outside?: boolean; occluded?: boolean }[];
+  keyframes: { frame: number; geometry?: number[] | number[][] | null; outside?: boolean; occluded?: boolean }[];
 }
 export interface Differences { geometry: number[]; identity: number[] }
 export interface OtherVersion {
@@ -85,8 +86,15 @@ function drawTracks(player: Player, tracks: Track[], end: number): void {
   for (const t of tracks) {
     const box = boxAt(t, player.frame, end);
     if (!box) continue;
-    const [x1, y1, x2, y2] = box.geometry;
     const color = COLORS[t.id % COLORS.length];
+    if (Array.isArray(box.geometry[0])) { // an outline (video_polygons)
+      const rings = box.geometry as number[][];
+      strokeRings(ctx, rings, k, color, { dashed: !box.keyframe, width: 2, handles: false });
+      ctx.fillStyle = color;
+      ctx.fillText(`#${t.id} ${t.label}`, rings[0][0] * k + 2, Math.max(12, rings[0][1] * k - 4));
+      continue;
+    }
+    const [x1, y1, x2, y2] = box.geometry as number[];
     ctx.strokeStyle = color;
     ctx.lineWidth = 2;
     ctx.setLineDash(box.keyframe ? [] : [6, 4]);

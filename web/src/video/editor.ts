@@ -1,21 +1,25 @@
-// The video editor of the annotation page (job type video_boxes): the frame-exact player with box
-// tracks drawn over it. Drawing a box on a frame starts a track with the picked label; moving or
-// resizing a box sets a keyframe on the frame shown; frames between keyframes show the shared
-// interpolation. Geometry is kept and submitted in the video's original pixels (served frame pixels
+// The video editor of the annotation page (job types video_boxes and video_polygons): the frame-exact
+// player with box or polygon tracks drawn over it. Drawing a box (or clicking an outline's vertices) on
+// a frame starts a track with the picked label; moving or resizing a box, or dragging an outline or
+// one of its vertices, sets a keyframe on the frame shown; frames between keyframes show the shared
+// interpolation (dashed). Geometry is kept and submitted in the video's original pixels (served frame pixels
 // divided by the segment's scale).
 import { COLORS } from "../editor/geometry.js";
 import type { AssignmentItem, ItemAnswer, PageEditor, VideoSegment } from "../types.js";
 import { VideoPanel } from "./panel.js";
 import { Player } from "./player.js";
 import type { TimelineMark } from "./player.js";
+import { canClose, insideRings, moveVertex, ringArea, ringFromPoints, strokeDraft, strokeRings, translateRings,
+  vertexAt } from "./outline.js";
+import type { Pt, VertexRef } from "./outline.js";
 import { boxAt, clampBox, copyToNext, keyframeAt, mergeTracks, outsideRanges, removeKeyframe, setKeyframe,
   splitTrack, toAnswer, toggleOccluded, toggleOutside } from "./tracks.js";
-import type { Track } from "./tracks.js";
+import type { Geometry, Track } from "./tracks.js";
 
-interface Pt { x: number; y: number }
 type Drag = { kind: "draw"; start: Pt; now: Pt } |
-  { kind: "move"; id: number; start: Pt; orig: number[]; moved: boolean } |
-  { kind: "resize"; id: number; corner: number; orig: number[] };
+  { kind: "move"; id: number; start: Pt; orig: Geometry; moved: boolean } |
+  { kind: "resize"; id: number; corner: number; orig: number[] } |
+  { kind: "vertex"; id: number; v: VertexRef; orig: number[][] };
 
 const HANDLE_PX = 8; // pick tolerance of a corner, CSS pixels
 const MIN_BOX_PX = 4; // a drawn box smaller than this (CSS pixels) is a click, not a box
@@ -34,12 +38,16 @@ export class VideoEditor implements PageEditor {
   height = 0;
   private nextId = 1;
   private drag: Drag | null = null;
-  private live: { id: number | null; geometry: number[] } | null = null; // the box being dragged
+  private live: { id: number | null; geometry: Geometry } | null = null; // the shape being dragged
+  /** video_polygons: the outline being drawn (its vertices so far) and where the pointer is. */
+  draft: Pt[] = [];
+  private pointer: Pt | null = null;
   private shownAt = performance.now();
   private readonly undoStack: string[] = [];
   private readonly keydown = (e: KeyboardEvent) => this.onKey(e);
 
-  constructor(root: HTMLElement, private readonly onChange: () => void = () => {}) {
+  constructor(root: HTMLElement, private readonly onChange: () => void = () => {},
+    readonly type: "box" | "polygon" = "box") {
     this.panel = new VideoPanel(this);
     this.panel.build(root, this.player.root);
     this.player.onFrame = () => this.render();
@@ -49,6 +57,7 @@ export class VideoEditor implements PageEditor {
     ov.addEventListener("pointermove", (e) => this.onMove(e));
     ov.addEventListener("pointerup", (e) => this.onUp(e));
     ov.addEventListener("pointercancel", () => { this.drag = null; this.live = null; this.render(); });
+    ov.addEventListener("pointerleave", () => { this.pointer = null; if (this.draft.length) this.render(); });
     document.addEventListener("keydown", this.keydown);
   }
 
@@ -67,6 +76,7 @@ export class VideoEditor implements PageEditor {
     this.selectedId = null;
     this.nextId = 1;
     this.undoStack.length = 0;
+    this.draft = [];
     this.shownAt = performance.now();
     this.panel.buildLabels();
     this.player.load(item.video);
@@ -110,8 +120,8 @@ export class VideoEditor implements PageEditor {
 
   selectedTrack(): Track | undefined { return this.tracks.find((t) => t.id === this.selectedId); }
 
-  /** The boxes on the frame shown (original pixels), for tests and the overlay. */
-  shownBoxes(): { id: number; label: string; geometry: number[]; keyframe: boolean; occluded: boolean }[] {
+  /** The boxes (or outlines' rings) on the frame shown (original pixels), for tests and the overlay. */
+  shownBoxes(): { id: number; label: string; geometry: Geometry; keyframe: boolean; occluded: boolean }[] {
     const out = [];
     for (const t of this.tracks) {
       const box = boxAt(t, this.player.frame, this.end);
@@ -237,27 +247,43 @@ export class VideoEditor implements PageEditor {
 
   // -- pointer ------------------------------------------------------------------------------------
 
-  /** The corner (0 tl, 1 tr, 2 br, 3 bl) of the selected box under p, or -1. */
+  /** The corner (0 tl, 1 tr, 2 br, 3 bl) of the selected box under p, or -1 (always -1 for outlines). */
   private cornerAt(p: Pt): number {
     const t = this.selectedTrack();
-    const box = t ? boxAt(t, this.player.frame, this.end) : null;
+    const box = t && this.type === "box" ? boxAt(t, this.player.frame, this.end) : null;
     if (!box) return -1;
-    const [x1, y1, x2, y2] = box.geometry;
+    const [x1, y1, x2, y2] = box.geometry as number[];
     const tol = HANDLE_PX / this.k;
     const corners = [[x1, y1], [x2, y1], [x2, y2], [x1, y2]];
     return corners.findIndex(([x, y]) => Math.abs(p.x - x) <= tol && Math.abs(p.y - y) <= tol);
   }
 
-  /** The smallest box under p on this frame (nested boxes stay reachable). */
+  /** The vertex of the selected outline under p on this frame, or null. */
+  private vertexUnder(p: Pt): { track: Track; v: VertexRef; rings: number[][] } | null {
+    const t = this.selectedTrack();
+    const shape = t && this.type === "polygon" ? boxAt(t, this.player.frame, this.end) : null;
+    if (!t || !shape) return null;
+    const rings = shape.geometry as number[][];
+    const v = vertexAt(rings, p, HANDLE_PX / this.k);
+    return v ? { track: t, v, rings } : null;
+  }
+
+  /** The smallest box (or outline) under p on this frame (nested ones stay reachable). */
   private trackAt(p: Pt): Track | null {
     let best: Track | null = null;
     let bestArea = Infinity;
     for (const t of this.tracks) {
-      const box = boxAt(t, this.player.frame, this.end);
-      if (!box) continue;
-      const [x1, y1, x2, y2] = box.geometry;
-      const area = (x2 - x1) * (y2 - y1);
-      if (p.x >= x1 && p.x <= x2 && p.y >= y1 && p.y <= y2 && area < bestArea) { best = t; bestArea = area; }
+      const shape = boxAt(t, this.player.frame, this.end);
+      if (!shape) continue;
+      let area = Infinity;
+      if (this.type === "polygon") {
+        const rings = shape.geometry as number[][];
+        if (insideRings(rings, p)) area = rings.reduce((sum, r) => sum + ringArea(r), 0);
+      } else {
+        const [x1, y1, x2, y2] = shape.geometry as number[];
+        if (p.x >= x1 && p.x <= x2 && p.y >= y1 && p.y <= y2) area = (x2 - x1) * (y2 - y1);
+      }
+      if (area < bestArea) { best = t; bestArea = area; }
     }
     return best;
   }
@@ -267,12 +293,15 @@ export class VideoEditor implements PageEditor {
     this.player.pause();
     this.player.overlay.setPointerCapture(e.pointerId);
     const p = this.toOrig(e);
+    if (this.type === "polygon" && this.draft.length) { this.addVertex(p); return; }
     const corner = this.cornerAt(p);
     const sel = this.selectedTrack();
     if (corner >= 0 && sel) {
       const box = boxAt(sel, this.player.frame, this.end);
-      if (box) { this.drag = { kind: "resize", id: sel.id, corner, orig: box.geometry }; return; }
+      if (box) { this.drag = { kind: "resize", id: sel.id, corner, orig: box.geometry as number[] }; return; }
     }
+    const vertex = this.vertexUnder(p);
+    if (vertex) { this.drag = { kind: "vertex", id: vertex.track.id, v: vertex.v, orig: vertex.rings }; return; }
     const hit = this.trackAt(p);
     if (hit) {
       this.select(hit.id);
@@ -280,8 +309,37 @@ export class VideoEditor implements PageEditor {
       if (box) this.drag = { kind: "move", id: hit.id, start: p, orig: box.geometry, moved: false };
       return;
     }
+    const hadSelection = this.selectedId !== null;
     this.select(null);
+    if (this.type === "polygon") { // a click beside the selected outline only deselects it
+      if (!hadSelection) this.addVertex(p);
+      return;
+    }
     this.drag = { kind: "draw", start: p, now: p };
+  }
+
+  /** A vertex of the outline being drawn (the first one again closes it). */
+  private addVertex(p: Pt): void {
+    const first = this.draft[0];
+    if (first && this.draft.length >= 3 && Math.hypot(p.x - first.x, p.y - first.y) * this.k <= HANDLE_PX) {
+      this.closeDraft();
+      return;
+    }
+    this.draft.push({ x: Math.min(this.width, Math.max(0, p.x)), y: Math.min(this.height, Math.max(0, p.y)) });
+    this.render();
+  }
+
+  /** Close the outline being drawn: a new track with the picked label and a keyframe on this frame. */
+  closeDraft(): void {
+    if (!canClose(this.draft)) return;
+    this.remember();
+    const track: Track = { id: this.nextId++, label: this.labels[this.labelIndex], keyframes: [] };
+    const ring = ringFromPoints(this.draft, this.width, this.height);
+    setKeyframe(track, { frame: this.player.frame, geometry: [ring], outside: false, occluded: false });
+    this.tracks.push(track);
+    this.selectedId = track.id;
+    this.draft = [];
+    this.changed();
   }
 
   private onMove(e: PointerEvent): void {
@@ -293,12 +351,19 @@ export class VideoEditor implements PageEditor {
     if (d.kind === "draw") {
       d.now = p;
       this.live = { id: null, geometry: clampBox([d.start.x, d.start.y, p.x, p.y], W, H) };
+    } else if (d.kind === "vertex") {
+      this.live = { id: d.id, geometry: moveVertex(d.orig, d.v, p, W, H) };
     } else if (d.kind === "move") {
-      const [x1, y1, x2, y2] = d.orig;
-      const dx = Math.min(W - x2, Math.max(-x1, p.x - d.start.x));
-      const dy = Math.min(H - y2, Math.max(-y1, p.y - d.start.y));
-      d.moved = d.moved || Math.abs(dx) * this.k > 1 || Math.abs(dy) * this.k > 1;
-      if (d.moved) this.live = { id: d.id, geometry: [x1 + dx, y1 + dy, x2 + dx, y2 + dy] };
+      d.moved = d.moved || Math.abs(p.x - d.start.x) * this.k > 1 || Math.abs(p.y - d.start.y) * this.k > 1;
+      if (!d.moved) return;
+      if (this.type === "polygon") {
+        this.live = { id: d.id, geometry: translateRings(d.orig as number[][], p.x - d.start.x, p.y - d.start.y, W, H) };
+      } else {
+        const [x1, y1, x2, y2] = d.orig as number[];
+        const dx = Math.min(W - x2, Math.max(-x1, p.x - d.start.x));
+        const dy = Math.min(H - y2, Math.max(-y1, p.y - d.start.y));
+        this.live = { id: d.id, geometry: [x1 + dx, y1 + dy, x2 + dx, y2 + dy] };
+      }
     } else {
       const g = d.orig.slice();
       const xs = [0, 2, 2, 0][d.corner];
@@ -312,7 +377,9 @@ export class VideoEditor implements PageEditor {
 
   private hover(e: PointerEvent): void {
     const p = this.toOrig(e);
-    this.player.overlay.style.cursor = this.cornerAt(p) >= 0 ? "nwse-resize" : this.trackAt(p) ? "move" : "crosshair";
+    if (this.draft.length) { this.pointer = p; this.render(); }
+    this.player.overlay.style.cursor = this.cornerAt(p) >= 0 ? "nwse-resize"
+      : this.vertexUnder(p) ? "grab" : this.trackAt(p) && !this.draft.length ? "move" : "crosshair";
   }
 
   private onUp(e: PointerEvent): void {
@@ -323,8 +390,8 @@ export class VideoEditor implements PageEditor {
     if (this.player.overlay.hasPointerCapture(e.pointerId)) this.player.overlay.releasePointerCapture(e.pointerId);
     if (!d || !live) { this.render(); return; }
     const frame = this.player.frame;
-    const [x1, y1, x2, y2] = live.geometry;
     if (d.kind === "draw") {
+      const [x1, y1, x2, y2] = live.geometry as number[];
       if ((x2 - x1) * this.k < MIN_BOX_PX || (y2 - y1) * this.k < MIN_BOX_PX) { this.render(); return; }
       this.remember();
       const track: Track = { id: this.nextId++, label: this.labels[this.labelIndex], keyframes: [] };
@@ -336,7 +403,9 @@ export class VideoEditor implements PageEditor {
       if (!t) return;
       this.remember();
       const occluded = boxAt(t, frame, this.end)?.occluded ?? false;
-      setKeyframe(t, { frame, geometry: clampBox(live.geometry, this.width, this.height), outside: false, occluded });
+      const geometry = this.type === "polygon" ? live.geometry
+        : clampBox(live.geometry as number[], this.width, this.height);
+      setKeyframe(t, { frame, geometry, outside: false, occluded });
     }
     this.changed();
   }
@@ -365,6 +434,13 @@ export class VideoEditor implements PageEditor {
       Delete: () => this.deleteKeyframe(), Backspace: () => this.deleteKeyframe(),
       Escape: () => this.select(null),
     };
+    if (this.draft.length) { // an outline being drawn: Enter closes it, Escape drops it, Backspace its last vertex
+      Object.assign(keys, {
+        Enter: () => this.closeDraft(),
+        Escape: () => { this.draft = []; this.render(); },
+        Backspace: () => { this.draft.pop(); this.render(); },
+      });
+    }
     const action = keys[e.key];
     if (action) {
       if (tag === "BUTTON" && (e.key === " " || e.key === "Enter")) return; // the button's own click
@@ -413,17 +489,26 @@ export class VideoEditor implements PageEditor {
       const box = this.live && this.live.id === t.id ? { geometry: this.live.geometry, keyframe: true }
         : boxAt(t, frame, this.end);
       if (!box) continue;
-      const g = box.geometry;
       const occluded = "occluded" in box && box.occluded;
       ctx.globalAlpha = occluded ? 0.55 : 1;
-      rect(g, color, !box.keyframe, selected ? 3 : 2);
+      const polygon = this.type === "polygon";
+      if (polygon) {
+        strokeRings(ctx, box.geometry as number[][], k, color,
+          { dashed: !box.keyframe, width: selected ? 3 : 2, handles: false, fill: selected });
+      } else {
+        rect(box.geometry as number[], color, !box.keyframe, selected ? 3 : 2);
+      }
+      const g = polygon ? (box.geometry as number[][])[0] : (box.geometry as number[]);
       ctx.setLineDash([]);
       ctx.fillStyle = color;
       ctx.font = "12px system-ui, sans-serif";
       ctx.fillText(`#${t.id} ${t.label}${occluded ? " (occluded)" : ""}${box.keyframe ? "" : " (interpolated)"}`,
         g[0] * k + 2, Math.max(12, g[1] * k - 4));
       ctx.globalAlpha = 1;
-      if (selected) {
+      if (selected && polygon) {
+        strokeRings(ctx, box.geometry as number[][], k, color, { dashed: !box.keyframe, width: 3, handles: true,
+          small: !box.keyframe });
+      } else if (selected) {
         for (const [x, y] of [[g[0], g[1]], [g[2], g[1]], [g[2], g[3]], [g[0], g[3]]]) {
           ctx.fillStyle = "#fff";
           ctx.fillRect(x * k - 4, y * k - 4, 8, 8);
@@ -434,7 +519,8 @@ export class VideoEditor implements PageEditor {
       }
     }
     if (this.live && this.live.id === null) {
-      rect(this.live.geometry, COLORS[this.labelIndex % COLORS.length], false, 2);
+      rect(this.live.geometry as number[], COLORS[this.labelIndex % COLORS.length], false, 2);
     }
+    strokeDraft(ctx, this.draft, this.pointer, k, COLORS[this.labelIndex % COLORS.length]);
   }
 }

@@ -2,6 +2,7 @@
 // assignment is shown.
 import { VideoEditor } from "./editor.js";
 
-export function videoEditor(root: HTMLElement, { onChange }: { onChange: () => void }): VideoEditor {
-  return new VideoEditor(root, onChange);
+export function videoEditor(root: HTMLElement, { onChange, kind }: { onChange: () => void; kind: string }):
+  VideoEditor {
+  return new VideoEditor(root, onChange, kind === "video_polygons" ? "polygon" : "box");
 }

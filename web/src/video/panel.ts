@@ -5,16 +5,27 @@ import { COLORS } from "../editor/geometry.js";
 import { boxAt, keyframeAt } from "./tracks.js";
 import type { VideoEditor } from "./editor.js";
 
-export const SHORTCUTS: [string, string][] = [
+const BOX_KEYS: [string, string][] = [
+  ["Drag on the frame", "Draw a box: a new track with the picked label"],
+  ["Drag a box or its corner", "Move or resize it: a keyframe on this frame"],
+];
+const POLYGON_KEYS: [string, string][] = [
+  ["Click on the frame", "Add an outline's vertex (Backspace: take the last one back); with a track " +
+    "selected, the first click deselects it"],
+  ["Enter or the first vertex", "Close the outline: a new track with the picked label (Escape: drop it)"],
+  ["Drag an outline or a vertex", "Move it: a keyframe on this frame"],
+];
+
+/** The shortcuts of the editor drawing boxes or polygons. */
+export const shortcuts = (type: "box" | "polygon"): [string, string][] => [
   ["Space", "Play / pause"],
   [". or →, , or ←", "Next / previous frame (Shift: 10 frames)"],
   ["Home / End", "First / last frame of the segment"],
-  ["Drag on the frame", "Draw a box: a new track with the picked label"],
-  ["Drag a box or its corner", "Move or resize it: a keyframe on this frame"],
+  ...(type === "polygon" ? POLYGON_KEYS : BOX_KEYS),
   ["1–9", "Pick a label; relabel the selected track"],
   ["O", "Outside from this frame on (again: back in view)"],
   ["Q", "Occluded from this frame on (again: visible)"],
-  ["C", "Copy the selected box to the next frame and go there"],
+  ["C", "Copy the selected shape to the next frame and go there"],
   ["S", "Split the selected track here: a new track from this frame on"],
   ["Delete", "Delete the selected track's keyframe on this frame"],
   ["Escape", "Deselect"],
@@ -65,7 +76,7 @@ export class VideoPanel {
           h("div", { class: "actions" }, this.outsideBtn, this.occludedBtn, this.copyBtn, this.deleteKeyBtn,
             this.splitBtn, this.mergeSelect, this.deleteTrackBtn)),
         h("div", { class: "card help" }, h("h2", {}, "Shortcuts"),
-          SHORTCUTS.map(([keys, what]) => h("div", {}, h("kbd", {}, keys), ` ${what}`))))));
+          shortcuts(this.ed.type).map(([keys, what]) => h("div", {}, h("kbd", {}, keys), ` ${what}`))))));
   }
 
   buildLabels(): void {
@@ -102,8 +113,9 @@ export class VideoPanel {
     }));
     this.listTitle.textContent = `Tracks (${ed.tracks.length})`;
     const sel = ed.selectedTrack();
-    this.info.textContent = ed.tracks.length ? "" : "No tracks yet: drag on the frame to draw a box. " +
-      "Submit with none if there is nothing to track.";
+    this.info.textContent = ed.tracks.length ? "" : (ed.type === "polygon"
+      ? "No tracks yet: click the outline's vertices on the frame, then Enter. "
+      : "No tracks yet: drag on the frame to draw a box. ") + "Submit with none if there is nothing to track.";
     const inView = sel ? boxAt(sel, frame, end) !== null : false;
     this.outsideBtn.disabled = !sel;
     this.outsideBtn.textContent = sel && !inView ? "Back in view here" : "Outside from here";

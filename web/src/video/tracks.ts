@@ -1,29 +1,45 @@
 // The worker's tracks of a video segment: pure functions (no DOM), unit-tested in web/test/. A track is
 // an id, a label and keyframes in frame order; geometry is kept in the video's ORIGINAL pixels (what
-// the API takes), boxes [xtl, ytl, xbr, ybr]. Frames between keyframes show the shared interpolation
+// the API takes), boxes [xtl, ytl, xbr, ybr] or polygons as flat rings [[x0, y0, x1, y1, ...], ...] (a
+// track's type is told by its geometry: see trackType). Frames between keyframes show the shared interpolation
 // (tracks/interpolate.js, the same definition as marketplace/geometry/tracks.py).
 import { shapeAt } from "../tracks/interpolate.js";
 
-export interface Keyframe { frame: number; geometry: number[]; outside: boolean; occluded: boolean }
+/** A box [xtl, ytl, xbr, ybr] or a polygon's rings [[x0, y0, x1, y1, ...], ...]. */
+export type Geometry = number[] | number[][];
+export interface Keyframe { frame: number; geometry: Geometry; outside: boolean; occluded: boolean }
 export interface Track { id: number; label: string; keyframes: Keyframe[] }
 
-/** What a track shows on a frame: a box (null when outside or before its first keyframe). */
-export interface BoxAt { geometry: number[]; keyframe: boolean; occluded: boolean }
+/** What a track shows on a frame: a box or rings (null when outside or before its first keyframe). */
+export interface BoxAt { geometry: Geometry; keyframe: boolean; occluded: boolean }
 
 /** One track of a submission (TrackIn of marketplace/assignments/schemas.py). */
 export interface TrackAnswer {
   id: number;
   label: string;
-  keyframes: { frame: number; geometry?: number[]; outside: boolean; occluded: boolean }[];
+  keyframes: { frame: number; geometry?: Geometry; outside: boolean; occluded: boolean }[];
 }
 
 export const round2 = (v: number): number => Math.round(v * 100) / 100;
 
+const isRings = (g: Geometry): g is number[][] => g.length > 0 && Array.isArray(g[0]);
+
+/** A copy of a geometry (rings copied one by one). */
+export const copyGeometry = (g: Geometry): Geometry => (isRings(g) ? g.map((r) => r.slice()) : g.slice());
+
+/** A geometry rounded to 1/100 px. */
+export const roundGeometry = (g: Geometry): Geometry =>
+  isRings(g) ? g.map((r) => r.map(round2)) : (g as number[]).map(round2);
+
+/** "polygon" when the track's keyframes carry rings, else "box". */
+export const trackType = (track: Track): "box" | "polygon" =>
+  track.keyframes.some((k) => isRings(k.geometry)) ? "polygon" : "box";
+
 /** The box of a track on a frame (interpolated between keyframes), or null when not in view. */
 export function boxAt(track: Track, frame: number, end: number): BoxAt | null {
   if (!track.keyframes.length) return null;
-  const shape = shapeAt({ type: "box", keyframes: track.keyframes }, frame, end);
-  return shape ? { geometry: shape.geometry, keyframe: shape.keyframe, occluded: shape.occluded } : null;
+  const shape = shapeAt({ type: trackType(track), keyframes: track.keyframes }, frame, end);
+  return shape ? { geometry: shape.geometry as Geometry, keyframe: shape.keyframe, occluded: shape.occluded } : null;
 }
 
 /** The keyframe of a track at exactly this frame, if any. */
@@ -33,7 +49,7 @@ export const keyframeAt = (track: Track, frame: number): Keyframe | undefined =>
 /** Put a keyframe in (replacing one on the same frame), keeping frame order. */
 export function setKeyframe(track: Track, key: Keyframe): void {
   const kept = track.keyframes.filter((k) => k.frame !== key.frame);
-  kept.push({ ...key, geometry: key.geometry.map(round2) });
+  kept.push({ ...key, geometry: roundGeometry(key.geometry) });
   kept.sort((a, b) => a.frame - b.frame);
   track.keyframes = kept;
 }
@@ -47,15 +63,15 @@ export function removeKeyframe(track: Track, frame: number): boolean {
 
 /** The box the track would have at `frame` if none were set there: the interpolated one, or the last
  * box it had before (an outside stretch keeps it, so the worker can bring the object back in view). */
-export function lastBox(track: Track, frame: number, end: number): number[] | null {
+export function lastBox(track: Track, frame: number, end: number): Geometry | null {
   const now = boxAt(track, frame, end);
   if (now) return now.geometry;
   for (let i = track.keyframes.length - 1; i >= 0; i--) {
     const k = track.keyframes[i];
-    if (k.frame <= frame && k.geometry.length === 4) return k.geometry.slice();
+    if (k.frame <= frame && k.geometry.length) return copyGeometry(k.geometry);
   }
   const first = track.keyframes[0];
-  return first ? first.geometry.slice() : null;
+  return first ? copyGeometry(first.geometry) : null;
 }
 
 /** Toggle "outside" from this frame on: an in-view track gets an outside keyframe here; an outside one
@@ -92,8 +108,8 @@ export function splitTrack(track: Track, frame: number, end: number, id: number)
   const before = track.keyframes.filter((k) => k.frame < frame);
   if (!box || !before.some((k) => !k.outside)) return null;
   const after: Track = { id, label: track.label, keyframes: [
-    { frame, geometry: box.geometry.slice(), outside: false, occluded: box.occluded },
-    ...track.keyframes.filter((k) => k.frame > frame).map((k) => ({ ...k, geometry: k.geometry.slice() })),
+    { frame, geometry: copyGeometry(box.geometry), outside: false, occluded: box.occluded },
+    ...track.keyframes.filter((k) => k.frame > frame).map((k) => ({ ...k, geometry: copyGeometry(k.geometry) })),
   ] };
   // the frame before the cut becomes a keyframe with the box it showed, so the frames up to it keep
   // their interpolated boxes (an outside keyframe next would hold the earlier box instead)
@@ -102,7 +118,7 @@ export function splitTrack(track: Track, frame: number, end: number, id: number)
   if (prev && last.frame < frame - 1) {
     before.push({ frame: frame - 1, geometry: prev.geometry, outside: false, occluded: prev.occluded });
   }
-  track.keyframes = [...before, { frame, geometry: box.geometry.slice(), outside: true, occluded: false }];
+  track.keyframes = [...before, { frame, geometry: copyGeometry(box.geometry), outside: true, occluded: false }];
   return after;
 }
 
@@ -113,7 +129,7 @@ export function mergeTracks(a: Track, b: Track): Track {
   const [first, later] = start(a) <= start(b) ? [a, b] : [b, a];
   const from = start(later);
   a.keyframes = [...first.keyframes.filter((k) => k.frame < from), ...later.keyframes]
-    .map((k) => ({ ...k, geometry: k.geometry.slice() }));
+    .map((k) => ({ ...k, geometry: copyGeometry(k.geometry) }));
   a.id = first.id;
   a.label = first.label;
   return a;
@@ -145,6 +161,6 @@ export function toAnswer(tracks: Track[]): TrackAnswer[] {
     label: t.label,
     keyframes: t.keyframes.map((k) => k.outside
       ? { frame: k.frame, outside: true, occluded: false }
-      : { frame: k.frame, geometry: k.geometry.map(round2), outside: false, occluded: k.occluded }),
+      : { frame: k.frame, geometry: roundGeometry(k.geometry), outside: false, occluded: k.occluded }),
   }));
 }
