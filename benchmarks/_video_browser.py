@@ -6,32 +6,17 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
-import psycopg
 from PIL import Image
-from sqlalchemy.engine import make_url
 
-from benchmarks.ui import ADMIN_URL, CHROMIUM, CHROMIUM_ARGS, PASSWORD, SECRET, conninfo, free_port
-from marketplace.accounts import service as accounts
-from marketplace.config import Settings
-from marketplace.db import dispose_engines, session_factory, session_scope
-from marketplace.flows.funding import activate as activate_job
-from marketplace.migrations import upgrade
-from marketplace.models import Job, Role
+from benchmarks._app_stack import app_stack
+from benchmarks.ui import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,85 +38,16 @@ Check = Callable[[int, np.ndarray], tuple[bool, float]]
 def random_access(video: Path, frames: int, jumps: int, seed: int, check: Check) -> dict[str, Any]:
     """Jump to ``jumps`` random frames of ``video`` (``frames`` long) in the player; each jump's time
     and whether the canvas then holds that frame (``check(index, rgb)``)."""
-    db_name = f"tilework_bench_video_{uuid.uuid4().hex[:8]}"
-    admin = conninfo(ADMIN_URL)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    url = make_url(ADMIN_URL).set(database=db_name).render_as_string(hide_password=False)
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="tilework-bench-video-") as tmp:
-            data = Path(tmp) / "data"
-            data.mkdir()
-            shutil.copy(video, data / video.name)
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            home = Path(tmp) / "home"
-            settings = Settings(
-                environment="test",
-                home=home,
-                database_url=url,
-                public_data_roots=[data],
-                secret_key=SECRET,
-                public_base_url=base,
-            )
-            upgrade(url)
-            factory = session_factory(settings)
-            with session_scope(factory) as session:
-                requester = accounts.register(
-                    session, email="req@bench.local", password=PASSWORD, role=Role.requester
-                )
-                req_token = accounts.issue_token(session, requester, name="bench", ttl_days=1)[0]
-                worker = accounts.register(
-                    session, email="worker@bench.local", password=PASSWORD, role=Role.worker
-                )
-                worker_token = accounts.issue_token(session, worker, name="bench", ttl_days=1)[0]
-            env = {
-                **os.environ,
-                "TILEWORK_ENVIRONMENT": "test",
-                "TILEWORK_DATABASE_URL": url,
-                "TILEWORK_HOME": str(home),
-                "TILEWORK_PUBLIC_DATA_ROOTS": json.dumps([str(data)]),
-                "TILEWORK_SECRET_KEY": SECRET,
-                "TILEWORK_PUBLIC_BASE_URL": base,
-            }
-            env.pop("REDIS_URL", None)
-            env.pop("TILEWORK_REDIS_URL", None)
-            server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "marketplace.app:create_app", "--factory", "--host",
-                 "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                cwd=ROOT,
-                env=env,
-            )  # fmt: skip
-            wait_for(base, server)
-            body = {
-                "type": "video_boxes", "title": "Player benchmark", "labels": ["object"],
-                "data_uri": str(data), "gt": {}, "bounty_amount": 1_000_000, "currency": "usd",
-                "rail": "card", "gt_per_assignment": 0, "segment_frames": max(10, frames),
-                "segment_overlap": 0,
-            }  # fmt: skip
-            response = httpx.post(
-                f"{base}/api/jobs", json=body, headers={"Authorization": f"Bearer {req_token}"}, timeout=120
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"job creation refused: {response.status_code} {response.text}")
-            job_id = response.json()["id"]
-            with session_scope(factory) as session:  # ingests the video (no broker: in this process)
-                job = session.get(Job, job_id)
-                if job is None:
-                    raise RuntimeError(f"job {job_id} not found")
-                activate_job(session, job)
-            return in_thread(lambda: drive(base, worker_token, job_id, frames, jumps, seed, check))
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        dispose_engines()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    with app_stack("video") as app:
+        shutil.copy(video, app.data / video.name)
+        body = {
+            "type": "video_boxes", "title": "Player benchmark", "labels": ["object"],
+            "data_uri": str(app.data), "gt": {}, "bounty_amount": 1_000_000, "currency": "usd",
+            "rail": "card", "gt_per_assignment": 0, "segment_frames": max(10, frames),
+            "segment_overlap": 0,
+        }  # fmt: skip
+        job_id = app.open_job(body)
+        return in_thread(lambda: drive(app.base, app.worker_token, job_id, frames, jumps, seed, check))
 
 
 def in_thread(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -151,19 +67,6 @@ def in_thread(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     if "error" in out:
         raise out["error"]
     return dict(out["result"])
-
-
-def wait_for(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise RuntimeError("the app server did not start")
-        time.sleep(0.1)
 
 
 def drive(

@@ -25,37 +25,19 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
-import os
 import random
 import re
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
 from PIL import Image, ImageDraw
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from marketplace.accounts import service as accounts  # noqa: E402
-from marketplace.config import Settings  # noqa: E402
-from marketplace.db import dispose_engines, session_factory, session_scope  # noqa: E402
-from marketplace.flows.funding import activate as activate_job  # noqa: E402
-from marketplace.migrations import upgrade  # noqa: E402
-from marketplace.models import Job, Role  # noqa: E402
+from benchmarks._app_stack import app_stack  # noqa: E402
 
-ADMIN_URL = os.environ.get(
-    "TILEWORK_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -67,8 +49,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SECRET = "bench-secret-key-that-is-long-enough-0000"
-PASSWORD = "bench password 1"
 GT_PER = 2
 
 # keydown of Ctrl+Enter → the frame after "tilework:shown" (the new assignment drawn on the canvas)
@@ -91,17 +71,6 @@ window.addEventListener("tilework:shown", () => {
   }));
 });
 """
-
-
-def conninfo(url: str) -> str:
-    u = make_url(url)
-    return f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_images(folder: Path, count: int, size: tuple[int, int], rng: random.Random) -> list[str]:
@@ -155,120 +124,27 @@ def main() -> None:
     size = tuple(int(v) for v in args.size.split("x"))
     assert len(size) == 2
     rng = random.Random(7)
-    db_name = f"tilework_bench_ui_{uuid.uuid4().hex[:8]}"
-    admin = conninfo(ADMIN_URL)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    url = make_url(ADMIN_URL).set(database=db_name).render_as_string(hide_password=False)
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="tilework-bench-ui-") as tmp:
-            data = Path(tmp) / "data"
-            data.mkdir()
-            total = (args.assignments + args.warmup + 1) * args.images
-            names = write_images(data, total + 20, (size[0], size[1]), rng)
-            port = args.port or free_port()
-            base = f"http://127.0.0.1:{port}"
-            settings = Settings(
-                environment="test",
-                home=Path(tmp) / "home",
-                database_url=url,
-                public_data_roots=[data],
-                secret_key=SECRET,
-                public_base_url=base,
-            )
-            upgrade(url)
-            factory = session_factory(settings)
-            with session_scope(factory) as session:
-                requester = accounts.register(
-                    session, email="req@bench.local", password=PASSWORD, role=Role.requester
-                )
-                req_token = accounts.issue_token(session, requester, name="bench", ttl_days=1)[0]
-                worker = accounts.register(
-                    session, email="worker@bench.local", password=PASSWORD, role=Role.worker
-                )
-                worker_token = accounts.issue_token(session, worker, name="bench", ttl_days=1)[0]
-
-            env = {
-                **os.environ,
-                "TILEWORK_ENVIRONMENT": "test",
-                "TILEWORK_DATABASE_URL": url,
-                "TILEWORK_HOME": str(Path(tmp) / "home"),
-                "TILEWORK_PUBLIC_DATA_ROOTS": json.dumps([str(data)]),
-                "TILEWORK_SECRET_KEY": SECRET,
-                "TILEWORK_PUBLIC_BASE_URL": base,
-            }
-            env.pop("REDIS_URL", None)
-            env.pop("TILEWORK_REDIS_URL", None)
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "marketplace.app:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env=env,
-            )
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the app server did not start")
-                time.sleep(0.1)
-
-            body = {
-                "type": "boxes",
-                "title": "UI benchmark",
-                "labels": ["object", "other"],
-                "data_uri": str(data),
-                "gt": gt_coco(names[:20], (size[0], size[1])),
-                "bounty_amount": 1_000_000,
-                "currency": "usd",
-                "rail": "card",
-                "assignment_size": args.images,
-                "gt_per_assignment": GT_PER,
-                "accuracy_target": 0.8,
-            }
-            response = httpx.post(
-                f"{base}/api/jobs", json=body, headers={"Authorization": f"Bearer {req_token}"}, timeout=120
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"job creation refused: {response.status_code} {response.text}")
-            job_id = response.json()["id"]
-            for _ in range(100):  # the API may answer just before its transaction commits
-                with session_scope(factory) as session:
-                    job = session.get(Job, job_id)
-                    if job is not None:
-                        activate_job(session, job)
-                        break
-                time.sleep(0.05)
-            else:
-                raise RuntimeError(f"job {job_id} never appeared in {db_name}")
-
-            samples = run_browser(sync_playwright, base, worker_token, job_id, args.assignments + args.warmup)
-            samples = samples[args.warmup :]
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        dispose_engines()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    with app_stack("ui", args.port or None) as app:
+        total = (args.assignments + args.warmup + 1) * args.images
+        names = write_images(app.data, total + 20, (size[0], size[1]), rng)
+        body = {
+            "type": "boxes",
+            "title": "UI benchmark",
+            "labels": ["object", "other"],
+            "data_uri": str(app.data),
+            "gt": gt_coco(names[:20], (size[0], size[1])),
+            "bounty_amount": 1_000_000,
+            "currency": "usd",
+            "rail": "card",
+            "assignment_size": args.images,
+            "gt_per_assignment": GT_PER,
+            "accuracy_target": 0.8,
+        }
+        job_id = app.open_job(body)
+        samples = run_browser(
+            sync_playwright, app.base, app.worker_token, job_id, args.assignments + args.warmup
+        )
+        samples = samples[args.warmup :]
 
     print(f"samples_ms={[round(s, 1) for s in samples]}")
     print(f"assignments={len(samples)} images_per_assignment={args.images + GT_PER} size={args.size}")
