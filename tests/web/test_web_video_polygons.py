@@ -9,7 +9,6 @@ served at half size), and the outline the page showed between the keyframes is P
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,11 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.geometry.tracks import shape_at, track_from_json
-from marketplace.media import video_ingest
 from marketplace.models import Assignment, AssignmentItem
-from tests.video.test_video_jobs import video_job_body
-from tests.video.videos import make_video
 from tests.web.conftest import drag, screenshot, sign_in
-from tests.web.test_web_video_player import go_to_frame, make_video_job, wait_frame
-from tests.web.test_web_video_tracks import shown, to_client
+from tests.web.test_web_video_player import go_to_frame, wait_frame
+from tests.web.test_web_video_tracks import half_size_video_job, shown, to_client
 
-WIDTH, HEIGHT = 240, 144  # served at 120x72: scale 0.5
 PERSON = [(40.0, 30.0), (120.0, 30.0), (140.0, 80.0), (90.0, 120.0), (40.0, 90.0)]
 CAR = [(160.0, 20.0), (220.0, 20.0), (190.0, 60.0)]
 
@@ -57,14 +52,9 @@ def test_web_video_worker_draws_polygon_tracks_and_submits_them_in_original_pixe
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(video_ingest, "ingest", functools.partial(video_ingest.ingest, max_long_side=120))
-    root = data_root / "clips"
-    root.mkdir()
-    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(40)], size=(WIDTH, HEIGHT)))
-    body = video_job_body(
-        root, type="video_polygons", labels=["person", "car"], segment_frames=30, segment_overlap=4
+    job_id = half_size_video_job(
+        client, make_user, settings, data_root, monkeypatch, type="video_polygons", labels=["person", "car"]
     )
-    job_id = make_video_job(client, make_user, settings, body)
 
     page = browser_page
     sign_in(page, make_user("worker")["email"])

@@ -41,6 +41,24 @@ def close(a: list[float], b: list[float], tol: float = 0.6) -> bool:
     return len(a) == len(b) and all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
 
 
+def half_size_video_job(
+    client: TestClient,
+    make_user: Any,
+    settings: Settings,
+    data_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    **fields: Any,
+) -> int:
+    """An active video job over a 40-frame video whose frames are served at half size (so geometry
+    in original pixels really differs from the served pixels), one segment of 30 frames first."""
+    monkeypatch.setattr(video_ingest, "ingest", functools.partial(video_ingest.ingest, max_long_side=120))
+    root = data_root / "clips"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(40)], size=(WIDTH, HEIGHT)))
+    body = video_job_body(root, segment_frames=30, segment_overlap=4, **fields)
+    return make_video_job(client, make_user, settings, body)
+
+
 def test_web_video_worker_edits_box_tracks_and_submits_them_in_original_pixels(
     browser_page: Any,
     client: TestClient,
@@ -49,13 +67,7 @@ def test_web_video_worker_edits_box_tracks_and_submits_them_in_original_pixels(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(video_ingest, "ingest", functools.partial(video_ingest.ingest, max_long_side=120))
-    root = data_root / "clips"
-    root.mkdir()
-    (root / "a.mp4").write_bytes(make_video([i * 40 for i in range(40)], size=(WIDTH, HEIGHT)))
-    job_id = make_video_job(
-        client, make_user, settings, video_job_body(root, segment_frames=30, segment_overlap=4)
-    )
+    job_id = half_size_video_job(client, make_user, settings, data_root, monkeypatch)
 
     page = browser_page
     sign_in(page, make_user("worker")["email"])
