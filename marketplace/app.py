@@ -24,6 +24,7 @@ from marketplace.errors import LastResort, install_error_handlers
 from marketplace.files_api import router as files_router
 from marketplace.jobs.api import router as jobs_router
 from marketplace.payments.api import router as payments_router
+from marketplace.pipelines.api import router as pipelines_router
 from marketplace.quality.api import router as quality_router
 from marketplace.reviews.api import router as reviews_router
 from marketplace.runtime import keep_default_recursion_limit
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(quality_router)
     app.include_router(reviews_router)
+    app.include_router(pipelines_router)
     install_web(app)  # pages and /static (last: API routes win)
 
     return app

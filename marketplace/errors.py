@@ -308,6 +308,24 @@ class WrongJobType(Conflict):
     reason = "wrong_job_type"
 
 
+class NothingToReview(Conflict):
+    """No pipeline item waits for this QA worker (none completed, none returned to them)."""
+
+    reason = "nothing_to_review"
+
+
+class ItemNotHeld(Conflict):
+    """The pipeline item is not held by this QA worker (never claimed, decided, or the hold lapsed)."""
+
+    reason = "item_not_held"
+
+
+class IssuesStillOpen(Conflict):
+    """The pipeline item has open issues: it cannot be approved until they are fixed."""
+
+    reason = "issues_open"
+
+
 #: Reasons sent by errors whose reason depends on the case (documented beside the named ones).
 CASE_REASONS: dict[str, str] = {
     "<thing>_<status>": "a state change the thing's current status does not allow "

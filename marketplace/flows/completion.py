@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository as assignments_repo
 from marketplace.config import Settings
+from marketplace.flows import pipeline
 from marketplace.jobs.states import transition
 from marketplace.models import Job, JobStatus
 from marketplace.payments.rails import Rails
@@ -52,6 +53,7 @@ def complete_if_done(
     transition(job, JobStatus.completed)
     payouts.settle_completed(session, job)
     quality_tasks.schedule_finalize(session, job.id)
+    pipeline.stage_completed(session, job)  # a stage of a pipeline: its work goes on to QA
     return True
 
 

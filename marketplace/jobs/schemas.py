@@ -231,6 +231,10 @@ class JobCreate(JobSpec):
     @field_validator("data_uri")
     @classmethod
     def _data_location_shape(cls, uri: str) -> str:
+        return cls.check_data_uri(uri)
+
+    @staticmethod
+    def check_data_uri(uri: str) -> str:
         """Refuse what no folder or bucket can be, before the file system or S3 sees it."""
         if uri.startswith("s3://"):
             bucket = uri.removeprefix("s3://").partition("/")[0]

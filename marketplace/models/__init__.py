@@ -31,6 +31,17 @@ from marketplace.models.payment import (
     PayoutStatus,
     SiweNonce,
 )
+from marketplace.models.pipeline import (
+    IssueStatus,
+    ItemEvent,
+    ItemIssue,
+    ItemStageWork,
+    ItemStatus,
+    Pipeline,
+    PipelineItem,
+    PipelineStatus,
+    StageKind,
+)
 from marketplace.models.quality import (
     Dispute,
     DisputeEvent,
@@ -47,6 +58,15 @@ from marketplace.models.user import ApiToken, PayoutDestination, User
 from marketplace.models.video import JobVideo, VideoSegment
 
 __all__ = [
+    "IssueStatus",
+    "ItemEvent",
+    "ItemIssue",
+    "ItemStageWork",
+    "ItemStatus",
+    "Pipeline",
+    "PipelineItem",
+    "PipelineStatus",
+    "StageKind",
     "Dispute",
     "DisputeEvent",
     "DisputeKind",

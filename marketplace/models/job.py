@@ -82,9 +82,18 @@ class Job(TimestampMixin, Base):
     #: (``[{"name", "reason"}]``; set when the activation failed on them).
     ingested_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     ingest_errors: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+    #: Multi-stage pipelines (:mod:`marketplace.models.pipeline`): the pipeline this job is a stage of,
+    #: its place and kind there (``annotate`` or ``qa``); null for a job on its own.
+    pipeline_id: Mapped[int | None] = mapped_column(ForeignKey("pipelines.id"), nullable=True)
+    stage_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stage_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
-    __table_args__ = (Index("ix_jobs_requester_id", "requester_id"), Index("ix_jobs_status", "status"))
+    __table_args__ = (
+        Index("ix_jobs_requester_id", "requester_id"),
+        Index("ix_jobs_status", "status"),
+        Index("ix_jobs_pipeline_id", "pipeline_id"),
+    )
 
     @property
     def is_video(self) -> bool:

@@ -92,36 +92,53 @@ def make_payable(session: Session, assignment: AssignmentLike, *, from_fee: bool
     budget of the other chunks stays whole. Returns the amount recorded now (0 when it was already
     payable); a 409 with a reason when the job is settled or the money is not there.
     """
-    funding = _funding(session, assignment.job_id)
-    ledger.lock_job(session, assignment.job_id)
-    key = earning_key(assignment.id)
+    return _make_payable(
+        session,
+        assignment.job_id,
+        assignment.worker_id,
+        earning_key(assignment.id),
+        f"assignment {assignment.id} accepted",
+        from_fee=from_fee,
+    )
+
+
+def make_unit_payable(session: Session, job_id: int, worker_id: int, unit: str, memo: str) -> int:
+    """Work other than an assignment (a QA stage's decided item) earns ``pay_per_assignment`` once
+    per ``unit``, out of the job's budget of ``payable_assignments`` units; as :func:`make_payable`."""
+    return _make_payable(session, job_id, worker_id, f"earning:{unit}", memo, from_fee=False)
+
+
+def _make_payable(
+    session: Session, job_id: int, worker_id: int, key: str, memo: str, *, from_fee: bool
+) -> int:
+    funding = _funding(session, job_id)
+    ledger.lock_job(session, job_id)
     if ledger.earning_exists(session, key):
         return 0
     if funding.closed_at is not None:
         raise JobSettled(
-            f"job {assignment.job_id} is settled: its money has been paid out and refunded",
+            f"job {job_id} is settled: its money has been paid out and refunded",
         )
     if from_fee:
-        fee_left = ledger.fee_balance(session, assignment.job_id)
+        fee_left = ledger.fee_balance(session, job_id)
         if fee_left < funding.pay_per_assignment:
             raise OverturnUnfunded(
                 f"other workers finished this chunk meanwhile and the job's platform fee left ({fee_left}) "
                 f"cannot pay the overturned work ({funding.pay_per_assignment}); uphold instead",
             )
-    elif repo.count_earnings(session, assignment.job_id) >= funding.payable_assignments:
+    elif repo.count_earnings(session, job_id) >= funding.payable_assignments:
         raise BudgetSpent(
-            f"job {assignment.job_id} already paid its {funding.payable_assignments} assignments "
-            "(chunks x overlap)"
+            f"job {job_id} already paid its {funding.payable_assignments} assignments (chunks x overlap)"
         )
     record = ledger.record_compensation if from_fee else ledger.record_earning
     record(
         session,
-        job_id=assignment.job_id,
-        worker_id=assignment.worker_id,
+        job_id=job_id,
+        worker_id=worker_id,
         currency=funding.currency,
         amount=funding.pay_per_assignment,
         idem_key=key,
-        memo=f"assignment {assignment.id} accepted" + (" (overturned; from the fee)" if from_fee else ""),
+        memo=memo + (" (overturned; from the fee)" if from_fee else ""),
     )
     return funding.pay_per_assignment
 
@@ -146,6 +163,12 @@ def earn(session: Session, assignment: AssignmentLike) -> None:
     ``on_completion`` it waits for :func:`settle_completed`."""
     if _funded(session, assignment.job_id):
         make_payable(session, assignment)
+
+
+def earn_unit(session: Session, job_id: int, worker_id: int, unit: str, memo: str) -> None:
+    """A unit of work that is not an assignment was accepted (see :func:`make_unit_payable`)."""
+    if _funded(session, job_id):
+        make_unit_payable(session, job_id, worker_id, unit, memo)
 
 
 def earn_overturned(session: Session, assignment: AssignmentLike, *, counted: bool) -> None:

@@ -1,0 +1,224 @@
+"""Multi-stage pipelines across domains: creating the stages' jobs, handing an item from the annotate
+stages to QA, and paying the QA stage per decided item.
+
+1. :func:`create_pipeline`: every annotate stage becomes an ordinary boxes job over the pipeline's
+   images with its labels only (its part of the GT, its own bounty, so its own escrow and ledger
+   line); the QA stage becomes a job without chunks whose budget is one pay unit per data image.
+   Each stage is funded on its own (the jobs' funding endpoints); stages run side by side.
+2. :func:`stage_completed` (from :func:`marketplace.flows.completion.complete_if_done`): an annotate
+   stage's merged work is copied onto the pipeline's items, each object credited to the worker who
+   drew it (:mod:`marketplace.pipelines.credit`); when the last annotate stage is done the items
+   are ``completed`` and the QA stage opens.
+3. :func:`decide`: a QA decision; an item approved or discarded earns its QA worker the stage's pay
+   once (ledger key per item); with every item decided the QA job completes and settles (unspent
+   money back to the requester). Fixing an issue is not paid again: the annotator was paid for the
+   accepted work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from marketplace.config import Settings
+from marketplace.errors import InvalidInput
+from marketplace.jobs import economics
+from marketplace.jobs import repository as jobs_repo
+from marketplace.jobs import service as jobs
+from marketplace.jobs.schemas import JobSpec
+from marketplace.jobs.states import transition
+from marketplace.models import (
+    ItemStatus,
+    Job,
+    JobStatus,
+    JobType,
+    Pipeline,
+    PipelineItem,
+    PipelineStatus,
+    Rail,
+    StageKind,
+    User,
+    utcnow,
+)
+from marketplace.payouts import service as payouts
+from marketplace.pipelines import repository as repo
+from marketplace.pipelines import service
+from marketplace.pipelines.credit import credit
+from marketplace.pipelines.schemas import AnnotateStage, DecisionIn, PipelineCreate, QaStage
+from marketplace.pipelines.states import FINAL, move_item, move_pipeline
+from marketplace.quality import export
+from marketplace.quality import repository as quality_repo
+from marketplace.storage import Storage
+
+
+def stage_gt(coco: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    """The part of a COCO GT file a stage sees: every GT image, only its labels' objects."""
+    categories = [c for c in coco.get("categories") or [] if isinstance(c, dict) and c.get("name") in labels]
+    kept = {c.get("id") for c in categories}
+    return {
+        **coco,
+        "categories": categories,
+        "annotations": [
+            a for a in coco.get("annotations") or [] if isinstance(a, dict) and a.get("category_id") in kept
+        ],
+    }
+
+
+def _annotate_spec(body: PipelineCreate, stage: AnnotateStage, index: int) -> JobSpec:
+    try:
+        return JobSpec.model_validate(
+            {
+                "type": JobType.boxes.value,
+                "title": f"{body.title} · {stage.name}"[:200],
+                "description": body.description,
+                "labels": stage.labels,
+                "rail": body.rail,
+                "currency": body.currency,
+                "bounty_amount": stage.bounty_amount,
+                "accuracy_target": stage.accuracy_target,
+                "assignment_size": stage.assignment_size,
+                "gt_per_assignment": stage.gt_per_assignment,
+                "overlap": stage.overlap,
+                "time_limit_s": stage.time_limit_s,
+            }
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(problems, field=f"stages[{index}]") from exc
+
+
+def create_pipeline(
+    session: Session, requester: User, body: PipelineCreate, *, storage: Storage, settings: Settings
+) -> Pipeline:
+    """The pipeline, one draft job per stage, and one item per data image (nothing half-written: a
+    stage that fails its checks fails the whole request)."""
+    qa = body.stages[-1]
+    assert isinstance(qa, QaStage)
+    pipeline = Pipeline(
+        requester_id=requester.id,
+        title=body.title,
+        status=PipelineStatus.annotating,
+        qa_members=qa.members,
+        qa_time_limit_s=qa.time_limit_s,
+        fix_time_limit_s=qa.fix_time_limit_s,
+    )
+    repo.add(session, pipeline)
+    first: Job | None = None
+    for index, stage in enumerate(body.stages[:-1]):
+        assert isinstance(stage, AnnotateStage)
+        job = jobs.create_job(
+            session,
+            requester,
+            _annotate_spec(body, stage, index),
+            data_uri=storage.uri,
+            storage=storage,
+            gt_raw=stage_gt(body.gt, stage.labels),
+            settings=settings,
+        )
+        job.pipeline_id, job.stage_index, job.stage_kind = pipeline.id, index, StageKind.annotate.value
+        first = first or job
+    assert first is not None
+    names = repo.data_image_names(session, first.id)
+    _check_qa_bounty(qa.bounty_amount, len(names), settings.platform_fee_bps, len(body.stages) - 1)
+    labels = [label for s in body.stages[:-1] if isinstance(s, AnnotateStage) for label in s.labels]
+    jobs_repo.add_job(
+        session,
+        Job(
+            requester_id=requester.id,
+            type=JobType.boxes,
+            status=JobStatus.draft,
+            title=f"{body.title} · {qa.name}"[:200],
+            description=body.description,
+            labels=labels,
+            data_uri=storage.uri,
+            accuracy_target=0.0,
+            iou_threshold=0.5,
+            point_tolerance=0.1,
+            bounty_amount=qa.bounty_amount,
+            currency=body.currency,
+            rail=Rail(body.rail),
+            assignment_size=1,  # the budget: one pay unit per item
+            gt_per_assignment=0,
+            time_limit_s=qa.time_limit_s,
+            overlap=1,
+            max_attempts=1,
+            image_count=len(names),
+            gt_count=0,
+            pipeline_id=pipeline.id,
+            stage_index=len(body.stages) - 1,
+            stage_kind=StageKind.qa.value,
+        ),
+    )
+    repo.add_items(session, pipeline.id, names)
+    return pipeline
+
+
+def _check_qa_bounty(bounty: int, items: int, fee_bps: int, index: int) -> None:
+    plan = economics.budget(bounty, fee_bps, items, 1, 1)
+    if plan.pay_per_assignment < 1:
+        raise InvalidInput(
+            f"a QA bounty of {bounty} cannot pay {items} items after the platform fee; "
+            f"the minimum is {economics.minimum_bounty(fee_bps, items, 1)}",
+            field=f"stages[{index}].bounty_amount",
+        )
+
+
+def stage_completed(session: Session, job: Job) -> None:
+    """An annotate stage's job completed: its work goes onto the items; the last one opens QA."""
+    if job.pipeline_id is None or job.stage_kind != StageKind.annotate.value:
+        return
+    if repo.stage_has_work(session, job.id):
+        return
+    pipeline = repo.get_pipeline(session, job.pipeline_id, for_update=True)
+    assert pipeline is not None
+    answers: dict[int, list[tuple[int, Any]]] = {}
+    for image_id, worker_id, _, answer, _ in quality_repo.accepted_answers(session, job.id):
+        answers.setdefault(image_id, []).append((worker_id, answer or []))
+    items = {i.name: i for i in repo.items(session, pipeline.id)}
+    rows = []
+    for r in export.merge_job(session, job):
+        if r.is_gt or r.image.name not in items:
+            continue
+        objects = [{"label": o.label, "geometry": o.geometry} for o in r.objects]
+        by, annotator = credit(objects, answers.get(r.image.id, []))
+        rows.append(
+            {
+                "item_id": items[r.image.name].id,
+                "job_id": job.id,
+                "image_id": r.image.id,
+                "annotator_id": annotator,
+                "objects": [{**o, "by": w} for o, w in zip(objects, by, strict=True)],
+            }
+        )
+    repo.add_work(session, rows)
+    stages = repo.stage_jobs(session, pipeline.id)
+    if all(s.status is JobStatus.completed for s in service.annotate_stages(stages)):
+        for item in items.values():
+            move_item(item, ItemStatus.completed)
+            service.record(session, item, None, "annotated")
+        move_pipeline(pipeline, PipelineStatus.reviewing)
+
+
+def decide(
+    session: Session, worker: User, item_id: int, body: DecisionIn, now: datetime | None = None
+) -> PipelineItem:
+    item = service.decide(session, worker, item_id, body, now or utcnow())
+    if item.status in FINAL:
+        qa = service.qa_stage(repo.stage_jobs(session, item.pipeline_id))
+        payouts.earn_unit(session, qa.id, worker.id, f"pipeline-item:{item.id}", f"QA of item {item.id}")
+        _finish_if_done(session, item.pipeline_id, qa)
+    return item
+
+
+def _finish_if_done(session: Session, pipeline_id: int, qa: Job) -> None:
+    """Every item decided: the QA job completes and settles (paid out, unspent money refunded)."""
+    pipeline = repo.get_pipeline(session, pipeline_id, for_update=True)
+    assert pipeline is not None
+    if pipeline.status is not PipelineStatus.reviewing or repo.undecided_count(session, pipeline_id):
+        return
+    move_pipeline(pipeline, PipelineStatus.completed)
+    transition(qa, JobStatus.completed)
+    payouts.settle_completed(session, qa)

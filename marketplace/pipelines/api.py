@@ -1,0 +1,127 @@
+"""Pipelines over HTTP: the requester creates one and follows it; QA workers claim and decide items;
+annotators fix the issues raised on their work."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
+
+from marketplace.bounds import Id, Limit, Offset
+from marketplace.datasets import sources
+from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep, WorkerUser
+from marketplace.errors import Forbidden, error_responses
+from marketplace.flows import pipeline as flow
+from marketplace.media import service as media
+from marketplace.models import Role, utcnow
+from marketplace.pipelines import repository as repo
+from marketplace.pipelines import service
+from marketplace.pipelines.schemas import DecisionIn, FixIn, ItemOut, PipelineCreate, PipelineOut
+
+router = APIRouter(tags=["pipelines"])
+
+
+@router.post(
+    "/api/pipelines",
+    response_model=PipelineOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 404, 413, 422),
+)
+def create_pipeline(
+    body: PipelineCreate, user: RequesterUser, session: SessionDep, settings: SettingsDep
+) -> PipelineOut:
+    """Create a pipeline: one draft job per stage (fund each with the job funding endpoints; each is its
+    own budget line), and one item per data image."""
+    storage = sources.open_job_data(session, body.data_uri, settings, owner=user)
+    pipeline = flow.create_pipeline(session, user, body, storage=storage, settings=settings)
+    return service.view(session, pipeline)
+
+
+def _not_worker(user: Any) -> None:
+    if user.role is Role.worker:
+        raise Forbidden("workers see pipeline items through QA claims and their fixes")
+
+
+@router.get("/api/pipelines", response_model=list[PipelineOut], responses=error_responses(401, 403, 422))
+def list_pipelines(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[Limit, Query()] = 50,
+    offset: Annotated[Offset, Query()] = 0,
+) -> list[PipelineOut]:
+    _not_worker(user)
+    owner = None if user.role in (Role.admin, Role.reviewer) else user.id
+    return [service.view(session, p) for p in repo.list_pipelines(session, owner, limit, offset)]
+
+
+@router.get(
+    "/api/pipelines/{pipeline_id}", response_model=PipelineOut, responses=error_responses(401, 403, 404, 422)
+)
+def get_pipeline(pipeline_id: Id, user: CurrentUser, session: SessionDep) -> PipelineOut:
+    """Progress per stage and items per status, open issues, and each stage's books."""
+    _not_worker(user)
+    return service.view(session, service.get_pipeline_for(session, user, pipeline_id))
+
+
+@router.get("/api/pipelines/{pipeline_id}/results", responses=error_responses(401, 403, 404, 422))
+def pipeline_results(pipeline_id: Id, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """COCO instances of the approved items (every stage's objects, fixes included)."""
+    _not_worker(user)
+    return service.results(session, service.get_pipeline_for(session, user, pipeline_id))
+
+
+@router.get("/api/pipelines/{pipeline_id}/history", responses=error_responses(401, 403, 404, 422))
+def pipeline_history(pipeline_id: Id, user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+    """Every item's history of statuses and its issues."""
+    _not_worker(user)
+    return service.history(session, service.get_pipeline_for(session, user, pipeline_id))
+
+
+@router.post("/api/pipelines/qa/claim", response_model=ItemOut, responses=error_responses(401, 403, 409))
+def claim_for_qa(user: WorkerUser, session: SessionDep) -> ItemOut:
+    """The next item to review: the one held, one whose fixes came back to this QA worker, or a
+    completed one of a QA stage this worker may work in."""
+    item = service.claim(session, user, utcnow())
+    return service.item_view(session, item)
+
+
+@router.post(
+    "/api/pipeline-items/{item_id}/decision",
+    response_model=ItemOut,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+)
+def decide(item_id: Id, body: DecisionIn, user: WorkerUser, session: SessionDep) -> ItemOut:
+    """Approve, discard, raise issues (back to the annotators), or reopen fixed issues."""
+    item = flow.decide(session, user, item_id, body)
+    return service.item_view(session, item)
+
+
+@router.get("/api/pipeline-items/fixes", response_model=list[ItemOut], responses=error_responses(401, 403))
+def my_fixes(user: WorkerUser, session: SessionDep) -> list[ItemOut]:
+    """Items with open issues on this annotator's work, each with only those issues."""
+    return service.items_to_fix(session, user)
+
+
+@router.post(
+    "/api/pipeline-items/{item_id}/fix",
+    response_model=ItemOut,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+)
+def fix_item(item_id: Id, body: FixIn, user: WorkerUser, session: SessionDep) -> ItemOut:
+    """The stage's objects on the item, corrected; the issues of this annotator there become fixed."""
+    item = service.fix(session, user, item_id, body, utcnow())
+    return service.item_view(session, item, issues_for=user.id)
+
+
+@router.get(
+    "/api/pipeline-items/{item_id}/image",
+    responses={
+        200: {"content": {"image/*": {}}, "description": "the image"},
+        **error_responses(401, 404, 422),
+    },
+)
+def item_image(item_id: Id, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+    job_id, image_id = service.item_image(session, user, item_id)
+    body = media.job_image(session, image_id, settings, job_id=job_id)
+    return Response(content=body.content, media_type=body.content_type, headers=body.headers)

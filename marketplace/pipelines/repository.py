@@ -1,0 +1,252 @@
+"""The SQL of pipelines, their items, stage work, issues and history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from marketplace.models import (
+    IssueStatus,
+    ItemEvent,
+    ItemIssue,
+    ItemStageWork,
+    ItemStatus,
+    Job,
+    JobImage,
+    JobStatus,
+    Pipeline,
+    PipelineItem,
+    PipelineStatus,
+)
+
+
+def add(session: Session, *rows: Any) -> None:
+    session.add_all(rows)
+    session.flush()
+
+
+def get_pipeline(session: Session, pipeline_id: int, *, for_update: bool = False) -> Pipeline | None:
+    stmt = select(Pipeline).where(Pipeline.id == pipeline_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def list_pipelines(session: Session, requester_id: int | None, limit: int, offset: int) -> list[Pipeline]:
+    stmt = select(Pipeline).order_by(Pipeline.id.desc()).limit(limit).offset(offset)
+    if requester_id is not None:
+        stmt = stmt.where(Pipeline.requester_id == requester_id)
+    return list(session.scalars(stmt))
+
+
+def stage_jobs(session: Session, pipeline_id: int) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.stage_index)))
+
+
+def data_image_names(session: Session, job_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(JobImage.name)
+            .where(JobImage.job_id == job_id, JobImage.is_gt.is_(False))
+            .order_by(JobImage.id)
+        )
+    )
+
+
+def add_items(session: Session, pipeline_id: int, names: Sequence[str]) -> None:
+    if names:
+        session.execute(
+            insert(PipelineItem),
+            [{"pipeline_id": pipeline_id, "name": n, "status": ItemStatus.annotating.value} for n in names],
+        )
+
+
+def items(session: Session, pipeline_id: int, status: ItemStatus | None = None) -> list[PipelineItem]:
+    stmt = select(PipelineItem).where(PipelineItem.pipeline_id == pipeline_id).order_by(PipelineItem.id)
+    if status is not None:
+        stmt = stmt.where(PipelineItem.status == status)
+    return list(session.scalars(stmt))
+
+
+def item(session: Session, item_id: int, *, for_update: bool = False) -> PipelineItem | None:
+    stmt = select(PipelineItem).where(PipelineItem.id == item_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def add_work(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(ItemStageWork), list(rows))
+
+
+def stage_has_work(session: Session, job_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(ItemStageWork.job_id == job_id))))
+
+
+def work_of_item(session: Session, item_id: int) -> list[tuple[ItemStageWork, Job]]:
+    stmt = (
+        select(ItemStageWork, Job)
+        .join(Job, Job.id == ItemStageWork.job_id)
+        .where(ItemStageWork.item_id == item_id)
+        .order_by(Job.stage_index)
+    )
+    return [(w, j) for w, j in session.execute(stmt).tuples()]
+
+
+def work(session: Session, item_id: int, job_id: int, *, for_update: bool = False) -> ItemStageWork | None:
+    stmt = select(ItemStageWork).where(ItemStageWork.item_id == item_id, ItemStageWork.job_id == job_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def image(session: Session, image_id: int) -> JobImage | None:
+    return session.get(JobImage, image_id)
+
+
+def stage_annotators(session: Session, job_id: int) -> list[int]:
+    """Workers credited with some of an annotate stage's work (who can take over an overdue fix)."""
+    return list(
+        session.scalars(
+            select(ItemStageWork.annotator_id)
+            .where(ItemStageWork.job_id == job_id, ItemStageWork.annotator_id.is_not(None))
+            .distinct()
+            .order_by(ItemStageWork.annotator_id)
+        )
+    )
+
+
+def qa_pipelines(session: Session) -> list[tuple[Pipeline, Job]]:
+    """Pipelines whose QA stage is open: the pipeline reviewing, its QA job active."""
+    stmt = (
+        select(Pipeline, Job)
+        .join(Job, and_(Job.pipeline_id == Pipeline.id, Job.stage_kind == "qa"))
+        .where(Pipeline.status == PipelineStatus.reviewing, Job.status == JobStatus.active)
+        .order_by(Pipeline.id)
+    )
+    return [(p, j) for p, j in session.execute(stmt).tuples()]
+
+
+def next_for_qa(
+    session: Session, pipeline_ids: Sequence[int], worker_id: int, now: datetime
+) -> PipelineItem | None:
+    """The item a QA worker gets next, locked: an item whose fixes wait for this worker first, then
+    one waiting for QA (or whose hold lapsed) that the worker did not annotate."""
+    if not pipeline_ids:
+        return None
+    returned = (
+        select(PipelineItem)
+        .where(
+            PipelineItem.pipeline_id.in_(pipeline_ids),
+            PipelineItem.status == ItemStatus.for_review,
+            PipelineItem.qa_worker_id == worker_id,
+        )
+        .order_by(PipelineItem.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    found = session.scalars(returned).first()
+    if found is not None:
+        return found
+    own_work = exists().where(
+        ItemStageWork.item_id == PipelineItem.id, ItemStageWork.annotator_id == worker_id
+    )
+    waiting = (
+        select(PipelineItem)
+        .where(
+            PipelineItem.pipeline_id.in_(pipeline_ids),
+            or_(
+                PipelineItem.status == ItemStatus.completed,
+                and_(PipelineItem.status == ItemStatus.reviewing, PipelineItem.qa_deadline <= now),
+            ),
+            ~own_work,
+        )
+        .order_by(PipelineItem.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(waiting).first()
+
+
+def held_by(session: Session, worker_id: int, now: datetime) -> PipelineItem | None:
+    stmt = select(PipelineItem).where(
+        PipelineItem.status == ItemStatus.reviewing,
+        PipelineItem.qa_worker_id == worker_id,
+        PipelineItem.qa_deadline > now,
+    )
+    return session.scalars(stmt.order_by(PipelineItem.id).limit(1)).first()
+
+
+def issues_of_item(session: Session, item_id: int, *, for_update: bool = False) -> list[ItemIssue]:
+    stmt = select(ItemIssue).where(ItemIssue.item_id == item_id).order_by(ItemIssue.id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
+def items_with_open_issues_for(session: Session, worker_id: int, limit: int) -> list[int]:
+    stmt = (
+        select(ItemIssue.item_id)
+        .where(ItemIssue.assignee_id == worker_id, ItemIssue.status == IssueStatus.open)
+        .distinct()
+        .order_by(ItemIssue.item_id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def overdue_issues(session: Session, now: datetime, limit: int) -> list[ItemIssue]:
+    stmt = (
+        select(ItemIssue)
+        .where(ItemIssue.status == IssueStatus.open, ItemIssue.due_at <= now)
+        .order_by(ItemIssue.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def status_counts(session: Session, pipeline_id: int) -> dict[str, int]:
+    stmt = (
+        select(PipelineItem.status, func.count())
+        .where(PipelineItem.pipeline_id == pipeline_id)
+        .group_by(PipelineItem.status)
+    )
+    return {
+        str(status.value if hasattr(status, "value") else status): int(n)
+        for status, n in session.execute(stmt)
+    }
+
+
+def open_issue_count(session: Session, pipeline_id: int) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(ItemIssue)
+        .join(PipelineItem, PipelineItem.id == ItemIssue.item_id)
+        .where(PipelineItem.pipeline_id == pipeline_id, ItemIssue.status != IssueStatus.resolved)
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def undecided_count(session: Session, pipeline_id: int) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(PipelineItem)
+        .where(
+            PipelineItem.pipeline_id == pipeline_id,
+            PipelineItem.status.not_in([ItemStatus.approved, ItemStatus.discarded]),
+        )
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def events(session: Session, item_ids: Sequence[int]) -> list[ItemEvent]:
+    if not item_ids:
+        return []
+    stmt = select(ItemEvent).where(ItemEvent.item_id.in_(item_ids)).order_by(ItemEvent.item_id, ItemEvent.id)
+    return list(session.scalars(stmt))

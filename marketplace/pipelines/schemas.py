@@ -1,0 +1,215 @@
+"""What a requester says about a pipeline, and what its workers and requester see of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from marketplace.bounds import Amount, ApiInput, StrictId
+from marketplace.jobs.schemas import JobCreate, Label, StrictCount
+from marketplace.models import IssueStatus, ItemStatus, JobStatus, PipelineStatus
+
+MAX_STAGES = 10
+MAX_COMMENT_CHARS = 2000
+Coordinate = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+Box = Annotated[list[Coordinate], Field(min_length=4, max_length=4)]
+
+
+class AnnotateStage(ApiInput):
+    """A micro-task: these labels only, with their own GT, pay, accuracy target and overlap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["annotate"]
+    name: str = Field(min_length=1, max_length=100)
+    labels: list[Label] = Field(min_length=1, max_length=100)
+    bounty_amount: Amount
+    accuracy_target: float = Field(default=0.8, ge=0.0, le=1.0)
+    assignment_size: StrictCount = Field(default=10, ge=1, le=500)
+    gt_per_assignment: StrictCount = Field(default=2, ge=0, le=100)
+    overlap: StrictCount = Field(default=1, ge=1, le=20)
+    time_limit_s: StrictCount = Field(default=30 * 60, ge=30, le=7 * 24 * 3600)
+
+
+class QaStage(ApiInput):
+    """Reviewers see every annotate stage's objects on an item and approve, discard or raise issues."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["qa"]
+    name: str = Field(min_length=1, max_length=100)
+    bounty_amount: Amount = Field(description="pays the QA workers per decided item")
+    members: list[StrictId] | None = Field(
+        default=None, max_length=1000, description="user ids of the QA team; omitted: the open crowd"
+    )
+    time_limit_s: StrictCount = Field(
+        default=30 * 60, ge=30, le=7 * 24 * 3600, description="how long a QA worker holds an item"
+    )
+    fix_time_limit_s: StrictCount = Field(
+        default=24 * 3600,
+        ge=30,
+        le=30 * 24 * 3600,
+        description="how long an annotator has to fix an issue before another annotator of the stage gets it",
+    )
+
+
+Stage = Annotated[AnnotateStage | QaStage, Field(discriminator="kind")]
+
+
+class PipelineCreate(ApiInput):
+    """A boxes job split into stages: annotate stages (each a subset of the labels) then one QA stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    data_uri: str = Field(
+        min_length=1, max_length=1024, description="s3://bucket/prefix or an absolute folder"
+    )
+    gt: dict[str, Any] = Field(
+        description="ground truth of every stage's labels, COCO JSON; each annotate stage gets its part"
+    )
+
+    @field_validator("data_uri")
+    @classmethod
+    def _data_location(cls, uri: str) -> str:
+        return JobCreate.check_data_uri(uri)
+
+    rail: Literal["card", "chain"]
+    currency: str = Field(min_length=1, max_length=64)
+    stages: list[Stage] = Field(min_length=2, max_length=MAX_STAGES)
+
+    @model_validator(mode="after")
+    def _stage_order(self) -> PipelineCreate:
+        kinds = [s.kind for s in self.stages]
+        if kinds[-1] != "qa" or kinds.count("qa") != 1:
+            raise ValueError("a pipeline is one or more annotate stages followed by exactly one qa stage")
+        seen: set[str] = set()
+        for stage in self.stages:
+            if isinstance(stage, AnnotateStage):
+                shared = seen & set(stage.labels)
+                if shared:
+                    raise ValueError(
+                        f"labels {sorted(shared)} are in two annotate stages; each label has one"
+                    )
+                seen |= set(stage.labels)
+        return self
+
+
+class StageOut(BaseModel):
+    index: int
+    kind: str
+    name: str
+    job_id: int
+    labels: list[str]
+    status: JobStatus
+
+
+class StageBooksOut(BaseModel):
+    job_id: int
+    funded: str
+    fees: str
+    paid: str
+    refunded: str
+    reserved: str = Field(description="held: not yet earned, or earned and not yet paid out")
+    balanced: bool
+
+
+class PipelineOut(BaseModel):
+    id: int
+    title: str
+    status: PipelineStatus
+    stages: list[StageOut]
+    items: dict[str, int] = Field(description="items per status")
+    open_issues: int = Field(description="issues not yet resolved (open, or fixed and waiting for QA)")
+    books: list[StageBooksOut] = Field(description="each stage's own ledger line")
+
+
+class IssueIn(ApiInput):
+    model_config = ConfigDict(extra="forbid")
+
+    stage_job_id: StrictId = Field(description="the annotate stage whose work the issue is about")
+    object_index: StrictCount | None = Field(
+        default=None, ge=0, le=10_000, description="the flagged object's index; omitted: a missing object"
+    )
+    geometry: Box | None = Field(default=None, description="where a missing object is ([x, y, w, h])")
+    comment: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+
+
+class DecisionIn(ApiInput):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "discard", "issue", "reopen"]
+    issues: list[IssueIn] = Field(default_factory=list, max_length=100, description="action issue")
+    reopen: list[StrictId] = Field(
+        default_factory=list, max_length=100, description="action reopen: issue ids"
+    )
+    comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
+
+    @model_validator(mode="after")
+    def _needs(self) -> DecisionIn:
+        if self.action == "issue" and not self.issues:
+            raise ValueError("action 'issue' needs at least one issue")
+        if self.action == "reopen" and not self.reopen:
+            raise ValueError("action 'reopen' needs the ids of the issues to reopen")
+        return self
+
+
+class ObjectIn(ApiInput):
+    model_config = ConfigDict(extra="forbid")
+
+    label: Label
+    geometry: Box
+
+
+class FixIn(ApiInput):
+    model_config = ConfigDict(extra="forbid")
+
+    stage_job_id: StrictId
+    objects: list[ObjectIn] = Field(max_length=1000, description="the stage's objects on the item, fixed")
+
+
+class IssueOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    stage_job_id: int
+    status: IssueStatus
+    object_index: int | None
+    geometry: Any
+    comment: str
+    raised_by: int
+    assignee_id: int | None
+    due_at: datetime
+
+
+class StageWorkOut(BaseModel):
+    stage_job_id: int
+    stage: str
+    labels: list[str]
+    objects: list[dict[str, Any]]
+
+
+class ItemOut(BaseModel):
+    """One item as a QA worker or a fixing annotator sees it."""
+
+    id: int
+    status: ItemStatus
+    image_url: str
+    width: int
+    height: int
+    work: list[StageWorkOut]
+    issues: list[IssueOut]
+    deadline: datetime | None = None
+
+
+class ItemEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    event: str
+    status: str
+    actor_id: int | None
+    note: str
+    at: datetime

@@ -1,0 +1,423 @@
+"""Pipeline items between stages: QA holds and decisions, issues and fixes, views. Never commits.
+
+Who sees what: the requester (and staff) their pipeline, its progress, books and results; a QA
+worker only the item they hold or that came back to them; an annotator only the items with an open
+issue assigned to them. Anybody else gets "not found".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from marketplace.errors import InvalidInput, IssuesStillOpen, ItemNotHeld, NotFound, NothingToReview
+from marketplace.ledger import service as ledger
+from marketplace.models import (
+    IssueStatus,
+    ItemEvent,
+    ItemIssue,
+    ItemStageWork,
+    ItemStatus,
+    Job,
+    Pipeline,
+    PipelineItem,
+    Role,
+    StageKind,
+    User,
+)
+from marketplace.pipelines import repository as repo
+from marketplace.pipelines.schemas import (
+    DecisionIn,
+    FixIn,
+    IssueOut,
+    ItemOut,
+    PipelineOut,
+    StageBooksOut,
+    StageOut,
+    StageWorkOut,
+)
+from marketplace.pipelines.states import FINAL, move_issue, move_item
+from marketplace.quality.coco_export import ImageResult, MergedObject, coco_instances
+
+#: overdue issues handed to another annotator per sweep
+REASSIGN_BATCH = 200
+
+
+def record(session: Session, item: PipelineItem, actor_id: int | None, event: str, note: str = "") -> None:
+    repo.add(
+        session,
+        ItemEvent(item_id=item.id, actor_id=actor_id, event=event, status=item.status.value, note=note),
+    )
+
+
+# -- the requester's view ------------------------------------------------------------------------
+
+
+def get_pipeline_for(session: Session, user: User, pipeline_id: int) -> Pipeline:
+    pipeline = repo.get_pipeline(session, pipeline_id)
+    staff = user.role in (Role.admin, Role.reviewer)
+    if pipeline is None or (not staff and pipeline.requester_id != user.id):
+        raise NotFound(f"pipeline {pipeline_id} not found")
+    return pipeline
+
+
+def stage_name(job: Job, pipeline: Pipeline) -> str:
+    return job.title.removeprefix(f"{pipeline.title} · ")
+
+
+def qa_stage(stages: list[Job]) -> Job:
+    return next(j for j in stages if j.stage_kind == StageKind.qa.value)
+
+
+def annotate_stages(stages: list[Job]) -> list[Job]:
+    return [j for j in stages if j.stage_kind == StageKind.annotate.value]
+
+
+def books(session: Session, job_id: int) -> StageBooksOut:
+    b = ledger.job_books(session, job_id)
+    return StageBooksOut(
+        job_id=job_id,
+        funded=str(b.funded),
+        fees=str(b.fees),
+        paid=str(b.paid),
+        refunded=str(b.refunded),
+        reserved=str(b.held),
+        balanced=b.balanced,
+    )
+
+
+def view(session: Session, pipeline: Pipeline) -> PipelineOut:
+    stages = repo.stage_jobs(session, pipeline.id)
+    return PipelineOut(
+        id=pipeline.id,
+        title=pipeline.title,
+        status=pipeline.status,
+        stages=[
+            StageOut(
+                index=j.stage_index or 0,
+                kind=j.stage_kind or "",
+                name=stage_name(j, pipeline),
+                job_id=j.id,
+                labels=list(j.labels),
+                status=j.status,
+            )
+            for j in stages
+        ],
+        items=repo.status_counts(session, pipeline.id),
+        open_issues=repo.open_issue_count(session, pipeline.id),
+        books=[books(session, j.id) for j in stages],
+    )
+
+
+# -- items as workers see them --------------------------------------------------------------------
+
+
+def item_view(session: Session, item: PipelineItem, *, issues_for: int | None = None) -> ItemOut:
+    """An item with every stage's objects; its issues (``issues_for``: only those assigned to that
+    annotator)."""
+    work = repo.work_of_item(session, item.id)
+    if not work:
+        raise NotFound(f"item {item.id} not found")
+    image = repo.image(session, work[0][0].image_id)
+    assert image is not None
+    pipeline = repo.get_pipeline(session, item.pipeline_id)
+    assert pipeline is not None
+    job_of_work = {w.id: j.id for w, j in work}
+    issues = [
+        i
+        for i in repo.issues_of_item(session, item.id)
+        if issues_for is None or (i.assignee_id == issues_for and i.status is IssueStatus.open)
+    ]
+    return ItemOut(
+        id=item.id,
+        status=item.status,
+        image_url=f"/api/pipeline-items/{item.id}/image",
+        width=image.width,
+        height=image.height,
+        work=[
+            StageWorkOut(
+                stage_job_id=j.id,
+                stage=stage_name(j, pipeline),
+                labels=list(j.labels),
+                objects=_public(w.objects),
+            )
+            for w, j in work
+        ],
+        issues=[_issue_out(i, job_of_work[i.work_id]) for i in issues],
+        deadline=item.qa_deadline if issues_for is None else min((i.due_at for i in issues), default=None),
+    )
+
+
+def _issue_out(issue: ItemIssue, stage_job_id: int) -> IssueOut:
+    return IssueOut(
+        id=issue.id,
+        stage_job_id=stage_job_id,
+        status=issue.status,
+        object_index=issue.object_index,
+        geometry=issue.geometry,
+        comment=issue.comment,
+        raised_by=issue.raised_by,
+        assignee_id=issue.assignee_id,
+        due_at=issue.due_at,
+    )
+
+
+def can_see_item(session: Session, user: User, item: PipelineItem) -> bool:
+    if user.role in (Role.admin, Role.reviewer):
+        return True
+    pipeline = repo.get_pipeline(session, item.pipeline_id)
+    if pipeline is not None and pipeline.requester_id == user.id:
+        return True
+    if item.qa_worker_id == user.id and item.status not in FINAL:
+        return True
+    return any(
+        i.assignee_id == user.id and i.status is IssueStatus.open
+        for i in repo.issues_of_item(session, item.id)
+    )
+
+
+def item_image(session: Session, user: User, item_id: int) -> tuple[int, int]:
+    """(job id, image id) of the item's image, for someone allowed to see it."""
+    item = repo.item(session, item_id)
+    if item is None or not can_see_item(session, user, item):
+        raise NotFound(f"item {item_id} not found")
+    work = repo.work_of_item(session, item.id)
+    if not work:
+        raise NotFound(f"item {item_id} not found")
+    return work[0][1].id, work[0][0].image_id
+
+
+# -- QA ---------------------------------------------------------------------------------------------
+
+
+def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
+    """The item this QA worker reviews next: the one they hold, one whose fixes came back to them, or
+    a completed item of an open QA stage whose team they are in (never one they annotated)."""
+    held = repo.held_by(session, worker.id, now)
+    if held is not None:
+        return held
+    pipelines = {
+        p.id: p for p, _ in repo.qa_pipelines(session) if p.qa_members is None or worker.id in p.qa_members
+    }
+    item = repo.next_for_qa(session, list(pipelines), worker.id, now)
+    if item is None:
+        raise NothingToReview("no pipeline item waits for QA by you")
+    if item.status is ItemStatus.reviewing:  # the previous holder's time ran out
+        move_item(item, ItemStatus.completed)
+        record(session, item, item.qa_worker_id, "hold_lapsed")
+    move_item(item, ItemStatus.reviewing)
+    item.qa_worker_id = worker.id
+    item.qa_deadline = now + timedelta(seconds=pipelines[item.pipeline_id].qa_time_limit_s)
+    record(session, item, worker.id, "claimed")
+    return item
+
+
+def _held(session: Session, worker: User, item_id: int, now: datetime) -> PipelineItem:
+    item = repo.item(session, item_id, for_update=True)
+    if item is None or item.qa_worker_id != worker.id:
+        raise NotFound(f"item {item_id} not found")
+    if item.status is not ItemStatus.reviewing or item.qa_deadline is None or item.qa_deadline <= now:
+        raise ItemNotHeld(f"item {item_id} is {item.status.value}; claim it again to decide on it")
+    return item
+
+
+def decide(session: Session, worker: User, item_id: int, body: DecisionIn, now: datetime) -> PipelineItem:
+    """A QA worker's decision on the item they hold."""
+    item = _held(session, worker, item_id, now)
+    pipeline = repo.get_pipeline(session, item.pipeline_id)
+    assert pipeline is not None
+    issues = repo.issues_of_item(session, item.id, for_update=True)
+    if body.action in ("approve", "discard"):
+        still_open = [i.id for i in issues if i.status is IssueStatus.open]
+        if still_open:
+            raise IssuesStillOpen(f"item {item_id} has open issues {still_open}")
+        for issue in issues:
+            if issue.status is IssueStatus.fixed:
+                move_issue(issue, IssueStatus.resolved)
+        move_item(item, ItemStatus.approved if body.action == "approve" else ItemStatus.discarded)
+        item.qa_deadline = None
+        record(session, item, worker.id, body.action, body.comment)
+        return item
+    due = now + timedelta(seconds=pipeline.fix_time_limit_s)
+    if body.action == "issue":
+        for spec in body.issues:
+            work = repo.work(session, item.id, spec.stage_job_id)
+            if work is None:
+                raise InvalidInput(
+                    f"job {spec.stage_job_id} is not an annotate stage of item {item_id}", field="issues"
+                )
+            if spec.object_index is not None and spec.object_index >= len(work.objects):
+                raise InvalidInput(
+                    f"stage {spec.stage_job_id} has {len(work.objects)} objects on item {item_id}; "
+                    f"there is no object {spec.object_index}",
+                    field="issues",
+                )
+            if spec.object_index is None and spec.geometry is None:
+                raise InvalidInput("an issue about a missing object needs its geometry", field="issues")
+            geometry = (
+                work.objects[spec.object_index]["geometry"]
+                if spec.object_index is not None
+                else spec.geometry
+            )
+            repo.add(
+                session,
+                ItemIssue(
+                    item_id=item.id,
+                    work_id=work.id,
+                    raised_by=worker.id,
+                    assignee_id=_maker(work, spec.object_index),
+                    object_index=spec.object_index,
+                    geometry=geometry,
+                    comment=spec.comment,
+                    due_at=due,
+                ),
+            )
+        note = "; ".join(s.comment for s in body.issues)
+    else:  # reopen fixed issues
+        by_id = {i.id: i for i in issues}
+        for issue_id in body.reopen:
+            reopened = by_id.get(issue_id)
+            if reopened is None:
+                raise InvalidInput(f"issue {issue_id} is not an issue of item {item_id}", field="reopen")
+            move_issue(reopened, IssueStatus.open)
+            reopened.due_at = due
+        note = body.comment
+    move_item(item, ItemStatus.issue_open)
+    item.qa_deadline = None
+    record(session, item, worker.id, body.action, note)
+    return item
+
+
+def _maker(work: ItemStageWork, index: int | None) -> int | None:
+    """Who an issue goes back to: the worker who drew the flagged object, or for a missing object the
+    worker credited with the item's work in that stage."""
+    if index is not None and work.objects[index].get("by") is not None:
+        return int(work.objects[index]["by"])
+    return work.annotator_id
+
+
+def _public(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stage's objects as workers see them: no worker ids."""
+    return [{"label": o["label"], "geometry": o["geometry"]} for o in objects]
+
+
+# -- fixes ------------------------------------------------------------------------------------------
+
+
+def items_to_fix(session: Session, worker: User, limit: int = 50) -> list[ItemOut]:
+    out = []
+    for item_id in repo.items_with_open_issues_for(session, worker.id, limit):
+        item = repo.item(session, item_id)
+        assert item is not None
+        out.append(item_view(session, item, issues_for=worker.id))
+    return out
+
+
+def fix(session: Session, worker: User, item_id: int, body: FixIn, now: datetime) -> PipelineItem:
+    """An annotator's corrected objects for one stage of an item; their open issues there become fixed,
+    and once the item has none open it goes back to the QA worker who raised them."""
+    item = repo.item(session, item_id, for_update=True)
+    work = repo.work(session, item_id, body.stage_job_id, for_update=True) if item is not None else None
+    issues = repo.issues_of_item(session, item_id, for_update=True) if work is not None else []
+    assert work is None or work.id is not None
+    mine = [
+        i
+        for i in issues
+        if work and i.work_id == work.id and i.assignee_id == worker.id and i.status is IssueStatus.open
+    ]
+    if item is None or work is None or not mine:
+        raise NotFound(f"no open issue of yours on item {item_id} in stage {body.stage_job_id}")
+    job = repo.stage_jobs(session, item.pipeline_id)
+    labels = next(j.labels for j in job if j.id == work.job_id)
+    for k, obj in enumerate(body.objects):
+        if obj.label not in labels:
+            raise InvalidInput(
+                f"objects[{k}]: {obj.label!r} is not a label of this stage ({labels})", field="objects"
+            )
+        if obj.geometry[2] <= 0 or obj.geometry[3] <= 0:
+            raise InvalidInput(f"objects[{k}]: a box needs a positive width and height", field="objects")
+    work.objects = [{"label": o.label, "geometry": list(o.geometry), "by": worker.id} for o in body.objects]
+    work.annotator_id = worker.id
+    for issue in mine:
+        move_issue(issue, IssueStatus.fixed)
+    record(session, item, worker.id, "fixed", f"{len(mine)} issue(s) in stage {work.job_id}")
+    if not any(i.status is IssueStatus.open for i in issues):
+        move_item(item, ItemStatus.for_review)
+        record(session, item, worker.id, "for_review")
+    return item
+
+
+def reassign_overdue(session: Session, now: datetime) -> int:
+    """Issues not fixed in time go to another annotator of the same stage (one who did some of its
+    work, not the QA worker who raised it); with nobody else they stay and get more time."""
+    moved = 0
+    for issue in repo.overdue_issues(session, now, REASSIGN_BATCH):
+        work = session.get(ItemStageWork, issue.work_id)
+        item = repo.item(session, issue.item_id)
+        assert work is not None and item is not None
+        pipeline = repo.get_pipeline(session, item.pipeline_id)
+        assert pipeline is not None
+        issue.due_at = now + timedelta(seconds=pipeline.fix_time_limit_s)
+        others = [
+            w
+            for w in repo.stage_annotators(session, work.job_id)
+            if w not in (issue.assignee_id, issue.raised_by)
+        ]
+        if not others:
+            continue
+        issue.assignee_id = others[issue.id % len(others)]
+        record(session, item, None, "issue_reassigned", f"issue {issue.id} to worker {issue.assignee_id}")
+        moved += 1
+    return moved
+
+
+# -- results ----------------------------------------------------------------------------------------
+
+
+def history(session: Session, pipeline: Pipeline) -> list[dict[str, Any]]:
+    """Every item's statuses and issues, in order."""
+    items = repo.items(session, pipeline.id)
+    events: dict[int, list[dict[str, Any]]] = {i.id: [] for i in items}
+    for e in repo.events(session, [i.id for i in items]):
+        events[e.item_id].append(
+            {
+                "event": e.event,
+                "status": e.status,
+                "actor_id": e.actor_id,
+                "note": e.note,
+                "at": e.at.isoformat(),
+            }
+        )
+    out = []
+    for item in items:
+        work = {w.id: j.id for w, j in repo.work_of_item(session, item.id)}
+        out.append(
+            {
+                "item_id": item.id,
+                "name": item.name,
+                "status": item.status.value,
+                "events": events[item.id],
+                "issues": [
+                    _issue_out(i, work[i.work_id]).model_dump(mode="json")
+                    for i in repo.issues_of_item(session, item.id)
+                ],
+            }
+        )
+    return out
+
+
+def results(session: Session, pipeline: Pipeline) -> dict[str, Any]:
+    """COCO instances of the approved items: every annotate stage's objects, fixes included."""
+    qa = qa_stage(repo.stage_jobs(session, pipeline.id))
+    out = []
+    for item in repo.items(session, pipeline.id, ItemStatus.approved):
+        work = repo.work_of_item(session, item.id)
+        image = repo.image(session, work[0][0].image_id)
+        assert image is not None
+        objects = [MergedObject(o["label"], o["geometry"], 1.0) for w, _ in work for o in w.objects]
+        out.append(ImageResult(image, objects, workers=len({w.annotator_id for w, _ in work})))
+    document = coco_instances(qa, out)
+    document["info"]["pipeline_id"] = pipeline.id
+    return document

@@ -1,0 +1,67 @@
+"""The lifecycles of a pipeline, its items and their issues.
+
+Item: annotating → completed (every annotate stage done) → reviewing (one QA worker holds it) →
+approved | discarded | issue_open; reviewing → completed when the hold lapses; issue_open →
+for_review once every issue is fixed → reviewing (the QA worker who raised them) → approved,
+discarded, or issue_open again (reopened). Approved and discarded are final.
+
+Issue: open → fixed → resolved (the item decided), or fixed → open (reopened).
+"""
+
+from __future__ import annotations
+
+from marketplace.models import (
+    IssueStatus,
+    ItemIssue,
+    ItemStatus,
+    Pipeline,
+    PipelineItem,
+    PipelineStatus,
+    utcnow,
+)
+from marketplace.statemachine import StateMachine
+
+S = ItemStatus
+
+ITEM = StateMachine(
+    "pipeline item",
+    {
+        S.annotating: frozenset({S.completed}),
+        S.completed: frozenset({S.reviewing}),
+        S.reviewing: frozenset({S.completed, S.approved, S.discarded, S.issue_open}),
+        S.issue_open: frozenset({S.for_review}),
+        S.for_review: frozenset({S.reviewing}),
+        S.approved: frozenset(),
+        S.discarded: frozenset(),
+    },
+)
+ISSUE = StateMachine(
+    "issue",
+    {
+        IssueStatus.open: frozenset({IssueStatus.fixed}),
+        IssueStatus.fixed: frozenset({IssueStatus.open, IssueStatus.resolved}),
+        IssueStatus.resolved: frozenset(),
+    },
+)
+PIPELINE = StateMachine(
+    "pipeline",
+    {
+        PipelineStatus.annotating: frozenset({PipelineStatus.reviewing}),
+        PipelineStatus.reviewing: frozenset({PipelineStatus.completed}),
+        PipelineStatus.completed: frozenset(),
+    },
+)
+FINAL = (S.approved, S.discarded)
+
+
+def move_item(item: PipelineItem, target: ItemStatus) -> None:
+    ITEM.move(item, target)
+    item.updated_at = utcnow()
+
+
+def move_issue(issue: ItemIssue, target: IssueStatus) -> None:
+    ISSUE.move(issue, target)
+
+
+def move_pipeline(pipeline: Pipeline, target: PipelineStatus) -> None:
+    PIPELINE.move(pipeline, target)

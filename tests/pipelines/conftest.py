@@ -1,0 +1,1 @@
+from tests.payments.paytools import chain, dev_chain, rails, task_env  # noqa: F401

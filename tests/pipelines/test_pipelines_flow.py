@@ -1,0 +1,179 @@
+"""A three-stage pipeline (cars, then pedestrians, then QA) on real COCO images, through the HTTP API
+with simulated workers: QA raises issues that go back to the annotator who made the work, come back
+``for_review`` to the QA worker who raised them, one is reopened; every item ends approved or
+discarded, every stage is paid exactly once per accepted unit and each stage's books balance."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from marketplace.config import Settings
+from marketplace.db import session_factory
+from marketplace.escrow.evm import DevChain
+from marketplace.ledger import service as ledger
+from marketplace.models import Assignment, AssignmentStatus, EntryKind, Job, JobStatus, LedgerTransaction
+from marketplace.payments.rails import Rails
+from marketplace.payouts import tasks as payout_tasks
+from tests.conftest import UserFactory
+from tests.pipelines.pipetools import fund_on_chain, iou, item_name, qa_verdict, streets
+
+
+def test_three_stage_pipeline_issues_go_back_and_every_stage_is_paid_once(
+    client: TestClient,
+    make_user: UserFactory,
+    settings: Settings,
+    data_root: Path,
+    shared_datasets: Path,
+    rails: Rails,
+    chain: DevChain,
+) -> None:
+    st = streets(client, make_user, settings, data_root, shared_datasets)
+    pipeline, stage_ids, gold, data_names = st.pipeline, st.stage_ids, st.gold, st.data_names
+    requester, cars, walkers, qa = st.requester, st.cars, st.walkers, st.qa
+    assert [s["kind"] for s in pipeline["stages"]] == ["annotate", "annotate", "qa"]
+    assert pipeline["items"] == {"annotating": 8}
+    # another requester sees nothing of it
+    other = make_user("requester")
+    assert client.get(f"/api/pipelines/{pipeline['id']}", headers=other["headers"]).status_code == 404
+    for job_id in stage_ids:
+        fund_on_chain(settings, rails, chain, job_id)
+    # nothing to review before the annotate stages are done
+    r = client.post("/api/pipelines/qa/claim", headers=qa["headers"])
+    assert r.status_code == 409 and r.json()["reason"] == "nothing_to_review"
+
+    who = st.annotate(client, settings)
+    moved, missed = st.moved, st.missed
+    view = client.get(f"/api/pipelines/{pipeline['id']}", headers=requester["headers"]).json()
+    assert view["status"] == "reviewing" and view["items"] == {"completed": 8}
+    # a worker outside the QA team gets nothing
+    r = client.post("/api/pipelines/qa/claim", headers=cars[0]["headers"])
+    assert r.status_code == 409
+
+    raised: dict[str, list[int]] = {}
+    decided: Counter[str] = Counter()
+    reopened = False
+    for _ in range(40):
+        r = client.post("/api/pipelines/qa/claim", headers=qa["headers"])
+        if r.status_code == 409:
+            # nothing for QA: the annotators fix what is theirs
+            fixers = 0
+            for annotator in walkers:
+                for item in client.get("/api/pipeline-items/fixes", headers=annotator["headers"]).json():
+                    fixers += 1
+                    name = item_name(settings, item["id"])
+                    assert annotator["id"] in who[name]  # back to a worker who drew it
+                    assert all(i["assignee_id"] == annotator["id"] for i in item["issues"])
+                    stage = next(w for w in item["work"] if w["stage_job_id"] == stage_ids[1])
+                    fixed = [{"label": lb, "geometry": box} for lb, box in gold[name] if lb == "person"]
+                    if name == missed and not reopened:
+                        fixed = stage["objects"]  # says fixed, changes nothing: QA will reopen
+                    r = client.post(
+                        f"/api/pipeline-items/{item['id']}/fix",
+                        json={"stage_job_id": stage_ids[1], "objects": fixed},
+                        headers=annotator["headers"],
+                    )
+                    assert r.status_code == 200, r.text
+            if not fixers:
+                break
+            continue
+        assert r.status_code == 200, r.text
+        item = r.json()
+        name = item_name(settings, item["id"])
+        assert client.get(item["image_url"], headers=qa["headers"]).status_code == 200
+        assert client.get(item["image_url"], headers=cars[1]["headers"]).status_code == 404
+        issues = qa_verdict(item, gold[name])
+        fixed_ids = [i["id"] for i in item["issues"] if i["status"] == "fixed"]
+        if issues and fixed_ids:  # a fix that did not fix it: reopen
+            body: dict[str, Any] = {"action": "reopen", "reopen": fixed_ids, "comment": "still missing"}
+            reopened = True
+        elif issues:
+            body = {"action": "issue", "issues": issues}
+            raised.setdefault(name, []).append(len(issues))
+        elif name == data_names[-1] and not any(gold[name]):
+            body = {"action": "discard", "comment": "nothing to label"}
+        else:
+            body = {"action": "approve"}
+        r = client.post(f"/api/pipeline-items/{item['id']}/decision", json=body, headers=qa["headers"])
+        assert r.status_code == 200, r.text
+        decided[r.json()["status"]] += 1
+    assert set(raised) == {moved, missed} and reopened
+    view = client.get(f"/api/pipelines/{pipeline['id']}", headers=requester["headers"]).json()
+    discarded = 1 if not gold[data_names[-1]] else 0
+    assert view["status"] == "completed"
+    assert view["items"] == {"approved": 8 - discarded, **({"discarded": 1} if discarded else {})}
+    assert view["open_issues"] == 0
+    assert [s["status"] for s in view["stages"]] == ["completed"] * 3
+
+    # money: each annotate stage paid once per accepted assignment, QA once per decided item
+    payout_tasks.drain(time_budget_s=120)
+    with session_factory(settings)() as s:
+        for job_id in stage_ids[:2]:
+            accepted = s.scalar(
+                select(Assignment.id)
+                .where(Assignment.job_id == job_id, Assignment.status == AssignmentStatus.accepted)
+                .limit(1)
+            )
+            assert accepted is not None
+            n_accepted = len(
+                list(
+                    s.scalars(
+                        select(Assignment.id).where(
+                            Assignment.job_id == job_id, Assignment.status == AssignmentStatus.accepted
+                        )
+                    )
+                )
+            )
+            earnings = list(
+                s.scalars(
+                    select(LedgerTransaction).where(
+                        LedgerTransaction.job_id == job_id, LedgerTransaction.kind == EntryKind.earning
+                    )
+                )
+            )
+            assert len(earnings) == n_accepted == 4
+        qa_earnings = list(
+            s.scalars(
+                select(LedgerTransaction).where(
+                    LedgerTransaction.job_id == stage_ids[2], LedgerTransaction.kind == EntryKind.earning
+                )
+            )
+        )
+        assert len(qa_earnings) == 8 and len({t.idem_key for t in qa_earnings}) == 8
+        for job_id in stage_ids:
+            books = ledger.check_balanced(s, job_id)
+            assert books.funded > 0 and books.refunded >= 0 and books.payable == 0 and books.paid > 0
+    assert all(b["balanced"] for b in view["books"])
+
+    # results: the approved items, the fixes in; the history shows the round trips
+    coco = client.get(f"/api/pipelines/{pipeline['id']}/results", headers=requester["headers"]).json()
+    assert len(coco["images"]) == 8 - discarded
+    by_name = {i["file_name"]: i["id"] for i in coco["images"]}
+    for name in (moved, missed):
+        boxes = [
+            a["bbox"] for a in coco["annotations"] if a["image_id"] == by_name[name] and a["category_id"] == 2
+        ]
+        truth = [box for lb, box in gold[name] if lb == "person"]
+        assert len(boxes) == len(truth) and all(any(iou(b, t) > 0.99 for t in truth) for b in boxes)
+    history = client.get(f"/api/pipelines/{pipeline['id']}/history", headers=requester["headers"]).json()
+    trail = next(h for h in history if h["name"] == missed)
+    assert [e["event"] for e in trail["events"]] == [
+        "annotated",
+        "claimed",
+        "issue",
+        "fixed",
+        "for_review",
+        "claimed",
+        "reopen",
+        "fixed",
+        "for_review",
+        "claimed",
+        "approve",
+    ]
+    assert all(i["status"] == "resolved" for i in trail["issues"])
+    with session_factory(settings)() as s:
+        assert [s.get(Job, j).status for j in stage_ids] == [JobStatus.completed] * 3  # type: ignore[union-attr]
