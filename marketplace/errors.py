@@ -320,6 +320,12 @@ class ItemNotHeld(Conflict):
     reason = "item_not_held"
 
 
+class QaStopped(Forbidden):
+    """This QA worker missed too many of the pipeline's hidden defects and takes no more of its items."""
+
+    reason = "qa_stopped"
+
+
 class IssuesStillOpen(Conflict):
     """The pipeline item has open issues: it cannot be approved until they are fixed."""
 

@@ -9,14 +9,17 @@ stages to QA, and paying the QA stage per decided item.
    stage's merged work is copied onto the pipeline's items, each object credited to the worker who
    drew it (:mod:`marketplace.pipelines.credit`); when the last annotate stage is done the items
    are ``completed`` and the QA stage opens.
-3. :func:`decide`: a QA decision; an item approved or discarded earns its QA worker the stage's pay
-   once (ledger key per item); with every item decided the QA job completes and settles (unspent
-   money back to the requester). Fixing an issue is not paid again: the annotator was paid for the
-   accepted work.
+3. :func:`decide`: a QA decision. The pipeline's GT images are hidden checks for QA workers: each
+   carries one known defect (:mod:`marketplace.pipelines.defects`), and a QA worker who misses too
+   many is stopped and what they decided is reviewed again. With every data item decided, each
+   earns the QA worker who decided it the stage's pay once (ledger key per item), and the QA job
+   completes and settles (unspent money back to the requester). Fixing an issue is not paid again:
+   the annotator was paid for the accepted work.
 """
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from typing import Any
 
@@ -44,14 +47,16 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.payouts import service as payouts
+from marketplace.pipelines import defects, service
 from marketplace.pipelines import repository as repo
-from marketplace.pipelines import service
 from marketplace.pipelines.credit import credit
 from marketplace.pipelines.schemas import AnnotateStage, DecisionIn, PipelineCreate, QaStage
 from marketplace.pipelines.states import FINAL, move_item, move_pipeline
 from marketplace.quality import export
 from marketplace.quality import repository as quality_repo
 from marketplace.storage import Storage
+
+_rng = random.SystemRandom()
 
 
 def stage_gt(coco: dict[str, Any], labels: list[str]) -> dict[str, Any]:
@@ -121,8 +126,10 @@ def create_pipeline(
         job.pipeline_id, job.stage_index, job.stage_kind = pipeline.id, index, StageKind.annotate.value
         first = first or job
     assert first is not None
-    names = repo.data_image_names(session, first.id)
-    _check_qa_bounty(qa.bounty_amount, len(names), settings.platform_fee_bps, len(body.stages) - 1)
+    names = repo.image_names(session, first.id)  # GT images become the QA workers' hidden checks
+    _rng.shuffle(names)  # ids in no telling order: checks and data items interleaved
+    data_count = sum(1 for _, is_gt in names if not is_gt)
+    _check_qa_bounty(qa.bounty_amount, data_count, settings.platform_fee_bps, len(body.stages) - 1)
     labels = [label for s in body.stages[:-1] if isinstance(s, AnnotateStage) for label in s.labels]
     jobs_repo.add_job(
         session,
@@ -145,7 +152,7 @@ def create_pipeline(
             time_limit_s=qa.time_limit_s,
             overlap=1,
             max_attempts=1,
-            image_count=len(names),
+            image_count=data_count,
             gt_count=0,
             pipeline_id=pipeline.id,
             stage_index=len(body.stages) - 1,
@@ -193,32 +200,71 @@ def stage_completed(session: Session, job: Job) -> None:
                 "objects": [{**o, "by": w} for o, w in zip(objects, by, strict=True)],
             }
         )
+    image_ids = repo.image_ids_by_name(session, job.id)
+    for name, objects in repo.gt_objects(session, job.id).items():
+        if name in items:  # a hidden check: the requester's GT, its defect added when QA opens
+            rows.append(
+                {
+                    "item_id": items[name].id,
+                    "job_id": job.id,
+                    "image_id": image_ids[name],
+                    "annotator_id": None,
+                    "objects": [{**o, "by": None} for o in objects],
+                }
+            )
     repo.add_work(session, rows)
     stages = repo.stage_jobs(session, pipeline.id)
     if all(s.status is JobStatus.completed for s in service.annotate_stages(stages)):
-        for item in items.values():
-            move_item(item, ItemStatus.completed)
-            service.record(session, item, None, "annotated")
-        move_pipeline(pipeline, PipelineStatus.reviewing)
+        _open_qa(session, pipeline, list(items.values()))
+
+
+def _open_qa(session: Session, pipeline: Pipeline, items: list[PipelineItem]) -> None:
+    """Every annotate stage is done: each hidden check gets its one defect (a check without any object
+    to spoil is dropped), and every item waits for QA."""
+    empty = []
+    for item in items:
+        if item.is_check:
+            work = {w.job_id: w for w, _ in repo.work_of_item(session, item.id)}
+            spoiled = defects.inject({j: w.objects for j, w in work.items()}, _rng)
+            if spoiled is None:
+                empty.append(item)
+                continue
+            for job_id, objects in spoiled[0].items():
+                work[job_id].objects = objects
+            item.defect = spoiled[1]
+        move_item(item, ItemStatus.completed)
+        service.record(session, item, None, "annotated")
+    repo.delete_items(session, empty)
+    move_pipeline(pipeline, PipelineStatus.reviewing)
 
 
 def decide(
     session: Session, worker: User, item_id: int, body: DecisionIn, now: datetime | None = None
-) -> PipelineItem:
-    item = service.decide(session, worker, item_id, body, now or utcnow())
-    if item.status in FINAL:
-        qa = service.qa_stage(repo.stage_jobs(session, item.pipeline_id))
-        payouts.earn_unit(session, qa.id, worker.id, f"pipeline-item:{item.id}", f"QA of item {item.id}")
-        _finish_if_done(session, item.pipeline_id, qa)
-    return item
+) -> ItemStatus:
+    """A QA decision (see :func:`marketplace.pipelines.service.decide`); the last one completes the
+    pipeline."""
+    shown = service.decide(session, worker, item_id, body, now or utcnow())
+    item = repo.item(session, item_id)
+    assert item is not None
+    if shown in FINAL and not item.is_check:
+        _finish_if_done(session, item.pipeline_id)
+    return shown
 
 
-def _finish_if_done(session: Session, pipeline_id: int, qa: Job) -> None:
-    """Every item decided: the QA job completes and settles (paid out, unspent money refunded)."""
+def _finish_if_done(session: Session, pipeline_id: int) -> None:
+    """Every data item decided: each earns the QA worker who decided it the stage's pay (once per
+    item: a decision by a QA worker later stopped was made again by another), then the QA job
+    completes and settles (paid out, unspent money refunded)."""
     pipeline = repo.get_pipeline(session, pipeline_id, for_update=True)
     assert pipeline is not None
     if pipeline.status is not PipelineStatus.reviewing or repo.undecided_count(session, pipeline_id):
         return
+    qa = service.qa_stage(repo.stage_jobs(session, pipeline_id))
+    for item in repo.items(session, pipeline_id):
+        if item.status in FINAL and item.qa_worker_id is not None:
+            payouts.earn_unit(
+                session, qa.id, item.qa_worker_id, f"pipeline-item:{item.id}", f"QA of item {item.id}"
+            )
     move_pipeline(pipeline, PipelineStatus.completed)
     transition(qa, JobStatus.completed)
     payouts.settle_completed(session, qa)

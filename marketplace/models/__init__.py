@@ -40,6 +40,7 @@ from marketplace.models.pipeline import (
     Pipeline,
     PipelineItem,
     PipelineStatus,
+    QaCheck,
     StageKind,
 )
 from marketplace.models.quality import (
@@ -66,6 +67,7 @@ __all__ = [
     "Pipeline",
     "PipelineItem",
     "PipelineStatus",
+    "QaCheck",
     "StageKind",
     "Dispute",
     "DisputeEvent",

@@ -6,7 +6,8 @@ images with a subset of its labels, its own GT, pay and ledger line; the QA stag
 chunks whose budget pays its reviewers per decided item. A :class:`PipelineItem` is one data image
 of the pipeline; :class:`ItemStageWork` holds what each annotate stage made of it and who made it;
 :class:`ItemIssue` is a QA worker's objection, sent back to that annotator; :class:`ItemEvent` is the
-item's history.
+item's history. Items made of GT images (``is_check``) carry one known defect each and score the QA
+workers (:class:`QaCheck`), as hidden GT scores annotators.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.models.base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -61,6 +62,8 @@ class Pipeline(TimestampMixin, Base):
     )
     #: The QA stage's team (user ids); null: any worker of the open crowd.
     qa_members: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    #: QA workers stopped on this pipeline: they missed too many of its injected defects.
+    qa_banned: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     #: Seconds a QA worker holds an item, and an annotator has to fix an issue before another
     #: annotator of the stage gets it.
     qa_time_limit_s: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -78,7 +81,11 @@ class PipelineItem(Base):
     status: Mapped[ItemStatus] = mapped_column(
         Enum(ItemStatus, native_enum=False, length=20), nullable=False, default=ItemStatus.annotating
     )
-    #: The QA worker holding the item (``reviewing``), or who raised its issues (until it is decided).
+    #: A hidden QA check: a GT image whose objects carry one known defect (never shown as such).
+    is_check: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: the check's defect: ``{"job_id", "object_index" (null: an object removed), "geometry"}``
+    defect: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The QA worker holding the item (``reviewing``), who raised its issues, or who decided it.
     qa_worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     qa_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
@@ -145,3 +152,21 @@ class ItemEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_pipeline_item_events_item", "item_id"),)
+
+
+class QaCheck(Base):
+    """One QA worker's decision on one hidden check: did they flag its defect?"""
+
+    __tablename__ = "pipeline_qa_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False)
+    item_id: Mapped[int] = mapped_column(ForeignKey("pipeline_items.id", ondelete="CASCADE"), nullable=False)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    caught: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("item_id", "worker_id", name="uq_pipeline_qa_checks_item_worker"),
+        Index("ix_pipeline_qa_checks_pipeline_worker", "pipeline_id", "worker_id"),
+    )

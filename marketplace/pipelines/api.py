@@ -17,7 +17,7 @@ from marketplace.media import service as media
 from marketplace.models import Role, utcnow
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines import service
-from marketplace.pipelines.schemas import DecisionIn, FixIn, ItemOut, PipelineCreate, PipelineOut
+from marketplace.pipelines.schemas import DecisionIn, DecisionOut, FixIn, ItemOut, PipelineCreate, PipelineOut
 
 router = APIRouter(tags=["pipelines"])
 
@@ -88,13 +88,12 @@ def claim_for_qa(user: WorkerUser, session: SessionDep) -> ItemOut:
 
 @router.post(
     "/api/pipeline-items/{item_id}/decision",
-    response_model=ItemOut,
+    response_model=DecisionOut,
     responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
-def decide(item_id: Id, body: DecisionIn, user: WorkerUser, session: SessionDep) -> ItemOut:
+def decide(item_id: Id, body: DecisionIn, user: WorkerUser, session: SessionDep) -> DecisionOut:
     """Approve, discard, raise issues (back to the annotators), or reopen fixed issues."""
-    item = flow.decide(session, user, item_id, body)
-    return service.item_view(session, item)
+    return DecisionOut(id=item_id, status=flow.decide(session, user, item_id, body))
 
 
 @router.get("/api/pipeline-items/fixes", response_model=list[ItemOut], responses=error_responses(401, 403))

@@ -10,6 +10,7 @@ from sqlalchemy import and_, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.models import (
+    GtAnnotation,
     IssueStatus,
     ItemEvent,
     ItemIssue,
@@ -21,6 +22,7 @@ from marketplace.models import (
     Pipeline,
     PipelineItem,
     PipelineStatus,
+    QaCheck,
 )
 
 
@@ -47,21 +49,110 @@ def stage_jobs(session: Session, pipeline_id: int) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.stage_index)))
 
 
-def data_image_names(session: Session, job_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(JobImage.name)
-            .where(JobImage.job_id == job_id, JobImage.is_gt.is_(False))
-            .order_by(JobImage.id)
+def image_names(session: Session, job_id: int) -> list[tuple[str, bool]]:
+    """(name, is GT) of a job's images."""
+    stmt = select(JobImage.name, JobImage.is_gt).where(JobImage.job_id == job_id).order_by(JobImage.id)
+    return [(n, bool(g)) for n, g in session.execute(stmt).tuples()]
+
+
+def gt_objects(session: Session, job_id: int) -> dict[str, list[dict[str, Any]]]:
+    """A job's GT objects by image name (every GT image, with or without objects)."""
+    out: dict[str, list[dict[str, Any]]] = {
+        name: []
+        for name in session.scalars(
+            select(JobImage.name).where(JobImage.job_id == job_id, JobImage.is_gt.is_(True))
+        )
+    }
+    stmt = (
+        select(JobImage.name, GtAnnotation.label, GtAnnotation.geometry)
+        .join(GtAnnotation, GtAnnotation.image_id == JobImage.id)
+        .where(JobImage.job_id == job_id)
+        .order_by(GtAnnotation.id)
+    )
+    for name, label, geometry in session.execute(stmt).tuples():
+        out[name].append({"label": label, "geometry": geometry})
+    return out
+
+
+def image_ids_by_name(session: Session, job_id: int) -> dict[str, int]:
+    stmt = select(JobImage.name, JobImage.id).where(JobImage.job_id == job_id)
+    return {n: i for n, i in session.execute(stmt).tuples()}
+
+
+def add_check_result(session: Session, row: QaCheck) -> None:
+    session.add(row)
+    session.flush()
+
+
+def decision_count(session: Session, pipeline_id: int, worker_id: int) -> int:
+    """A QA worker's decisions on the pipeline's data items, plus their hidden checks."""
+    data = (
+        select(func.count())
+        .select_from(ItemEvent)
+        .join(PipelineItem, PipelineItem.id == ItemEvent.item_id)
+        .where(
+            PipelineItem.pipeline_id == pipeline_id,
+            ItemEvent.actor_id == worker_id,
+            ItemEvent.event.in_(["approve", "discard", "issue", "reopen"]),
         )
     )
+    checks = (
+        select(func.count())
+        .select_from(QaCheck)
+        .where(QaCheck.pipeline_id == pipeline_id, QaCheck.worker_id == worker_id)
+    )
+    return int(session.scalar(data) or 0) + int(session.scalar(checks) or 0)
 
 
-def add_items(session: Session, pipeline_id: int, names: Sequence[str]) -> None:
+def has_checked(session: Session, item_id: int, worker_id: int) -> bool:
+    stmt = exists().where(QaCheck.item_id == item_id, QaCheck.worker_id == worker_id)
+    return bool(session.scalar(select(stmt)))
+
+
+def check_results(session: Session, pipeline_id: int, worker_id: int | None = None) -> list[bool]:
+    """Hidden-check outcomes (caught or not) in order, of one QA worker or of everyone."""
+    stmt = select(QaCheck.caught).where(QaCheck.pipeline_id == pipeline_id).order_by(QaCheck.id)
+    if worker_id is not None:
+        stmt = stmt.where(QaCheck.worker_id == worker_id)
+    return [bool(c) for c in session.scalars(stmt)]
+
+
+def decided_by(session: Session, pipeline_id: int, worker_id: int) -> list[PipelineItem]:
+    """Data items a QA worker approved, discarded or holds, locked."""
+    stmt = (
+        select(PipelineItem)
+        .where(
+            PipelineItem.pipeline_id == pipeline_id,
+            PipelineItem.qa_worker_id == worker_id,
+            PipelineItem.is_check.is_(False),
+            PipelineItem.status.in_([ItemStatus.approved, ItemStatus.discarded, ItemStatus.reviewing]),
+        )
+        .order_by(PipelineItem.id)
+        .with_for_update()
+    )
+    return list(session.scalars(stmt))
+
+
+def delete_items(session: Session, items: Sequence[PipelineItem]) -> None:
+    for item in items:
+        session.delete(item)
+    session.flush()
+
+
+def add_items(session: Session, pipeline_id: int, names: Sequence[tuple[str, bool]]) -> None:
+    """Items ``(name, is a hidden check)`` in the order given (ids follow it)."""
     if names:
         session.execute(
             insert(PipelineItem),
-            [{"pipeline_id": pipeline_id, "name": n, "status": ItemStatus.annotating.value} for n in names],
+            [
+                {
+                    "pipeline_id": pipeline_id,
+                    "name": n,
+                    "is_check": check,
+                    "status": ItemStatus.annotating.value,
+                }
+                for n, check in names
+            ],
         )
 
 
@@ -133,10 +224,18 @@ def qa_pipelines(session: Session) -> list[tuple[Pipeline, Job]]:
 
 
 def next_for_qa(
-    session: Session, pipeline_ids: Sequence[int], worker_id: int, now: datetime
+    session: Session,
+    pipeline_ids: Sequence[int],
+    worker_id: int,
+    now: datetime,
+    stopped: Sequence[int],
+    *,
+    check_first: bool,
 ) -> PipelineItem | None:
-    """The item a QA worker gets next, locked: an item whose fixes wait for this worker first, then
-    one waiting for QA (or whose hold lapsed) that the worker did not annotate."""
+    """The item a QA worker gets next, locked: an item whose fixes wait for this worker (or for a QA
+    worker since stopped) first, then one waiting for QA (or whose hold lapsed) that the worker did
+    not annotate and, for a hidden check, has not checked before (``check_first``: such a check
+    before data items)."""
     if not pipeline_ids:
         return None
     returned = (
@@ -144,7 +243,7 @@ def next_for_qa(
         .where(
             PipelineItem.pipeline_id.in_(pipeline_ids),
             PipelineItem.status == ItemStatus.for_review,
-            PipelineItem.qa_worker_id == worker_id,
+            or_(PipelineItem.qa_worker_id == worker_id, PipelineItem.qa_worker_id.in_(stopped)),
         )
         .order_by(PipelineItem.id)
         .limit(1)
@@ -156,6 +255,7 @@ def next_for_qa(
     own_work = exists().where(
         ItemStageWork.item_id == PipelineItem.id, ItemStageWork.annotator_id == worker_id
     )
+    checked = exists().where(QaCheck.item_id == PipelineItem.id, QaCheck.worker_id == worker_id)
     waiting = (
         select(PipelineItem)
         .where(
@@ -165,8 +265,9 @@ def next_for_qa(
                 and_(PipelineItem.status == ItemStatus.reviewing, PipelineItem.qa_deadline <= now),
             ),
             ~own_work,
+            ~checked,
         )
-        .order_by(PipelineItem.id)
+        .order_by(PipelineItem.is_check.desc() if check_first else PipelineItem.id, PipelineItem.id)
         .limit(1)
         .with_for_update(skip_locked=True)
     )
@@ -212,9 +313,10 @@ def overdue_issues(session: Session, now: datetime, limit: int) -> list[ItemIssu
 
 
 def status_counts(session: Session, pipeline_id: int) -> dict[str, int]:
+    """Data items per status (hidden checks are not work)."""
     stmt = (
         select(PipelineItem.status, func.count())
-        .where(PipelineItem.pipeline_id == pipeline_id)
+        .where(PipelineItem.pipeline_id == pipeline_id, PipelineItem.is_check.is_(False))
         .group_by(PipelineItem.status)
     )
     return {
@@ -239,6 +341,7 @@ def undecided_count(session: Session, pipeline_id: int) -> int:
         .select_from(PipelineItem)
         .where(
             PipelineItem.pipeline_id == pipeline_id,
+            PipelineItem.is_check.is_(False),
             PipelineItem.status.not_in([ItemStatus.approved, ItemStatus.discarded]),
         )
     )

@@ -125,6 +125,16 @@ class PipelineOut(BaseModel):
     items: dict[str, int] = Field(description="items per status")
     open_issues: int = Field(description="issues not yet resolved (open, or fixed and waiting for QA)")
     books: list[StageBooksOut] = Field(description="each stage's own ledger line")
+    qa_checks: QaChecksOut
+
+
+class QaChecksOut(BaseModel):
+    """How the QA workers did on the known defects hidden among the items (GT images, one defect each)."""
+
+    checks: int = Field(description="hidden check items")
+    decisions: int = Field(description="QA decisions on them")
+    caught: int = Field(description="decisions that flagged the defect")
+    stopped_workers: int = Field(description="QA workers stopped for missing too many")
 
 
 class IssueIn(ApiInput):
@@ -205,11 +215,6 @@ class ItemOut(BaseModel):
     deadline: datetime | None = None
 
 
-class ItemEventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    event: str
-    status: str
-    actor_id: int | None
-    note: str
-    at: datetime
+class DecisionOut(BaseModel):
+    id: int
+    status: ItemStatus = Field(description="where the decision sent the item")

@@ -7,12 +7,20 @@ issue assigned to them. Anybody else gets "not found".
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from marketplace.errors import InvalidInput, IssuesStillOpen, ItemNotHeld, NotFound, NothingToReview
+from marketplace.errors import (
+    InvalidInput,
+    IssuesStillOpen,
+    ItemNotHeld,
+    NotFound,
+    NothingToReview,
+    QaStopped,
+)
 from marketplace.ledger import service as ledger
 from marketplace.models import (
     IssueStatus,
@@ -23,10 +31,12 @@ from marketplace.models import (
     Job,
     Pipeline,
     PipelineItem,
+    QaCheck,
     Role,
     StageKind,
     User,
 )
+from marketplace.pipelines import defects
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines.schemas import (
     DecisionIn,
@@ -34,6 +44,7 @@ from marketplace.pipelines.schemas import (
     IssueOut,
     ItemOut,
     PipelineOut,
+    QaChecksOut,
     StageBooksOut,
     StageOut,
     StageWorkOut,
@@ -41,6 +52,7 @@ from marketplace.pipelines.schemas import (
 from marketplace.pipelines.states import FINAL, move_issue, move_item
 from marketplace.quality.coco_export import ImageResult, MergedObject, coco_instances
 
+_rng = random.SystemRandom()
 #: overdue issues handed to another annotator per sweep
 REASSIGN_BATCH = 200
 
@@ -108,6 +120,12 @@ def view(session: Session, pipeline: Pipeline) -> PipelineOut:
         items=repo.status_counts(session, pipeline.id),
         open_issues=repo.open_issue_count(session, pipeline.id),
         books=[books(session, j.id) for j in stages],
+        qa_checks=QaChecksOut(
+            checks=len([i for i in repo.items(session, pipeline.id) if i.is_check]),
+            decisions=len(results := repo.check_results(session, pipeline.id)),
+            caught=sum(results),
+            stopped_workers=len(pipeline.qa_banned or []),
+        ),
     )
 
 
@@ -194,14 +212,21 @@ def item_image(session: Session, user: User, item_id: int) -> tuple[int, int]:
 
 def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
     """The item this QA worker reviews next: the one they hold, one whose fixes came back to them, or
-    a completed item of an open QA stage whose team they are in (never one they annotated)."""
+    a completed item of an open QA stage whose team they are in (never one they annotated, never a
+    hidden check twice)."""
     held = repo.held_by(session, worker.id, now)
     if held is not None:
         return held
-    pipelines = {
-        p.id: p for p, _ in repo.qa_pipelines(session) if p.qa_members is None or worker.id in p.qa_members
-    }
-    item = repo.next_for_qa(session, list(pipelines), worker.id, now)
+    teams = [p for p, _ in repo.qa_pipelines(session) if p.qa_members is None or worker.id in p.qa_members]
+    pipelines = {p.id: p for p in teams if worker.id not in (p.qa_banned or [])}
+    if teams and not pipelines:
+        raise QaStopped(
+            "you missed too many of the known defects hidden among the items; QA here is closed to you"
+        )
+    stopped = sorted({w for p in pipelines.values() for w in p.qa_banned or []})
+    decisions = sum(repo.decision_count(session, p, worker.id) for p in pipelines)
+    check_first = defects.offer_check(decisions, _rng)
+    item = repo.next_for_qa(session, list(pipelines), worker.id, now, stopped, check_first=check_first)
     if item is None:
         raise NothingToReview("no pipeline item waits for QA by you")
     if item.status is ItemStatus.reviewing:  # the previous holder's time ran out
@@ -215,19 +240,32 @@ def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
 
 
 def _held(session: Session, worker: User, item_id: int, now: datetime) -> PipelineItem:
+    """The item, locked, if this worker holds it. One they decided answers the same whether it was a
+    data item or a hidden check (which is no longer theirs once decided)."""
     item = repo.item(session, item_id, for_update=True)
-    if item is None or item.qa_worker_id != worker.id:
+    decided_check = item is not None and item.is_check and repo.has_checked(session, item.id, worker.id)
+    if item is None or (item.qa_worker_id != worker.id and not decided_check):
         raise NotFound(f"item {item_id} not found")
-    if item.status is not ItemStatus.reviewing or item.qa_deadline is None or item.qa_deadline <= now:
-        raise ItemNotHeld(f"item {item_id} is {item.status.value}; claim it again to decide on it")
+    if (
+        decided_check
+        or item.status is not ItemStatus.reviewing
+        or item.qa_deadline is None
+        or item.qa_deadline <= now
+    ):
+        raise ItemNotHeld(f"item {item_id} is no longer yours to decide (decided, or your time ran out)")
     return item
 
 
-def decide(session: Session, worker: User, item_id: int, body: DecisionIn, now: datetime) -> PipelineItem:
-    """A QA worker's decision on the item they hold."""
+def decide(session: Session, worker: User, item_id: int, body: DecisionIn, now: datetime) -> ItemStatus:
+    """A QA worker's decision on the item they hold; returns the status the decision gives it as the
+    worker sees it (a hidden check answers as a data item would, and scores the worker)."""
     item = _held(session, worker, item_id, now)
-    pipeline = repo.get_pipeline(session, item.pipeline_id)
+    pipeline = repo.get_pipeline(session, item.pipeline_id, for_update=item.is_check)
     assert pipeline is not None
+    for spec in body.issues:
+        _issue_target(session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None)
+    if item.is_check:
+        return _check(session, pipeline, worker, item, body, now)
     issues = repo.issues_of_item(session, item.id, for_update=True)
     if body.action in ("approve", "discard"):
         still_open = [i.id for i in issues if i.status is IssueStatus.open]
@@ -239,28 +277,15 @@ def decide(session: Session, worker: User, item_id: int, body: DecisionIn, now: 
         move_item(item, ItemStatus.approved if body.action == "approve" else ItemStatus.discarded)
         item.qa_deadline = None
         record(session, item, worker.id, body.action, body.comment)
-        return item
+        return item.status
     due = now + timedelta(seconds=pipeline.fix_time_limit_s)
     if body.action == "issue":
         for spec in body.issues:
-            work = repo.work(session, item.id, spec.stage_job_id)
-            if work is None:
-                raise InvalidInput(
-                    f"job {spec.stage_job_id} is not an annotate stage of item {item_id}", field="issues"
-                )
-            if spec.object_index is not None and spec.object_index >= len(work.objects):
-                raise InvalidInput(
-                    f"stage {spec.stage_job_id} has {len(work.objects)} objects on item {item_id}; "
-                    f"there is no object {spec.object_index}",
-                    field="issues",
-                )
-            if spec.object_index is None and spec.geometry is None:
-                raise InvalidInput("an issue about a missing object needs its geometry", field="issues")
-            geometry = (
-                work.objects[spec.object_index]["geometry"]
-                if spec.object_index is not None
-                else spec.geometry
+            work = _issue_target(
+                session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None
             )
+            index = spec.object_index
+            geometry = work.objects[index]["geometry"] if index is not None else spec.geometry
             repo.add(
                 session,
                 ItemIssue(
@@ -287,7 +312,60 @@ def decide(session: Session, worker: User, item_id: int, body: DecisionIn, now: 
     move_item(item, ItemStatus.issue_open)
     item.qa_deadline = None
     record(session, item, worker.id, body.action, note)
-    return item
+    return item.status
+
+
+def _issue_target(
+    session: Session, item: PipelineItem, stage_job_id: int, index: int | None, placed: bool
+) -> ItemStageWork:
+    """The stage work an issue is about, refusing an issue that points at nothing."""
+    work = repo.work(session, item.id, stage_job_id)
+    if work is None:
+        raise InvalidInput(f"job {stage_job_id} is not an annotate stage of item {item.id}", field="issues")
+    if index is not None and index >= len(work.objects):
+        raise InvalidInput(
+            f"stage {stage_job_id} has {len(work.objects)} objects on item {item.id}; "
+            f"there is no object {index}",
+            field="issues",
+        )
+    if index is None and not placed:
+        raise InvalidInput("an issue about a missing object needs its geometry", field="issues")
+    return work
+
+
+def _check(
+    session: Session, pipeline: Pipeline, worker: User, item: PipelineItem, body: DecisionIn, now: datetime
+) -> ItemStatus:
+    """A decision on a hidden check: scored (did the issues point at its defect?), the check freed for
+    the next QA worker, and the worker stopped when the sequential test says so. Answers the status a
+    data item would have got."""
+    if body.action == "reopen":  # a check never has issues to reopen
+        raise InvalidInput(f"issue {body.reopen[0]} is not an issue of item {item.id}", field="reopen")
+    assert item.defect is not None
+    targets = [(i.stage_job_id, i.object_index, i.geometry) for i in body.issues]
+    caught = body.action == "issue" and defects.caught(item.defect, targets)
+    repo.add_check_result(
+        session, QaCheck(pipeline_id=pipeline.id, item_id=item.id, worker_id=worker.id, caught=caught, at=now)
+    )
+    move_item(item, ItemStatus.completed)
+    item.qa_worker_id, item.qa_deadline = None, None
+    if defects.should_stop(repo.check_results(session, pipeline.id, worker.id)):
+        stop_qa_worker(session, pipeline, worker.id)
+    return {"approve": ItemStatus.approved, "discard": ItemStatus.discarded}.get(
+        body.action, ItemStatus.issue_open
+    )
+
+
+def stop_qa_worker(session: Session, pipeline: Pipeline, worker_id: int) -> None:
+    """Stop a QA worker on this pipeline: what they hold or approved or discarded is reviewed again by
+    others; issues they raised stay (their fixes go to any QA worker)."""
+    pipeline.qa_banned = sorted({*(pipeline.qa_banned or []), worker_id})
+    for item in repo.decided_by(session, pipeline.id, worker_id):
+        move_item(item, ItemStatus.completed)
+        item.qa_worker_id, item.qa_deadline = None, None
+        record(
+            session, item, None, "qa_worker_stopped", "reviewed again: its QA worker missed hidden defects"
+        )
 
 
 def _maker(work: ItemStageWork, index: int | None) -> int | None:
@@ -378,7 +456,7 @@ def reassign_overdue(session: Session, now: datetime) -> int:
 
 def history(session: Session, pipeline: Pipeline) -> list[dict[str, Any]]:
     """Every item's statuses and issues, in order."""
-    items = repo.items(session, pipeline.id)
+    items = [i for i in repo.items(session, pipeline.id) if not i.is_check]
     events: dict[int, list[dict[str, Any]]] = {i.id: [] for i in items}
     for e in repo.events(session, [i.id for i in items]):
         events[e.item_id].append(

@@ -3,7 +3,10 @@
 Item: annotating → completed (every annotate stage done) → reviewing (one QA worker holds it) →
 approved | discarded | issue_open; reviewing → completed when the hold lapses; issue_open →
 for_review once every issue is fixed → reviewing (the QA worker who raised them) → approved,
-discarded, or issue_open again (reopened). Approved and discarded are final.
+discarded, or issue_open again (reopened). Approved and discarded are final unless the QA worker who
+decided was stopped (they missed too many hidden defects): then the item is completed again.
+A hidden check (a GT image with a known defect) goes reviewing → completed after each decision: it
+scores that QA worker and waits for the next.
 
 Issue: open → fixed → resolved (the item decided), or fixed → open (reopened).
 """
@@ -31,8 +34,9 @@ ITEM = StateMachine(
         S.reviewing: frozenset({S.completed, S.approved, S.discarded, S.issue_open}),
         S.issue_open: frozenset({S.for_review}),
         S.for_review: frozenset({S.reviewing}),
-        S.approved: frozenset(),
-        S.discarded: frozenset(),
+        # decided by a QA worker later stopped for missing hidden defects: reviewed again
+        S.approved: frozenset({S.completed}),
+        S.discarded: frozenset({S.completed}),
     },
 )
 ISSUE = StateMachine(

@@ -244,7 +244,11 @@ class Streets:
     requester: dict[str, Any]
     cars: list[dict[str, Any]]
     walkers: list[dict[str, Any]]
-    qa: dict[str, Any]
+    qa_team: list[dict[str, Any]]
+
+    @property
+    def qa(self) -> dict[str, Any]:
+        return self.qa_team[0]
 
     @property
     def persons(self) -> list[str]:
@@ -269,6 +273,67 @@ class Streets:
             client, settings, self.stage_ids[1], self.walkers, self.gold, "person", spoil
         )
 
+    def review(
+        self, client: TestClient, settings: Settings, qa: dict[str, Any], who: dict[str, set[int]]
+    ) -> tuple[dict[str, list[int]], bool]:
+        """``qa`` (the oracle) reviews until nothing is left, the pedestrian annotators fix what comes
+        back to them (the first fix of the missed person changes nothing, so QA reopens it); returns the
+        issues raised per image name and whether an issue was reopened."""
+        stage_ids, gold, walkers, cars, missed = (
+            self.stage_ids,
+            self.gold,
+            self.walkers,
+            self.cars,
+            self.missed,
+        )
+        data_names = self.data_names
+        raised: dict[str, list[int]] = {}
+        reopened = False
+        for _ in range(40):
+            r = client.post("/api/pipelines/qa/claim", headers=qa["headers"])
+            if r.status_code == 409:
+                # nothing for QA: the annotators fix what is theirs
+                fixers = 0
+                for annotator in walkers:
+                    for item in client.get("/api/pipeline-items/fixes", headers=annotator["headers"]).json():
+                        fixers += 1
+                        name = item_name(settings, item["id"])
+                        assert annotator["id"] in who[name]  # back to a worker who drew it
+                        assert all(i["assignee_id"] == annotator["id"] for i in item["issues"])
+                        stage = next(w for w in item["work"] if w["stage_job_id"] == stage_ids[1])
+                        fixed = [{"label": lb, "geometry": box} for lb, box in gold[name] if lb == "person"]
+                        if name == missed and not reopened:
+                            fixed = stage["objects"]  # says fixed, changes nothing: QA will reopen
+                        r = client.post(
+                            f"/api/pipeline-items/{item['id']}/fix",
+                            json={"stage_job_id": stage_ids[1], "objects": fixed},
+                            headers=annotator["headers"],
+                        )
+                        assert r.status_code == 200, r.text
+                if not fixers:
+                    break
+                continue
+            assert r.status_code == 200, r.text
+            item = r.json()
+            name = item_name(settings, item["id"])
+            assert client.get(item["image_url"], headers=qa["headers"]).status_code == 200
+            assert client.get(item["image_url"], headers=cars[1]["headers"]).status_code == 404
+            issues = qa_verdict(item, gold[name])
+            fixed_ids = [i["id"] for i in item["issues"] if i["status"] == "fixed"]
+            if issues and fixed_ids:  # a fix that did not fix it: reopen
+                body: dict[str, Any] = {"action": "reopen", "reopen": fixed_ids, "comment": "still missing"}
+                reopened = True
+            elif issues:
+                body = {"action": "issue", "issues": issues}
+                raised.setdefault(name, []).append(len(issues))
+            elif name == data_names[-1] and not any(gold[name]):
+                body = {"action": "discard", "comment": "nothing to label"}
+            else:
+                body = {"action": "approve"}
+            r = client.post(f"/api/pipeline-items/{item['id']}/decision", json=body, headers=qa["headers"])
+            assert r.status_code == 200, r.text
+        return raised, reopened
+
 
 def streets(
     client: TestClient,
@@ -276,7 +341,10 @@ def streets(
     settings: Settings,
     data_root: Path,
     shared: Path,
+    *,
+    qa_team: int = 1,
 ) -> Streets:
+    """The pipeline created through the API, with two annotators per stage and its QA team."""
     root = data_root / "streets"
     root.mkdir()
     gold = real_images(shared, root)
@@ -284,17 +352,17 @@ def streets(
     requester = make_user("requester")
     cars = [make_user("worker"), make_user("worker")]
     walkers = [make_user("worker"), make_user("worker")]
-    qa = make_user("worker")
-    give_wallets(settings, [w["id"] for w in (*cars, *walkers, qa)])
+    team = [make_user("worker") for _ in range(qa_team)]
+    give_wallets(settings, [w["id"] for w in (*cars, *walkers, *team)])
     r = client.post(
         "/api/pipelines",
-        json=pipeline_body(root, gt_coco(shared, gold), [qa["id"]]),
+        json=pipeline_body(root, gt_coco(shared, gold), [w["id"] for w in team]),
         headers=requester["headers"],
     )
     assert r.status_code == 201, r.text
     pipeline = r.json()
     st = Streets(
-        pipeline, [s["job_id"] for s in pipeline["stages"]], gold, data_names, requester, cars, walkers, qa
+        pipeline, [s["job_id"] for s in pipeline["stages"]], gold, data_names, requester, cars, walkers, team
     )
     assert len(data_names) == 8 and len(st.persons) >= 3
     return st

@@ -45,6 +45,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("qa_members", sa.JSON(), nullable=True),
+        sa.Column("qa_banned", sa.JSON(), nullable=True),
         sa.Column("qa_time_limit_s", sa.Integer(), nullable=False),
         sa.Column("fix_time_limit_s", sa.Integer(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -64,6 +65,8 @@ def upgrade() -> None:
         ),
         sa.Column("name", sa.String(1024), nullable=False),
         sa.Column("status", ITEM_STATUS, nullable=False),
+        sa.Column("is_check", sa.Boolean(), nullable=False),
+        sa.Column("defect", sa.JSON(), nullable=True),
         sa.Column("qa_worker_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
         sa.Column("qa_deadline", UTCDateTime(), nullable=True),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
@@ -124,9 +127,27 @@ def upgrade() -> None:
         sa.Column("at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_pipeline_item_events_item", "pipeline_item_events", ["item_id"])
+    op.create_table(
+        "pipeline_qa_checks",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "pipeline_id", sa.Integer(), sa.ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "item_id", sa.Integer(), sa.ForeignKey("pipeline_items.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("worker_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("caught", sa.Boolean(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.UniqueConstraint("item_id", "worker_id", name="uq_pipeline_qa_checks_item_worker"),
+    )
+    op.create_index(
+        "ix_pipeline_qa_checks_pipeline_worker", "pipeline_qa_checks", ["pipeline_id", "worker_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("pipeline_qa_checks")
     op.drop_table("pipeline_item_events")
     op.drop_table("pipeline_issues")
     op.drop_table("pipeline_item_work")
