@@ -511,13 +511,26 @@ def job_results(job_id: int, out_dir: Path, token: str | None) -> None:
 @click.option("--answer-column", default="label", show_default=True)
 @click.option("--serve", is_flag=True, help="keep the web app up afterwards to look around")
 @click.option("--port", default=0, type=int, help="port for the app (default: a free one, 8000 with --serve)")
+@click.option("--pipeline", is_flag=True,
+              help="a multi-stage pipeline: two annotate stages, then QA with issues and fixes")  # fmt: skip
 def demo(
     images: int, workers: int, overlap: int, seed: int, coco: Path | None, images_dir: Path | None,
     tiled_dir: Path | None, answers: Path | None, answer_column: str, serve: bool, port: int,
+    pipeline: bool,
 ) -> None:  # fmt: skip
     """Run the main job end to end on embedded defaults with a simulated crowd, then report."""
     from marketplace.demo.report import print_report
     from marketplace.demo.run import DemoOptions, run_demo
+
+    if pipeline:
+        from marketplace.demo.pipeline import print_pipeline_report, run_pipeline_demo
+
+        if coco or tiled_dir or serve:
+            raise click.UsageError("--pipeline runs on rendered scenes; it takes --images, --workers, --seed")
+        result = run_pipeline_demo(DemoOptions(images=images, workers=workers, seed=seed, port=port))
+        print_pipeline_report(result)
+        click.echo(json.dumps(result, sort_keys=True))
+        return
 
     if bool(coco) != bool(images_dir):
         raise click.UsageError("--coco and --images-dir go together")

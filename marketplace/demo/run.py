@@ -17,10 +17,10 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -254,12 +254,15 @@ def make_crowd(base_url: str, options: DemoOptions, run_id: str) -> tuple[list[A
 
 def _answer(worker: ApiClient, assignment: dict[str, Any], data: DemoDataset,
             recognise: Callable[[bytes], Scene], profile: Profile,
-            rng: random.Random) -> dict[str, Any]:  # fmt: skip
+            rng: random.Random, labels: Sequence[str] | None) -> dict[str, Any]:  # fmt: skip
     items = []
     for position, item in enumerate(assignment["items"]):
         scene = recognise(worker.fetch(item["image_url"]))
         if data.job_type == "classification":
             annotations = answer_class(scene, profile, rng, data.labels)
+        elif labels is not None:  # a pipeline stage: only its labels' objects
+            only = replace(scene, shapes=[s for s in scene.shapes if s.label in labels])
+            annotations = answer_boxes(only, profile, rng, labels)
         else:
             annotations = answer_boxes(scene, profile, rng, data.labels)
         items.append(
@@ -273,8 +276,9 @@ def _answer(worker: ApiClient, assignment: dict[str, Any], data: DemoDataset,
 
 
 def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, data: DemoDataset,
-         done: Callable[[], bool], seed: int) -> None:  # fmt: skip
-    """One simulated worker: claim, look at the images, answer, submit, until nothing is left."""
+         done: Callable[[], bool], seed: int, labels: Sequence[str] | None = None) -> None:  # fmt: skip
+    """One simulated worker: claim, look at the images, answer, submit, until nothing is left
+    (``labels``: a pipeline stage's labels, the only objects it draws)."""
     profile = crowd.profiles[email]
     rng = random.Random(seed)
     recognise = data.recogniser()
@@ -294,7 +298,7 @@ def work(worker: ApiClient, email: str, crowd: Crowd, job_id: int, data: DemoDat
             time.sleep(0.3)
             continue
         idle_since = None
-        answers = _answer(worker, assignment, data, recognise, profile, rng)
+        answers = _answer(worker, assignment, data, recognise, profile, rng, labels)
         time.sleep(profile.seconds_per_item * len(answers["items"]) / TIME_SCALE)
         try:
             worker.post(f"/api/assignments/{assignment['assignment_id']}/submit", json=answers)

@@ -50,7 +50,7 @@ from marketplace.payouts import service as payouts
 from marketplace.pipelines import defects, service
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines.credit import credit
-from marketplace.pipelines.schemas import AnnotateStage, DecisionIn, PipelineCreate, QaStage
+from marketplace.pipelines.schemas import AnnotateStage, DecisionIn, PipelineSpec, QaStage
 from marketplace.pipelines.states import FINAL, move_item, move_pipeline
 from marketplace.quality import export
 from marketplace.quality import repository as quality_repo
@@ -72,7 +72,7 @@ def stage_gt(coco: dict[str, Any], labels: list[str]) -> dict[str, Any]:
     }
 
 
-def _annotate_spec(body: PipelineCreate, stage: AnnotateStage, index: int) -> JobSpec:
+def _annotate_spec(body: PipelineSpec, stage: AnnotateStage, index: int) -> JobSpec:
     try:
         return JobSpec.model_validate(
             {
@@ -96,7 +96,13 @@ def _annotate_spec(body: PipelineCreate, stage: AnnotateStage, index: int) -> Jo
 
 
 def create_pipeline(
-    session: Session, requester: User, body: PipelineCreate, *, storage: Storage, settings: Settings
+    session: Session,
+    requester: User,
+    body: PipelineSpec,
+    *,
+    gt: dict[str, Any],
+    storage: Storage,
+    settings: Settings,
 ) -> Pipeline:
     """The pipeline, one draft job per stage, and one item per data image (nothing half-written: a
     stage that fails its checks fails the whole request)."""
@@ -120,7 +126,7 @@ def create_pipeline(
             _annotate_spec(body, stage, index),
             data_uri=storage.uri,
             storage=storage,
-            gt_raw=stage_gt(body.gt, stage.labels),
+            gt_raw=stage_gt(gt, stage.labels),
             settings=settings,
         )
         job.pipeline_id, job.stage_index, job.stage_kind = pipeline.id, index, StageKind.annotate.value

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from pydantic import ValidationError
 
 from marketplace.bounds import Id, Limit, Offset
 from marketplace.datasets import sources
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep
-from marketplace.errors import Forbidden, InvalidInput, error_responses
+from marketplace.errors import Forbidden, error_responses
 from marketplace.flows import cancellation, cost_view
 from marketplace.jobs import service, uploads
 from marketplace.jobs.schemas import CostsOut, JobCreate, JobOut, JobSpec
@@ -49,7 +47,7 @@ def create_job_from_upload(
 ) -> JobOut:
     """Create a draft job from uploaded images and a GT file (multipart form). Each image may be up to
     ``TILEWORK_MAX_IMAGE_BYTES``, each video (video job types) up to ``TILEWORK_MAX_VIDEO_BYTES``."""
-    job_spec = _parse_spec(spec)
+    job_spec = uploads.parse_spec(spec, JobSpec)
     gt_raw = uploads.read_limited(gt, settings.max_gt_bytes, "GT file")
     uploads.refuse_unstorable_json(gt_raw, "gt")
     stored = uploads.store_images(images, settings, videos=job_spec.type in VIDEO_TYPES)
@@ -67,16 +65,6 @@ def create_job_from_upload(
         stored.discard()
         raise
     return JobOut.model_validate(job)
-
-
-def _parse_spec(raw: str) -> JobSpec:
-    try:
-        return JobSpec.model_validate(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"spec is not valid JSON: {exc}", field="spec") from exc
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidInput(problems, field="spec") from exc
 
 
 @router.get("", response_model=list[JobOut], responses=error_responses(401, 403, 422))

@@ -9,7 +9,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from marketplace.bounds import MAX_FILE_NAME_BYTES, unstorable_text
 from marketplace.config import Settings
@@ -17,6 +19,7 @@ from marketplace.datasets.intake import check_unique_names
 from marketplace.errors import InvalidInput, PayloadTooLarge
 from marketplace.storage import Storage, open_storage
 
+M = TypeVar("M", bound=BaseModel)
 #: Where ``store_images`` puts a job's files: ``<platform storage>/uploads/<16 hex>``.
 UPLOAD_LOCATION = re.compile(r".*/uploads/(?P<id>[0-9a-f]{16})")
 
@@ -64,6 +67,17 @@ def refuse_unstorable_json(raw: bytes, field: str) -> None:
         return  # not JSON: the parser that follows says so, with the position
     if problem:
         raise InvalidInput(problem, field=field)
+
+
+def parse_spec(raw: str, model: type[M]) -> M:
+    """A multipart form's JSON ``spec`` field as ``model``; what is wrong with it as a 422."""
+    try:
+        return model.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"spec is not valid JSON: {exc}", field="spec") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(problems, field="spec") from exc
 
 
 def upload_name(upload: Upload) -> str:

@@ -3,21 +3,31 @@ annotators fix the issues raised on their work."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import Response
 
 from marketplace.bounds import Id, Limit, Offset
 from marketplace.datasets import sources
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep, WorkerUser
-from marketplace.errors import Forbidden, error_responses
+from marketplace.errors import Forbidden, InvalidInput, error_responses
 from marketplace.flows import pipeline as flow
+from marketplace.jobs import uploads
 from marketplace.media import service as media
 from marketplace.models import Role, utcnow
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines import service
-from marketplace.pipelines.schemas import DecisionIn, DecisionOut, FixIn, ItemOut, PipelineCreate, PipelineOut
+from marketplace.pipelines.schemas import (
+    DecisionIn,
+    DecisionOut,
+    FixIn,
+    ItemOut,
+    PipelineCreate,
+    PipelineOut,
+    PipelineSpec,
+)
 
 router = APIRouter(tags=["pipelines"])
 
@@ -34,7 +44,42 @@ def create_pipeline(
     """Create a pipeline: one draft job per stage (fund each with the job funding endpoints; each is its
     own budget line), and one item per data image."""
     storage = sources.open_job_data(session, body.data_uri, settings, owner=user)
-    pipeline = flow.create_pipeline(session, user, body, storage=storage, settings=settings)
+    pipeline = flow.create_pipeline(session, user, body, gt=body.gt, storage=storage, settings=settings)
+    return service.view(session, pipeline)
+
+
+@router.post(
+    "/api/pipelines/upload",
+    response_model=PipelineOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 413, 422),
+)
+def create_pipeline_from_upload(
+    user: RequesterUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    spec: Annotated[str, Form(description="the pipeline as JSON (PipelineCreate without data_uri/gt)")],
+    gt: Annotated[UploadFile, File(description="ground truth of every stage's labels, COCO JSON")],
+    images: Annotated[list[UploadFile], File(description="the images")],
+) -> PipelineOut:
+    """Create a pipeline from uploaded images and a GT file (multipart form), as jobs are."""
+    pipeline_spec = uploads.parse_spec(spec, PipelineSpec)
+    raw = uploads.read_limited(gt, settings.max_gt_bytes, "GT file")
+    uploads.refuse_unstorable_json(raw, "gt")
+    try:
+        gt_doc = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"the GT file is not JSON: {exc}", field="gt") from exc
+    if not isinstance(gt_doc, dict):
+        raise InvalidInput("the GT file must be a COCO JSON object", field="gt")
+    stored = uploads.store_images(images, settings)
+    try:
+        pipeline = flow.create_pipeline(
+            session, user, pipeline_spec, gt=gt_doc, storage=stored.storage, settings=settings
+        )
+    except BaseException:
+        stored.discard()
+        raise
     return service.view(session, pipeline)
 
 

@@ -58,31 +58,19 @@ class QaStage(ApiInput):
 Stage = Annotated[AnnotateStage | QaStage, Field(discriminator="kind")]
 
 
-class PipelineCreate(ApiInput):
+class PipelineSpec(ApiInput):
     """A boxes job split into stages: annotate stages (each a subset of the labels) then one QA stage."""
 
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=20_000)
-    data_uri: str = Field(
-        min_length=1, max_length=1024, description="s3://bucket/prefix or an absolute folder"
-    )
-    gt: dict[str, Any] = Field(
-        description="ground truth of every stage's labels, COCO JSON; each annotate stage gets its part"
-    )
-
-    @field_validator("data_uri")
-    @classmethod
-    def _data_location(cls, uri: str) -> str:
-        return JobCreate.check_data_uri(uri)
-
     rail: Literal["card", "chain"]
     currency: str = Field(min_length=1, max_length=64)
     stages: list[Stage] = Field(min_length=2, max_length=MAX_STAGES)
 
     @model_validator(mode="after")
-    def _stage_order(self) -> PipelineCreate:
+    def _stage_order(self) -> PipelineSpec:
         kinds = [s.kind for s in self.stages]
         if kinds[-1] != "qa" or kinds.count("qa") != 1:
             raise ValueError("a pipeline is one or more annotate stages followed by exactly one qa stage")
@@ -96,6 +84,22 @@ class PipelineCreate(ApiInput):
                     )
                 seen |= set(stage.labels)
         return self
+
+
+class PipelineCreate(PipelineSpec):
+    """A pipeline over a data location (local folder allowed by the server, or s3://bucket/prefix)."""
+
+    data_uri: str = Field(
+        min_length=1, max_length=1024, description="s3://bucket/prefix or an absolute folder"
+    )
+    gt: dict[str, Any] = Field(
+        description="ground truth of every stage's labels, COCO JSON; each annotate stage gets its part"
+    )
+
+    @field_validator("data_uri")
+    @classmethod
+    def _data_location(cls, uri: str) -> str:
+        return JobCreate.check_data_uri(uri)
 
 
 class StageOut(BaseModel):
