@@ -42,7 +42,12 @@ log = logging.getLogger(__name__)
 
 NAV: dict[Role | None, list[tuple[str, str]]] = {
     None: [("/signin", "Sign in"), ("/signup", "Sign up")],
-    Role.worker: [("/work", "Job board"), ("/work/earnings", "Earnings")],
+    Role.worker: [
+        ("/work", "Job board"),
+        ("/work/qa", "QA"),
+        ("/work/fixes", "Fixes"),
+        ("/work/earnings", "Earnings"),
+    ],
     Role.requester: [("/jobs", "My jobs"), ("/jobs/new", "New job")],
     Role.reviewer: [("/review", "Disputes"), ("/jobs", "Jobs")],
     Role.admin: [("/review", "Disputes"), ("/jobs", "Jobs"), ("/jobs/new", "New job")],
@@ -330,6 +335,38 @@ def annotate(job_id: Id, request: Request, session: SessionDep) -> Response:
         current="/work",
         module="annotate.js",
         config={"job_id": job_id},
+        body_class="annotating",
+    )
+
+
+@router.get("/work/qa", response_class=HTMLResponse)
+def qa_page(request: Request, session: SessionDep) -> Response:
+    """Pipeline QA: claim an item, flag boxes or missing objects, send issues, approve or discard."""
+    user = _require(request, session, (Role.worker,), "worker")
+    if not isinstance(user, User):
+        return user
+    return page(
+        "Quality check",
+        render("qa.html"),
+        user=user,
+        current="/work/qa",
+        module="qa.js",
+        body_class="annotating",
+    )
+
+
+@router.get("/work/fixes", response_class=HTMLResponse)
+def fixes_page(request: Request, session: SessionDep) -> Response:
+    """The issues QA raised on this annotator's pipeline work, to fix in the box editor."""
+    user = _require(request, session, (Role.worker,), "worker")
+    if not isinstance(user, User):
+        return user
+    return page(
+        "Fixes",
+        render("fixes.html"),
+        user=user,
+        current="/work/fixes",
+        module="fixes.js",
         body_class="annotating",
     )
 

@@ -82,6 +82,7 @@ def test_pages_run_without_csp_violations(
     strict_page.context.clear_cookies()
     sign_in(strict_page, worker["email"])
     strict_page.wait_for_url("**/work")
-    strict_page.goto("/work/earnings")
-    strict_page.wait_for_load_state("networkidle")
+    for path in ("/work/earnings", "/work/qa", "/work/fixes"):
+        strict_page.goto(path)
+        strict_page.wait_for_load_state("networkidle")
     assert not violations, violations

@@ -106,6 +106,10 @@ def test_web_every_form_control_has_a_label(
     check(f"/work/jobs/{tiled_job['id']}", "document.body.dataset.assignmentId > 0")
     screenshot(page, "web_labels_tiled_cat_dog")
     check("/work/earnings")
+    check("/work/qa", "document.body.dataset.itemId === 'none'")
+    assert page.get_by_role("heading", name="Nothing to review right now").is_visible()
+    check("/work/fixes", "document.body.dataset.fixes === '0'")
+    assert page.get_by_text("No issues on your work").is_visible()
     page.get_by_role("button", name="Sign out").click()
 
     sign_in(page, box_job["requester"]["email"])

@@ -34,6 +34,8 @@ export class Editor implements PageEditor, ToolHost {
   /** What every object carries besides its label (the job's attributes; often none). */
   attributeSpecs: AttributeSpec[] = [];
   labelIndex = 0;
+  /** Dashed outlines with a note over the image (the fixes page: where QA raised issues); not objects. */
+  marks: { box: number[]; text: string }[] = [];
   items: EditorItem[] = [];
   index = 0;
   onChange: () => void;
@@ -178,6 +180,8 @@ export class Editor implements PageEditor, ToolHost {
     });
     this.changed();
   }
+
+  setMarks(marks: { box: number[]; text: string }[]): void { this.marks = marks; this.render(); }
 
   beforeSubmit(): string | null { return this.tool.beforeSubmit ? this.tool.beforeSubmit() : null; }
 
@@ -521,6 +525,12 @@ export class Editor implements PageEditor, ToolHost {
       for (const { o } of order) {
         painter.pickable = !o.locked;
         this.tool.paint(o, o.id === item.selected, this, painter);
+      }
+      for (const { box: [x, y, w, h], text } of this.marks) {
+        const a = this.toScreen({ x, y });
+        const b = this.toScreen({ x: x + w, y: y + h });
+        painter.rect(a.x - 3, a.y - 3, b.x - a.x + 6, b.y - a.y + 6, { color: "#ff922b", width: 2, dash: [6, 4] });
+        painter.tag(text, a.x - 3, b.y + 21, "#ff922b");
       }
       const sel = this.selected();
       painter.pickable = true;
