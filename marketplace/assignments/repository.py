@@ -534,3 +534,28 @@ def stale_submission_ids(session: Session, submitted_before: datetime, limit: in
             .limit(limit)
         )
     )
+
+
+def work_by_worker(session: Session, job_id: int) -> dict[int, dict[str, Any]]:
+    """Per worker of a job: assignments accepted and rejected, items answered (GT included: the
+    worker could not tell) and the times they took (claim to submission) on submitted work."""
+    items = (
+        select(AssignmentItem.assignment_id, func.count().label("n"))
+        .group_by(AssignmentItem.assignment_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Assignment.worker_id, Assignment.status, Assignment.created_at, Assignment.submitted_at, items.c.n
+        )
+        .join(items, items.c.assignment_id == Assignment.id)
+        .where(Assignment.job_id == job_id, Assignment.submitted_at.is_not(None))
+    )
+    out: dict[int, dict[str, Any]] = {}
+    for worker_id, status, claimed, submitted, n in session.execute(stmt).tuples():
+        row = out.setdefault(worker_id, {"accepted": 0, "rejected": 0, "items": 0, "seconds": 0.0})
+        if status in (AssignmentStatus.accepted, AssignmentStatus.rejected):
+            row[status.value] += 1
+        row["items"] += int(n)
+        row["seconds"] += max(0.0, (submitted - claimed).total_seconds())
+    return out

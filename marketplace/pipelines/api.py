@@ -14,6 +14,7 @@ from marketplace.datasets import sources
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep, WorkerUser
 from marketplace.errors import Forbidden, InvalidInput, error_responses
 from marketplace.flows import pipeline as flow
+from marketplace.flows import pipeline_view
 from marketplace.jobs import uploads
 from marketplace.media import service as media
 from marketplace.models import Role, utcnow
@@ -27,6 +28,7 @@ from marketplace.pipelines.schemas import (
     PipelineCreate,
     PipelineOut,
     PipelineSpec,
+    StageWorkerOut,
 )
 
 router = APIRouter(tags=["pipelines"])
@@ -121,6 +123,18 @@ def pipeline_history(pipeline_id: Id, user: CurrentUser, session: SessionDep) ->
     """Every item's history of statuses and its issues."""
     _not_worker(user)
     return service.history(session, service.get_pipeline_for(session, user, pipeline_id))
+
+
+@router.get(
+    "/api/pipelines/{pipeline_id}/workers",
+    response_model=list[StageWorkerOut],
+    responses=error_responses(401, 403, 404, 422),
+)
+def pipeline_workers(pipeline_id: Id, user: CurrentUser, session: SessionDep) -> list[StageWorkerOut]:
+    """Per stage, each worker: work accepted and rejected, time per item, items credited, issues that
+    came back (open, fixed); QA workers' decisions and hidden checks caught."""
+    _not_worker(user)
+    return pipeline_view.stage_workers(session, user, pipeline_id)
 
 
 @router.post("/api/pipelines/qa/claim", response_model=ItemOut, responses=error_responses(401, 403, 409))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select
+from sqlalchemy import and_, case, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.models import (
@@ -24,6 +24,9 @@ from marketplace.models import (
     PipelineStatus,
     QaCheck,
 )
+
+#: the events that record a QA decision on a data item
+DECISIONS = ("approve", "discard", "issue", "reopen")
 
 
 def add(session: Session, *rows: Any) -> None:
@@ -93,7 +96,7 @@ def decision_count(session: Session, pipeline_id: int, worker_id: int) -> int:
         .where(
             PipelineItem.pipeline_id == pipeline_id,
             ItemEvent.actor_id == worker_id,
-            ItemEvent.event.in_(["approve", "discard", "issue", "reopen"]),
+            ItemEvent.event.in_(DECISIONS),
         )
     )
     checks = (
@@ -353,3 +356,53 @@ def events(session: Session, item_ids: Sequence[int]) -> list[ItemEvent]:
         return []
     stmt = select(ItemEvent).where(ItemEvent.item_id.in_(item_ids)).order_by(ItemEvent.item_id, ItemEvent.id)
     return list(session.scalars(stmt))
+
+
+def issue_counts_by_assignee(session: Session, job_id: int) -> dict[int, dict[str, int]]:
+    """Per annotator of a stage: issues assigned to them by status."""
+    stmt = (
+        select(ItemIssue.assignee_id, ItemIssue.status, func.count())
+        .join(ItemStageWork, ItemStageWork.id == ItemIssue.work_id)
+        .where(ItemStageWork.job_id == job_id, ItemIssue.assignee_id.is_not(None))
+        .group_by(ItemIssue.assignee_id, ItemIssue.status)
+    )
+    out: dict[int, dict[str, int]] = {}
+    for worker_id, status, n in session.execute(stmt).tuples():
+        out.setdefault(int(worker_id or 0), {})[IssueStatus(status).value] = int(n)
+    return out
+
+
+def credited_items(session: Session, job_id: int) -> dict[int, int]:
+    """Per annotator of a stage: the items whose work is credited to them."""
+    stmt = (
+        select(ItemStageWork.annotator_id, func.count())
+        .where(ItemStageWork.job_id == job_id, ItemStageWork.annotator_id.is_not(None))
+        .group_by(ItemStageWork.annotator_id)
+    )
+    return {int(w or 0): int(n) for w, n in session.execute(stmt).tuples()}
+
+
+def qa_decisions_by_worker(session: Session, pipeline_id: int) -> dict[int, int]:
+    """Per QA worker: decisions on data items (approve, discard, issue, reopen)."""
+    stmt = (
+        select(ItemEvent.actor_id, func.count())
+        .join(PipelineItem, PipelineItem.id == ItemEvent.item_id)
+        .where(
+            PipelineItem.pipeline_id == pipeline_id,
+            PipelineItem.is_check.is_(False),
+            ItemEvent.event.in_(DECISIONS),
+            ItemEvent.actor_id.is_not(None),
+        )
+        .group_by(ItemEvent.actor_id)
+    )
+    return {int(w or 0): int(n) for w, n in session.execute(stmt).tuples()}
+
+
+def checks_by_worker(session: Session, pipeline_id: int) -> dict[int, tuple[int, int]]:
+    """Per QA worker: (hidden checks decided, caught)."""
+    stmt = (
+        select(QaCheck.worker_id, func.count(), func.sum(case((QaCheck.caught.is_(True), 1), else_=0)))
+        .where(QaCheck.pipeline_id == pipeline_id)
+        .group_by(QaCheck.worker_id)
+    )
+    return {int(w): (int(n), int(c or 0)) for w, n, c in session.execute(stmt).tuples()}

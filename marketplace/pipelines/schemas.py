@@ -222,3 +222,24 @@ class ItemOut(BaseModel):
 class DecisionOut(BaseModel):
     id: int
     status: ItemStatus = Field(description="where the decision sent the item")
+
+
+class StageWorkerOut(BaseModel):
+    """One worker in one stage, as the pipeline's manager sees them."""
+
+    stage_job_id: int
+    worker_id: int
+    role: Literal["annotator", "qa"]
+    assignments_accepted: int = 0
+    assignments_rejected: int = 0
+    items: int = Field(
+        default=0, description="annotators: items answered (GT included); QA: data items decided"
+    )
+    seconds_working: float = Field(default=0.0, description="annotators: claim to submission, summed")
+    seconds_per_item: float | None = None
+    items_credited: int = Field(default=0, description="annotators: items whose stage work is theirs")
+    issues_open: int = 0
+    issues_fixed: int = Field(default=0, description="fixed, waiting for QA or resolved")
+    checks: int = Field(default=0, description="QA: hidden checks decided")
+    checks_caught: int = 0
+    stopped: bool = Field(default=False, description="QA: stopped for missing hidden defects")

@@ -107,6 +107,25 @@ def test_three_stage_pipeline_issues_go_back_and_every_stage_is_paid_once(
         ]
         truth = [box for lb, box in gold[name] if lb == "person"]
         assert len(boxes) == len(truth) and all(any(iou(b, t) > 0.99 for t in truth) for b in boxes)
+    # the manager's view of the people: who fixed what came back, the QA worker's record
+    r = client.get(f"/api/pipelines/{pipeline['id']}/workers", headers=requester["headers"])
+    assert r.status_code == 200, r.text
+    people = {(w["stage_job_id"], w["worker_id"]): w for w in r.json()}
+    walker_rows = [people[(stage_ids[1], w["id"])] for w in st.walkers if (stage_ids[1], w["id"]) in people]
+    assert sum(w["issues_fixed"] for w in walker_rows) >= 2 and all(
+        w["issues_open"] == 0 for w in walker_rows
+    )
+    assert all(w["seconds_per_item"] is not None and w["assignments_accepted"] >= 1 for w in walker_rows)
+    assert sum(w["items_credited"] for w in walker_rows) == 8
+    assert all(
+        people[(stage_ids[0], c["id"])]["issues_fixed"] == 0
+        for c in cars
+        if (stage_ids[0], c["id"]) in people
+    )
+    qa_row = people[(stage_ids[2], qa["id"])]
+    assert (qa_row["checks"], qa_row["checks_caught"], qa_row["stopped"]) == (2, 2, False)
+    assert qa_row["items"] >= 8 + 3  # every data item, the two issue rounds and the reopen
+    assert client.get(f"/api/pipelines/{pipeline['id']}/workers", headers=qa["headers"]).status_code == 403
     history = client.get(f"/api/pipelines/{pipeline['id']}/history", headers=requester["headers"]).json()
     trail = next(h for h in history if h["name"] == missed)
     assert [e["event"] for e in trail["events"]] == [
