@@ -14,13 +14,14 @@ from sqlalchemy import JSON, Integer, String, bindparam, cast, exists, func, sel
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
-from marketplace.assignments.repository import ASSIGNMENTS, ITEMS
+from marketplace.assignments.repository import ASSIGNMENTS, ITEMS, lock_job_then_assignment
 from marketplace.assignments.states import ASSIGNMENT
 from marketplace.models import Assignment, AssignmentItem, AssignmentSlot, AssignmentStatus, Job, JobImage
 
 
 def lock_for_submit(session: Session, assignment_id: int, *, with_items: bool = False) -> Any:
-    """What a submission needs of the assignment (locked) and of its job, in one statement; with
+    """What a submission needs of the assignment and of its job, both locked (job first:
+    :func:`.repository.lock_job_then_assignment`), in one statement; with
     ``with_items`` (PostgreSQL), its items too (``items``: see :func:`item_rows_column`)."""
     return session.execute(_lock_for_submit_statement(with_items), {"p_assignment": assignment_id}).first()
 
@@ -28,7 +29,7 @@ def lock_for_submit(session: Session, assignment_id: int, *, with_items: bool = 
 @cache
 def _lock_for_submit_statement(with_items: bool) -> Any:
     extra = [item_rows_column()] if with_items else []
-    return (
+    stmt = (
         select(
             *extra,
             Assignment.id,
@@ -47,8 +48,8 @@ def _lock_for_submit_statement(with_items: bool) -> Any:
         )
         .join(Job, Job.id == Assignment.job_id)
         .where(Assignment.id == bindparam("p_assignment", type_=Integer))
-        .with_for_update(key_share=True, of=ASSIGNMENTS)
     )
+    return lock_job_then_assignment(stmt)
 
 
 class SubmitItem(NamedTuple):
