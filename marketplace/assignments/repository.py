@@ -274,21 +274,27 @@ def lock_chunk(session: Session, chunk_id: int) -> Chunk:
 def lock_chunk_probing(session: Session, chunk_id: int, job_id: int, beyond: int) -> tuple[Chunk, bool]:
     """:func:`lock_chunk`, and in the same statement whether the job has more than ``beyond``
     unfinished chunks (:func:`has_unfinished_chunks`, read before the lock was waited for)."""
+    params = {"p_chunk": chunk_id, "p_job": job_id, "p_beyond": beyond}
+    row = session.execute(_lock_chunk_probing_statement(), params).one()
+    return row[0], bool(row[1])
+
+
+@cache
+def _lock_chunk_probing_statement() -> Any:
+    """:func:`lock_chunk_probing`'s statement, built once (its values bound parameters)."""
     probe = (
         select(Chunk.id)
-        .where(Chunk.job_id == job_id, Chunk.status.in_(UNFINISHED))
-        .offset(beyond)
+        .where(Chunk.job_id == bindparam("p_job", type_=Integer), Chunk.status.in_(UNFINISHED))
+        .offset(bindparam("p_beyond", type_=Integer))
         .limit(1)
         .exists()
     )
-    stmt = (
+    return (
         select(Chunk, probe)
-        .where(Chunk.id == chunk_id)
+        .where(Chunk.id == bindparam("p_chunk", type_=Integer))
         .with_for_update(key_share=True, of=Chunk)
         .execution_options(populate_existing=True)
     )
-    row = session.execute(stmt).one()
-    return row[0], bool(row[1])
 
 
 def seen_by(job_id: Any, worker_id: Any) -> Any:
