@@ -4,9 +4,10 @@ counts, and the extra work a freed slot carries."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, case, distinct, exists, func, or_, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, case, distinct, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.assignments.repository import seen_by
@@ -152,8 +153,15 @@ def scoring_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
     """What scoring an assignment reads, in one statement: its GT items whose image is not retired
     (token, answer, image id and size), in display order, each once per GT object of its image
     (``label``/``geometry``, by object id; None when the image has none)."""
+    return list(session.execute(_scoring_rows_statement(), {"p_assignment": assignment_id}))
+
+
+@cache
+def _scoring_rows_statement() -> Any:
+    """:func:`scoring_rows`'s statement, built once (its value a bound parameter)."""
     retired = exists().where(GtImageStat.image_id == JobImage.id, GtImageStat.retired_at.is_not(None))
-    stmt = (
+    assignment_id = bindparam("p_assignment", type_=Integer)
+    return (
         select(
             AssignmentItem.token,
             AssignmentItem.answer,
@@ -169,4 +177,3 @@ def scoring_rows(session: Session, assignment_id: int) -> list[Row[Any]]:
         .where(AssignmentItem.assignment_id == assignment_id, AssignmentItem.is_gt.is_(True), ~retired)
         .order_by(AssignmentItem.position, GtAnnotation.id)
     )
-    return list(session.execute(stmt))

@@ -27,9 +27,9 @@ def reopen_chunk(session: Session, chunk_id: int) -> None:
 
 
 def lock_submitted(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
-    """A submission waiting for its score, locked (its job key-share locked first, ordered against a
-    cancel); None when there is nothing to score (scored already, or never submitted)."""
-    repository.share_lock_job_of(session, assignment_id)
+    """A submission waiting for its score, locked (its job key-share locked first in the same
+    statement, ordered against a cancel); None when there is nothing to score (scored already, or
+    never submitted)."""
     found = repository.lock_assignment_with_job(session, assignment_id)
     if found is None or found[0].status is not AssignmentStatus.submitted:
         return None

@@ -31,6 +31,7 @@ INSERT_BATCH = 5000
 ASSIGNMENTS = cast(Table, Assignment.__table__)
 ITEMS = cast(Table, AssignmentItem.__table__)
 GT_STATS = cast(Table, GtImageStat.__table__)
+JOBS = cast(Table, Job.__table__)
 UNFINISHED = (ChunkStatus.open, ChunkStatus.full, ChunkStatus.in_review)
 
 
@@ -273,21 +274,27 @@ def lock_chunk(session: Session, chunk_id: int) -> Chunk:
 def lock_chunk_probing(session: Session, chunk_id: int, job_id: int, beyond: int) -> tuple[Chunk, bool]:
     """:func:`lock_chunk`, and in the same statement whether the job has more than ``beyond``
     unfinished chunks (:func:`has_unfinished_chunks`, read before the lock was waited for)."""
+    params = {"p_chunk": chunk_id, "p_job": job_id, "p_beyond": beyond}
+    row = session.execute(_lock_chunk_probing_statement(), params).one()
+    return row[0], bool(row[1])
+
+
+@cache
+def _lock_chunk_probing_statement() -> Any:
+    """:func:`lock_chunk_probing`'s statement, built once (its values bound parameters)."""
     probe = (
         select(Chunk.id)
-        .where(Chunk.job_id == job_id, Chunk.status.in_(UNFINISHED))
-        .offset(beyond)
+        .where(Chunk.job_id == bindparam("p_job", type_=Integer), Chunk.status.in_(UNFINISHED))
+        .offset(bindparam("p_beyond", type_=Integer))
         .limit(1)
         .exists()
     )
-    stmt = (
+    return (
         select(Chunk, probe)
-        .where(Chunk.id == chunk_id)
+        .where(Chunk.id == bindparam("p_chunk", type_=Integer))
         .with_for_update(key_share=True, of=Chunk)
         .execution_options(populate_existing=True)
     )
-    row = session.execute(stmt).one()
-    return row[0], bool(row[1])
 
 
 def seen_by(job_id: Any, worker_id: Any) -> Any:
@@ -369,38 +376,37 @@ def get_assignment(session: Session, assignment_id: int, *, for_update: bool = F
     )
 
 
+def lock_job_then_assignment(stmt: Any) -> Any:
+    """``stmt`` (a select of an assignment joined to its job) locking, on PostgreSQL, the job
+    ``FOR KEY SHARE`` and then the assignment ``FOR NO KEY UPDATE``, in one statement.
+
+    Submissions and scoring take these; the job lock does not block them among themselves or claims
+    (``NO KEY UPDATE``), but a cancel (``FOR UPDATE`` on the job) waits for those in flight and they
+    wait for it: the two are ordered, and always job first, then assignment (no deadlock). PostgreSQL
+    takes a row's locks in the order of the locking clauses (the rowmarks' order), which SQLAlchemy's
+    single ``with_for_update`` cannot spell, hence the suffix. After a wait, both rows are their latest
+    committed versions (re-checked), as a second statement would read them. SQLite serialises writers
+    and gets no clause."""
+    clause = f"FOR KEY SHARE OF {JOBS.name} FOR NO KEY UPDATE OF {ASSIGNMENTS.name}"
+    return stmt.suffix_with(clause, dialect="postgresql")
+
+
 @cache
 def _lock_assignment_with_job_statement() -> Any:
-    return (
+    stmt = (
         select(Assignment, Job)
         .join(Job, Job.id == Assignment.job_id)
         .where(Assignment.id == bindparam("p_assignment", type_=Integer))
-        .with_for_update(key_share=True, of=ASSIGNMENTS)
         .execution_options(populate_existing=True)
     )
+    return lock_job_then_assignment(stmt)
 
 
 def lock_assignment_with_job(session: Session, assignment_id: int) -> tuple[Assignment, Job] | None:
-    """The assignment, locked ``FOR NO KEY UPDATE`` and re-read, with its job (not locked), in one
-    statement."""
+    """The assignment, locked ``FOR NO KEY UPDATE`` and re-read, with its job, key-share locked first
+    (:func:`lock_job_then_assignment`), in one statement."""
     row = session.execute(_lock_assignment_with_job_statement(), {"p_assignment": assignment_id}).first()
     return (row[0], row[1]) if row is not None else None
-
-
-def share_lock_job_of(session: Session, assignment_id: int) -> None:
-    """``FOR KEY SHARE`` on the job of an assignment, taken before the assignment's own lock.
-
-    Submissions and scoring take it; they do not block each other or claims (``NO KEY UPDATE``), but a
-    cancel (``FOR UPDATE`` on the job) waits for those in flight and they wait for it: the two are
-    ordered, and always job first, then assignment (no deadlock)."""
-    session.execute(_share_lock_job_statement(), {"p_assignment": assignment_id})
-
-
-@cache
-def _share_lock_job_statement() -> Any:
-    assignment_id = bindparam("p_assignment", type_=Integer)
-    job_id = select(Assignment.job_id).where(Assignment.id == assignment_id).scalar_subquery()
-    return select(Job.id).where(Job.id == job_id).with_for_update(read=True, key_share=True)
 
 
 def submitted_ids(session: Session, job_id: int) -> list[int]:

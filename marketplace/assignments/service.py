@@ -399,8 +399,8 @@ def submit(
     with a full time limit from now."""
     now = now or utcnow()
     repository.begin_write(session)
-    repository.share_lock_job_of(session, assignment_id)  # ordered against a cancel
     postgres = repository.is_postgres(session)
+    # the job key-share locked first, then the assignment (ordered against a cancel)
     row = submit_repository.lock_for_submit(session, assignment_id, with_items=postgres)
     if row is None or row.worker_id != worker.id:
         raise NotFound(f"assignment {assignment_id} not found")

@@ -14,13 +14,14 @@ from sqlalchemy import JSON, Integer, String, bindparam, cast, exists, func, sel
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
-from marketplace.assignments.repository import ASSIGNMENTS, ITEMS
+from marketplace.assignments.repository import ASSIGNMENTS, ITEMS, lock_job_then_assignment
 from marketplace.assignments.states import ASSIGNMENT
 from marketplace.models import Assignment, AssignmentItem, AssignmentSlot, AssignmentStatus, Job, JobImage
 
 
 def lock_for_submit(session: Session, assignment_id: int, *, with_items: bool = False) -> Any:
-    """What a submission needs of the assignment (locked) and of its job, in one statement; with
+    """What a submission needs of the assignment and of its job, both locked (job first:
+    :func:`.repository.lock_job_then_assignment`), in one statement; with
     ``with_items`` (PostgreSQL), its items too (``items``: see :func:`item_rows_column`)."""
     return session.execute(_lock_for_submit_statement(with_items), {"p_assignment": assignment_id}).first()
 
@@ -28,7 +29,7 @@ def lock_for_submit(session: Session, assignment_id: int, *, with_items: bool = 
 @cache
 def _lock_for_submit_statement(with_items: bool) -> Any:
     extra = [item_rows_column()] if with_items else []
-    return (
+    stmt = (
         select(
             *extra,
             Assignment.id,
@@ -47,8 +48,8 @@ def _lock_for_submit_statement(with_items: bool) -> Any:
         )
         .join(Job, Job.id == Assignment.job_id)
         .where(Assignment.id == bindparam("p_assignment", type_=Integer))
-        .with_for_update(key_share=True, of=ASSIGNMENTS)
     )
+    return lock_job_then_assignment(stmt)
 
 
 class SubmitItem(NamedTuple):
@@ -121,11 +122,27 @@ def store_submission(
     submitted (``set_values``: its new status, time and hash) in one statement; return whether the
     worker holds a ``next`` assignment in the job to promote. Read after the assignment's lock was
     taken, so a claim ahead that committed while the submission waited for it is seen."""
+    params: dict[str, Any] = {
+        "p_assignment": assignment_id,
+        "p_job": job_id,
+        "p_worker": worker_id,
+        "p_item_pks": [a["item_pk"] for a in answers],
+        "p_answers": [json.dumps(a["answer"]) for a in answers],
+        "p_interactions": [json.dumps(a["interactions"]) for a in answers],
+    }
+    params |= {f"p_set_{column}": value for column, value in set_values.items()}
+    return bool(session.scalar(_store_submission_statement(tuple(set_values)), params))
+
+
+@cache
+def _store_submission_statement(set_columns: tuple[str, ...]) -> Any:
+    """:func:`store_submission`'s statement, built once per set of columns (values bound as
+    ``p_``-named parameters, never named like a column: such a parameter would become a ``SET``)."""
     rows = (
         func.unnest(
-            bindparam("item_pks", [a["item_pk"] for a in answers], type_=ARRAY(Integer)),
-            bindparam("answers", [json.dumps(a["answer"]) for a in answers], type_=ARRAY(String)),
-            bindparam("interactions", [json.dumps(a["interactions"]) for a in answers], type_=ARRAY(String)),
+            bindparam("p_item_pks", type_=ARRAY(Integer)),
+            bindparam("p_answers", type_=ARRAY(String)),
+            bindparam("p_interactions", type_=ARRAY(String)),
         )
         .table_valued("item_pk", "answer", "interactions")
         .render_derived()
@@ -137,16 +154,17 @@ def store_submission(
         .cte("stored_answers")
     )
     t = ASSIGNMENTS
+    assignment_id = bindparam("p_assignment", type_=Integer)
     marked = (
         update(t)
         .where(t.c.id == assignment_id, t.c.status == AssignmentStatus.assigned.value)
-        .values(**set_values)
+        .values({column: bindparam(f"p_set_{column}", type_=t.c[column].type) for column in set_columns})
         .cte("marked")
     )
     has_next = exists().where(
-        t.c.job_id == job_id,
-        t.c.worker_id == worker_id,
+        t.c.job_id == bindparam("p_job", type_=Integer),
+        t.c.worker_id == bindparam("p_worker", type_=Integer),
         t.c.status == AssignmentStatus.assigned.value,
         t.c.slot == AssignmentSlot.next.value,
     )
-    return bool(session.scalar(select(has_next).add_cte(stored, marked)))
+    return select(has_next).add_cte(stored, marked)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
@@ -86,13 +88,25 @@ def enqueue_scoring(session: Session, assignment_id: int) -> None:
     in the pool: running it inside the commit would hold two connections per request and can starve
     the pool under load.
     """
-    factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
+    factory = _eager_factory(session.get_bind())
     enqueue(
         session,
         "assignments.score_assignment",
         assignment_id,
         eager=lambda: after_release(session, lambda: run_scoring(factory, assignment_id)),
     )
+
+
+_EAGER_FACTORIES: WeakKeyDictionary[Any, sessionmaker[Session]] = WeakKeyDictionary()
+
+
+def _eager_factory(bind: Any) -> sessionmaker[Session]:
+    """One session factory per engine for the in-process scoring (a ``sessionmaker`` is a new
+    ``Session`` subclass, whose event set-up on first use cost more CPU than a query, per request)."""
+    factory = _EAGER_FACTORIES.get(bind)
+    if factory is None:
+        factory = _EAGER_FACTORIES[bind] = sessionmaker(bind=bind, expire_on_commit=False)
+    return factory
 
 
 def after_release(session: Session, callback: Callable[[], object]) -> None:
