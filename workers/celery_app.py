@@ -49,7 +49,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "payouts-tick": {"task": "payouts.tick", "schedule": float(settings.payout_interval_s)},
             "payments-poll-chain": {"task": "payments.poll_chain_funding", "schedule": 15.0},
             "payments-pending-inbox": {"task": "payments.process_pending_inbox", "schedule": 60.0},
-            "pipelines-reassign-overdue-issues": {"task": "pipelines.reassign_overdue_issues", "schedule": 300.0},
+            "pipelines-reassign-overdue-issues": {
+                "task": "pipelines.reassign_overdue_issues",
+                "schedule": 300.0,
+            },
             "quality-finalize-completed-jobs": {"task": "quality.finalize_completed_jobs", "schedule": 120.0},
         },
         timezone="UTC",
