@@ -253,11 +253,11 @@ def decide(
     item = repo.item(session, item_id)
     assert item is not None
     if shown in FINAL and not item.is_check:
-        _finish_if_done(session, item.pipeline_id)
+        finish_if_done(session, item.pipeline_id)
     return shown
 
 
-def _finish_if_done(session: Session, pipeline_id: int) -> None:
+def finish_if_done(session: Session, pipeline_id: int) -> None:
     """Every data item decided: each earns the QA worker who decided it the stage's pay (once per
     item: a decision by a QA worker later stopped was made again by another), then the QA job
     completes and settles (paid out, unspent money refunded)."""

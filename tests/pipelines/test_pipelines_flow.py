@@ -6,19 +6,27 @@ discarded, every stage is paid exactly once per accepted unit and each stage's b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from marketplace.config import Settings
-from marketplace.db import session_factory
+from marketplace.db import session_factory, session_scope
 from marketplace.escrow.evm import DevChain
+from marketplace.flows import pipeline as pipeline_flow
 from marketplace.ledger import service as ledger
 from marketplace.models import Assignment, AssignmentStatus, EntryKind, Job, JobStatus, LedgerTransaction
 from marketplace.payments.rails import Rails
+from marketplace.payouts import service as payouts
 from marketplace.payouts import tasks as payout_tasks
 from tests.conftest import UserFactory
 from tests.pipelines.pipetools import GT_NAMES, fund_on_chain, iou, streets
+
+
+def history_item_ids(client: TestClient, requester: dict[str, Any], pipeline_id: int) -> list[int]:
+    history = client.get(f"/api/pipelines/{pipeline_id}/history", headers=requester["headers"]).json()
+    return [h["item_id"] for h in history if h["status"] == "approved"]
 
 
 def test_three_stage_pipeline_issues_go_back_and_every_stage_is_paid_once(
@@ -96,6 +104,14 @@ def test_three_stage_pipeline_issues_go_back_and_every_stage_is_paid_once(
             books = ledger.check_balanced(s, job_id)
             assert books.funded > 0 and books.refunded >= 0 and books.payable == 0 and books.paid > 0
     assert all(b["balanced"] for b in view["books"])
+    # a replayed completion, a replayed QA earning: nothing moves twice
+    with session_scope(session_factory(settings)) as s:
+        before = ledger.job_books(s, stage_ids[2])
+        pipeline_flow.finish_if_done(s, pipeline["id"])
+        item_id = history_item_ids(client, requester, pipeline["id"])[0]
+        payouts.earn_unit(s, stage_ids[2], qa["id"], f"pipeline-item:{item_id}", "replayed")
+    with session_factory(settings)() as s:
+        assert ledger.job_books(s, stage_ids[2]) == before
 
     # results: the approved items, the fixes in; the history shows the round trips
     coco = client.get(f"/api/pipelines/{pipeline['id']}/results", headers=requester["headers"]).json()
