@@ -226,10 +226,6 @@ def run_qa(
     return {"stamp_approvals": stamped, "stamp_stopped": stamp_stopped}
 
 
-def _int(v: str) -> int:
-    return int(v)
-
-
 def report(requester: ApiClient, pipeline_id: int, data: DemoDataset, gt_names: list[str],
            qa: dict[str, Any], started: float) -> dict[str, Any]:  # fmt: skip
     view = requester.get(f"/api/pipelines/{pipeline_id}")
@@ -239,7 +235,7 @@ def report(requester: ApiClient, pipeline_id: int, data: DemoDataset, gt_names: 
     stages = []
     for b in view["books"]:
         name, kind = names[b["job_id"]]
-        money = {k: _int(b[k]) for k in ("funded", "fees", "paid", "refunded", "reserved")}
+        money = {k: int(b[k]) for k in ("funded", "fees", "paid", "refunded", "reserved")}
         stages.append({"name": name, "kind": kind, "job_id": b["job_id"], **money, "balanced": b["balanced"]})
     total = {k: sum(s[k] for s in stages) for k in ("funded", "fees", "paid", "refunded", "reserved")}
     balanced = all(s["balanced"] for s in stages) and total["funded"] == sum(

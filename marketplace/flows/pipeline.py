@@ -249,9 +249,7 @@ def decide(
 ) -> ItemStatus:
     """A QA decision (see :func:`marketplace.pipelines.service.decide`); the last one completes the
     pipeline."""
-    shown = service.decide(session, worker, item_id, body, now or utcnow())
-    item = repo.item(session, item_id)
-    assert item is not None
+    item, shown = service.decide(session, worker, item_id, body, now or utcnow())
     if shown in FINAL and not item.is_check:
         finish_if_done(session, item.pipeline_id)
     return shown

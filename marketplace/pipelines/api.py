@@ -3,7 +3,6 @@ annotators fix the issues raised on their work."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
@@ -11,8 +10,9 @@ from fastapi.responses import Response
 
 from marketplace.bounds import Id, Limit, Offset
 from marketplace.datasets import sources
+from marketplace.datasets.ground_truth import load_coco
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep, WorkerUser
-from marketplace.errors import Forbidden, InvalidInput, error_responses
+from marketplace.errors import Forbidden, error_responses
 from marketplace.flows import pipeline as flow
 from marketplace.flows import pipeline_view
 from marketplace.jobs import uploads
@@ -68,12 +68,7 @@ def create_pipeline_from_upload(
     pipeline_spec = uploads.parse_spec(spec, PipelineSpec)
     raw = uploads.read_limited(gt, settings.max_gt_bytes, "GT file")
     uploads.refuse_unstorable_json(raw, "gt")
-    try:
-        gt_doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the GT file is not JSON: {exc}", field="gt") from exc
-    if not isinstance(gt_doc, dict):
-        raise InvalidInput("the GT file must be a COCO JSON object", field="gt")
+    gt_doc = load_coco(raw).dataset  # a 422 naming what is wrong, as for jobs
     stored = uploads.store_images(images, settings)
     try:
         pipeline = flow.create_pipeline(

@@ -87,24 +87,35 @@ def add_check_result(session: Session, row: QaCheck) -> None:
     session.flush()
 
 
-def decision_count(session: Session, pipeline_id: int, worker_id: int) -> int:
-    """A QA worker's decisions on the pipeline's data items, plus their hidden checks."""
+def decision_count(session: Session, pipeline_ids: Sequence[int], worker_id: int) -> int:
+    """A QA worker's decisions on these pipelines' data items, plus their hidden checks (one query)."""
     data = (
         select(func.count())
         .select_from(ItemEvent)
         .join(PipelineItem, PipelineItem.id == ItemEvent.item_id)
         .where(
-            PipelineItem.pipeline_id == pipeline_id,
+            PipelineItem.pipeline_id.in_(pipeline_ids),
             ItemEvent.actor_id == worker_id,
             ItemEvent.event.in_(DECISIONS),
         )
+        .scalar_subquery()
     )
     checks = (
         select(func.count())
         .select_from(QaCheck)
-        .where(QaCheck.pipeline_id == pipeline_id, QaCheck.worker_id == worker_id)
+        .where(QaCheck.pipeline_id.in_(pipeline_ids), QaCheck.worker_id == worker_id)
+        .scalar_subquery()
     )
-    return int(session.scalar(data) or 0) + int(session.scalar(checks) or 0)
+    return int(session.scalar(select(data + checks)) or 0)
+
+
+def count_checks(session: Session, pipeline_id: int) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(PipelineItem)
+        .where(PipelineItem.pipeline_id == pipeline_id, PipelineItem.is_check.is_(True))
+    )
+    return int(session.scalar(stmt) or 0)
 
 
 def has_checked(session: Session, item_id: int, worker_id: int) -> bool:

@@ -121,7 +121,7 @@ def view(session: Session, pipeline: Pipeline) -> PipelineOut:
         open_issues=repo.open_issue_count(session, pipeline.id),
         books=[books(session, j.id) for j in stages],
         qa_checks=QaChecksOut(
-            checks=len([i for i in repo.items(session, pipeline.id) if i.is_check]),
+            checks=repo.count_checks(session, pipeline.id),
             decisions=len(results := repo.check_results(session, pipeline.id)),
             caught=sum(results),
             stopped_workers=len(pipeline.qa_banned or []),
@@ -224,7 +224,7 @@ def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
             "you missed too many of the known defects hidden among the items; QA here is closed to you"
         )
     stopped = sorted({w for p in pipelines.values() for w in p.qa_banned or []})
-    decisions = sum(repo.decision_count(session, p, worker.id) for p in pipelines)
+    decisions = repo.decision_count(session, list(pipelines), worker.id) if pipelines else 0
     check_first = defects.offer_check(decisions, _rng)
     item = repo.next_for_qa(session, list(pipelines), worker.id, now, stopped, check_first=check_first)
     if item is None:
@@ -256,16 +256,19 @@ def _held(session: Session, worker: User, item_id: int, now: datetime) -> Pipeli
     return item
 
 
-def decide(session: Session, worker: User, item_id: int, body: DecisionIn, now: datetime) -> ItemStatus:
-    """A QA worker's decision on the item they hold; returns the status the decision gives it as the
-    worker sees it (a hidden check answers as a data item would, and scores the worker)."""
+def decide(
+    session: Session, worker: User, item_id: int, body: DecisionIn, now: datetime
+) -> tuple[PipelineItem, ItemStatus]:
+    """A QA worker's decision on the item they hold; returns the item and the status the decision
+    gives it as the worker sees it (a hidden check answers as a data item would, and scores the
+    worker)."""
     item = _held(session, worker, item_id, now)
     pipeline = repo.get_pipeline(session, item.pipeline_id, for_update=item.is_check)
     assert pipeline is not None
     for spec in body.issues:
         _issue_target(session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None)
     if item.is_check:
-        return _check(session, pipeline, worker, item, body, now)
+        return item, _check(session, pipeline, worker, item, body, now)
     issues = repo.issues_of_item(session, item.id, for_update=True)
     if body.action in ("approve", "discard"):
         still_open = [i.id for i in issues if i.status is IssueStatus.open]
@@ -277,7 +280,7 @@ def decide(session: Session, worker: User, item_id: int, body: DecisionIn, now: 
         move_item(item, ItemStatus.approved if body.action == "approve" else ItemStatus.discarded)
         item.qa_deadline = None
         record(session, item, worker.id, body.action, body.comment)
-        return item.status
+        return item, item.status
     due = now + timedelta(seconds=pipeline.fix_time_limit_s)
     if body.action == "issue":
         for spec in body.issues:
@@ -312,7 +315,7 @@ def decide(session: Session, worker: User, item_id: int, body: DecisionIn, now: 
     move_item(item, ItemStatus.issue_open)
     item.qa_deadline = None
     record(session, item, worker.id, body.action, note)
-    return item.status
+    return item, item.status
 
 
 def _issue_target(
