@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.models import ApiToken, User
+from marketplace.models import ApiToken, Role, User
 
 
 def get_user(session: Session, user_id: int) -> User | None:
@@ -48,3 +48,11 @@ def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.id)))
+
+
+def worker_ids_among(session: Session, user_ids: list[int]) -> set[int]:
+    """Those of these ids that are active worker accounts."""
+    if not user_ids:
+        return set()
+    stmt = select(User.id).where(User.id.in_(user_ids), User.role == Role.worker, User.is_active.is_(True))
+    return set(session.scalars(stmt))

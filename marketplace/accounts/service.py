@@ -89,3 +89,10 @@ def revoke_token(session: Session, user: User, token_id: int) -> None:
                 row.revoked_at = utcnow()
             return
     raise NotFound(f"token {token_id} not found")
+
+
+def require_workers(session: Session, user_ids: list[int], field: str) -> None:
+    """Refuse (422, naming them) ids that are not active worker accounts: a team is made of workers."""
+    unknown = sorted(set(user_ids) - repository.worker_ids_among(session, user_ids))
+    if unknown:
+        raise InvalidInput(f"users {unknown} are not worker accounts; a team is made of workers", field=field)

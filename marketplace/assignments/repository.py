@@ -8,6 +8,8 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Integer, Row, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.assignments.states import ASSIGNMENT, take_slot_values
@@ -129,13 +131,25 @@ def _job_for_claim_statement(postgres: bool) -> Any:
     columns: list[Any] = [Job, banned, _gt_keep_of(Job.id, worker_id)]
     if postgres:
         columns.append(func.pg_advisory_xact_lock(job_id, worker_id))
-    return select(*columns).where(Job.id == job_id)
+    return select(*columns).where(Job.id == job_id, team_admits(worker_id, postgres))
+
+
+def team_admits(worker_id: Any, postgres: bool) -> Any:
+    """SQL: the job is open to the crowd (no team), or this worker is in its team (``jobs.members``,
+    a JSON array of user ids). A condition of the claim's own statements, never a statement more."""
+    inside: Any
+    if postgres:
+        inside = sql_cast(Job.members, JSONB).op("@>")(func.jsonb_build_array(worker_id))
+    else:
+        each = func.json_each(Job.members).table_valued("value")
+        inside = exists().select_from(each).where(each.c.value == worker_id)
+    return or_(Job.members.is_(None), inside)
 
 
 def job_for_claim(session: Session, job_id: int, worker_id: int) -> tuple[Job, bool, float] | None:
     """The job, whether the worker is banned from it and their adaptive-GT rate, in one statement; on
     PostgreSQL the same statement takes the worker's claim lock of the job (see
-    :func:`lock_worker_claims`)."""
+    :func:`lock_worker_claims`). None when there is no such job, or it has a team without this worker."""
     stmt = _job_for_claim_statement(is_postgres(session))
     row = session.execute(stmt, {"p_job": job_id, "p_worker": worker_id}).first()
     return (row[0], bool(row[1]), float(row[2])) if row is not None else None
@@ -477,7 +491,8 @@ def my_assignments(
 
 
 def open_jobs_for(session: Session, worker_id: int, *, limit: int) -> list[tuple[Job, int]]:
-    """Active jobs the worker is not banned from, with the number of free slots left."""
+    """Active jobs the worker is not banned from (and, for a team's job, is a member of), with the
+    number of free slots left."""
     banned = exists().where(JobWorkerBan.job_id == Job.id, JobWorkerBan.worker_id == worker_id)
     free = (
         select(Chunk.job_id, func.sum(Chunk.free_slots).label("free"))
@@ -488,7 +503,7 @@ def open_jobs_for(session: Session, worker_id: int, *, limit: int) -> list[tuple
     stmt = (
         select(Job, free.c.free)
         .join(free, free.c.job_id == Job.id)
-        .where(Job.status == JobStatus.active, ~banned)
+        .where(Job.status == JobStatus.active, ~banned, team_admits(worker_id, is_postgres(session)))
         .order_by(Job.id)
         .limit(limit)
     )

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from marketplace.accounts import service as accounts
 from marketplace.config import Settings
 from marketplace.errors import InvalidInput
 from marketplace.jobs import economics
@@ -108,6 +109,9 @@ def create_pipeline(
     stage that fails its checks fails the whole request)."""
     qa = body.stages[-1]
     assert isinstance(qa, QaStage)
+    for index, stage in enumerate(body.stages):
+        if stage.members is not None:
+            accounts.require_workers(session, stage.members, f"stages[{index}].members")
     pipeline = Pipeline(
         requester_id=requester.id,
         title=body.title,
@@ -130,6 +134,7 @@ def create_pipeline(
             settings=settings,
         )
         job.pipeline_id, job.stage_index, job.stage_kind = pipeline.id, index, StageKind.annotate.value
+        job.members = sorted(set(stage.members)) if stage.members is not None else None
         first = first or job
     assert first is not None
     names = repo.image_names(session, first.id)  # GT images become the QA workers' hidden checks
@@ -163,6 +168,7 @@ def create_pipeline(
             pipeline_id=pipeline.id,
             stage_index=len(body.stages) - 1,
             stage_kind=StageKind.qa.value,
+            members=sorted(set(qa.members)) if qa.members is not None else None,
         ),
     )
     repo.add_items(session, pipeline.id, names)

@@ -87,6 +87,9 @@ class Job(TimestampMixin, Base):
     pipeline_id: Mapped[int | None] = mapped_column(ForeignKey("pipelines.id"), nullable=True)
     stage_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     stage_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    #: A named team (user ids of worker accounts): only they may see and claim the job's assignments;
+    #: null (SQL NULL, never JSON null) for the open crowd. Checked inside the claim's own SQL.
+    members: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (

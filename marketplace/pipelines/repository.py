@@ -48,6 +48,10 @@ def list_pipelines(session: Session, requester_id: int | None, limit: int, offse
     return list(session.scalars(stmt))
 
 
+def job(session: Session, job_id: int) -> Job | None:
+    return session.get(Job, job_id)
+
+
 def stage_jobs(session: Session, pipeline_id: int) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.stage_index)))
 

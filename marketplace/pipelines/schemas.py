@@ -31,6 +31,13 @@ class AnnotateStage(ApiInput):
     gt_per_assignment: StrictCount = Field(default=2, ge=0, le=100)
     overlap: StrictCount = Field(default=1, ge=1, le=20)
     time_limit_s: StrictCount = Field(default=30 * 60, ge=30, le=7 * 24 * 3600)
+    members: list[StrictId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="user ids of the stage's team (worker accounts): only they see and claim its "
+        "assignments; omitted: the open crowd",
+    )
 
 
 class QaStage(ApiInput):
@@ -42,7 +49,10 @@ class QaStage(ApiInput):
     name: str = Field(min_length=1, max_length=100)
     bounty_amount: Amount = Field(description="pays the QA workers per decided item")
     members: list[StrictId] | None = Field(
-        default=None, max_length=1000, description="user ids of the QA team; omitted: the open crowd"
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="user ids of the QA team (worker accounts); omitted: the open crowd",
     )
     time_limit_s: StrictCount = Field(
         default=30 * 60, ge=30, le=7 * 24 * 3600, description="how long a QA worker holds an item"

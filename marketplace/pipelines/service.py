@@ -430,22 +430,28 @@ def fix(session: Session, worker: User, item_id: int, body: FixIn, now: datetime
     return item
 
 
+def stage_fixers(session: Session, job: Job) -> list[int]:
+    """Who may fix an annotate stage's work: its team, or without one the workers credited with some
+    of its work."""
+    if job.members is not None:
+        return sorted(job.members)
+    return repo.stage_annotators(session, job.id)
+
+
 def reassign_overdue(session: Session, now: datetime) -> int:
-    """Issues not fixed in time go to another annotator of the same stage (one who did some of its
-    work, not the QA worker who raised it); with nobody else they stay and get more time."""
+    """Issues not fixed in time go to another annotator of the same stage (a member of its team, or
+    without one a worker who did some of its work; never the QA worker who raised it); with nobody
+    else they stay and get more time."""
     moved = 0
     for issue in repo.overdue_issues(session, now, REASSIGN_BATCH):
         work = session.get(ItemStageWork, issue.work_id)
         item = repo.item(session, issue.item_id)
         assert work is not None and item is not None
         pipeline = repo.get_pipeline(session, item.pipeline_id)
-        assert pipeline is not None
+        job = repo.job(session, work.job_id)
+        assert pipeline is not None and job is not None
         issue.due_at = now + timedelta(seconds=pipeline.fix_time_limit_s)
-        others = [
-            w
-            for w in repo.stage_annotators(session, work.job_id)
-            if w not in (issue.assignee_id, issue.raised_by)
-        ]
+        others = [w for w in stage_fixers(session, job) if w not in (issue.assignee_id, issue.raised_by)]
         if not others:
             continue
         issue.assignee_id = others[issue.id % len(others)]

@@ -127,8 +127,14 @@ def item_truths(settings: Settings, tokens: list[str]) -> dict[str, tuple[bool, 
         return out
 
 
-def pipeline_body(root: Path, gt: dict[str, Any], qa_members: list[int] | None = None) -> dict[str, Any]:
-    return {
+def pipeline_body(
+    root: Path,
+    gt: dict[str, Any],
+    qa_members: list[int] | None = None,
+    teams: tuple[list[int] | None, list[int] | None] = (None, None),
+) -> dict[str, Any]:
+    """The street-scenes pipeline (cars, pedestrians, QA); ``teams``: the annotate stages' members."""
+    body = {
         "title": "Street scenes",
         "data_uri": str(root),
         "gt": gt,
@@ -154,6 +160,10 @@ def pipeline_body(root: Path, gt: dict[str, Any], qa_members: list[int] | None =
             {"kind": "qa", "name": "QA", "bounty_amount": 160_000, "members": qa_members},
         ],
     }
+    for stage, members in zip(body["stages"], teams, strict=False):
+        if members is not None:
+            stage["members"] = members
+    return body
 
 
 def run_annotate_stage(
@@ -245,6 +255,8 @@ class Streets:
     cars: list[dict[str, Any]]
     walkers: list[dict[str, Any]]
     qa_team: list[dict[str, Any]]
+    #: with stage teams: a member of the pedestrians' team who annotates nothing
+    spare: dict[str, Any] | None = None
 
     @property
     def qa(self) -> dict[str, Any]:
@@ -343,8 +355,10 @@ def streets(
     shared: Path,
     *,
     qa_team: int = 1,
+    teams: bool = False,
 ) -> Streets:
-    """The pipeline created through the API, with two annotators per stage and its QA team."""
+    """The pipeline created through the API, with two annotators per stage and its QA team
+    (``teams``: each annotate stage is its annotators' team; the pedestrians' has a spare member)."""
     root = data_root / "streets"
     root.mkdir()
     gold = real_images(shared, root)
@@ -353,16 +367,53 @@ def streets(
     cars = [make_user("worker"), make_user("worker")]
     walkers = [make_user("worker"), make_user("worker")]
     team = [make_user("worker") for _ in range(qa_team)]
+    spare = make_user("worker") if teams else None
     give_wallets(settings, [w["id"] for w in (*cars, *walkers, *team)])
+    stage_teams: tuple[list[int] | None, list[int] | None] = (None, None)
+    if spare is not None:
+        stage_teams = ([w["id"] for w in cars], [*(w["id"] for w in walkers), spare["id"]])
     r = client.post(
         "/api/pipelines",
-        json=pipeline_body(root, gt_coco(shared, gold), [w["id"] for w in team]),
+        json=pipeline_body(root, gt_coco(shared, gold), [w["id"] for w in team], stage_teams),
         headers=requester["headers"],
     )
     assert r.status_code == 201, r.text
     pipeline = r.json()
     st = Streets(
-        pipeline, [s["job_id"] for s in pipeline["stages"]], gold, data_names, requester, cars, walkers, team
+        pipeline,
+        [s["job_id"] for s in pipeline["stages"]],
+        gold,
+        data_names,
+        requester,
+        cars,
+        walkers,
+        team,
+        spare,
     )
     assert len(data_names) == 8 and len(st.persons) >= 3
     return st
+
+
+def first_review(
+    client: TestClient, settings: Settings, st: Streets, qa: dict[str, Any], *, hold: bool = False
+) -> tuple[dict[str, int], int | None]:
+    """``qa`` (the oracle) claims and decides until nothing is left: issues where the work is wrong
+    (the hidden checks' defects included), approval otherwise; with ``hold``, it stops at the first
+    data item with nothing wrong and keeps it (held, undecided). Returns {image name: item id} of the
+    data items given issues, and the held item's id."""
+    issued: dict[str, int] = {}
+    while True:
+        r = client.post("/api/pipelines/qa/claim", headers=qa["headers"])
+        if r.status_code == 409:
+            return issued, None
+        assert r.status_code == 200, r.text
+        item = r.json()
+        name = item_name(settings, item["id"])
+        issues = qa_verdict(item, st.gold[name])
+        if hold and name not in GT_NAMES and not issues:
+            return issued, item["id"]
+        body: dict[str, Any] = {"action": "issue", "issues": issues} if issues else {"action": "approve"}
+        r = client.post(f"/api/pipeline-items/{item['id']}/decision", json=body, headers=qa["headers"])
+        assert r.status_code == 200, r.text
+        if issues and name not in GT_NAMES:
+            issued[name] = item["id"]
