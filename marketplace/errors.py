@@ -332,6 +332,13 @@ class IssuesStillOpen(Conflict):
     reason = "issues_open"
 
 
+class WorkerNotEligible(Conflict):
+    """The worker named cannot take these items of the stage (not in its team or, without a team, not
+    one of its workers; stopped; or it is their own work to review, or their own issue to fix)."""
+
+    reason = "worker_not_eligible"
+
+
 #: Reasons sent by errors whose reason depends on the case (documented beside the named ones).
 CASE_REASONS: dict[str, str] = {
     "<thing>_<status>": "a state change the thing's current status does not allow "

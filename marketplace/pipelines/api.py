@@ -18,16 +18,19 @@ from marketplace.flows import pipeline_view
 from marketplace.jobs import uploads
 from marketplace.media import service as media
 from marketplace.models import Role, utcnow
+from marketplace.pipelines import manage, service
 from marketplace.pipelines import repository as repo
-from marketplace.pipelines import service
 from marketplace.pipelines.schemas import (
     DecisionIn,
     DecisionOut,
     FixIn,
     ItemOut,
+    ManageOut,
     PipelineCreate,
     PipelineOut,
     PipelineSpec,
+    ReassignIn,
+    RedistributeIn,
     StageWorkerOut,
 )
 
@@ -130,6 +133,28 @@ def pipeline_workers(pipeline_id: Id, user: CurrentUser, session: SessionDep) ->
     came back (open, fixed); QA workers' decisions and hidden checks caught."""
     _not_worker(user)
     return pipeline_view.stage_workers(session, user, pipeline_id)
+
+
+@router.post(
+    "/api/pipelines/{pipeline_id}/reassign",
+    response_model=ManageOut,
+    responses=error_responses(400, 401, 404, 409, 413, 422),
+)
+def reassign(pipeline_id: Id, body: ReassignIn, user: CurrentUser, session: SessionDep) -> ManageOut:
+    """The requester moves one worker's open items of a stage to another member of it: an annotate
+    stage's open fixes, or the QA stage's held items and items waiting for their re-review."""
+    return manage.reassign(session, user, pipeline_id, body, utcnow())
+
+
+@router.post(
+    "/api/pipelines/{pipeline_id}/redistribute",
+    response_model=ManageOut,
+    responses=error_responses(400, 401, 404, 409, 413, 422),
+)
+def redistribute(pipeline_id: Id, body: RedistributeIn, user: CurrentUser, session: SessionDep) -> ManageOut:
+    """The requester spreads a stage's open items (fixes, or QA holds and re-reviews) evenly among
+    the members listed."""
+    return manage.redistribute(session, user, pipeline_id, body, utcnow())
 
 
 @router.post("/api/pipelines/qa/claim", response_model=ItemOut, responses=error_responses(401, 403, 409))

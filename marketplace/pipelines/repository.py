@@ -421,3 +421,66 @@ def checks_by_worker(session: Session, pipeline_id: int) -> dict[int, tuple[int,
         .group_by(QaCheck.worker_id)
     )
     return {int(w): (int(n), int(c or 0)) for w, n, c in session.execute(stmt).tuples()}
+
+
+# -- the manager's moves ----------------------------------------------------------------------------
+
+
+def open_stage_issues(session: Session, job_id: int, assignee_id: int | None = None) -> list[ItemIssue]:
+    """Open issues on an annotate stage's work (of one assignee, or of anyone assigned), locked, in
+    item order."""
+    stmt = (
+        select(ItemIssue)
+        .join(ItemStageWork, ItemStageWork.id == ItemIssue.work_id)
+        .where(
+            ItemStageWork.job_id == job_id,
+            ItemIssue.status == IssueStatus.open,
+            ItemIssue.assignee_id.is_not(None),
+        )
+        .order_by(ItemIssue.item_id, ItemIssue.id)
+        .with_for_update(of=ItemIssue)
+    )
+    if assignee_id is not None:
+        stmt = stmt.where(ItemIssue.assignee_id == assignee_id)
+    return list(session.scalars(stmt))
+
+
+def qa_assigned(
+    session: Session, pipeline_id: int, now: datetime, worker_id: int | None = None, *, checks: bool = False
+) -> list[PipelineItem]:
+    """Items with a QA worker (one, or anyone): held for review (the hold not lapsed) or back for
+    re-review; data items, or (``checks``) hidden checks; locked, in id order."""
+    stmt = (
+        select(PipelineItem)
+        .where(
+            PipelineItem.pipeline_id == pipeline_id,
+            PipelineItem.is_check.is_(checks),
+            PipelineItem.qa_worker_id.is_not(None),
+            or_(
+                PipelineItem.status == ItemStatus.for_review,
+                and_(PipelineItem.status == ItemStatus.reviewing, PipelineItem.qa_deadline > now),
+            ),
+        )
+        .order_by(PipelineItem.id)
+        .with_for_update()
+    )
+    if worker_id is not None:
+        stmt = stmt.where(PipelineItem.qa_worker_id == worker_id)
+    return list(session.scalars(stmt))
+
+
+def annotated_by(
+    session: Session, item_ids: Sequence[int], worker_ids: Sequence[int]
+) -> set[tuple[int, int]]:
+    """(item id, worker id) pairs where the worker is credited with some stage's work on the item."""
+    if not item_ids or not worker_ids:
+        return set()
+    stmt = select(ItemStageWork.item_id, ItemStageWork.annotator_id).where(
+        ItemStageWork.item_id.in_(item_ids), ItemStageWork.annotator_id.in_(worker_ids)
+    )
+    return {(int(i), int(w or 0)) for i, w in session.execute(stmt).tuples()}
+
+
+def qa_workers(session: Session, pipeline_id: int) -> set[int]:
+    """Workers who have made QA decisions (or hidden-check decisions) in this pipeline."""
+    return set(qa_decisions_by_worker(session, pipeline_id)) | set(checks_by_worker(session, pipeline_id))

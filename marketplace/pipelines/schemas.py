@@ -253,3 +253,51 @@ class StageWorkerOut(BaseModel):
     checks: int = Field(default=0, description="QA: hidden checks decided")
     checks_caught: int = 0
     stopped: bool = Field(default=False, description="QA: stopped for missing hidden defects")
+
+
+class ReassignIn(ApiInput):
+    """Move one member's items of a stage to another member."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage_index: StrictCount = Field(ge=0, le=MAX_STAGES - 1)
+    from_worker: StrictId
+    to_worker: StrictId
+
+    @model_validator(mode="after")
+    def _two_workers(self) -> ReassignIn:
+        if self.from_worker == self.to_worker:
+            raise ValueError("from_worker and to_worker are the same worker")
+        return self
+
+
+class RedistributeIn(ApiInput):
+    """Spread a stage's open items evenly among these members."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage_index: StrictCount = Field(ge=0, le=MAX_STAGES - 1)
+    members: list[StrictId] = Field(min_length=1, max_length=1000)
+
+    @field_validator("members")
+    @classmethod
+    def _distinct(cls, members: list[StrictId]) -> list[StrictId]:
+        if len(set(members)) != len(members):
+            raise ValueError("a member is listed twice")
+        return members
+
+
+class MovedOut(BaseModel):
+    item_id: int
+    kind: Literal["fix", "review", "re_review"] = Field(
+        description="fix: the item's open issues in an annotate stage; review: a QA hold; "
+        "re_review: fixed issues waiting for their QA worker"
+    )
+    from_worker: int
+    to_worker: int
+
+
+class ManageOut(BaseModel):
+    stage_index: int
+    moved: list[MovedOut]
+    kept: int = Field(default=0, description="redistribute: items that stayed with their worker")
