@@ -112,11 +112,16 @@ def create_pipeline(
     for index, stage in enumerate(body.stages):
         if stage.members is not None:
             accounts.require_workers(session, stage.members, f"stages[{index}].members")
+    for k, route in enumerate(qa.routes):
+        accounts.require_workers(
+            session, route.members, f"stages[{len(body.stages) - 1}].routes[{k}].members"
+        )
     pipeline = Pipeline(
         requester_id=requester.id,
         title=body.title,
         status=PipelineStatus.annotating,
         qa_members=qa.members,
+        qa_routes=[r.model_dump() for r in qa.routes] or None,
         qa_time_limit_s=qa.time_limit_s,
         fix_time_limit_s=qa.fix_time_limit_s,
     )

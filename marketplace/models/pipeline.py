@@ -41,6 +41,7 @@ class ItemStatus(StrEnum):
     reviewing = "reviewing"  # held by one QA worker until ``qa_deadline``
     issue_open = "issue_open"  # back with its annotators: at least one open issue
     for_review = "for_review"  # every issue fixed: back to the QA worker who raised them
+    routed = "routed"  # a QA worker set a custom status (``route``): waits for that route's members
     approved = "approved"
     discarded = "discarded"
 
@@ -62,6 +63,9 @@ class Pipeline(TimestampMixin, Base):
     )
     #: The QA stage's team (user ids); null: any worker of the open crowd.
     qa_members: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    #: Custom statuses of the QA stage, each routing an item to its own members:
+    #: ``[{"status": "expert review", "members": [user ids]}]``; null: none.
+    qa_routes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     #: QA workers stopped on this pipeline: they missed too many of its injected defects.
     qa_banned: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     #: Seconds a QA worker holds an item, and an annotator has to fix an issue before another
@@ -88,6 +92,9 @@ class PipelineItem(Base):
     #: The QA worker holding the item (``reviewing``), who raised its issues, or who decided it.
     qa_worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     qa_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The custom status the item was routed to (a route of the QA stage): only that route's members
+    #: review it, until they approve or discard it; null: the QA stage's own queue.
+    route: Mapped[str | None] = mapped_column(String(40), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (

@@ -159,7 +159,8 @@ def redistribute(pipeline_id: Id, body: RedistributeIn, user: CurrentUser, sessi
 
 @router.post("/api/pipelines/qa/claim", response_model=ItemOut, responses=error_responses(401, 403, 409))
 def claim_for_qa(user: WorkerUser, session: SessionDep) -> ItemOut:
-    """The next item to review: the one held, one whose fixes came back to this QA worker, or a
+    """The next item to review: the one held, one routed to a custom status this worker is a member
+    of (or whose fixes came back to them from it), one whose fixes came back to this QA worker, or a
     completed one of a QA stage this worker may work in."""
     item = service.claim(session, user, utcnow())
     return service.item_view(session, item)
@@ -171,7 +172,9 @@ def claim_for_qa(user: WorkerUser, session: SessionDep) -> ItemOut:
     responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 def decide(item_id: Id, body: DecisionIn, user: WorkerUser, session: SessionDep) -> DecisionOut:
-    """Approve, discard, raise issues (back to the annotators), or reopen fixed issues."""
+    """Approve, discard, raise issues (back to the annotators), reopen fixed issues, or route the item
+    to one of the QA stage's custom statuses (``status``, with a comment): it then waits for that
+    route's members, who decide it the same way."""
     return DecisionOut(id=item_id, status=flow.decide(session, user, item_id, body))
 
 

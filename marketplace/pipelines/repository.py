@@ -26,7 +26,7 @@ from marketplace.models import (
 )
 
 #: the events that record a QA decision on a data item
-DECISIONS = ("approve", "discard", "issue", "reopen")
+DECISIONS = ("approve", "discard", "issue", "reopen", "route")
 
 
 def add(session: Session, *rows: Any) -> None:
@@ -282,6 +282,7 @@ def next_for_qa(
                 PipelineItem.status == ItemStatus.completed,
                 and_(PipelineItem.status == ItemStatus.reviewing, PipelineItem.qa_deadline <= now),
             ),
+            PipelineItem.route.is_(None),  # a routed item waits for its route's members only
             ~own_work,
             ~checked,
         )
@@ -290,6 +291,36 @@ def next_for_qa(
         .with_for_update(skip_locked=True)
     )
     return session.scalars(waiting).first()
+
+
+def next_routed(
+    session: Session, routes: dict[int, list[str]], worker_id: int, now: datetime
+) -> PipelineItem | None:
+    """The routed item a route member gets next, locked: one whose fixes came back to them first,
+    then one waiting on a route they are in (``routes``: pipeline id -> its statuses they may take),
+    or whose holder's time ran out; never one they annotated."""
+    if not routes:
+        return None
+    own_work = exists().where(
+        ItemStageWork.item_id == PipelineItem.id, ItemStageWork.annotator_id == worker_id
+    )
+    returned = and_(PipelineItem.status == ItemStatus.for_review, PipelineItem.qa_worker_id == worker_id)
+    stmt = (
+        select(PipelineItem)
+        .where(
+            or_(*(and_(PipelineItem.pipeline_id == p, PipelineItem.route.in_(r)) for p, r in routes.items())),
+            or_(
+                returned,
+                PipelineItem.status == ItemStatus.routed,
+                and_(PipelineItem.status == ItemStatus.reviewing, PipelineItem.qa_deadline <= now),
+            ),
+            ~own_work,
+        )
+        .order_by(case((returned, 0), else_=1), PipelineItem.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(stmt).first()
 
 
 def held_by(session: Session, worker_id: int, now: datetime) -> PipelineItem | None:
@@ -456,6 +487,7 @@ def qa_assigned(
             PipelineItem.pipeline_id == pipeline_id,
             PipelineItem.is_check.is_(checks),
             PipelineItem.qa_worker_id.is_not(None),
+            PipelineItem.route.is_(None),  # routed items are their route's members' own
             or_(
                 PipelineItem.status == ItemStatus.for_review,
                 and_(PipelineItem.status == ItemStatus.reviewing, PipelineItem.qa_deadline > now),

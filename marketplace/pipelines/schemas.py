@@ -40,6 +40,21 @@ class AnnotateStage(ApiInput):
     )
 
 
+#: statuses and actions a custom status may not be named after
+RESERVED_STATUSES = frozenset(
+    {*(s.value for s in ItemStatus), "approve", "discard", "issue", "reopen", "route"}
+)
+
+
+class Route(ApiInput):
+    """A custom status of the QA stage: an item set to it waits for these members only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = Field(min_length=1, max_length=40, pattern=r"^\S(.*\S)?$", description="e.g. expert review")
+    members: list[StrictId] = Field(min_length=1, max_length=100, description="user ids (worker accounts)")
+
+
 class QaStage(ApiInput):
     """Reviewers see every annotate stage's objects on an item and approve, discard or raise issues."""
 
@@ -63,6 +78,22 @@ class QaStage(ApiInput):
         le=30 * 24 * 3600,
         description="how long an annotator has to fix an issue before another annotator of the stage gets it",
     )
+    routes: list[Route] = Field(
+        default_factory=list,
+        max_length=10,
+        description="custom statuses a QA worker may set, each routing the item to its own members",
+    )
+
+    @field_validator("routes")
+    @classmethod
+    def _route_names(cls, routes: list[Route]) -> list[Route]:
+        names = [r.status for r in routes]
+        if len(set(names)) != len(names):
+            raise ValueError("two routes share a status")
+        taken = sorted(set(names) & RESERVED_STATUSES)
+        if taken:
+            raise ValueError(f"{taken} are built-in statuses or actions; name a custom status otherwise")
+        return routes
 
 
 Stage = Annotated[AnnotateStage | QaStage, Field(discriminator="kind")]
@@ -165,10 +196,13 @@ class IssueIn(ApiInput):
 class DecisionIn(ApiInput):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["approve", "discard", "issue", "reopen"]
+    action: Literal["approve", "discard", "issue", "reopen", "route"]
     issues: list[IssueIn] = Field(default_factory=list, max_length=100, description="action issue")
     reopen: list[StrictId] = Field(
         default_factory=list, max_length=100, description="action reopen: issue ids"
+    )
+    status: str | None = Field(
+        default=None, max_length=40, description="action route: one of the QA stage's custom statuses"
     )
     comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
 
@@ -178,6 +212,8 @@ class DecisionIn(ApiInput):
             raise ValueError("action 'issue' needs at least one issue")
         if self.action == "reopen" and not self.reopen:
             raise ValueError("action 'reopen' needs the ids of the issues to reopen")
+        if self.action == "route" and (not self.status or not self.comment.strip()):
+            raise ValueError("action 'route' needs the custom status and a comment saying why")
         return self
 
 
@@ -227,6 +263,7 @@ class ItemOut(BaseModel):
     work: list[StageWorkOut]
     issues: list[IssueOut]
     deadline: datetime | None = None
+    route: str | None = Field(default=None, description="the custom status the item was routed to")
 
 
 class DecisionOut(BaseModel):

@@ -165,6 +165,7 @@ def item_view(session: Session, item: PipelineItem, *, issues_for: int | None = 
         ],
         issues=[_issue_out(i, job_of_work[i.work_id]) for i in issues],
         deadline=item.qa_deadline if issues_for is None else min((i.due_at for i in issues), default=None),
+        route=item.route,
     )
 
 
@@ -217,7 +218,11 @@ def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
     held = repo.held_by(session, worker.id, now)
     if held is not None:
         return held
-    teams = [p for p, _ in repo.qa_pipelines(session) if p.qa_members is None or worker.id in p.qa_members]
+    open_pipelines = [p for p, _ in repo.qa_pipelines(session)]
+    routed = _claim_routed(session, worker, open_pipelines, now)
+    if routed is not None:
+        return routed
+    teams = [p for p in open_pipelines if p.qa_members is None or worker.id in p.qa_members]
     pipelines = {p.id: p for p in teams if worker.id not in (p.qa_banned or [])}
     if teams and not pipelines:
         raise QaStopped(
@@ -237,6 +242,46 @@ def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
     item.qa_deadline = now + timedelta(seconds=pipelines[item.pipeline_id].qa_time_limit_s)
     record(session, item, worker.id, "claimed")
     return item
+
+
+def _claim_routed(
+    session: Session, worker: User, pipelines: list[Pipeline], now: datetime
+) -> PipelineItem | None:
+    """An item routed to a custom status whose members include this worker (before the QA queue; not
+    on a pipeline that stopped them)."""
+    routes = {
+        p.id: [r["status"] for r in p.qa_routes or [] if worker.id in r["members"]]
+        for p in pipelines
+        if worker.id not in (p.qa_banned or [])
+    }
+    item = repo.next_routed(session, {p: r for p, r in routes.items() if r}, worker.id, now)
+    if item is None:
+        return None
+    pipeline = next(p for p in pipelines if p.id == item.pipeline_id)
+    if item.status is ItemStatus.reviewing:  # the previous route member's time ran out
+        move_item(item, ItemStatus.routed)
+        record(session, item, item.qa_worker_id, "hold_lapsed", item.route or "")
+    move_item(item, ItemStatus.reviewing)
+    item.qa_worker_id = worker.id
+    item.qa_deadline = now + timedelta(seconds=pipeline.qa_time_limit_s)
+    record(session, item, worker.id, "claimed", item.route or "")
+    return item
+
+
+def _check_route(pipeline: Pipeline, body: DecisionIn) -> None:
+    routes = [r["status"] for r in pipeline.qa_routes or []]
+    if body.status not in routes:
+        raise InvalidInput(
+            f"{body.status!r} is not a custom status of this pipeline's QA stage (it has {routes})",
+            field="status",
+        )
+
+
+def _route(session: Session, worker: User, item: PipelineItem, body: DecisionIn) -> None:
+    """The item set to one of the QA stage's custom statuses: it waits for that route's members."""
+    move_item(item, ItemStatus.routed)
+    item.route, item.qa_worker_id, item.qa_deadline = body.status, None, None
+    record(session, item, worker.id, "route", f"{body.status}: {body.comment}")
 
 
 def _held(session: Session, worker: User, item_id: int, now: datetime) -> PipelineItem:
@@ -267,8 +312,13 @@ def decide(
     assert pipeline is not None
     for spec in body.issues:
         _issue_target(session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None)
+    if body.action == "route":
+        _check_route(pipeline, body)
     if item.is_check:
         return item, _check(session, pipeline, worker, item, body, now)
+    if body.action == "route":
+        _route(session, worker, item, body)
+        return item, item.status
     issues = repo.issues_of_item(session, item.id, for_update=True)
     if body.action in ("approve", "discard"):
         still_open = [i.id for i in issues if i.status is IssueStatus.open]
@@ -278,7 +328,7 @@ def decide(
             if issue.status is IssueStatus.fixed:
                 move_issue(issue, IssueStatus.resolved)
         move_item(item, ItemStatus.approved if body.action == "approve" else ItemStatus.discarded)
-        item.qa_deadline = None
+        item.qa_deadline, item.route = None, None
         record(session, item, worker.id, body.action, body.comment)
         return item, item.status
     due = now + timedelta(seconds=pipeline.fix_time_limit_s)
@@ -354,9 +404,8 @@ def _check(
     item.qa_worker_id, item.qa_deadline = None, None
     if defects.should_stop(repo.check_results(session, pipeline.id, worker.id)):
         stop_qa_worker(session, pipeline, worker.id)
-    return {"approve": ItemStatus.approved, "discard": ItemStatus.discarded}.get(
-        body.action, ItemStatus.issue_open
-    )
+    shown = {"approve": ItemStatus.approved, "discard": ItemStatus.discarded, "route": ItemStatus.routed}
+    return shown.get(body.action, ItemStatus.issue_open)
 
 
 def stop_qa_worker(session: Session, pipeline: Pipeline, worker_id: int) -> None:
@@ -364,7 +413,9 @@ def stop_qa_worker(session: Session, pipeline: Pipeline, worker_id: int) -> None
     others; issues they raised stay (their fixes go to any QA worker)."""
     pipeline.qa_banned = sorted({*(pipeline.qa_banned or []), worker_id})
     for item in repo.decided_by(session, pipeline.id, worker_id):
-        move_item(item, ItemStatus.completed)
+        # (a routed item they held waits for its route's members again)
+        held_routed = item.route is not None and item.status is ItemStatus.reviewing
+        move_item(item, ItemStatus.routed if held_routed else ItemStatus.completed)
         item.qa_worker_id, item.qa_deadline = None, None
         record(
             session, item, None, "qa_worker_stopped", "reviewed again: its QA worker missed hidden defects"

@@ -3,8 +3,11 @@
 Item: annotating → completed (every annotate stage done) → reviewing (one QA worker holds it) →
 approved | discarded | issue_open; reviewing → completed when the hold lapses; issue_open →
 for_review once every issue is fixed → reviewing (the QA worker who raised them) → approved,
-discarded, or issue_open again (reopened). Approved and discarded are final unless the QA worker who
-decided was stopped (they missed too many hidden defects): then the item is completed again.
+discarded, or issue_open again (reopened). Reviewing → routed: a QA worker set one of the QA
+stage's custom statuses; routed → reviewing when one of that route's members claims it (and back to
+routed if their hold lapses); they decide it as the QA stage does. Approved and discarded are final
+unless the QA worker who decided was stopped (they missed too many hidden defects): then the item is
+completed again.
 A hidden check (a GT image with a known defect) goes reviewing → completed after each decision: it
 scores that QA worker and waits for the next.
 
@@ -31,7 +34,9 @@ ITEM = StateMachine(
     {
         S.annotating: frozenset({S.completed}),
         S.completed: frozenset({S.reviewing}),
-        S.reviewing: frozenset({S.completed, S.approved, S.discarded, S.issue_open}),
+        S.reviewing: frozenset({S.completed, S.approved, S.discarded, S.issue_open, S.routed}),
+        # a custom status of the QA stage: waits for that route's members (a lapsed hold comes back)
+        S.routed: frozenset({S.reviewing}),
         S.issue_open: frozenset({S.for_review}),
         S.for_review: frozenset({S.reviewing}),
         # decided by a QA worker later stopped for missing hidden defects: reviewed again

@@ -257,6 +257,8 @@ class Streets:
     qa_team: list[dict[str, Any]]
     #: with stage teams: a member of the pedestrians' team who annotates nothing
     spare: dict[str, Any] | None = None
+    #: with a route: the only member of the QA stage's custom status "expert review"
+    expert: dict[str, Any] | None = None
 
     @property
     def qa(self) -> dict[str, Any]:
@@ -356,6 +358,7 @@ def streets(
     *,
     qa_team: int = 1,
     teams: bool = False,
+    expert: bool = False,
 ) -> Streets:
     """The pipeline created through the API, with two annotators per stage and its QA team
     (``teams``: each annotate stage is its annotators' team; the pedestrians' has a spare member)."""
@@ -368,15 +371,16 @@ def streets(
     walkers = [make_user("worker"), make_user("worker")]
     team = [make_user("worker") for _ in range(qa_team)]
     spare = make_user("worker") if teams else None
-    give_wallets(settings, [w["id"] for w in (*cars, *walkers, *team)])
+    the_expert = make_user("worker") if expert else None
+    paid = [*cars, *walkers, *team, *([the_expert] if the_expert else [])]
+    give_wallets(settings, [w["id"] for w in paid])
     stage_teams: tuple[list[int] | None, list[int] | None] = (None, None)
     if spare is not None:
         stage_teams = ([w["id"] for w in cars], [*(w["id"] for w in walkers), spare["id"]])
-    r = client.post(
-        "/api/pipelines",
-        json=pipeline_body(root, gt_coco(shared, gold), [w["id"] for w in team], stage_teams),
-        headers=requester["headers"],
-    )
+    body = pipeline_body(root, gt_coco(shared, gold), [w["id"] for w in team], stage_teams)
+    if the_expert is not None:
+        body["stages"][2]["routes"] = [{"status": "expert review", "members": [the_expert["id"]]}]
+    r = client.post("/api/pipelines", json=body, headers=requester["headers"])
     assert r.status_code == 201, r.text
     pipeline = r.json()
     st = Streets(
@@ -389,6 +393,7 @@ def streets(
         walkers,
         team,
         spare,
+        the_expert,
     )
     assert len(data_names) == 8 and len(st.persons) >= 3
     return st
