@@ -68,6 +68,8 @@ from benchmarks.aggregation import BoxTally  # noqa: E402
 from marketplace.quality.adaptive import (  # noqa: E402
     DEFAULT_KEEP,
     GtPolicy,
+    agreements,
+    answer_accuracy,
     answer_posterior,
     class_prior,
     crowd_confusion,
@@ -115,6 +117,8 @@ class Worker:
     sprt: SprtState = field(default_factory=SprtState)
     passed: int = 0
     scored: int = 0
+    agreed: int = 0  # answers that matched items the others settled (no GT)
+    compared: int = 0
     next_gt: int = 0
 
     def next_gt_answer(self) -> tuple[int, int] | None:
@@ -125,7 +129,7 @@ class Worker:
         return answer
 
     def accuracy(self, prior_mean: float) -> float:
-        return gt_accuracy(self.passed, self.scored, prior_mean, strength=4.0)
+        return answer_accuracy(self.passed, self.scored, self.agreed, self.compared, prior_mean, strength=4.0)
 
 
 @dataclass
@@ -163,6 +167,10 @@ class Task:
         self, got: list[tuple[Any, Any]], accuracy: Callable[[Any], float], policy: Policy
     ) -> bool:
         raise NotImplementedError
+
+    def agreement(self, got: list[tuple[Any, Any]], accuracy: Callable[[Any], float]) -> list[bool | None]:
+        """Per answer on an item that needs no more: does it match what the others settle on?"""
+        return [None] * len(got)
 
     def final(
         self,
@@ -210,6 +218,10 @@ class ClassTask(Task):
             labels, [accuracy(w) for w, _ in got], self.n_classes, self.prior, self.confusion
         )
         return wants_another_worker(float(posterior.max()), len(got), policy.threshold, policy.cap)
+
+    def agreement(self, got: list[tuple[Any, Any]], accuracy: Callable[[Any], float]) -> list[bool | None]:
+        labels = [label for _, label in got]
+        return agreements(labels, [accuracy(w) for w, _ in got], self.n_classes, self.prior, self.confusion)
 
     def final(
         self,
@@ -362,8 +374,12 @@ def replay(task: Task, policy: Policy, target: float, seed: int) -> Outcome:
             gt_votes.extend((i, worker_id, answer) for i, answer in gt_shown)
             task.record_gt(gt_shown)
         for i in batch:
-            if not still_needy(i):
+            if i in needy and not still_needy(i):
                 needy.discard(i)
+                if policy.cap > policy.overlap:  # dynamic overlap learns from the items it settles
+                    for (w, _), match in zip(accepted[i], task.agreement(accepted[i], accuracy), strict=True):
+                        workers[w].agreed += int(bool(match))
+                        workers[w].compared += int(match is not None)
     return task.final(accepted, gt_votes, gt_items, work_items, out)
 
 

@@ -52,6 +52,7 @@ from marketplace.models.quality import (
     JobNotice,
     JobResultFile,
     ScoreConflict,
+    WorkerAgreement,
     WorkerJobQuality,
 )
 from marketplace.models.rendition import Rendition
@@ -77,6 +78,7 @@ __all__ = [
     "JobNotice",
     "JobResultFile",
     "ScoreConflict",
+    "WorkerAgreement",
     "WorkerJobQuality",
     "Assignment",
     "Rendition",

@@ -2,6 +2,7 @@
 
 * :class:`WorkerJobQuality` - one worker's record on one job's hidden GT (items seen/passed, the SPRT
   log-likelihood ratio and its decision) and how fast they work.
+* :class:`WorkerAgreement` - how often one worker's answers matched items the others settled.
 * :class:`GtImageQuality` - how often a GT image was *scored* and how often the worker passed it
   (``GtImageStat`` of the assignment server counts issues and holds the retired flag).
 * :class:`ScoreConflict` - per GT item disagreements of a scored assignment (reviewers read them).
@@ -65,6 +66,20 @@ class WorkerJobQuality(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (UniqueConstraint("job_id", "worker_id", name="uq_worker_job_quality_job_worker"),)
+
+
+class WorkerAgreement(Base):
+    """How often a worker's answers matched settled items of a job (no GT involved): dynamic overlap's
+    second source of a worker's accuracy (:func:`marketplace.quality.adaptive.agreements`). Its own
+    table, so the scoring of one worker (which locks that worker's :class:`WorkerJobQuality`) can add
+    to other workers' counts without lock cycles; rows are upserted in worker id order."""
+
+    __tablename__ = "worker_agreement"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    agreed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    compared: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class GtImageQuality(Base):

@@ -82,7 +82,7 @@ def gt_slots(state: SprtState, config: SprtConfig, slots: int, policy: GtPolicy,
     return sum(rng.random() < keep for _ in range(slots))
 
 
-def gt_accuracy(passed: int, total: int, prior_mean: float = 0.5, strength: float = 2.0) -> float:
+def gt_accuracy(passed: float, total: float, prior_mean: float = 0.5, strength: float = 2.0) -> float:
     """A worker's accuracy as a merge weight: the posterior mean under a Beta prior of ``strength``
     pseudo-items centred on ``prior_mean`` (the crowd's accuracy on this job's GT, or the worker's
     own record on earlier jobs), so a worker seen on two GT items is neither perfect nor a coin."""
@@ -162,3 +162,43 @@ def wants_another_worker(confidence: float, answers: int, threshold: float, cap:
     """Dynamic overlap: one more worker while the best label's posterior is below the threshold and
     the item has fewer than ``cap`` answers."""
     return answers < cap and confidence < threshold
+
+
+AGREEMENT_WEIGHT = 0.5  # an answer checked against a settled item counts half a GT item
+AGREEMENT_SURE = 0.9  # ... when the item's other answers settle it at least this surely
+
+
+def agreements(
+    labels: Sequence[int] | np.ndarray,
+    accuracies: Sequence[float] | np.ndarray,
+    n_classes: int,
+    prior: np.ndarray | None = None,
+    confusion: np.ndarray | None = None,
+    sure: float = AGREEMENT_SURE,
+) -> list[bool | None]:
+    """Evidence about workers without GT, from an item that needs no more answers: for each answer,
+    whether it matches the label the item's *other* answers give with posterior at least ``sure``
+    (``None``: the others alone are not that sure, so the answer says nothing either way). A worker
+    whose answers keep matching settled items is trusted with a lone answer sooner
+    (:func:`answer_accuracy`); this evidence never moves the SPRT, pay or bans, which stay on GT."""
+    given = np.asarray(labels, dtype=np.intp)
+    acc = np.asarray(accuracies, dtype=float)
+    if len(given) < 2:
+        return [None] * len(given)
+    out: list[bool | None] = []
+    for j in range(len(given)):
+        others = np.arange(len(given)) != j
+        posterior = answer_posterior(given[others], acc[others], n_classes, prior, confusion)
+        best = int(np.argmax(posterior))
+        out.append(bool(given[j] == best) if posterior[best] >= sure else None)
+    return out
+
+
+def answer_accuracy(
+    gt_passed: int, gt_items: int, agreed: int, compared: int, prior_mean: float, strength: float
+) -> float:
+    """A worker's accuracy for dynamic overlap: the GT record plus the agreement record
+    (:func:`agreements`) at ``AGREEMENT_WEIGHT`` per answer, shrunk towards ``prior_mean``."""
+    return gt_accuracy(
+        gt_passed + AGREEMENT_WEIGHT * agreed, gt_items + AGREEMENT_WEIGHT * compared, prior_mean, strength
+    )

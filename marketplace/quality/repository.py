@@ -25,6 +25,7 @@ from marketplace.models import (
     JobResultFile,
     JobWorkerBan,
     ScoreConflict,
+    WorkerAgreement,
     WorkerJobQuality,
 )
 
@@ -170,6 +171,36 @@ def bans(session: Session, job_id: int) -> dict[int, str]:
 def banned_count(session: Session, job_id: int) -> int:
     stmt = select(func.count()).select_from(JobWorkerBan).where(JobWorkerBan.job_id == job_id)
     return int(session.scalar(stmt) or 0)
+
+
+def add_agreements(session: Session, job_id: int, counts: dict[int, tuple[int, int]]) -> None:
+    """Add (answers matching, answers checked) per worker, upserting in worker id order."""
+    if not counts:
+        return
+    rows = [
+        {"job_id": job_id, "worker_id": w, "agreed": agreed, "compared": compared}
+        for w, (agreed, compared) in sorted(counts.items())
+    ]
+    stmt = _insert(session, WorkerAgreement).values(rows)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["job_id", "worker_id"],
+            set_={
+                "agreed": WorkerAgreement.agreed + stmt.excluded.agreed,
+                "compared": WorkerAgreement.compared + stmt.excluded.compared,
+            },
+        )
+    )
+
+
+def agreement_records(session: Session, job_id: int) -> dict[int, tuple[int, int]]:
+    """worker id -> (answers matching, answers checked) on the job's settled items."""
+    rows = session.execute(
+        select(WorkerAgreement.worker_id, WorkerAgreement.agreed, WorkerAgreement.compared).where(
+            WorkerAgreement.job_id == job_id
+        )
+    )
+    return {w: (a, c) for w, a, c in rows.tuples()}
 
 
 # -- GT images ------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import pytest
 
 from marketplace.quality.adaptive import (
     GtPolicy,
+    agreements,
+    answer_accuracy,
     answer_posterior,
     class_prior,
     crowd_confusion,
@@ -109,3 +111,20 @@ def test_gt_accuracy_shrinks_towards_the_prior() -> None:
     assert gt_accuracy(0, 0, prior_mean=0.8) == pytest.approx(0.8)
     assert gt_accuracy(2, 2) == pytest.approx(0.75)
     assert gt_accuracy(2, 2, prior_mean=0.8, strength=4) == pytest.approx(5.2 / 6)
+
+
+def test_agreements_check_each_answer_against_the_others_only_when_they_are_sure() -> None:
+    # three sure "1"s settle it: the lone "0" did not match; each "1" is checked against two "1"s and a
+    # "0" (2:1 at 0.95 each: 0.95 sure) and matched
+    assert agreements([1, 1, 1, 0], [0.95] * 4, 2) == [True, True, True, False]
+    assert agreements([1], [0.95], 2) == [None]  # nothing to check a lone answer against
+    # weak workers: one answer of theirs settles nothing, so neither answer says anything
+    assert agreements([1, 0], [0.6, 0.6], 2) == [None, None]
+    assert agreements([1, 0], [0.95, 0.6], 2) == [None, False]  # the sure one judges the weak one only
+
+
+def test_answer_accuracy_counts_agreement_as_half_a_gt_item() -> None:
+    gt_only = answer_accuracy(3, 3, 0, 0, 0.8, 4.0)
+    assert gt_only == pytest.approx(gt_accuracy(3, 3, 0.8, 4.0))
+    assert answer_accuracy(3, 3, 10, 10, 0.8, 4.0) == pytest.approx((3 + 5 + 3.2) / (3 + 5 + 4))
+    assert answer_accuracy(3, 3, 0, 10, 0.8, 4.0) < gt_only < answer_accuracy(3, 3, 10, 10, 0.8, 4.0)

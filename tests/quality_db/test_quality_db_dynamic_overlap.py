@@ -11,7 +11,16 @@ from sqlalchemy import func, select
 
 from marketplace.config import Settings
 from marketplace.db import session_factory
-from marketplace.models import Assignment, AssignmentItem, AssignmentStatus, Chunk, Dispute, Job, JobStatus
+from marketplace.models import (
+    Assignment,
+    AssignmentItem,
+    AssignmentStatus,
+    Chunk,
+    Dispute,
+    Job,
+    JobStatus,
+    WorkerAgreement,
+)
 from tests.conftest import UserFactory
 from tests.quality_db.conftest import QualityJobFactory, answer_all, claim_ok, item_truth, submit_ok
 
@@ -66,6 +75,12 @@ def _answers_per_image(settings: Settings, job_id: int) -> dict[int, int]:
     return {int(i): int(n) for i, n in rows}
 
 
+def _agreement(settings: Settings, job_id: int) -> dict[int, tuple[int, int]]:
+    with session_factory(settings)() as s:
+        rows = s.scalars(select(WorkerAgreement).where(WorkerAgreement.job_id == job_id)).all()
+    return {r.worker_id: (r.agreed, r.compared) for r in rows}
+
+
 def test_an_uncertain_image_gets_one_more_worker_before_the_job_completes(
     client: TestClient, quality_job: QualityJobFactory, make_user: UserFactory, settings: Settings
 ) -> None:
@@ -83,6 +98,12 @@ def test_an_uncertain_image_gets_one_more_worker_before_the_job_completes(
     assert sorted(seen_second) == sorted(seen_first)
     assert _answers_per_image(settings, job["id"]) == {i: 2 for i in seen_first}  # the cap: no third
     assert _job_row(settings, job["id"]).status is JobStatus.completed
+    # each settled image checked each answer against the other's when that one was sure enough (90%):
+    # the first's four GT items always made them so; the second's first chunk came with one GT item
+    # (0.89 or a little more, by the GT label drawn), so the first's answers on those two may be unchecked
+    agreement = _agreement(settings, job["id"])
+    assert agreement[second["id"]] == (8, 8)
+    assert agreement[first["id"]] in {(6, 6), (8, 8)}
     # the requester sees what went where: 4 normal + 4 extra assignments, one GT slot in each
     r = client.get(f"/api/jobs/{job['id']}/costs", headers=job["requester"]["headers"])
     assert r.status_code == 200, r.text
@@ -131,6 +152,15 @@ def test_only_an_image_still_uncertain_at_the_cap_goes_to_reviewers(
             select(Dispute).where(Dispute.job_id == job["id"], Dispute.kind == "low_agreement")
         ).all()
     assert disagree and {d.image_id for d in disputes} == disagree
+    # an answer is checked only against a sure other answer, so a miss is always on an image they disagreed
+    # on, and the second's first miss is certain: until then the first (four GT items right, no miss yet)
+    # is sure, as in the test above; after it each distrusts the other more, so later checks may not happen
+    agreement = _agreement(settings, job["id"])
+    for worker in (first, second):
+        agreed, compared = agreement.get(worker["id"], (0, 0))
+        assert agreed <= 8 - len(disagree) and compared - agreed <= len(disagree)
+    agreed, compared = agreement[second["id"]]
+    assert compared - agreed >= 1
 
 
 def test_no_extra_worker_when_the_answers_are_certain_enough(
