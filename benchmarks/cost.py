@@ -31,8 +31,10 @@ Policies, all at the job's accuracy target (SPRT target and floor, assignment ac
 * ``fixed``: overlap 3, one GT item per five work items (17% GT), as HUMAN's marketplace runs.
 * ``old_defaults``: the product's defaults before this change: overlap 1, 2 GT per 10 items (20%).
 * ``adaptive``: overlap 1 to start, one more worker while the item's posterior is below the
-  threshold (up to the cap), 2 GT slots per 10 items for a new worker, falling to 15% of that as
-  the SPRT's evidence that they are at the target grows (monitoring continues).
+  product's default threshold (up to the cap; each worker's accuracy from their GT record and, at
+  half weight, how often their answers matched items the others settled), 2 GT slots per 10 items
+  for a new worker, falling to 15% of that as the SPRT's evidence that they are at the target grows
+  (monitoring continues).
 
 Last line: ``cost_per_correct_adaptive=<x> cost_per_correct_fixed=<x> ratio=<x> accuracy_adaptive=<x>
 accuracy_fixed=<x> gt_share_adaptive=<x>``: the mean over the five sets (units and correct items
@@ -65,6 +67,7 @@ from benchmarks._datasets import (  # noqa: E402
     shared_datasets_dir,
 )
 from benchmarks.aggregation import BoxTally  # noqa: E402
+from marketplace.models.job import DEFAULT_CONFIDENCE_THRESHOLD  # noqa: E402
 from marketplace.quality.adaptive import (  # noqa: E402
     DEFAULT_KEEP,
     GtPolicy,
@@ -107,7 +110,9 @@ class Policy:
 POLICIES = (
     Policy("fixed", work=5, gt=1, overlap=3, cap=3),
     Policy("old_defaults", work=10, gt=2, overlap=1, cap=1),
-    Policy("adaptive", work=10, gt=2, overlap=1, cap=5, keep=DEFAULT_KEEP, threshold=0.85),
+    Policy(
+        "adaptive", work=10, gt=2, overlap=1, cap=5, keep=DEFAULT_KEEP, threshold=DEFAULT_CONFIDENCE_THRESHOLD
+    ),
 )
 
 
@@ -410,16 +415,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=5, help="replays per set and policy (random orders)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=10,
+        help="replays per set and policy (random orders; 5 swing the ratio by 0.02)",
+    )
     parser.add_argument("--target", type=float, default=0.8, help="the jobs' accuracy target")
     parser.add_argument(
         "--threshold",
         type=float,
         default=None,
-        help="the adaptive policy's confidence threshold (default 0.85)",
+        help="the adaptive policy's confidence threshold (default: the product's, "
+        f"{DEFAULT_CONFIDENCE_THRESHOLD})",
     )
     parser.add_argument(
-        "--sets", nargs="+", default=None, help="only these sets (folder names; default: all six)"
+        "--sets", nargs="+", default=None, help="only these sets (folder names; default: all five)"
     )
     args = parser.parse_args(argv)
     root = shared_datasets_dir()

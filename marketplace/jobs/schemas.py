@@ -24,6 +24,7 @@ from marketplace.jobs.segments import (
     MIN_SEGMENT_FRAMES,
 )
 from marketplace.models.enums import VIDEO_TYPES, JobStatus, JobType, Rail
+from marketplace.models.job import DEFAULT_CONFIDENCE_THRESHOLD
 
 DEFAULT_IOU = 0.5
 DEFAULT_POINT_TOLERANCE = 0.1
@@ -96,7 +97,7 @@ class JobSpec(ApiInput):
         "fewer GT items and a higher merge weight. Only that accuracy is shared, never your data.",
     )
     confidence_threshold: float = Field(
-        default=0.85,
+        default=DEFAULT_CONFIDENCE_THRESHOLD,
         gt=0.5,
         lt=1.0,
         description="dynamic overlap: the posterior an image's answer must reach to need no more workers",
@@ -280,7 +281,7 @@ class JobOut(BaseModel):
     time_limit_s: int
     overlap: int
     max_overlap: int | None = None
-    confidence_threshold: float = 0.85
+    confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD
     share_reliability: bool = False
     max_attempts: int
     segment_frames: int | None = None

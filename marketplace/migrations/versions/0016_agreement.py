@@ -1,4 +1,5 @@
-"""worker_agreement: workers' answers checked against settled items (dynamic overlap)
+"""worker_agreement: workers' answers checked against settled items (dynamic overlap); confidence_threshold
+defaults to 0.83
 
 Revision ID: 0016_agreement
 Revises: 0015_qa_routes
@@ -24,7 +25,11 @@ def upgrade() -> None:
         sa.Column("agreed", sa.Integer(), nullable=False),
         sa.Column("compared", sa.Integer(), nullable=False),
     )
+    with op.batch_alter_table("jobs") as batch:
+        batch.alter_column("confidence_threshold", server_default="0.83")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.alter_column("confidence_threshold", server_default="0.85")
     op.drop_table("worker_agreement")
