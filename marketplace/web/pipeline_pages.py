@@ -1,5 +1,6 @@
-"""The requester's pipeline pages: their pipelines, and one pipeline's stages, people and moves. Thin
-shells like every page: the modules ``pipelines.js`` and ``pipeline.js`` call the pipelines API."""
+"""The requester's pipeline pages: their pipelines, a new one, and one pipeline's stages, people and
+moves. Thin shells like every page: the modules ``pipelines.js``, ``pipeline_new.js`` and
+``pipeline.js`` call the pipelines API."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def my_pipelines(request: Request, session: SessionDep) -> Response:
     if not isinstance(user, User):
         return user
     return page("Pipelines", render("pipelines.html"), user=user, current="/pipelines", module="pipelines.js")
+
+
+@router.get("/pipelines/new", response_class=HTMLResponse)
+def new_pipeline(request: Request, session: SessionDep) -> Response:
+    user = _require(request, session, (Role.requester, Role.admin), "requester")
+    if not isinstance(user, User):
+        return user
+    return page(
+        "New pipeline", render("pipeline_new.html"), user=user, current="/pipelines", module="pipeline_new.js"
+    )
 
 
 @router.get("/pipelines/{pipeline_id}", response_class=HTMLResponse)

@@ -1,4 +1,5 @@
-"""The requester's pipeline pages, under the CSP the app really sends: a QA worker routes an item to
+"""The requester's pipeline pages, under the CSP the app really sends: a requester creates a pipeline
+from the form (told what the server refuses, stage by stage); a QA worker routes an item to
 the QA stage's custom status from the QA page (a reason required); the requester finds the pipeline
 in their list, follows its stages' counts and workers, is told why a move is refused, moves one
 annotator's open issue to another member of the stage, and downloads the approved results. Someone
@@ -19,10 +20,10 @@ from sqlalchemy import select
 from marketplace.config import Settings
 from marketplace.db import session_factory
 from marketplace.escrow.evm import DevChain
-from marketplace.models import IssueStatus, ItemIssue, ItemStatus, PipelineItem
+from marketplace.models import IssueStatus, ItemIssue, ItemStatus, Job, Pipeline, PipelineItem
 from marketplace.payments.rails import Rails
 from tests.conftest import UserFactory
-from tests.pipelines.pipetools import Streets, first_review, fund_on_chain, streets
+from tests.pipelines.pipetools import Streets, first_review, fund_on_chain, gt_coco, real_images, streets
 from tests.web.conftest import LiveServer, screenshot, sign_in, sign_out
 from tests.web.test_web_pages import _unlabelled
 
@@ -46,8 +47,9 @@ def csp_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
         yield page
     finally:
         context.close()
-    # the app serves no favicon; a refused move is logged by the browser as a failed request
-    real = [p for p in problems if not p.endswith("/favicon.ico") and "status of 409" not in p]
+    # the app serves no favicon; a refused move or form is logged by the browser as a failed request
+    refused = ("status of 409", "status of 422")
+    real = [p for p in problems if not p.endswith("/favicon.ico") and not any(r in p for r in refused)]
     assert not real, real
 
 
@@ -204,3 +206,69 @@ def test_web_pipeline_page_is_its_requesters(
     assert anonymous.status_code == 303 and anonymous.headers["location"] == f"/signin?next={url}"
     listing = client.get("/pipelines", headers=st.requester["headers"])
     assert listing.status_code == 200 and "pipelines.js" in listing.text
+
+
+def test_web_requester_creates_a_pipeline_from_the_form(
+    csp_page: Any,
+    make_user: UserFactory,
+    settings: Settings,
+    data_root: Path,
+    shared_datasets: Path,
+    tmp_path: Path,
+    rails: Rails,
+) -> None:
+    page = csp_page
+    requester, qa, expert = make_user("requester"), make_user("worker"), make_user("worker")
+    root = data_root / "streets"
+    root.mkdir()
+    gold = real_images(shared_datasets, root)
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps(gt_coco(shared_datasets, gold)))
+    sign_in(page, requester["email"])
+    page.get_by_role("link", name="Pipelines", exact=True).click()
+    page.get_by_role("link", name="New pipeline").click()
+    page.get_by_label("Title").fill("Street scenes")
+    page.get_by_label("Image files").set_input_files(sorted(str(p) for p in root.iterdir()))
+    page.get_by_label("Ground truth").set_input_files(str(gt))
+    page.get_by_label("Payment").select_option("chain")
+    assert page.get_by_label("Currency").input_value() == "tusd"
+    page.get_by_label("Stage 1 name").fill("cars")
+    page.get_by_label("Stage 1 labels (commas)").fill("car")
+    page.get_by_label("Stage 1 bounty").fill("0.4")
+    page.get_by_label("Stage 1 images per assignment").fill("2")
+    page.get_by_label("Stage 1 hidden GT images per assignment").fill("1")
+    page.get_by_role("button", name="Add an annotate stage").click()
+    page.get_by_label("Stage 2 name").fill("pedestrians")
+    page.get_by_label("Stage 2 labels (commas)").fill("car")  # the cars' label again: refused
+    page.get_by_label("Stage 2 bounty").fill("0.8")
+    page.get_by_label("Stage 2 images per assignment").fill("2")
+    page.get_by_label("Stage 2 hidden GT images per assignment").fill("1")
+    page.get_by_label("QA team (worker ids, optional)").fill(str(qa["id"]))
+    page.get_by_label("Custom statuses").fill(f"expert review: {expert['id']}")
+    page.get_by_role("button", name="Create pipeline").click()
+    page.get_by_text("QA bounty: enter an amount").wait_for()  # checked before sending
+    page.get_by_label("QA bounty").fill("0.16")
+    page.get_by_role("button", name="Create pipeline").click()
+    page.get_by_text("labels ['car'] are in two annotate stages; each label has one").wait_for()
+    screenshot(page, "web_pipeline_new_refused")
+    assert not _unlabelled(page)
+    page.get_by_label("Stage 2 labels (commas)").fill("person")
+    page.get_by_role("button", name="Create pipeline").click()
+    page.wait_for_url("**/pipelines/*")
+    _loaded(page, 0)
+    assert page.locator("#pipeline-title").inner_text() == "Street scenes"
+    assert page.locator(".stage-card").count() == 3
+
+    pid = int(page.url.rsplit("/", 1)[1])
+    with session_factory(settings)() as s:
+        pipeline = s.get(Pipeline, pid)
+        assert pipeline is not None and pipeline.requester_id == requester["id"]
+        assert pipeline.qa_members == [qa["id"]]
+        assert pipeline.qa_routes == [{"status": "expert review", "members": [expert["id"]]}]
+        jobs = list(s.scalars(select(Job).where(Job.pipeline_id == pid).order_by(Job.stage_index)))
+        assert [(j.labels, j.bounty_amount, j.currency) for j in jobs] == [
+            (["car"], 400_000, "tusd"),
+            (["person"], 800_000, "tusd"),
+            (["car", "person"], 160_000, "tusd"),
+        ]
+        assert [j.work_units[0] for j in jobs[:2]] == [8, 8]

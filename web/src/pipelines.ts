@@ -5,6 +5,7 @@ import type { PipelineView } from "./pipeline/types.js";
 
 async function load(): Promise<void> {
   const status = byId("pipelines-status");
+  if (document.body.dataset.role === "reviewer") document.querySelector("a[href='/pipelines/new']")?.remove();
   const table = byId("pipelines");
   let pipelines: PipelineView[];
   try {
@@ -15,7 +16,8 @@ async function load(): Promise<void> {
   }
   document.body.dataset.loaded = "1";
   if (!pipelines.length) {
-    status.replaceChildren(h("p", { class: "empty" }, "No pipelines yet. Create one with POST /api/pipelines."));
+    status.replaceChildren(h("p", { class: "empty" }, "No pipelines yet. ",
+      h("a", { href: "/pipelines/new" }, "Create one"), "."));
     return;
   }
   one(table, "tbody").replaceChildren(...pipelines.map((p) => {
