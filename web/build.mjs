@@ -9,7 +9,7 @@ import * as esbuild from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The pages (the `module=` of marketplace/web/pages.py); everything else is imported by them.
-export const PAGES = ["annotate", "board", "earnings", "fixes", "job", "job_new", "jobs", "qa", "results", "review"];
+export const PAGES = ["annotate", "board", "earnings", "fixes", "job", "job_new", "jobs", "pipeline", "pipeline_new", "pipelines", "qa", "results", "review"];
 const outdir = resolve(process.argv[2] || join(here, "..", "marketplace", "web", "static", "js"));
 
 mkdirSync(outdir, { recursive: true });

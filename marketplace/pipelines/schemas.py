@@ -150,6 +150,7 @@ class StageOut(BaseModel):
     job_id: int
     labels: list[str]
     status: JobStatus
+    members: list[int] | None = Field(default=None, description="the stage's team; null: the open crowd")
 
 
 class StageBooksOut(BaseModel):
@@ -166,6 +167,8 @@ class PipelineOut(BaseModel):
     id: int
     title: str
     status: PipelineStatus
+    currency: str = Field(description="every stage's currency (amounts in its base units)")
+    created_at: datetime
     stages: list[StageOut]
     items: dict[str, int] = Field(description="items per status")
     open_issues: int = Field(description="issues not yet resolved (open, or fixed and waiting for QA)")
@@ -264,6 +267,10 @@ class ItemOut(BaseModel):
     issues: list[IssueOut]
     deadline: datetime | None = None
     route: str | None = Field(default=None, description="the custom status the item was routed to")
+    routes: list[str] = Field(
+        default_factory=list,
+        description="to a QA worker: the QA stage's custom statuses the item may be routed to (action route)",
+    )
 
 
 class DecisionOut(BaseModel):

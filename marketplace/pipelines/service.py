@@ -106,6 +106,8 @@ def view(session: Session, pipeline: Pipeline) -> PipelineOut:
         id=pipeline.id,
         title=pipeline.title,
         status=pipeline.status,
+        currency=stages[0].currency if stages else "",
+        created_at=pipeline.created_at,
         stages=[
             StageOut(
                 index=j.stage_index or 0,
@@ -114,6 +116,7 @@ def view(session: Session, pipeline: Pipeline) -> PipelineOut:
                 job_id=j.id,
                 labels=list(j.labels),
                 status=j.status,
+                members=list(j.members) if j.members is not None else None,
             )
             for j in stages
         ],
@@ -166,6 +169,7 @@ def item_view(session: Session, item: PipelineItem, *, issues_for: int | None = 
         issues=[_issue_out(i, job_of_work[i.work_id]) for i in issues],
         deadline=item.qa_deadline if issues_for is None else min((i.due_at for i in issues), default=None),
         route=item.route,
+        routes=[r["status"] for r in pipeline.qa_routes or []] if issues_for is None else [],
     )
 
 

@@ -48,9 +48,14 @@ NAV: dict[Role | None, list[tuple[str, str]]] = {
         ("/work/fixes", "Fixes"),
         ("/work/earnings", "Earnings"),
     ],
-    Role.requester: [("/jobs", "My jobs"), ("/jobs/new", "New job")],
-    Role.reviewer: [("/review", "Disputes"), ("/jobs", "Jobs")],
-    Role.admin: [("/review", "Disputes"), ("/jobs", "Jobs"), ("/jobs/new", "New job")],
+    Role.requester: [("/jobs", "My jobs"), ("/jobs/new", "New job"), ("/pipelines", "Pipelines")],
+    Role.reviewer: [("/review", "Disputes"), ("/jobs", "Jobs"), ("/pipelines", "Pipelines")],
+    Role.admin: [
+        ("/review", "Disputes"),
+        ("/jobs", "Jobs"),
+        ("/jobs/new", "New job"),
+        ("/pipelines", "Pipelines"),
+    ],
 }
 
 HOME: dict[Role, str] = {
@@ -585,5 +590,8 @@ def install_web(app: Any) -> None:
     """Mount the static assets and the pages on the app (called by ``create_app``)."""
     from fastapi.staticfiles import StaticFiles
 
+    from marketplace.web.pipeline_pages import router as pipeline_router
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(router)
+    app.include_router(pipeline_router)

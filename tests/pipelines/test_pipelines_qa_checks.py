@@ -83,7 +83,8 @@ def test_a_qa_worker_who_approves_defects_is_stopped_and_their_decisions_redone(
             break
         item = r.json()
         fields = {"id", "status", "image_url", "width", "height", "work", "issues", "deadline", "route"}
-        assert set(item) == fields and item["route"] is None  # (the same fields on checks and data)
+        fields.add("routes")  # the pipeline's custom statuses: none here, on checks as on data
+        assert set(item) == fields and item["route"] is None and item["routes"] == []
         r = client.post(
             f"/api/pipeline-items/{item['id']}/decision", json={"action": "approve"}, headers=stamp["headers"]
         )

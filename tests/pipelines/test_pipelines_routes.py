@@ -14,7 +14,7 @@ from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
 from marketplace.errors import NothingToReview
 from marketplace.escrow.evm import DevChain
-from marketplace.models import EntryKind, LedgerTransaction, User, utcnow
+from marketplace.models import EntryKind, LedgerTransaction, PipelineItem, User, utcnow
 from marketplace.payments.rails import Rails
 from marketplace.pipelines import service
 from tests.conftest import UserFactory
@@ -63,6 +63,15 @@ def test_an_item_routed_to_expert_review_is_the_experts_alone_and_paid_once(
     qa0, qa1 = st.qa_team
     _, held = first_review(client, settings, st, qa0, hold=True)
     assert held is not None
+    # the QA worker holding it is told where it may be routed (the QA page offers these); an
+    # annotator's view of an item is not
+    r = client.post("/api/pipelines/qa/claim", headers=qa0["headers"])
+    assert r.status_code == 200 and r.json()["id"] == held, r.text
+    assert r.json()["routes"] == ["expert review"] and r.json()["route"] is None, r.text
+    with session_factory(settings)() as s:
+        item = s.get(PipelineItem, held)
+        assert item is not None
+        assert service.item_view(s, item, issues_for=st.walkers[0]["id"]).routes == []
     url = f"/api/pipeline-items/{held}/decision"
     unknown = {"action": "route", "status": "legal review", "comment": "not sure"}
     r = client.post(url, json=unknown, headers=qa0["headers"])
@@ -82,10 +91,16 @@ def test_an_item_routed_to_expert_review_is_the_experts_alone_and_paid_once(
         assert r.status_code == 409, r.text
     view = client.get(f"/api/pipelines/{pid}", headers=owner).json()
     assert view["status"] == "reviewing" and view["items"]["routed"] == 1, view["items"]
+    assert view["currency"] == "tusd" and [s["members"] for s in view["stages"]] == [
+        None,
+        None,
+        sorted(w["id"] for w in st.qa_team),
+    ], view["stages"]
 
     # the expert claims it (and only it), sees why it came, and approves: the pipeline completes
     r = client.post("/api/pipelines/qa/claim", headers=st.expert["headers"])
     assert r.status_code == 200 and r.json()["id"] == held and r.json()["route"] == "expert review", r.text
+    assert r.json()["routes"] == ["expert review"], r.text
     # the expert's hold lapses: it waits for the route again, never for the QA stage's workers
     later = utcnow() + timedelta(hours=2)
     with session_scope(session_factory(settings)) as s:

@@ -110,6 +110,16 @@ export function currencyInfo(currency: string | null | undefined): Currency | nu
   return FIAT_MONEY[cur] || (pageConfig().currencies || {})[cur] || null;
 }
 
+/** Decimal text → integer base units without floats ("12.5" → 1250 cents; "600" → 600000000 for a
+ * 6-decimal token); null when it is not an amount. A currency the server does not know is given in base units. */
+export function toUnits(text: string, currency: string): string | null {
+  const t = text.trim().replace(/,/g, "");
+  const decimals = currencyInfo(currency)?.decimals ?? 0;
+  const m = decimals ? new RegExp(`^(\\d+)(?:\\.(\\d{1,${decimals}}))?$`).exec(t) : /^(\d+)$/.exec(t);
+  if (!m) return null;
+  return `${m[1]}${(m[2] || "").padEnd(decimals, "0")}`.replace(/^0+(?=\d)/, "");
+}
+
 /** An integer amount in base units in whole units of its currency (money.ts): "$1,234.50", "600 tUSD". */
 export function formatAmount(amount: string | number | bigint | null | undefined, currency: string | null | undefined):
   string {

@@ -1,7 +1,7 @@
 // The requester's create-job form: upload images or give a data location, upload GT COCO, labels,
 // type, target, bounty, rail. Intake errors appear next to the field they concern.
 import type { Json } from "./api.js";
-import { byId, ApiError, api, currencyInfo, pageConfig, errorText, field, one } from "./api.js";
+import { byId, ApiError, api, currencyInfo, pageConfig, errorText, field, one, toUnits } from "./api.js";
 import { parseAttributeLines } from "./attribute_lines.js";
 
 const $ = byId;
@@ -51,16 +51,6 @@ function showApiError(err: Json) {
   }
   const first = form.querySelector<HTMLElement>("[aria-invalid=true]");
   if (first) first.focus();
-}
-
-/** Decimal text → integer base units without floats ("12.5" → 1250 cents; "600" → 600000000 for a
- * 6-decimal token). A currency the server does not know is given in base units. */
-function toUnits(text: Json, currency: Json) {
-  const t = text.trim().replace(/,/g, "");
-  const decimals = currencyInfo(currency)?.decimals ?? 0;
-  const m = decimals ? new RegExp(`^(\\d+)(?:\\.(\\d{1,${decimals}}))?$`).exec(t) : /^(\d+)$/.exec(t);
-  if (!m) return null;
-  return `${m[1]}${(m[2] || "").padEnd(decimals, "0")}`.replace(/^0+(?=\d)/, "");
 }
 
 function intValue(id: string) { return Number.parseInt(field(id).value, 10); }

@@ -1,7 +1,8 @@
 // The QA page of multi-stage pipelines: claim the next item, see every annotate stage's boxes on it,
 // flag boxes (click one, say what is wrong, "Raise issue") or missing objects (drag where one is), then
-// send the issues back to the annotators; or approve, discard, or reopen issues whose fix did not fix
-// them. The next item follows without a page load.
+// send the issues back to the annotators; or approve, discard, reopen issues whose fix did not fix
+// them, or route the item to one of the QA stage's custom statuses (with a reason). The next item
+// follows without a page load.
 import { ApiError, byId, errorText, field, formatDuration, h, post } from "./api.js";
 import { QaView } from "./pipeline/qa_view.js";
 import type { ShownBox } from "./pipeline/qa_view.js";
@@ -54,7 +55,13 @@ async function show(item: PipelineItem): Promise<void> {
   $("nothing").hidden = true;
   $("qa").hidden = false;
   const back = item.issues.some((i) => i.status === "fixed");
-  $("qa-info").textContent = `item #${item.id}${back ? " · fixes came back" : ""}`;
+  $("qa-info").textContent = `item #${item.id}${back ? " · fixes came back" : ""}` +
+    `${item.route ? ` · routed to you: ${item.route}` : ""}`;
+  const routes = item.routes || [];
+  $("route-card").hidden = !routes.length;
+  field("route-comment").value = "";
+  $("route-buttons").replaceChildren(...routes.map((status) => h("button", { type: "button", class: "decision",
+    onclick: () => route(status) }, `Route to ${status}`)));
   view.show(img, item.width, item.height, stageBoxes(item));
   $("stage-legend").replaceChildren(...item.work.map((w, stage) => h("li", {},
     h("span", { class: "swatch", dataset: { color: stageColor(stage) } }), ` ${w.stage} (${w.labels.join(", ")}): `,
@@ -176,6 +183,18 @@ async function decide(body: Record<string, unknown>, done: string): Promise<void
   state.decided += 1;
   $("done-count").textContent = `${state.decided} decided this session · last: item #${item.id} ${done}`;
   await next();
+}
+
+/** Send the item to one of the QA stage's custom statuses (its members decide it); a reason is required. */
+function route(status: string): void {
+  const comment = field("route-comment").value.trim();
+  if (!comment) {
+    notice(`Say why the item goes to ${status} before routing it.`, "warn");
+    field("route-comment").focus();
+    return;
+  }
+  if (state.drafts.length) { notice("Send or drop the issues you raised before routing the item.", "warn"); return; }
+  decide({ action: "route", status, comment }, `routed to ${status}`);
 }
 
 function reopenPicks(): number[] {

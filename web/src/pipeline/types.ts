@@ -28,6 +28,9 @@ export interface PipelineItem {
   work: StageWork[];
   issues: Issue[];
   deadline: string | null;
+  route?: string | null;
+  /** To a QA worker: the QA stage's custom statuses the item may be routed to. */
+  routes?: string[];
 }
 
 /** An issue the QA worker is about to send (IssueIn). */
@@ -37,3 +40,60 @@ export interface IssueDraft {
   geometry?: number[];
   comment: string;
 }
+
+// -- the requester's view (PipelineOut, StageWorkerOut, ManageOut) -----------------------------------
+
+export interface StageView {
+  index: number;
+  kind: "annotate" | "qa";
+  name: string;
+  job_id: number;
+  labels: string[];
+  status: string;
+  members: number[] | null;
+}
+
+/** A stage's own ledger line; amounts are integers in base units of the pipeline's currency. */
+export interface StageBooks {
+  job_id: number;
+  funded: string;
+  fees: string;
+  paid: string;
+  refunded: string;
+  reserved: string;
+  balanced: boolean;
+}
+
+export interface PipelineView {
+  id: number;
+  title: string;
+  status: "annotating" | "reviewing" | "completed";
+  currency: string;
+  created_at: string;
+  stages: StageView[];
+  items: Record<string, number>;
+  open_issues: number;
+  books: StageBooks[];
+  qa_checks: { checks: number; decisions: number; caught: number; stopped_workers: number };
+}
+
+export interface StageWorker {
+  stage_job_id: number;
+  worker_id: number;
+  role: "annotator" | "qa";
+  assignments_accepted: number;
+  assignments_rejected: number;
+  items: number;
+  seconds_working: number;
+  seconds_per_item: number | null;
+  items_credited: number;
+  issues_open: number;
+  issues_fixed: number;
+  checks: number;
+  checks_caught: number;
+  stopped: boolean;
+}
+
+export interface Moved { item_id: number; kind: "fix" | "review" | "re_review"; from_worker: number; to_worker: number }
+
+export interface ManageResult { stage_index: number; moved: Moved[]; kept: number }
