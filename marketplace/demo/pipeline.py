@@ -3,10 +3,12 @@
 Rendered scenes are uploaded as a pipeline of two annotate stages (squares; discs and triangles)
 and one QA stage, each stage funded from a wallet on the embedded chain. Each annotate stage gets
 half of a simulated crowd (careful, sloppy, hasty workers and spammers, as in the main demo) and a
-reviewer for its disputes. Then QA: a careful QA worker compares every item with what it sees and
-raises an issue per wrong or missing box; a rubber stamp approves everything until the hidden
-checks stop it. Issues go back to the annotators, who fix them; fixed items come back to the QA
-worker who raised them. The last line is one JSON report.
+reviewer for its disputes. Then QA, a named team of two: a careful QA worker compares every item
+with what it sees and raises an issue per wrong or missing box, and sends crowded scenes that look
+right to "expert review", a custom status whose only member is an expert, who decides them the same way;
+a rubber stamp approves everything until the hidden checks stop it. Issues go back to the
+annotators, who fix them; fixed items come back to whoever raised them. The last line is one JSON
+report.
 """
 
 from __future__ import annotations
@@ -46,10 +48,25 @@ from marketplace.quality.scoring import iou_matrix
 #: the annotate stages: one label, then the other two
 STAGES = (("squares", ["square"]), ("discs and triangles", ["disc", "triangle"]))
 QA_ROUNDS = 2000
+EXPERT = "expert review"
+CROWDED = 4  # objects in a scene the careful QA worker sends to the expert
+
+
+class QaTeam:
+    """The QA stage's team (a careful worker and a rubber stamp) and the expert of its custom status."""
+
+    def __init__(self, base_url: str, run_id: str) -> None:
+        self.clients: dict[str, ApiClient] = {}
+        self.ids: dict[str, int] = {}
+        for name in ("careful", "stamp", "expert"):
+            client = ApiClient(base_url)
+            client.sign_up(f"qa-{name}-{run_id}@demo.tilework", PASSWORD, "worker")
+            _link_wallet(client)
+            self.clients[name], self.ids[name] = client, int(client.get("/api/me")["id"])
 
 
 def create_pipeline(
-    api: ApiClient, data: DemoDataset, gt_names: list[str], options: DemoOptions
+    api: ApiClient, data: DemoDataset, gt_names: list[str], options: DemoOptions, qa: QaTeam
 ) -> dict[str, Any]:
     share = options.bounty // 3
     spec = {
@@ -71,7 +88,14 @@ def create_pipeline(
                 }
                 for name, labels in STAGES
             ),
-            {"kind": "qa", "name": "QA", "bounty_amount": share, "time_limit_s": 600},
+            {
+                "kind": "qa",
+                "name": "QA",
+                "bounty_amount": share,
+                "time_limit_s": 600,
+                "members": [qa.ids["careful"], qa.ids["stamp"]],
+                "routes": [{"status": EXPERT, "members": [qa.ids["expert"]]}],
+            },
         ],
     }
     files = [
@@ -177,21 +201,43 @@ def fix_all(annotators: list[tuple[ApiClient, list[str]]], recognise: Callable[[
     return fixed
 
 
+def _decide(client: ApiClient, item: dict[str, Any], scene: Scene, route: bool) -> str:
+    """One careful decision: reopen fixed issues still wrong, raise issues, send a crowded scene that
+    looks right at first sight to the expert for a second look, or approve. Returns the action."""
+    issues = verdict(item, scene)
+    fixed = [i["id"] for i in item["issues"] if i["status"] == "fixed"]
+    body: dict[str, Any] = {"action": "approve"}
+    if issues and fixed:
+        body = {"action": "reopen", "reopen": fixed, "comment": "still wrong"}
+    elif issues:
+        body = {"action": "issue", "issues": issues}
+    elif route and not item["issues"] and EXPERT in item["routes"] and len(scene.shapes) >= CROWDED:
+        body = {"action": "route", "status": EXPERT, "comment": f"{len(scene.shapes)} objects: a second look"}
+    client.post(f"/api/pipeline-items/{item['id']}/decision", json=body)
+    return str(body["action"])
+
+
+def _claim(client: ApiClient) -> dict[str, Any] | None:
+    try:
+        item: dict[str, Any] = client.post("/api/pipelines/qa/claim")
+        return item
+    except ApiError as exc:
+        if exc.status_code != 409:
+            raise
+        return None
+
+
 def run_qa(
-    platform: Platform,
     pipeline_id: int,
     requester: ApiClient,
     annotators: list[tuple[ApiClient, list[str]]],
     data: DemoDataset,
-    run_id: str,
+    team: QaTeam,
     quiet: bool,
 ) -> dict[str, Any]:
-    careful, stamp = ApiClient(platform.base_url), ApiClient(platform.base_url)
-    for client, name in ((careful, "careful"), (stamp, "stamp")):
-        client.sign_up(f"qa-{name}-{run_id}@demo.tilework", PASSWORD, "worker")
-        _link_wallet(client)
+    careful, stamp, expert = (team.clients[n] for n in ("careful", "stamp", "expert"))
     recognise = data.recogniser()
-    stamped, stamp_stopped = 0, False
+    stamped, stamp_stopped, routed, expert_decisions = 0, False, 0, 0
     view = requester.get(f"/api/pipelines/{pipeline_id}")
     with _phase("QA", quiet, total=sum(view["items"].values())) as bar:
         for _ in range(QA_ROUNDS):
@@ -202,28 +248,28 @@ def run_qa(
                     stamped += 1
                 except ApiError as exc:
                     stamp_stopped = exc.status_code == 403
-            try:
-                item = careful.post("/api/pipelines/qa/claim")
-            except ApiError as exc:
-                if exc.status_code != 409:
-                    raise
-                if not fix_all(annotators, recognise) and stamp_stopped:
+            for_expert = _claim(expert)
+            if for_expert is not None:
+                _decide(expert, for_expert, recognise(expert.fetch(for_expert["image_url"])), route=False)
+                expert_decisions += 1
+            claimed = _claim(careful)
+            if claimed is None:
+                if not fix_all(annotators, recognise) and stamp_stopped and for_expert is None:
                     break
                 continue
-            issues = verdict(item, recognise(careful.fetch(item["image_url"])))
-            fixed = [i["id"] for i in item["issues"] if i["status"] == "fixed"]
-            body: dict[str, Any] = {"action": "approve"}
-            if issues and fixed:
-                body = {"action": "reopen", "reopen": fixed, "comment": "still wrong"}
-            elif issues:
-                body = {"action": "issue", "issues": issues}
-            careful.post(f"/api/pipeline-items/{item['id']}/decision", json=body)
+            scene = recognise(careful.fetch(claimed["image_url"]))
+            routed += _decide(careful, claimed, scene, route=True) == "route"
             view = requester.get(f"/api/pipelines/{pipeline_id}")
             decided = view["items"].get("approved", 0) + view["items"].get("discarded", 0)
             bar.update(max(0, decided - bar.n))
             if view["status"] == "completed":
                 break
-    return {"stamp_approvals": stamped, "stamp_stopped": stamp_stopped}
+    return {
+        "stamp_approvals": stamped,
+        "stamp_stopped": stamp_stopped,
+        "routed_to_expert": routed,
+        "expert_decisions": expert_decisions,
+    }
 
 
 def report(requester: ApiClient, pipeline_id: int, data: DemoDataset, gt_names: list[str],
@@ -279,8 +325,9 @@ def run_pipeline_demo(options: DemoOptions) -> dict[str, Any]:
         requester = ApiClient(platform.base_url)
         requester.sign_up(f"requester-{run_id}@demo.tilework", PASSWORD, "requester")
         gt_names = data.pick_gt(options.gt_share, options.gt_per_assignment, options.seed)
+        qa_team = QaTeam(platform.base_url, run_id)
         with _phase("intake", options.quiet, total=1):
-            pipeline = create_pipeline(requester, data, gt_names, options)
+            pipeline = create_pipeline(requester, data, gt_names, options, qa_team)
         jobs = [s["job_id"] for s in pipeline["stages"]]
         with _phase("funding", options.quiet, total=len(jobs)) as bar:
             for job_id in jobs:
@@ -288,7 +335,7 @@ def run_pipeline_demo(options: DemoOptions) -> dict[str, Any]:
                 wait_for(lambda j=job_id: _job_status(requester, j) == "active", "the stage to open")  # type: ignore[misc]
                 bar.update(1)
         annotators = run_annotate_stages(platform, pipeline, data, options, run_id)
-        qa = run_qa(platform, pipeline["id"], requester, annotators, data, run_id, options.quiet)
+        qa = run_qa(pipeline["id"], requester, annotators, data, qa_team, options.quiet)
         with _phase("payout", options.quiet, total=1):
             platform.beat.run_all_now()
             wait_for(lambda: all(_settled(requester, j) for j in jobs), "every stage's payouts to settle")
@@ -317,6 +364,8 @@ def print_pipeline_report(r: dict[str, Any]) -> None:
         f"  hidden QA checks                {r['qa_checks']}",
         f"  the rubber-stamp QA worker      approved {r['stamp_approvals']} items, "
         + ("then was stopped" if r["stamp_stopped"] else "and was NOT stopped"),
+        f"  expert review (custom status)   {r['routed_to_expert']} items routed, "
+        f"{r['expert_decisions']} expert decisions",
         f"  approved results vs truth       accuracy {r['merged_accuracy']:.3f}, "
         f"images fully right {r['images_exact']:.1%}",
         f"  ledger                          {'balanced' if r['ledger_balanced'] else 'NOT BALANCED'}",

@@ -28,8 +28,10 @@ def test_pipeline_demo_on_embedded_defaults(tmp_path: Path) -> None:
     assert report["issues_raised"] >= report["issues_fixed"] >= 1  # the sloppy annotators' boxes came back
     assert report["stamp_stopped"] is True  # the rubber-stamp QA worker was caught by the hidden checks
     assert report["qa_checks"]["stopped_workers"] == 1
+    # crowded scenes went to "expert review" (a custom status of one member) and the expert decided each
+    assert report["routed_to_expert"] >= 1 and report["expert_decisions"] >= report["routed_to_expert"]
     # money: per stage and in total, every base unit is funded = paid + fees + refunded + reserved
     assert report["ledger_balanced"] is True and all(s["balanced"] for s in report["stages"])
     assert all(s["paid"] > 0 and s["reserved"] == 0 for s in report["stages"])
     assert report["merged_accuracy"] > 0.9  # QA fixed what the crowd got wrong
-    assert "hidden QA checks" in proc.stderr and "wall time" in proc.stderr
+    assert "hidden QA checks" in proc.stderr and "expert review" in proc.stderr and "wall time" in proc.stderr
