@@ -154,7 +154,8 @@ def _forbidden(user: User, needed: str) -> HTMLResponse:
     return page("Not for this account", body, user=user, status_code=403)
 
 
-def _require(request: Request, session: Session, roles: tuple[Role, ...], needed: str) -> User | Response:
+def signed_in_as(request: Request, session: Session, roles: tuple[Role, ...], needed: str) -> User | Response:
+    """The signed-in user when their role is one of ``roles``; else the sign-in redirect or a 403 page."""
     user = page_user(request, session)
     if user is None:
         return _signin_redirect(request)
@@ -322,7 +323,7 @@ def signout(request: Request, session: SessionDep, csrf_token: Annotated[str, Fo
 
 @router.get("/work", response_class=HTMLResponse)
 def job_board(request: Request, session: SessionDep) -> Response:
-    user = _require(request, session, (Role.worker,), "worker")
+    user = signed_in_as(request, session, (Role.worker,), "worker")
     if not isinstance(user, User):
         return user
     return page("Job board", render("board.html"), user=user, current="/work", module="board.js")
@@ -330,7 +331,7 @@ def job_board(request: Request, session: SessionDep) -> Response:
 
 @router.get("/work/jobs/{job_id}", response_class=HTMLResponse)
 def annotate(job_id: Id, request: Request, session: SessionDep) -> Response:
-    user = _require(request, session, (Role.worker,), "worker")
+    user = signed_in_as(request, session, (Role.worker,), "worker")
     if not isinstance(user, User):
         return user
     return page(
@@ -347,7 +348,7 @@ def annotate(job_id: Id, request: Request, session: SessionDep) -> Response:
 @router.get("/work/qa", response_class=HTMLResponse)
 def qa_page(request: Request, session: SessionDep) -> Response:
     """Pipeline QA: claim an item, flag boxes or missing objects, send issues, approve or discard."""
-    user = _require(request, session, (Role.worker,), "worker")
+    user = signed_in_as(request, session, (Role.worker,), "worker")
     if not isinstance(user, User):
         return user
     return page(
@@ -363,7 +364,7 @@ def qa_page(request: Request, session: SessionDep) -> Response:
 @router.get("/work/fixes", response_class=HTMLResponse)
 def fixes_page(request: Request, session: SessionDep) -> Response:
     """The issues QA raised on this annotator's pipeline work, to fix in the box editor."""
-    user = _require(request, session, (Role.worker,), "worker")
+    user = signed_in_as(request, session, (Role.worker,), "worker")
     if not isinstance(user, User):
         return user
     return page(
@@ -410,7 +411,7 @@ def _destinations(session: Session, worker: User) -> list[dict[str, Any]]:
 
 @router.get("/work/earnings", response_class=HTMLResponse)
 def earnings(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    user = _require(request, session, (Role.worker,), "worker")
+    user = signed_in_as(request, session, (Role.worker,), "worker")
     if not isinstance(user, User):
         return user
     config = {
@@ -440,7 +441,7 @@ JOB_VIEWERS = (Role.requester, Role.admin, Role.reviewer)
 
 @router.get("/jobs", response_class=HTMLResponse)
 def my_jobs(request: Request, session: SessionDep) -> Response:
-    user = _require(request, session, JOB_VIEWERS, "requester")
+    user = signed_in_as(request, session, JOB_VIEWERS, "requester")
     if not isinstance(user, User):
         return user
     return page("Jobs", render("jobs.html"), user=user, current="/jobs", module="jobs.js")
@@ -448,7 +449,7 @@ def my_jobs(request: Request, session: SessionDep) -> Response:
 
 @router.get("/jobs/new", response_class=HTMLResponse)
 def new_job(request: Request, session: SessionDep) -> Response:
-    user = _require(request, session, (Role.requester, Role.admin), "requester")
+    user = signed_in_as(request, session, (Role.requester, Role.admin), "requester")
     if not isinstance(user, User):
         return user
     return page("New job", render("job_new.html"), user=user, current="/jobs/new", module="job_new.js")
@@ -456,7 +457,7 @@ def new_job(request: Request, session: SessionDep) -> Response:
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(job_id: Id, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    user = _require(request, session, JOB_VIEWERS, "requester")
+    user = signed_in_as(request, session, JOB_VIEWERS, "requester")
     if not isinstance(user, User):
         return user
     return page(
@@ -484,7 +485,7 @@ def job_page(job_id: Id, request: Request, session: SessionDep, settings: Settin
 
 @router.get("/jobs/{job_id}/results", response_class=HTMLResponse)
 def results_page(job_id: Id, request: Request, session: SessionDep) -> Response:
-    user = _require(request, session, (Role.requester, Role.admin), "requester")
+    user = signed_in_as(request, session, (Role.requester, Role.admin), "requester")
     if not isinstance(user, User):
         return user
     return page(
@@ -561,7 +562,7 @@ def job_scores(job_id: Id, user: CurrentUser, session: SessionDep) -> dict[str, 
 
 @router.get("/review", response_class=HTMLResponse)
 def review(request: Request, session: SessionDep) -> Response:
-    user = _require(request, session, (Role.reviewer, Role.admin), "reviewer")
+    user = signed_in_as(request, session, (Role.reviewer, Role.admin), "reviewer")
     if not isinstance(user, User):
         return user
     return page("Disputes", render("review.html"), user=user, current="/review", module="review.js")

@@ -12,7 +12,7 @@ from marketplace.deps import SessionDep
 from marketplace.errors import NotFound
 from marketplace.models import Role, User
 from marketplace.pipelines import service as pipelines
-from marketplace.web.pages import JOB_VIEWERS, _require, page
+from marketplace.web.pages import JOB_VIEWERS, page, signed_in_as
 from marketplace.web.render import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -20,7 +20,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 @router.get("/pipelines", response_class=HTMLResponse)
 def my_pipelines(request: Request, session: SessionDep) -> Response:
-    user = _require(request, session, JOB_VIEWERS, "requester")
+    user = signed_in_as(request, session, JOB_VIEWERS, "requester")
     if not isinstance(user, User):
         return user
     return page("Pipelines", render("pipelines.html"), user=user, current="/pipelines", module="pipelines.js")
@@ -28,7 +28,7 @@ def my_pipelines(request: Request, session: SessionDep) -> Response:
 
 @router.get("/pipelines/new", response_class=HTMLResponse)
 def new_pipeline(request: Request, session: SessionDep) -> Response:
-    user = _require(request, session, (Role.requester, Role.admin), "requester")
+    user = signed_in_as(request, session, (Role.requester, Role.admin), "requester")
     if not isinstance(user, User):
         return user
     return page(
@@ -40,7 +40,7 @@ def new_pipeline(request: Request, session: SessionDep) -> Response:
 def pipeline_page(pipeline_id: Id, request: Request, session: SessionDep) -> Response:
     """One pipeline: progress and books per stage, its workers, and (its requester only) the forms
     that move work between a stage's members. Someone else's pipeline is not found, as in the API."""
-    user = _require(request, session, JOB_VIEWERS, "requester")
+    user = signed_in_as(request, session, JOB_VIEWERS, "requester")
     if not isinstance(user, User):
         return user
     try:
