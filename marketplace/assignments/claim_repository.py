@@ -36,7 +36,10 @@ from marketplace.models import (
     Assignment,
     Chunk,
     ChunkImage,
+    ChunkStatus,
+    Job,
     JobImage,
+    JobStatus,
     utcnow,
 )
 
@@ -179,3 +182,25 @@ def issue(
     result = session.execute(_issue_statement(bool(gt_ids)), params).all()
     info = {r.image_id: (r.image_id, r.name, r.width, r.height) for r in result if r.image_id is not None}
     return int(result[0][0]), info
+
+
+def chunks_no_member_can_take(session: Session, limit: int = 500) -> list[int]:
+    """Open chunks with a free slot, of active team jobs (``jobs.members``), that every member of the
+    team has already held: nobody may claim them again (a worker never holds a chunk twice)."""
+    rows = session.execute(
+        select(Chunk.id, Job.members, Assignment.worker_id)
+        .join(Job, Job.id == Chunk.job_id)
+        .join(Assignment, Assignment.chunk_id == Chunk.id)
+        .where(
+            Job.members.is_not(None),
+            Job.status == JobStatus.active,
+            Chunk.status == ChunkStatus.open,
+            Chunk.free_slots > 0,
+        )
+    ).tuples()
+    team: dict[int, set[int]] = {}
+    held: dict[int, set[int]] = {}
+    for chunk_id, members, worker_id in rows:
+        team[chunk_id] = set(members or [])
+        held.setdefault(chunk_id, set()).add(worker_id)
+    return sorted(c for c, members in team.items() if members <= held[c])[:limit]

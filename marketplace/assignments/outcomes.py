@@ -8,9 +8,15 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import repository
+from marketplace.assignments import claim_repository, repository
 from marketplace.assignments.scoring import ScoreResult
-from marketplace.assignments.states import move_assignment, move_chunk, record_acceptance, record_rejection
+from marketplace.assignments.states import (
+    move_assignment,
+    move_chunk,
+    nobody_left,
+    record_acceptance,
+    record_rejection,
+)
 from marketplace.errors import Conflict
 from marketplace.models import Assignment, AssignmentStatus, Chunk, ChunkStatus, Job
 
@@ -69,3 +75,14 @@ def reject(session: Session, job: Job, assignment: Assignment) -> Chunk | None:
         log.info("chunk %s of job %s exhausted its attempts; waiting for review", chunk.id, chunk.job_id)
         return chunk
     return None
+
+
+def strand_team_chunks(session: Session) -> list[Chunk]:
+    """Chunks of team jobs that every member has held (after rejections or expiries) would wait
+    forever: they go to a reviewer instead. Returns those moved."""
+    moved = []
+    for chunk_id in claim_repository.chunks_no_member_can_take(session):
+        chunk = repository.lock_chunk(session, chunk_id)  # (holders only grow; a claim may have won)
+        if nobody_left(chunk):
+            moved.append(chunk)
+    return moved

@@ -192,3 +192,11 @@ def record_rejection(chunk: Chunk, max_attempts: int) -> bool:
         move_chunk(chunk, C.in_review)
         return True
     return False
+
+
+def nobody_left(chunk: Chunk) -> bool:
+    """A chunk no one may take any more (every member of its job's team held it): to a reviewer."""
+    if chunk.status is not C.open or chunk.free_slots <= 0:
+        return False
+    move_chunk(chunk, C.in_review)
+    return True

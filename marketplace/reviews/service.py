@@ -83,15 +83,16 @@ def open_dispute(
     return dispute
 
 
-def on_chunk_exhausted(session: Session, chunk: Chunk) -> Dispute:
-    """The assignment server's hook: a chunk failed ``max_attempts`` times and waits in review."""
+def on_chunk_exhausted(session: Session, chunk: Chunk, reason: str | None = None) -> Dispute:
+    """The assignment server's hook: a chunk failed ``max_attempts`` times (or no member of its job's
+    team may take it any more: ``reason``) and waits in review."""
     rejected = repo.rejected_assignments_of_chunk(session, chunk.id)
     return open_dispute(
         session,
         job_id=chunk.job_id,
         kind=DisputeKind.chunk_failed_max_attempts,
         subject_key=f"chunk:{chunk.id}",
-        reason=f"chunk {chunk.position} was rejected {chunk.rejected_count} times",
+        reason=reason or f"chunk {chunk.position} was rejected {chunk.rejected_count} times",
         chunk_id=chunk.id,
         details={"rejected_assignments": [a.id for a in rejected]},
     )

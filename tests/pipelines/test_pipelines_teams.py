@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from marketplace.assignments.tasks import run_expiry
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
 from marketplace.escrow.evm import DevChain
-from marketplace.models import utcnow
+from marketplace.flows import stranded
+from marketplace.models import Assignment, AssignmentStatus, Chunk, ChunkStatus, Dispute, Job, utcnow
 from marketplace.payments.rails import Rails
 from marketplace.pipelines import service
 from tests.conftest import UserFactory
@@ -110,3 +114,54 @@ def test_only_the_team_sees_and_claims_a_stage_and_overdue_fixes_stay_in_it(
         )
     }
     assert holders and holders <= team, (holders, team)
+
+
+def test_a_chunk_every_member_has_held_goes_to_a_reviewer_instead_of_waiting_forever(
+    client: TestClient,
+    make_user: UserFactory,
+    settings: Settings,
+    data_root: Path,
+    shared_datasets: Path,
+    rails: Rails,
+    chain: DevChain,
+) -> None:
+    st = streets(client, make_user, settings, data_root, shared_datasets, teams=True)
+    cars_job = st.stage_ids[0]
+    fund_on_chain(settings, rails, chain, cars_job)
+    factory = session_factory(settings)
+
+    def fail(worker: dict[str, Any]) -> int:
+        """Claim and submit a made-up box on every item (GT missed); the chunk it was."""
+        r = client.post(f"/api/jobs/{cars_job}/assignments/claim", headers=worker["headers"])
+        assert r.status_code == 200, r.text
+        claim = r.json()
+        junk = [{"label": "car", "geometry": [0.0, 0.0, 3.0, 3.0]}]
+        items = [{"item_id": i["item_id"], "annotations": junk} for i in claim["items"]]
+        r = client.post(
+            f"/api/assignments/{claim['assignment_id']}/submit",
+            json={"items": items},
+            headers=worker["headers"],
+        )
+        assert r.status_code == 200, r.text
+        with factory() as s:
+            assignment = s.get(Assignment, claim["assignment_id"])
+            assert assignment is not None and assignment.status is AssignmentStatus.rejected
+            return assignment.chunk_id
+
+    first, second = st.cars  # the cars stage's whole team
+    chunk_id = fail(first)
+    with session_scope(factory) as s:  # the other member may still take it: nothing to do
+        assert stranded.review_stranded_team_chunks(s) == 0
+    assert fail(second) == chunk_id  # the lowest open chunk they never held
+    with factory() as s:
+        chunk = s.get(Chunk, chunk_id)
+        assert chunk is not None and chunk.status is ChunkStatus.open and chunk.free_slots > 0
+        assert chunk.rejected_count < s.get(Job, cars_job).max_attempts  # type: ignore[union-attr]
+    run_expiry(factory)  # the periodic sweep sends it to a reviewer
+    with factory() as s:
+        chunk = s.get(Chunk, chunk_id)
+        assert chunk is not None and chunk.status is ChunkStatus.in_review
+        [dispute] = s.scalars(select(Dispute).where(Dispute.chunk_id == chunk_id)).all()
+        assert "every member of the team has held it" in dispute.reason
+    with session_scope(factory) as s:  # done once: a second sweep finds nothing
+        assert stranded.review_stranded_team_chunks(s) == 0
