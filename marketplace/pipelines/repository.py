@@ -374,6 +374,20 @@ def status_counts(session: Session, pipeline_id: int) -> dict[str, int]:
     }
 
 
+def routed_counts(session: Session, pipeline_id: int) -> dict[str, int]:
+    """Data items per custom status they are routed to (not yet decided)."""
+    stmt = (
+        select(PipelineItem.route, func.count())
+        .where(
+            PipelineItem.pipeline_id == pipeline_id,
+            PipelineItem.is_check.is_(False),
+            PipelineItem.route.is_not(None),
+        )
+        .group_by(PipelineItem.route)
+    )
+    return {str(route): int(n) for route, n in session.execute(stmt)}
+
+
 def open_issue_count(session: Session, pipeline_id: int) -> int:
     stmt = (
         select(func.count())

@@ -163,6 +163,16 @@ class StageBooksOut(BaseModel):
     balanced: bool
 
 
+class RouteOut(BaseModel):
+    """A custom status of the QA stage: who decides its items, and how many are with them now."""
+
+    status: str
+    members: list[int]
+    waiting: int = Field(
+        description="data items routed here and not yet decided (waiting, held or back for review)"
+    )
+
+
 class PipelineOut(BaseModel):
     id: int
     title: str
@@ -174,6 +184,7 @@ class PipelineOut(BaseModel):
     open_issues: int = Field(description="issues not yet resolved (open, or fixed and waiting for QA)")
     books: list[StageBooksOut] = Field(description="each stage's own ledger line")
     qa_checks: QaChecksOut
+    routes: list[RouteOut] = Field(default=[], description="the QA stage's custom statuses")
 
 
 class QaChecksOut(BaseModel):

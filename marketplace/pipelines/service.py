@@ -45,6 +45,7 @@ from marketplace.pipelines.schemas import (
     ItemOut,
     PipelineOut,
     QaChecksOut,
+    RouteOut,
     StageBooksOut,
     StageOut,
     StageWorkOut,
@@ -102,6 +103,7 @@ def books(session: Session, job_id: int) -> StageBooksOut:
 
 def view(session: Session, pipeline: Pipeline) -> PipelineOut:
     stages = repo.stage_jobs(session, pipeline.id)
+    waiting = repo.routed_counts(session, pipeline.id) if pipeline.qa_routes else {}
     return PipelineOut(
         id=pipeline.id,
         title=pipeline.title,
@@ -129,6 +131,10 @@ def view(session: Session, pipeline: Pipeline) -> PipelineOut:
             caught=sum(results),
             stopped_workers=len(pipeline.qa_banned or []),
         ),
+        routes=[
+            RouteOut(status=r["status"], members=list(r["members"]), waiting=waiting.get(r["status"], 0))
+            for r in pipeline.qa_routes or []
+        ],
     )
 
 

@@ -96,6 +96,8 @@ def test_an_item_routed_to_expert_review_is_the_experts_alone_and_paid_once(
         None,
         sorted(w["id"] for w in st.qa_team),
     ], view["stages"]
+    # the requester sees the custom status, its member and the item waiting there
+    assert view["routes"] == [{"status": "expert review", "members": [st.expert["id"]], "waiting": 1}]
 
     # the expert claims it (and only it), sees why it came, and approves: the pipeline completes
     r = client.post("/api/pipelines/qa/claim", headers=st.expert["headers"])
@@ -113,6 +115,7 @@ def test_an_item_routed_to_expert_review_is_the_experts_alone_and_paid_once(
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     view = client.get(f"/api/pipelines/{pid}", headers=owner).json()
     assert view["status"] == "completed" and "routed" not in view["items"], view
+    assert view["routes"][0]["waiting"] == 0  # decided: no longer with the expert
     assert all(b["balanced"] for b in view["books"]), view["books"]
     [item] = [
         h for h in client.get(f"/api/pipelines/{pid}/history", headers=owner).json() if h["item_id"] == held
