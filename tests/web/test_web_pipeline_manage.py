@@ -148,6 +148,9 @@ def test_web_requester_follows_a_pipeline_and_moves_an_issue_to_another_member(
     assert _stat(items, "items approved") == str(view["items"]["approved"])
     qa_card = page.get_by_role("region", name="Stage 3: QA")
     assert _stat(qa_card, "items routed to a custom status") == "1"
+    route_line = qa_card.locator("ul.routes li").inner_text()  # the declared route, its expert, its item
+    assert "expert review" in route_line and "1 item" in route_line
+    assert f"worker #{st.expert['id']}" in route_line
     assert f"worker #{st.qa['id']}" in qa_card.locator("table").inner_text()
     maker_row = walkers.locator("tbody tr", has=page.get_by_text(f"worker #{maker['id']}", exact=True))
     assert maker_row.locator("td").nth(7).inner_text() == str(makers)

@@ -63,7 +63,8 @@ async function load(): Promise<void> {
       $("stages").append(card.root);
     }
     card.update({ stage, books: p.books.find((b) => b.job_id === stage.job_id), progress: progress[k],
-      workers: workers.filter((w) => w.stage_job_id === stage.job_id), items: p.items, currency: p.currency });
+      workers: workers.filter((w) => w.stage_job_id === stage.job_id), items: p.items, currency: p.currency,
+      routes: p.routes });
   }
   say("");
   loads += 1;

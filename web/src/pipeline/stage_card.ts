@@ -3,7 +3,7 @@
 // another (reassign) or the whole stage's spread evenly (redistribute). Built once; update() refills it.
 import { ApiError, errorText, formatDuration, h, money, post } from "../api.js";
 import type { Json } from "../api.js";
-import type { ManageResult, Moved, StageBooks, StageView, StageWorker } from "./types.js";
+import type { ManageResult, Moved, RouteView, StageBooks, StageView, StageWorker } from "./types.js";
 
 export const PIPELINE_STATUS: Record<string, string> = {
   annotating: "annotating", reviewing: "in QA", completed: "completed" };
@@ -18,6 +18,7 @@ export interface StageData {
   progress: Json | null;
   items: Record<string, number>;
   currency: string;
+  routes: RouteView[];
 }
 
 export function stat(value: Node | string | number, key: string): HTMLElement {
@@ -61,6 +62,7 @@ export class StageCard {
     h("div", {}));
   private readonly barText = h("p", { class: "muted" });
   private readonly counts = h("div", { class: "stats" });
+  private readonly routes = h("ul", { class: "routes" });
   private readonly money = h("div", { class: "stats" });
   private readonly table = h("table", { class: "data" });
   private readonly status = h("span", { class: "status" });
@@ -86,7 +88,7 @@ export class StageCard {
       h("h2", { id: id("heading") }, `Stage ${n + 1}: ${stage.name}`, this.status),
       h("p", { class: "muted" }, about, " · ", h("a", { href: `/jobs/${stage.job_id}` }, `job #${stage.job_id}`),
         " (fund and follow the stage there)"),
-      this.bar, this.barText, this.counts,
+      this.bar, this.barText, this.counts, this.routes,
       h("h3", {}, "Money"), this.money,
       h("h3", {}, "Workers"), this.table,
       canManage ? this.forms(id, qa) : "",
@@ -130,6 +132,9 @@ export class StageCard {
         stat(d.items.routed || 0, "items routed to a custom status"),
         stat(d.workers.reduce((a, w) => a + w.items, 0), "QA decisions"),
         stat(d.workers.filter((w) => w.stopped).length, "QA workers stopped"));
+      this.routes.replaceChildren(...d.routes.map((r) => h("li", {}, h("strong", {}, r.status),
+        ` (custom status): decided by ${r.members.map((m) => `worker #${m}`).join(", ")}; `,
+        `${plural(r.waiting, "item")} there now`)));
     } else {
       const p = d.progress;
       if (p) setProgress(this.bar, this.barText, p.images_done, p.images_total, "images done");

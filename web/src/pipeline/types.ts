@@ -75,7 +75,11 @@ export interface PipelineView {
   open_issues: number;
   books: StageBooks[];
   qa_checks: { checks: number; decisions: number; caught: number; stopped_workers: number };
+  routes: RouteView[];
 }
+
+/** A custom status of the QA stage (RouteOut): its members and the data items routed there, undecided. */
+export interface RouteView { status: string; members: number[]; waiting: number }
 
 export interface StageWorker {
   stage_job_id: number;
