@@ -145,7 +145,16 @@ def create_pipeline(
     names = repo.image_names(session, first.id)  # GT images become the QA workers' hidden checks
     _rng.shuffle(names)  # ids in no telling order: checks and data items interleaved
     data_count = sum(1 for _, is_gt in names if not is_gt)
-    _check_qa_bounty(qa.bounty_amount, data_count, settings.platform_fee_bps, len(body.stages) - 1)
+    economics.require_payable(  # the QA stage pays one unit per data item
+        qa.bounty_amount,
+        settings.platform_fee_bps,
+        data_count,
+        1,
+        1,
+        what=lambda _: f"{data_count} items",
+        field=f"stages[{len(body.stages) - 1}].bounty_amount",
+        noun="a QA bounty",
+    )
     labels = [label for s in body.stages[:-1] if isinstance(s, AnnotateStage) for label in s.labels]
     jobs_repo.add_job(
         session,
@@ -178,16 +187,6 @@ def create_pipeline(
     )
     repo.add_items(session, pipeline.id, names)
     return pipeline
-
-
-def _check_qa_bounty(bounty: int, items: int, fee_bps: int, index: int) -> None:
-    plan = economics.budget(bounty, fee_bps, items, 1, 1)
-    if plan.pay_per_assignment < 1:
-        raise InvalidInput(
-            f"a QA bounty of {bounty} cannot pay {items} items after the platform fee; "
-            f"the minimum is {economics.minimum_bounty(fee_bps, items, 1)}",
-            field=f"stages[{index}].bounty_amount",
-        )
 
 
 def stage_completed(session: Session, job: Job) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from marketplace.errors import InvalidInput
 
 BPS = 10_000
 
@@ -47,6 +50,30 @@ def minimum_bounty(fee_bps: int, chunks: int, overlap: int) -> int:
     while (bounty - platform_fee(bounty, fee_bps)) < needed:
         bounty += max(1, needed - (bounty - platform_fee(bounty, fee_bps)))
     return bounty
+
+
+def require_payable(
+    bounty: int,
+    fee_bps: int,
+    units: int,
+    size: int,
+    cap: int,
+    *,
+    what: Callable[[JobBudget], str],
+    field: str,
+    noun: str = "a bounty",
+) -> JobBudget:
+    """The budget of ``units`` items cut into ``size`` per assignment, each issued up to ``cap`` times;
+    a 422 on ``field`` when it cannot pay every assignment one base unit after the fee, saying
+    ``what`` it had to pay and the smallest bounty that would."""
+    plan = budget(bounty, fee_bps, units, size, cap)
+    if plan.pay_per_assignment < 1:
+        raise InvalidInput(
+            f"{noun} of {bounty} cannot pay {what(plan)} after the platform fee; "
+            f"the minimum is {minimum_bounty(fee_bps, plan.chunks, cap)}",
+            field=field,
+        )
+    return plan
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from marketplace.datasets.ground_truth import GroundTruth, parse_ground_truth
 from marketplace.datasets.intake import DataCheck, Progress, check_data, no_progress
 from marketplace.datasets.video_ground_truth import VideoShape, parse_video_gt
 from marketplace.datasets.video_intake import check_videos
-from marketplace.errors import Forbidden, InvalidInput, JobNotCancellable, NotFound
+from marketplace.errors import Forbidden, JobNotCancellable, NotFound
 from marketplace.jobs import economics, repository
 from marketplace.jobs.schemas import JobSpec
 from marketplace.jobs.segments import cut_segments
@@ -126,17 +126,16 @@ def _check_bounty(
     spec: JobSpec, data_images: int, fee_bps: int, *, per_assignment: int | None = None
 ) -> None:
     cap = max(spec.overlap, spec.max_overlap or spec.overlap)  # the reserve for dynamic overlap
-    size = per_assignment or spec.assignment_size
-    plan = economics.budget(spec.bounty_amount, fee_bps, data_images, size, cap)
-    if plan.pay_per_assignment < 1:
-        minimum = economics.minimum_bounty(fee_bps, plan.chunks, cap)
-        raise InvalidInput(
-            f"a bounty of {spec.bounty_amount} cannot pay {plan.payable_assignments} assignments "
-            f"({plan.chunks} chunks x {'max_overlap' if cap > spec.overlap else 'overlap'} {cap}) "
-            "after the platform fee; "
-            f"the minimum is {minimum}",
-            field="bounty_amount",
-        )
+    overlap = "max_overlap" if cap > spec.overlap else "overlap"
+    economics.require_payable(
+        spec.bounty_amount,
+        fee_bps,
+        data_images,
+        per_assignment or spec.assignment_size,
+        cap,
+        what=lambda plan: f"{plan.payable_assignments} assignments ({plan.chunks} chunks x {overlap} {cap})",
+        field="bounty_amount",
+    )
 
 
 def _store_images_and_gt(session: Session, job: Job, data: DataCheck, gt: GroundTruth) -> None:

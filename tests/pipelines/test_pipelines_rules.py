@@ -75,6 +75,7 @@ def test_qa_bounty_too_small_for_its_items(
     body["stages"][2]["bounty_amount"] = 5  # 8 items cannot each get 1 after the fee
     r = client.post("/api/pipelines", json=body, headers=make_user("requester")["headers"])
     assert r.status_code == 422 and r.json()["field"] == "stages[2].bounty_amount", r.text
+    assert "a QA bounty of 5 cannot pay 8 items" in r.json()["detail"] and "the minimum is" in r.text
     with session_factory(settings)() as s:  # nothing half-written
         from sqlalchemy import func, select
 
