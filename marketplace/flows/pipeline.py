@@ -20,6 +20,7 @@ stages to QA, and paying the QA stage per decided item.
 from __future__ import annotations
 
 import random
+import statistics
 from datetime import datetime
 from typing import Any
 
@@ -51,10 +52,12 @@ from marketplace.payouts import service as payouts
 from marketplace.pipelines import defects, service
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines.credit import credit
+from marketplace.pipelines.items import record
 from marketplace.pipelines.schemas import AnnotateStage, DecisionIn, PipelineSpec, QaStage
 from marketplace.pipelines.states import FINAL, move_item, move_pipeline
 from marketplace.quality import export
 from marketplace.quality import repository as quality_repo
+from marketplace.quality.coco_export import ImageResult
 from marketplace.storage import Storage
 
 _rng = random.SystemRandom()
@@ -201,56 +204,73 @@ def stage_completed(session: Session, job: Job) -> None:
     for image_id, worker_id, _, answer, _ in quality_repo.accepted_answers(session, job.id):
         answers.setdefault(image_id, []).append((worker_id, answer or []))
     items = {i.name: i for i in repo.items(session, pipeline.id)}
-    rows = []
-    for r in export.merge_job(session, job):
+    rows, per_image = [], []
+    merged = export.merge_job(session, job)
+    for r in merged:
         if r.is_gt or r.image.name not in items:
             continue
-        objects = [{"label": o.label, "geometry": o.geometry} for o in r.objects]
-        by, annotator = credit(objects, answers.get(r.image.id, []))
-        rows.append(
-            {
-                "item_id": items[r.image.name].id,
-                "job_id": job.id,
-                "image_id": r.image.id,
-                "annotator_id": annotator,
-                "objects": [{**o, "by": w} for o, w in zip(objects, by, strict=True)],
-            }
-        )
-    image_ids = repo.image_ids_by_name(session, job.id)
-    for name, objects in repo.gt_objects(session, job.id).items():
-        if name in items:  # a hidden check: the requester's GT, its defect added when QA opens
-            rows.append(
-                {
-                    "item_id": items[name].id,
-                    "job_id": job.id,
-                    "image_id": image_ids[name],
-                    "annotator_id": None,
-                    "objects": [{**o, "by": None} for o in objects],
-                }
-            )
+        per_image.append(len(answers.get(r.image.id, [])))
+        rows.append(_work_row(items[r.image.name].id, job, r, answers.get(r.image.id, [])))
+    picked = _check_answers(
+        session, job, {r.image.id for r in merged if r.is_gt and r.image.name in items}, per_image
+    )
+    for r in export.merge_like_data(session, job, picked):
+        rows.append(_work_row(items[r.image.name].id, job, r, picked[r.image.id]))
     repo.add_work(session, rows)
-    stages = repo.stage_jobs(session, pipeline.id)
-    if all(s.status is JobStatus.completed for s in service.annotate_stages(stages)):
-        _open_qa(session, pipeline, list(items.values()))
+    stages = service.annotate_stages(repo.stage_jobs(session, pipeline.id))
+    if all(s.status is JobStatus.completed for s in stages):
+        _open_qa(session, pipeline, list(items.values()), len(stages))
 
 
-def _open_qa(session: Session, pipeline: Pipeline, items: list[PipelineItem]) -> None:
-    """Every annotate stage is done: each hidden check gets its one defect (a check without any object
-    to spoil is dropped), and every item waits for QA."""
-    empty = []
+def _work_row(item_id: int, job: Job, merged: ImageResult, answers: list[tuple[int, Any]]) -> dict[str, Any]:
+    """What a stage made of an item: its merged objects, each credited to the worker who drew it."""
+    objects = [{"label": o.label, "geometry": o.geometry} for o in merged.objects]
+    by, annotator = credit(objects, answers)
+    return {
+        "item_id": item_id,
+        "job_id": job.id,
+        "image_id": merged.image.id,
+        "annotator_id": annotator,
+        "objects": [{**o, "by": w} for o, w in zip(objects, by, strict=True)],
+    }
+
+
+def _check_answers(
+    session: Session, job: Job, gt_images: set[int], per_image: list[int]
+) -> dict[int, list[tuple[int, Any]]]:
+    """For each GT image that becomes a hidden check: as many of the crowd's accepted answers on it
+    (given as GT slots) as a data image of the stage typically got, drawn at random. Merged like a data
+    image's, they make the check look like one: crowd-drawn boxes, credited to crowd workers, never
+    the requester's tidy GT. A GT image nobody answered gets nothing (its check is dropped)."""
+    count = max(1, int(statistics.median_low(per_image))) if per_image else 1
+    answers: dict[int, dict[int, Any]] = {}
+    for image_id, worker_id, answer in quality_repo.gt_answers(session, job.id, accepted_only=True):
+        if image_id in gt_images:
+            answers.setdefault(image_id, {}).setdefault(worker_id, answer or [])
+    return {
+        image_id: _rng.sample(sorted(by_worker.items(), key=lambda a: a[0]), min(count, len(by_worker)))
+        for image_id, by_worker in answers.items()
+    }
+
+
+def _open_qa(session: Session, pipeline: Pipeline, items: list[PipelineItem], stage_count: int) -> None:
+    """Every annotate stage is done: each hidden check gets its one defect, and every item waits for
+    QA. A check that some stage never answered, or without any object to spoil, is dropped (it would
+    not look like a data item)."""
+    dropped = []
     for item in items:
         if item.is_check:
             work = {w.job_id: w for w, _ in repo.work_of_item(session, item.id)}
             spoiled = defects.inject({j: w.objects for j, w in work.items()}, _rng)
-            if spoiled is None:
-                empty.append(item)
+            if spoiled is None or len(work) < stage_count:
+                dropped.append(item)
                 continue
             for job_id, objects in spoiled[0].items():
                 work[job_id].objects = objects
             item.defect = spoiled[1]
         move_item(item, ItemStatus.completed)
-        service.record(session, item, None, "annotated")
-    repo.delete_items(session, empty)
+        record(session, item, None, "annotated")
+    repo.delete_items(session, dropped)
     move_pipeline(pipeline, PipelineStatus.reviewing)
 
 

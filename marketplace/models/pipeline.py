@@ -162,7 +162,14 @@ class ItemEvent(Base):
 
 
 class QaCheck(Base):
-    """One QA worker's decision on one hidden check: did they flag its defect?"""
+    """One QA worker's decision on one hidden check: did they flag its defect?
+
+    A QA worker who raised issues on a check sees it come back "for review" later, as a data item
+    whose issues were fixed would (its defect repaired, their issues fixed): ``raised`` holds those
+    issues as they see them, ``returns_at`` when it comes back (null: it does not, or no longer),
+    ``held_until`` the end of their hold once it is back. One check item serves many QA workers at
+    once, so this state is theirs, not the item's.
+    """
 
     __tablename__ = "pipeline_qa_checks"
 
@@ -172,8 +179,14 @@ class QaCheck(Base):
     worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     caught: Mapped[bool] = mapped_column(Boolean, nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    #: ``[{"id", "stage_job_id", "object_index", "geometry", "comment", "assignee_id", "status",
+    #: "due_at"}]``: the issues they raised on it (ids drawn from the issues' own sequence)
+    raised: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    returns_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("item_id", "worker_id", name="uq_pipeline_qa_checks_item_worker"),
         Index("ix_pipeline_qa_checks_pipeline_worker", "pipeline_id", "worker_id"),
+        Index("ix_pipeline_qa_checks_worker_returns", "worker_id", "returns_at"),
     )

@@ -18,7 +18,7 @@ from marketplace.flows import pipeline_view
 from marketplace.jobs import uploads
 from marketplace.media import service as media
 from marketplace.models import Role, utcnow
-from marketplace.pipelines import manage, service
+from marketplace.pipelines import items, manage, service
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines.schemas import (
     DecisionIn,
@@ -163,7 +163,7 @@ def claim_for_qa(user: WorkerUser, session: SessionDep) -> ItemOut:
     of (or whose fixes came back to them from it), one whose fixes came back to this QA worker, or a
     completed one of a QA stage this worker may work in."""
     item = service.claim(session, user, utcnow())
-    return service.item_view(session, item)
+    return service.qa_view(session, user, item)
 
 
 @router.post(
@@ -192,7 +192,7 @@ def my_fixes(user: WorkerUser, session: SessionDep) -> list[ItemOut]:
 def fix_item(item_id: Id, body: FixIn, user: WorkerUser, session: SessionDep) -> ItemOut:
     """The stage's objects on the item, corrected; the issues of this annotator there become fixed."""
     item = service.fix(session, user, item_id, body, utcnow())
-    return service.item_view(session, item, issues_for=user.id)
+    return items.item_view(session, item, issues_for=user.id)
 
 
 @router.get(

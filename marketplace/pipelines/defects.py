@@ -48,14 +48,43 @@ def inject(
     job_id, index = rng.choice(places)
     out = {j: [dict(o) for o in objs] for j, objs in objects.items()}
     original = list(out[job_id][index]["geometry"])
+    label = out[job_id][index]["label"]
     if rng.random() < 0.5:
         x, y, w, h = original
         out[job_id][index]["geometry"] = [x, y, w / 3, h / 3]
-        defect = {"job_id": job_id, "object_index": index, "geometry": original}
+        defect = {"job_id": job_id, "object_index": index, "geometry": original, "label": label}
     else:
         del out[job_id][index]
-        defect = {"job_id": job_id, "object_index": None, "geometry": original}
+        defect = {"job_id": job_id, "object_index": None, "geometry": original, "label": label}
     return out, defect
+
+
+def repair(objects: Sequence[dict[str, Any]], defect: Mapping[str, Any], label: str) -> list[dict[str, Any]]:
+    """One stage's objects of a check with its defect undone, as an annotator's fix would leave them:
+    the shrunk box back to its size, or the left-out object drawn again (at the end, where a newly
+    drawn box goes). ``label``: the missing object's label when the defect does not say it."""
+    out = [dict(o) for o in objects]
+    index = defect["object_index"]
+    if index is not None and index < len(out):
+        out[index]["geometry"] = list(defect["geometry"])
+    elif index is None:
+        out.append({"label": defect.get("label") or label, "geometry": list(defect["geometry"])})
+    return out
+
+
+#: Fix times seen on a pipeline's data items before a returning check copies them; until then a
+#: check comes back after a fraction of the fix time limit drawn from this range.
+MIN_SEEN_FIXES = 3
+EARLY_RETURN = (0.05, 0.5)
+
+
+def return_delay(seen_fix_s: Sequence[float], fix_limit_s: int, rng: random.Random) -> float:
+    """Seconds until a check a QA worker raised issues on comes back "for review": the time one of
+    the pipeline's real fixes took (drawn at random, so a check's return looks like any item's), or
+    before enough fixes were seen, a share of the time annotators have to fix."""
+    if len(seen_fix_s) >= MIN_SEEN_FIXES:
+        return max(1.0, float(rng.choice(list(seen_fix_s))))
+    return max(1.0, rng.uniform(*EARLY_RETURN) * fix_limit_s)
 
 
 def caught(defect: dict[str, Any], issues: Sequence[tuple[int, int | None, Sequence[float] | None]]) -> bool:

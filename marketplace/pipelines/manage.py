@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session
 from marketplace.errors import InvalidInput, NotFound, WorkerNotEligible
 from marketplace.models import ItemIssue, ItemStatus, Job, Pipeline, PipelineItem, StageKind, User
 from marketplace.pipelines import repository as repo
+from marketplace.pipelines.items import record
 from marketplace.pipelines.schemas import ManageOut, MovedOut, ReassignIn, RedistributeIn
-from marketplace.pipelines.service import record, stage_fixers
+from marketplace.pipelines.service import stage_fixers
 from marketplace.pipelines.states import move_item
 
 Kind = Literal["fix", "review", "re_review"]

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, insert, or_, select
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.models import (
-    GtAnnotation,
     IssueStatus,
     ItemEvent,
     ItemIssue,
@@ -62,30 +61,6 @@ def image_names(session: Session, job_id: int) -> list[tuple[str, bool]]:
     return [(n, bool(g)) for n, g in session.execute(stmt).tuples()]
 
 
-def gt_objects(session: Session, job_id: int) -> dict[str, list[dict[str, Any]]]:
-    """A job's GT objects by image name (every GT image, with or without objects)."""
-    out: dict[str, list[dict[str, Any]]] = {
-        name: []
-        for name in session.scalars(
-            select(JobImage.name).where(JobImage.job_id == job_id, JobImage.is_gt.is_(True))
-        )
-    }
-    stmt = (
-        select(JobImage.name, GtAnnotation.label, GtAnnotation.geometry)
-        .join(GtAnnotation, GtAnnotation.image_id == JobImage.id)
-        .where(JobImage.job_id == job_id)
-        .order_by(GtAnnotation.id)
-    )
-    for name, label, geometry in session.execute(stmt).tuples():
-        out[name].append({"label": label, "geometry": geometry})
-    return out
-
-
-def image_ids_by_name(session: Session, job_id: int) -> dict[str, int]:
-    stmt = select(JobImage.name, JobImage.id).where(JobImage.job_id == job_id)
-    return {n: i for n, i in session.execute(stmt).tuples()}
-
-
 def add_check_result(session: Session, row: QaCheck) -> None:
     session.add(row)
     session.flush()
@@ -122,9 +97,77 @@ def count_checks(session: Session, pipeline_id: int) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def has_checked(session: Session, item_id: int, worker_id: int) -> bool:
-    stmt = exists().where(QaCheck.item_id == item_id, QaCheck.worker_id == worker_id)
-    return bool(session.scalar(select(stmt)))
+def check_of(session: Session, item_id: int, worker_id: int, *, for_update: bool = False) -> QaCheck | None:
+    """A QA worker's decision on a hidden check, if they decided it."""
+    stmt = select(QaCheck).where(QaCheck.item_id == item_id, QaCheck.worker_id == worker_id)
+    return session.scalars(stmt.with_for_update() if for_update else stmt).first()
+
+
+def held_return(session: Session, worker_id: int, now: datetime) -> QaCheck | None:
+    """The hidden check that came back to this QA worker and that they hold now."""
+    stmt = select(QaCheck).where(QaCheck.worker_id == worker_id, QaCheck.held_until > now)
+    return session.scalars(stmt.order_by(QaCheck.id).limit(1)).first()
+
+
+def due_return(
+    session: Session, pipeline_ids: Sequence[int], worker_id: int, now: datetime
+) -> QaCheck | None:
+    """A hidden check due back to this QA worker (or whose return hold lapsed), locked."""
+    if not pipeline_ids:
+        return None
+    stmt = (
+        select(QaCheck)
+        .where(
+            QaCheck.worker_id == worker_id,
+            QaCheck.pipeline_id.in_(pipeline_ids),
+            QaCheck.returns_at <= now,
+            or_(QaCheck.held_until.is_(None), QaCheck.held_until <= now),
+        )
+        .order_by(QaCheck.returns_at, QaCheck.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(stmt).first()
+
+
+def next_issue_ids(session: Session, n: int, placeholder: ItemIssue) -> list[int]:
+    """``n`` ids from the issues' own ids (issues on a hidden check get ids like any issue's). On
+    PostgreSQL drawn from the sequence; elsewhere (SQLite, the embedded default) rows like
+    ``placeholder`` are inserted and deleted again, so a later issue may reuse such an id there."""
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = select(func.nextval("pipeline_issues_id_seq")).select_from(func.generate_series(1, n))
+        return [int(i) for i in session.scalars(stmt)]
+    values = {c: getattr(placeholder, c) for c in ("item_id", "work_id", "raised_by", "comment", "due_at")}
+    ids = [
+        int(session.execute(insert(ItemIssue).values(**values).returning(ItemIssue.id)).scalar_one())
+        for _ in range(n)
+    ]
+    session.execute(delete(ItemIssue).where(ItemIssue.id.in_(ids)))
+    return ids
+
+
+def fix_times(session: Session, pipeline_id: int, limit: int = 200) -> list[float]:
+    """Seconds from an issue raised (or reopened) on a data item to the item back "for review", the
+    pipeline's latest ``limit``."""
+    stmt = (
+        select(ItemEvent.item_id, ItemEvent.event, ItemEvent.at)
+        .join(PipelineItem, PipelineItem.id == ItemEvent.item_id)
+        .where(
+            PipelineItem.pipeline_id == pipeline_id,
+            PipelineItem.is_check.is_(False),
+            ItemEvent.event.in_(("issue", "reopen", "for_review")),
+        )
+        .order_by(ItemEvent.id.desc())
+        .limit(4 * limit)
+    )
+    back: dict[int, datetime] = {}
+    out: list[float] = []
+    for item_id, event, at in session.execute(stmt).tuples():  # newest first
+        if event == "for_review":
+            back[item_id] = at
+        elif item_id in back:
+            out.append((back.pop(item_id) - at).total_seconds())
+    return out[:limit]
 
 
 def check_results(session: Session, pipeline_id: int, worker_id: int | None = None) -> list[bool]:
@@ -219,11 +262,17 @@ def image(session: Session, image_id: int) -> JobImage | None:
 
 
 def stage_annotators(session: Session, job_id: int) -> list[int]:
-    """Workers credited with some of an annotate stage's work (who can take over an overdue fix)."""
+    """Workers credited with some of an annotate stage's work on data items (who can take over an
+    overdue fix)."""
     return list(
         session.scalars(
             select(ItemStageWork.annotator_id)
-            .where(ItemStageWork.job_id == job_id, ItemStageWork.annotator_id.is_not(None))
+            .join(PipelineItem, PipelineItem.id == ItemStageWork.item_id)
+            .where(
+                ItemStageWork.job_id == job_id,
+                ItemStageWork.annotator_id.is_not(None),
+                PipelineItem.is_check.is_(False),
+            )
             .distinct()
             .order_by(ItemStageWork.annotator_id)
         )
@@ -433,10 +482,15 @@ def issue_counts_by_assignee(session: Session, job_id: int) -> dict[int, dict[st
 
 
 def credited_items(session: Session, job_id: int) -> dict[int, int]:
-    """Per annotator of a stage: the items whose work is credited to them."""
+    """Per annotator of a stage: the data items whose work is credited to them."""
     stmt = (
         select(ItemStageWork.annotator_id, func.count())
-        .where(ItemStageWork.job_id == job_id, ItemStageWork.annotator_id.is_not(None))
+        .join(PipelineItem, PipelineItem.id == ItemStageWork.item_id)
+        .where(
+            ItemStageWork.job_id == job_id,
+            ItemStageWork.annotator_id.is_not(None),
+            PipelineItem.is_check.is_(False),
+        )
         .group_by(ItemStageWork.annotator_id)
     )
     return {int(w or 0): int(n) for w, n in session.execute(stmt).tuples()}

@@ -24,7 +24,6 @@ from marketplace.errors import (
 from marketplace.ledger import service as ledger
 from marketplace.models import (
     IssueStatus,
-    ItemEvent,
     ItemIssue,
     ItemStageWork,
     ItemStatus,
@@ -36,19 +35,18 @@ from marketplace.models import (
     StageKind,
     User,
 )
-from marketplace.pipelines import defects
+from marketplace.pipelines import checks, defects
 from marketplace.pipelines import repository as repo
+from marketplace.pipelines.items import issue_out, issue_target, item_view, maker, record, stage_name
 from marketplace.pipelines.schemas import (
     DecisionIn,
     FixIn,
-    IssueOut,
     ItemOut,
     PipelineOut,
     QaChecksOut,
     RouteOut,
     StageBooksOut,
     StageOut,
-    StageWorkOut,
 )
 from marketplace.pipelines.states import FINAL, move_issue, move_item
 from marketplace.quality.coco_export import ImageResult, MergedObject, coco_instances
@@ -56,13 +54,6 @@ from marketplace.quality.coco_export import ImageResult, MergedObject, coco_inst
 _rng = random.SystemRandom()
 #: overdue issues handed to another annotator per sweep
 REASSIGN_BATCH = 200
-
-
-def record(session: Session, item: PipelineItem, actor_id: int | None, event: str, note: str = "") -> None:
-    repo.add(
-        session,
-        ItemEvent(item_id=item.id, actor_id=actor_id, event=event, status=item.status.value, note=note),
-    )
 
 
 # -- the requester's view ------------------------------------------------------------------------
@@ -74,10 +65,6 @@ def get_pipeline_for(session: Session, user: User, pipeline_id: int) -> Pipeline
     if pipeline is None or (not staff and pipeline.requester_id != user.id):
         raise NotFound(f"pipeline {pipeline_id} not found")
     return pipeline
-
-
-def stage_name(job: Job, pipeline: Pipeline) -> str:
-    return job.title.removeprefix(f"{pipeline.title} · ")
 
 
 def qa_stage(stages: list[Job]) -> Job:
@@ -141,58 +128,6 @@ def view(session: Session, pipeline: Pipeline) -> PipelineOut:
 # -- items as workers see them --------------------------------------------------------------------
 
 
-def item_view(session: Session, item: PipelineItem, *, issues_for: int | None = None) -> ItemOut:
-    """An item with every stage's objects; its issues (``issues_for``: only those assigned to that
-    annotator)."""
-    work = repo.work_of_item(session, item.id)
-    if not work:
-        raise NotFound(f"item {item.id} not found")
-    image = repo.image(session, work[0][0].image_id)
-    assert image is not None
-    pipeline = repo.get_pipeline(session, item.pipeline_id)
-    assert pipeline is not None
-    job_of_work = {w.id: j.id for w, j in work}
-    issues = [
-        i
-        for i in repo.issues_of_item(session, item.id)
-        if issues_for is None or (i.assignee_id == issues_for and i.status is IssueStatus.open)
-    ]
-    return ItemOut(
-        id=item.id,
-        status=item.status,
-        image_url=f"/api/pipeline-items/{item.id}/image",
-        width=image.width,
-        height=image.height,
-        work=[
-            StageWorkOut(
-                stage_job_id=j.id,
-                stage=stage_name(j, pipeline),
-                labels=list(j.labels),
-                objects=_public(w.objects),
-            )
-            for w, j in work
-        ],
-        issues=[_issue_out(i, job_of_work[i.work_id]) for i in issues],
-        deadline=item.qa_deadline if issues_for is None else min((i.due_at for i in issues), default=None),
-        route=item.route,
-        routes=[r["status"] for r in pipeline.qa_routes or []] if issues_for is None else [],
-    )
-
-
-def _issue_out(issue: ItemIssue, stage_job_id: int) -> IssueOut:
-    return IssueOut(
-        id=issue.id,
-        stage_job_id=stage_job_id,
-        status=issue.status,
-        object_index=issue.object_index,
-        geometry=issue.geometry,
-        comment=issue.comment,
-        raised_by=issue.raised_by,
-        assignee_id=issue.assignee_id,
-        due_at=issue.due_at,
-    )
-
-
 def can_see_item(session: Session, user: User, item: PipelineItem) -> bool:
     if user.role in (Role.admin, Role.reviewer):
         return True
@@ -201,6 +136,9 @@ def can_see_item(session: Session, user: User, item: PipelineItem) -> bool:
         return True
     if item.qa_worker_id == user.id and item.status not in FINAL:
         return True
+    if item.is_check:  # one they raised issues on, until it has come back and they decided it
+        row = repo.check_of(session, item.id, user.id)
+        return row is not None and row.returns_at is not None
     return any(
         i.assignee_id == user.id and i.status is IssueStatus.open
         for i in repo.issues_of_item(session, item.id)
@@ -224,10 +162,15 @@ def item_image(session: Session, user: User, item_id: int) -> tuple[int, int]:
 def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
     """The item this QA worker reviews next: the one they hold, one whose fixes came back to them, or
     a completed item of an open QA stage whose team they are in (never one they annotated, never a
-    hidden check twice)."""
+    hidden check twice, except back "for review" after they raised issues on it)."""
     held = repo.held_by(session, worker.id, now)
     if held is not None:
         return held
+    held_check = repo.held_return(session, worker.id, now)
+    if held_check is not None:
+        item = repo.item(session, held_check.item_id)
+        assert item is not None
+        return item
     open_pipelines = [p for p, _ in repo.qa_pipelines(session)]
     routed = _claim_routed(session, worker, open_pipelines, now)
     if routed is not None:
@@ -239,6 +182,9 @@ def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
             "you missed too many of the known defects hidden among the items; QA here is closed to you"
         )
     stopped = sorted({w for p in pipelines.values() for w in p.qa_banned or []})
+    returned = checks.claim_returned(session, pipelines, worker, now)
+    if returned is not None:
+        return returned
     decisions = repo.decision_count(session, list(pipelines), worker.id) if pipelines else 0
     check_first = defects.offer_check(decisions, _rng)
     item = repo.next_for_qa(session, list(pipelines), worker.id, now, stopped, check_first=check_first)
@@ -252,6 +198,11 @@ def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
     item.qa_deadline = now + timedelta(seconds=pipelines[item.pipeline_id].qa_time_limit_s)
     record(session, item, worker.id, "claimed")
     return item
+
+
+def qa_view(session: Session, worker: User, item: PipelineItem) -> ItemOut:
+    """The item a QA worker claimed, as they see it (a check back with them: as they left it, fixed)."""
+    return item_view(session, item, returned=checks.returned_to(session, item, worker.id))
 
 
 def _claim_routed(
@@ -294,21 +245,21 @@ def _route(session: Session, worker: User, item: PipelineItem, body: DecisionIn)
     record(session, item, worker.id, "route", f"{body.status}: {body.comment}")
 
 
-def _held(session: Session, worker: User, item_id: int, now: datetime) -> PipelineItem:
-    """The item, locked, if this worker holds it. One they decided answers the same whether it was a
-    data item or a hidden check (which is no longer theirs once decided)."""
+def _held(session: Session, worker: User, item_id: int, now: datetime) -> tuple[PipelineItem, QaCheck | None]:
+    """The item, locked, if this worker holds it, and for a hidden check that came back to them their
+    decision on it. One they decided answers the same whether it was a data item or a hidden check
+    (which is no longer theirs once decided, until it comes back)."""
     item = repo.item(session, item_id, for_update=True)
-    decided_check = item is not None and item.is_check and repo.has_checked(session, item.id, worker.id)
-    if item is None or (item.qa_worker_id != worker.id and not decided_check):
+    decided = repo.check_of(session, item.id, worker.id, for_update=True) if item and item.is_check else None
+    if item is None or (item.qa_worker_id != worker.id and decided is None):
         raise NotFound(f"item {item_id} not found")
-    if (
-        decided_check
-        or item.status is not ItemStatus.reviewing
-        or item.qa_deadline is None
-        or item.qa_deadline <= now
-    ):
+    if decided is not None:
+        if decided.held_until is None or decided.held_until <= now:
+            raise ItemNotHeld(f"item {item_id} is no longer yours to decide (decided, or your time ran out)")
+        return item, decided
+    if item.status is not ItemStatus.reviewing or item.qa_deadline is None or item.qa_deadline <= now:
         raise ItemNotHeld(f"item {item_id} is no longer yours to decide (decided, or your time ran out)")
-    return item
+    return item, None
 
 
 def decide(
@@ -317,15 +268,15 @@ def decide(
     """A QA worker's decision on the item they hold; returns the item and the status the decision
     gives it as the worker sees it (a hidden check answers as a data item would, and scores the
     worker)."""
-    item = _held(session, worker, item_id, now)
+    item, returned = _held(session, worker, item_id, now)
     pipeline = repo.get_pipeline(session, item.pipeline_id, for_update=item.is_check)
     assert pipeline is not None
     for spec in body.issues:
-        _issue_target(session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None)
+        issue_target(session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None, returned)
     if body.action == "route":
         _check_route(pipeline, body)
     if item.is_check:
-        return item, _check(session, pipeline, worker, item, body, now)
+        return item, checks.decide(session, pipeline, worker, item, body, now, returned)
     if body.action == "route":
         _route(session, worker, item, body)
         return item, item.status
@@ -344,18 +295,18 @@ def decide(
     due = now + timedelta(seconds=pipeline.fix_time_limit_s)
     if body.action == "issue":
         for spec in body.issues:
-            work = _issue_target(
+            work, objects = issue_target(
                 session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None
             )
             index = spec.object_index
-            geometry = work.objects[index]["geometry"] if index is not None else spec.geometry
+            geometry = objects[index]["geometry"] if index is not None else spec.geometry
             repo.add(
                 session,
                 ItemIssue(
                     item_id=item.id,
                     work_id=work.id,
                     raised_by=worker.id,
-                    assignee_id=_maker(work, spec.object_index),
+                    assignee_id=maker(work, objects, index),
                     object_index=spec.object_index,
                     geometry=geometry,
                     comment=spec.comment,
@@ -376,73 +327,6 @@ def decide(
     item.qa_deadline = None
     record(session, item, worker.id, body.action, note)
     return item, item.status
-
-
-def _issue_target(
-    session: Session, item: PipelineItem, stage_job_id: int, index: int | None, placed: bool
-) -> ItemStageWork:
-    """The stage work an issue is about, refusing an issue that points at nothing."""
-    work = repo.work(session, item.id, stage_job_id)
-    if work is None:
-        raise InvalidInput(f"job {stage_job_id} is not an annotate stage of item {item.id}", field="issues")
-    if index is not None and index >= len(work.objects):
-        raise InvalidInput(
-            f"stage {stage_job_id} has {len(work.objects)} objects on item {item.id}; "
-            f"there is no object {index}",
-            field="issues",
-        )
-    if index is None and not placed:
-        raise InvalidInput("an issue about a missing object needs its geometry", field="issues")
-    return work
-
-
-def _check(
-    session: Session, pipeline: Pipeline, worker: User, item: PipelineItem, body: DecisionIn, now: datetime
-) -> ItemStatus:
-    """A decision on a hidden check: scored (did the issues point at its defect?), the check freed for
-    the next QA worker, and the worker stopped when the sequential test says so. Answers the status a
-    data item would have got."""
-    if body.action == "reopen":  # a check never has issues to reopen
-        raise InvalidInput(f"issue {body.reopen[0]} is not an issue of item {item.id}", field="reopen")
-    assert item.defect is not None
-    targets = [(i.stage_job_id, i.object_index, i.geometry) for i in body.issues]
-    caught = body.action == "issue" and defects.caught(item.defect, targets)
-    repo.add_check_result(
-        session, QaCheck(pipeline_id=pipeline.id, item_id=item.id, worker_id=worker.id, caught=caught, at=now)
-    )
-    move_item(item, ItemStatus.completed)
-    item.qa_worker_id, item.qa_deadline = None, None
-    if defects.should_stop(repo.check_results(session, pipeline.id, worker.id)):
-        stop_qa_worker(session, pipeline, worker.id)
-    shown = {"approve": ItemStatus.approved, "discard": ItemStatus.discarded, "route": ItemStatus.routed}
-    return shown.get(body.action, ItemStatus.issue_open)
-
-
-def stop_qa_worker(session: Session, pipeline: Pipeline, worker_id: int) -> None:
-    """Stop a QA worker on this pipeline: what they hold or approved or discarded is reviewed again by
-    others; issues they raised stay (their fixes go to any QA worker)."""
-    pipeline.qa_banned = sorted({*(pipeline.qa_banned or []), worker_id})
-    for item in repo.decided_by(session, pipeline.id, worker_id):
-        # (a routed item they held waits for its route's members again)
-        held_routed = item.route is not None and item.status is ItemStatus.reviewing
-        move_item(item, ItemStatus.routed if held_routed else ItemStatus.completed)
-        item.qa_worker_id, item.qa_deadline = None, None
-        record(
-            session, item, None, "qa_worker_stopped", "reviewed again: its QA worker missed hidden defects"
-        )
-
-
-def _maker(work: ItemStageWork, index: int | None) -> int | None:
-    """Who an issue goes back to: the worker who drew the flagged object, or for a missing object the
-    worker credited with the item's work in that stage."""
-    if index is not None and work.objects[index].get("by") is not None:
-        return int(work.objects[index]["by"])
-    return work.annotator_id
-
-
-def _public(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A stage's objects as workers see them: no worker ids."""
-    return [{"label": o["label"], "geometry": o["geometry"]} for o in objects]
 
 
 # -- fixes ------------------------------------------------------------------------------------------
@@ -548,7 +432,7 @@ def history(session: Session, pipeline: Pipeline) -> list[dict[str, Any]]:
                 "status": item.status.value,
                 "events": events[item.id],
                 "issues": [
-                    _issue_out(i, work[i.work_id]).model_dump(mode="json")
+                    issue_out(i, work[i.work_id]).model_dump(mode="json")
                     for i in repo.issues_of_item(session, item.id)
                 ],
             }

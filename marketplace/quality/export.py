@@ -28,7 +28,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,23 @@ def merge_job_report(session: Session, job: Job) -> JobMerge:
         calibration = box_calibration_for(session, job, [img.id for img in images if img.is_gt], gt)
         results += [_merge_geometry(job, img, answers.get(img.id, []), weights, calibration) for img in data]
     return JobMerge(sorted(results, key=lambda r: r.image.id), aggregation)
+
+
+def merge_like_data(
+    session: Session, job: Job, picked: Mapping[int, Sequence[tuple[int, Any]]]
+) -> list[ImageResult]:
+    """Chosen answers ``(worker id, answer)`` on some of a geometry job's images (by image id: its GT
+    images, say) merged as its data images' answers are: the same worker weights, the same box
+    calibration."""
+    images = repo.job_images(session, job.id)
+    gt_ids = [i.id for i in images if i.is_gt]
+    weights = {r.worker_id: worker_weight(r) for r in repo.worker_records(session, job.id)}
+    calibration = box_calibration_for(session, job, gt_ids, gt_objects(session, gt_ids))
+    return [
+        _merge_geometry(job, img, list(picked[img.id]), weights, calibration)
+        for img in images
+        if img.id in picked
+    ]
 
 
 def gt_objects(session: Session, image_ids: Sequence[int]) -> dict[int, list[MergedObject]]:

@@ -7,17 +7,19 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from marketplace.config import Settings
 from marketplace.db import session_factory, session_scope
 from marketplace.escrow.evm import DevChain
 from marketplace.flows import funding as funding_flow
-from marketplace.models import Job, PayoutDestination, PayoutSchedule, PipelineItem, Rail, utcnow
+from marketplace.models import Job, PayoutDestination, PayoutSchedule, PipelineItem, QaCheck, Rail, utcnow
 from marketplace.payments import service as payments
 from marketplace.payments.rails import Rails
 
@@ -324,7 +326,7 @@ class Streets:
                             headers=annotator["headers"],
                         )
                         assert r.status_code == 200, r.text
-                if not fixers:
+                if not fixers and not checks_come_back(settings, qa["id"]):
                     break
                 continue
             assert r.status_code == 200, r.text
@@ -397,6 +399,16 @@ def streets(
     )
     assert len(data_names) == 8 and len(st.persons) >= 3
     return st
+
+
+def checks_come_back(settings: Settings, worker_id: int | None = None) -> int:
+    """Test-only, time passes: every hidden check on its way back (to this QA worker) is due now.
+    Returns how many."""
+    stmt = update(QaCheck).where(QaCheck.returns_at.is_not(None))
+    if worker_id is not None:
+        stmt = stmt.where(QaCheck.worker_id == worker_id)
+    with session_scope(session_factory(settings)) as s:
+        return int(s.execute(stmt.values(returns_at=utcnow() - timedelta(seconds=1))).rowcount)
 
 
 def first_review(

@@ -16,7 +16,7 @@ from marketplace.errors import NothingToReview
 from marketplace.escrow.evm import DevChain
 from marketplace.models import EntryKind, LedgerTransaction, PipelineItem, User, utcnow
 from marketplace.payments.rails import Rails
-from marketplace.pipelines import service
+from marketplace.pipelines import items, service
 from tests.conftest import UserFactory
 from tests.pipelines.pipetools import (
     first_review,
@@ -71,7 +71,7 @@ def test_an_item_routed_to_expert_review_is_the_experts_alone_and_paid_once(
     with session_factory(settings)() as s:
         item = s.get(PipelineItem, held)
         assert item is not None
-        assert service.item_view(s, item, issues_for=st.walkers[0]["id"]).routes == []
+        assert items.item_view(s, item, issues_for=st.walkers[0]["id"]).routes == []
     url = f"/api/pipeline-items/{held}/decision"
     unknown = {"action": "route", "status": "legal review", "comment": "not sure"}
     r = client.post(url, json=unknown, headers=qa0["headers"])
