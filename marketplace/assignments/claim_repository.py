@@ -148,7 +148,14 @@ def _issue_statement(with_gt: bool) -> Select[Any]:
         .cte("new_items")
     )
     stmt = (
-        select(assignment.c.id, JobImage.id.label("image_id"), JobImage.name, JobImage.width, JobImage.height)
+        select(
+            assignment.c.id,
+            JobImage.id.label("image_id"),
+            JobImage.name,
+            JobImage.width,
+            JobImage.height,
+            JobImage.context,
+        )
         .select_from(assignment)
         .outerjoin(JobImage, JobImage.id == func.any(images))
         .add_cte(add_items)
@@ -170,7 +177,7 @@ def issue(
 ) -> tuple[int, dict[int, Any]]:
     """Insert the assignment (``values``: its columns), its items and one more use of each GT image
     (rows locked in id order) in one statement; return the assignment id and id → (id, name, width,
-    height) of the items' images."""
+    height, context) of the items' images."""
     params: dict[str, Any] = {f"p_{column}": values[column] for column in ASSIGNMENT_COLUMNS}
     params |= {
         "p_positions": [i["position"] for i in items],
@@ -180,7 +187,11 @@ def issue(
         "p_gt_ids": sorted(gt_ids),
     }
     result = session.execute(_issue_statement(bool(gt_ids)), params).all()
-    info = {r.image_id: (r.image_id, r.name, r.width, r.height) for r in result if r.image_id is not None}
+    info = {
+        r.image_id: (r.image_id, r.name, r.width, r.height, r.context)
+        for r in result
+        if r.image_id is not None
+    }
     return int(result[0][0]), info
 
 

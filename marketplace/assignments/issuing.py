@@ -49,7 +49,7 @@ def new_item_token() -> str:
 
 
 class Claimed:
-    """A freshly issued assignment, with its items as (token, name, width, height) in display order
+    """A freshly issued assignment, with its items as (token, name, width, height, context) in display order
     and, in a video job, its segment."""
 
     __slots__ = ("id", "deadline", "items", "segment")
@@ -160,5 +160,5 @@ def issue(
         ],
     )
     gt_repository.count_gt_uses(session, gt)  # last: its row locks are held only until commit
-    items = [(token, image[1], image[2], image[3]) for (image, _), token in zip(placed, tokens, strict=True)]
+    items = [(token, *image[1:5]) for (image, _), token in zip(placed, tokens, strict=True)]
     return Claimed(assignment_id, deadline, items, video.segment_row(session, job, assignment_id))

@@ -154,11 +154,21 @@ class VideoSegmentOut(BaseModel):
     chunks: list[FrameChunkOut]
 
 
+class ContextObjectOut(BaseModel):
+    label: str
+    geometry: list[float]
+
+
 class ItemOut(BaseModel):
     item_id: str
     image_url: str = Field(description="an image item's image; a video item's first frame chunk")
     width: int
     height: int
+    context: list[ContextObjectOut] = Field(
+        default_factory=list,
+        description="a pipeline stage in sequence: what the earlier stages drew on this image, to show "
+        "read-only (not part of the answer); empty elsewhere",
+    )
 
 
 class VideoItemOut(ItemOut):

@@ -80,7 +80,10 @@ def open_job_for_work(session: Session, job: Job) -> int:
 
     A chunk is a random draw, not a run of consecutive files: in sequential data (video frames, burst
     photos, one camera's day) a run of neighbours would make the GT images mixed into it stand out as
-    the only ones unlike the rest."""
+    the only ones unlike the rest.
+
+    A pipeline stage in sequence (``after_job_id``) starts with every chunk waiting and no GT image
+    in use: :mod:`marketplace.flows.stage_sequence` opens them as the stage before finishes."""
     if repository.job_has_chunks(session, job.id):
         return 0
     if job.is_video:
@@ -88,7 +91,8 @@ def open_job_for_work(session: Session, job: Job) -> int:
     data = repository.image_ids(session, job.id, gt=False)
     _rng.shuffle(data)
     groups = [data[i : i + job.assignment_size] for i in range(0, len(data), job.assignment_size)]
-    chunk_ids = repository.add_chunks(session, job.id, len(groups), job.overlap)
+    waits = job.after_job_id is not None
+    chunk_ids = repository.add_chunks(session, job.id, len(groups), job.overlap, waiting=waits)
     repository.add_rows(
         session,
         ChunkImage,
@@ -98,9 +102,16 @@ def open_job_for_work(session: Session, job: Job) -> int:
             for position, image_id in enumerate(group)
         ],
     )
-    gt_ids = repository.image_ids(session, job.id, gt=True)
-    repository.add_rows(session, GtImageStat, [{"image_id": i, "job_id": job.id, "uses": 0} for i in gt_ids])
+    if not waits:
+        open_gt_images(session, job.id, repository.image_ids(session, job.id, gt=True))
     return len(groups)
+
+
+def open_gt_images(session: Session, job_id: int, image_ids: Sequence[int]) -> None:
+    """Start the usage statistics of these GT images: from now on they are mixed into assignments."""
+    repository.add_rows(
+        session, GtImageStat, [{"image_id": i, "job_id": job_id, "uses": 0} for i in image_ids]
+    )
 
 
 # -- claiming -------------------------------------------------------------------------------------
@@ -203,7 +214,7 @@ def assignment_view(
     """The assignment as its worker sees it. Items are listed only while it can still be worked on."""
     status = _shown_status(assignment, now)
     rows = repository.item_rows(session, assignment.id) if status is AssignmentStatus.assigned else []
-    items = [(r.token, r.name, r.width, r.height) for r in rows]
+    items = [(r.token, r.name, r.width, r.height, r.context) for r in rows]
     segment = video.segment_row(session, job, assignment.id)
     claimed = Claimed(assignment.id, assignment.deadline, items, segment)
     return _view(job, claimed, settings, now, status)
@@ -221,8 +232,14 @@ def _view(
     video job adds its segment the same way."""
     items: list[ItemOut] = []
     if status is AssignmentStatus.assigned:
-        for token, _name, width, height in claimed.items:
-            item = ItemOut(item_id=token, image_url=item_url(settings, token), width=width, height=height)
+        for token, _name, width, height, context in claimed.items:
+            item = ItemOut(
+                item_id=token,
+                image_url=item_url(settings, token),
+                width=width,
+                height=height,
+                context=context or [],
+            )
             items.append(video.with_segment(settings, job, item, claimed.segment))
     return AssignmentOut(
         assignment_id=claimed.id,

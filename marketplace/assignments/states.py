@@ -43,6 +43,7 @@ CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
     C.full: frozenset({C.open, C.done, C.in_review}),
     C.done: frozenset(),
     C.in_review: frozenset({C.open, C.done}),  # a reviewer may re-open or settle it
+    C.waiting: frozenset({C.open}),  # a stage in sequence: its images are done in the stage before
 }
 
 #: For set-based updates in the repository (``ASSIGNMENT.set_clause``).
@@ -172,6 +173,12 @@ def release_slot(chunk: Chunk) -> None:
     if chunk.status is C.full:
         move_chunk(chunk, C.open)
     chunk.updated_at = utcnow()
+
+
+def open_waiting(chunk: Chunk, overlap: int) -> None:
+    """A waiting chunk of a stage in sequence opens: its ``overlap`` slots become free."""
+    move_chunk(chunk, C.open)
+    chunk.free_slots = overlap
 
 
 def record_acceptance(chunk: Chunk, overlap: int) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from marketplace.assignments import repository, service
 from marketplace.config import get_settings
 from marketplace.db import session_scope
-from marketplace.flows import completion, scoring, stranded
+from marketplace.flows import completion, scoring, stage_sequence, stranded
 from marketplace.models import utcnow
 from workers.celery_app import celery_app
 from workers.enqueue import enqueue
@@ -31,12 +31,16 @@ def run_scoring(factory: Callable[[], Session], assignment_id: int) -> str | Non
 
 def run_expiry(factory: Callable[[], Session] | None = None) -> int:
     """The periodic sweep: overdue assignments back to the pool; chunks no member of a team job may
-    take any more to a reviewer; then, as safety nets, complete any active job whose chunks are all
+    take any more to a reviewer; waiting chunks of pipeline stages in sequence whose images the stage
+    before has finished (by paths other than scoring, e.g. a reviewer's decision) opened; then, as
+    safety nets, complete any active job whose chunks are all
     done and score submissions whose scoring task was lost. Returns the number expired."""
     with session_scope(factory) as session:
         expired = service.expire_overdue(session, skip_busy=True)
     with session_scope(factory) as session:
         stranded.review_stranded_team_chunks(session)
+    with session_scope(factory) as session:
+        stage_sequence.open_all_ready(session)
     with session_scope(factory) as session:
         completion.complete_finished_jobs(session)
     rescore_stale_submissions(factory)

@@ -130,6 +130,7 @@ def create_pipeline(
     )
     repo.add(session, pipeline)
     first: Job | None = None
+    previous: Job | None = None
     for index, stage in enumerate(body.stages[:-1]):
         assert isinstance(stage, AnnotateStage)
         job = jobs.create_job(
@@ -143,7 +144,8 @@ def create_pipeline(
         )
         job.pipeline_id, job.stage_index, job.stage_kind = pipeline.id, index, StageKind.annotate.value
         job.members = sorted(set(stage.members)) if stage.members is not None else None
-        first = first or job
+        job.after_job_id = previous.id if body.in_sequence and previous is not None else None
+        first, previous = first or job, job
     assert first is not None
     names = repo.image_names(session, first.id)  # GT images become the QA workers' hidden checks
     _rng.shuffle(names)  # ids in no telling order: checks and data items interleaved
@@ -239,10 +241,18 @@ def _check_answers(
     session: Session, job: Job, gt_images: set[int], per_image: list[int]
 ) -> dict[int, list[tuple[int, Any]]]:
     """For each GT image that becomes a hidden check: as many of the crowd's accepted answers on it
-    (given as GT slots) as a data image of the stage typically got, drawn at random. Merged like a data
-    image's, they make the check look like one: crowd-drawn boxes, credited to crowd workers, never
-    the requester's tidy GT. A GT image nobody answered gets nothing (its check is dropped)."""
+    as a data image of the stage typically got. Merged like a data image's, they make the check look
+    like one: crowd-drawn boxes, credited to crowd workers, never the requester's tidy GT. A GT image
+    nobody answered gets nothing (its check is dropped)."""
     count = max(1, int(statistics.median_low(per_image))) if per_image else 1
+    return sample_gt_answers(session, job, gt_images, count)
+
+
+def sample_gt_answers(
+    session: Session, job: Job, gt_images: set[int], count: int
+) -> dict[int, list[tuple[int, Any]]]:
+    """Up to ``count`` of the crowd's accepted answers (given as GT slots) on each of these GT images
+    of a stage's job, one per worker, drawn at random: image id -> [(worker id, answer)]."""
     answers: dict[int, dict[int, Any]] = {}
     for image_id, worker_id, answer in quality_repo.gt_answers(session, job.id, accepted_only=True):
         if image_id in gt_images:

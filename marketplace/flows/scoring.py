@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.assignments import outcomes as assignments
 from marketplace.assignments import scoring
-from marketplace.flows import completion
+from marketplace.flows import completion, stage_sequence
 from marketplace.models import AssignmentStatus, utcnow
 from marketplace.payouts import service as payouts
 from marketplace.quality import dynamic_overlap
@@ -54,6 +54,8 @@ def score_submission(session: Session, assignment_id: int) -> AssignmentStatus |
         if finished_chunk:  # (extra chunks dynamic overlap may cut only add to those left)
             dynamic_overlap.after_chunk_done(session, job, assignment.chunk_id)
             completion.complete_if_done(session, job, many_left=many_left)
+            if job.pipeline_id is not None:  # a stage in sequence after this one may open work
+                stage_sequence.open_ready(session, job)
     else:
         exhausted = assignments.reject(session, job, assignment)
         if exhausted is not None:

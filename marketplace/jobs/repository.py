@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from marketplace.models import GtAnnotation, Job, JobImage, JobVideo
+from marketplace.models import GtAnnotation, Job, JobImage, JobStatus, JobVideo
 
 INSERT_BATCH = 5000
 
@@ -53,3 +53,18 @@ def gt_annotations(session: Session, job_id: int) -> list[GtAnnotation]:
     return list(
         session.scalars(select(GtAnnotation).where(GtAnnotation.job_id == job_id).order_by(GtAnnotation.id))
     )
+
+
+def jobs_after(session: Session, job_id: int) -> list[Job]:
+    """The pipeline stages that run after this one, in sequence (``after_job_id``)."""
+    return list(session.scalars(select(Job).where(Job.after_job_id == job_id).order_by(Job.id)))
+
+
+def pipeline_jobs(session: Session, pipeline_id: int) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.stage_index)))
+
+
+def jobs_waiting_on_a_stage(session: Session) -> list[Job]:
+    """Active stages in sequence (they may have chunks waiting for the stage before)."""
+    stmt = select(Job).where(Job.after_job_id.is_not(None), Job.status == JobStatus.active).order_by(Job.id)
+    return list(session.scalars(stmt))

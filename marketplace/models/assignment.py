@@ -35,6 +35,7 @@ class ChunkStatus(StrEnum):
     full = "full"  # every slot is held (assigned/submitted) or accepted
     done = "done"  # accepted ``overlap`` times
     in_review = "in_review"  # rejected ``max_attempts`` times: a reviewer decides
+    waiting = "waiting"  # a pipeline stage in sequence: its images are not done in the stage before
 
 
 class AssignmentStatus(StrEnum):

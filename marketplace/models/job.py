@@ -97,6 +97,10 @@ class Job(TimestampMixin, Base):
     #: A named team (user ids of worker accounts): only they may see and claim the job's assignments;
     #: null (SQL NULL, never JSON null) for the open crowd. Checked inside the claim's own SQL.
     members: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    #: A pipeline's annotate stages in sequence: the stage before this one (its job). This job's chunks
+    #: wait until their images are done there, and its images carry the earlier stages' objects
+    #: (``JobImage.context``); null: the job opens all its chunks at once.
+    after_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (
@@ -135,6 +139,10 @@ class JobImage(Base):
     height: Mapped[int] = mapped_column(Integer, nullable=False)
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
     is_gt: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: What a pipeline's earlier annotate stages made of this image, shown read-only to this stage's
+    #: workers: ``[{"label", "geometry"}]`` (null: nothing to show). Written the same way for GT and
+    #: data images (the crowd's merged answers), so it never tells them apart.
+    context: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
     __table_args__ = (UniqueConstraint("job_id", "name", name="uq_job_images_job_name"),)
 

@@ -109,6 +109,13 @@ class PipelineSpec(ApiInput):
     rail: Literal["card", "chain"]
     currency: str = Field(min_length=1, max_length=64)
     stages: list[Stage] = Field(min_length=2, max_length=MAX_STAGES)
+    in_sequence: bool = Field(
+        default=False,
+        description=(
+            "annotate stages one after another per image: a stage's assignments open as their images "
+            "are done in the stage before, and show the earlier stages' objects (items' context)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _stage_order(self) -> PipelineSpec:
@@ -151,6 +158,9 @@ class StageOut(BaseModel):
     labels: list[str]
     status: JobStatus
     members: list[int] | None = Field(default=None, description="the stage's team; null: the open crowd")
+    after_job_id: int | None = Field(
+        default=None, description="in sequence: the stage (job) whose finished images this one waits for"
+    )
 
 
 class StageBooksOut(BaseModel):

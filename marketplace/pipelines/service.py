@@ -106,6 +106,7 @@ def view(session: Session, pipeline: Pipeline) -> PipelineOut:
                 labels=list(j.labels),
                 status=j.status,
                 members=list(j.members) if j.members is not None else None,
+                after_job_id=j.after_job_id,
             )
             for j in stages
         ],

@@ -299,8 +299,11 @@ def job_images(session: Session, job_id: int) -> list[JobImage]:
     return list(session.scalars(select(JobImage).where(JobImage.job_id == job_id).order_by(JobImage.id)))
 
 
-def accepted_answers(session: Session, job_id: int) -> list[tuple[int, int, int, Any, Any]]:
-    """(image id, worker id, assignment id, answer, interactions) of accepted work on non-GT items."""
+def accepted_answers(
+    session: Session, job_id: int, image_ids: Sequence[int] | None = None
+) -> list[tuple[int, int, int, Any, Any]]:
+    """(image id, worker id, assignment id, answer, interactions) of accepted work on non-GT items
+    (``image_ids``: on these only)."""
     stmt = (
         select(
             AssignmentItem.image_id,
@@ -317,6 +320,8 @@ def accepted_answers(session: Session, job_id: int) -> list[tuple[int, int, int,
         )
         .order_by(AssignmentItem.image_id, Assignment.id)
     )
+    if image_ids is not None:
+        stmt = stmt.where(AssignmentItem.image_id.in_(list(image_ids)))
     return [tuple(row) for row in session.execute(stmt).tuples()]
 
 

@@ -49,7 +49,8 @@ def test_claim_gives_items_in_order_with_opaque_ids(
     assert body["labels"] == ["cat", "dog"] and body["instructions"]["title"] == "Boxes on pets"
     assert len(body["items"]) == 4
     for item in body["items"]:
-        assert set(item) == {"item_id", "image_url", "width", "height"}
+        assert set(item) == {"item_id", "image_url", "width", "height", "context"}
+        assert item["context"] == []  # earlier pipeline stages' objects: none outside a pipeline
         assert len(item["item_id"]) == 22 and "img" not in item["image_url"]
         assert item["image_url"].startswith("http://127.0.0.1:8000/files/")
     # a second claim in the same job while the first is active: 409 with a reason

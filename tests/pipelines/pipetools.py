@@ -176,14 +176,16 @@ def run_annotate_stage(
     gold: dict[str, list[tuple[str, list[float]]]],
     label: str,
     spoil: dict[str, Any],
+    limit: int | None = None,
 ) -> dict[str, set[int]]:
-    """Workers take turns claiming and answering until the stage has no work left; GT items right,
-    data items with the gold of the stage's label, except what ``spoil[name](objects)`` changes.
-    Returns who answered each data image (more than one worker when a trusted worker's GT slot
-    carried real work)."""
+    """Workers take turns claiming and answering until the stage has no work left (or ``limit``
+    assignments were submitted); GT items right, data items with the gold of the stage's label, except
+    what ``spoil[name](objects)`` changes. Returns who answered each data image (more than one worker
+    when a trusted worker's GT slot carried real work)."""
     who: dict[str, set[int]] = {}
     done: set[int] = set()
-    while len(done) < len(workers):
+    submitted = 0
+    while len(done) < len(workers) and (limit is None or submitted < limit):
         for k, worker in enumerate(workers):
             if k in done:
                 continue
@@ -210,6 +212,9 @@ def run_annotate_stage(
                 headers=worker["headers"],
             )
             assert r.status_code == 200, r.text
+            submitted += 1
+            if limit is not None and submitted >= limit:
+                break
     return who
 
 
@@ -361,6 +366,7 @@ def streets(
     qa_team: int = 1,
     teams: bool = False,
     expert: bool = False,
+    in_sequence: bool = False,
 ) -> Streets:
     """The pipeline created through the API, with two annotators per stage and its QA team
     (``teams``: each annotate stage is its annotators' team; the pedestrians' has a spare member)."""
@@ -382,6 +388,7 @@ def streets(
     body = pipeline_body(root, gt_coco(shared, gold), [w["id"] for w in team], stage_teams)
     if the_expert is not None:
         body["stages"][2]["routes"] = [{"status": "expert review", "members": [the_expert["id"]]}]
+    body["in_sequence"] = in_sequence
     r = client.post("/api/pipelines", json=body, headers=requester["headers"])
     assert r.status_code == 201, r.text
     pipeline = r.json()
