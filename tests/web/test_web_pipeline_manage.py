@@ -248,6 +248,7 @@ def test_web_requester_creates_a_pipeline_from_the_form(
     page.get_by_label("Stage 2 hidden GT images per assignment").fill("1")
     page.get_by_label("QA team (worker ids, optional)").fill(str(qa["id"]))
     page.get_by_label("Custom statuses").fill(f"expert review: {expert['id']}")
+    page.get_by_label("One after another").check()
     page.get_by_role("button", name="Create pipeline").click()
     page.get_by_text("QA bounty: enter an amount").wait_for()  # checked before sending
     page.get_by_label("QA bounty").fill("0.16")
@@ -275,3 +276,4 @@ def test_web_requester_creates_a_pipeline_from_the_form(
             (["car", "person"], 160_000, "tusd"),
         ]
         assert [j.work_units[0] for j in jobs[:2]] == [8, 8]
+        assert [j.after_job_id for j in jobs] == [None, jobs[0].id, None]  # in sequence

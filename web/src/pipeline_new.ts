@@ -70,7 +70,7 @@ function spec(): Json {
   });
   if (routes.length) qa.routes = routes;
   return { title: field("title").value.trim(), description: field("description").value, rail: field("rail").value,
-    currency, stages: [...stages, qa] };
+    currency, stages: [...stages, qa], in_sequence: (field("in_sequence") as HTMLInputElement).checked };
 }
 
 /** The server's "stages.1.annotate.labels: Value error, ..." lines, in words a person reads. */

@@ -6,6 +6,8 @@ export interface AssignmentItem {
   width: number;
   height: number;
   image_url: string;
+  /** A pipeline stage in sequence: what the earlier stages drew on this image (read-only; [] elsewhere). */
+  context?: { label: string; geometry: number[] }[];
   /** A video item's segment (video jobs only). */
   video?: VideoSegment;
 }

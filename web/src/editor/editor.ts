@@ -21,6 +21,8 @@ export interface EditorItem {
   id: string; width: number; height: number; img: HTMLImageElement | null; thumb: string;
   objects: Obj[]; history: History<Snapshot>; selected: number | null; view: View | null; fitted: boolean;
   timeMs: number; clicks: number[]; seen: boolean;
+  /** Earlier pipeline stages' boxes on this image: drawn dotted under the objects, never picked or sent. */
+  context: { label: string; geometry: number[] }[];
 }
 
 type Drag = { kind: "pan"; start: Pt; orig: View } | { kind: "move"; id: number; start: Pt; orig: Obj; moved: boolean } |
@@ -114,7 +116,7 @@ export class Editor implements PageEditor, ToolHost {
     this.items = items.map((item) => ({
       id: item.item_id, width: item.width, height: item.height, img: images.get(item.item_id) || null,
       thumb: item.image_url, objects: [], history: new History<Snapshot>(), selected: null, view: null, fitted: true,
-      timeMs: 0, clicks: [], seen: false,
+      timeMs: 0, clicks: [], seen: false, context: item.context || [],
     }));
     // images still loading (all but the first may be) redraw the view when they arrive
     for (const item of this.items) {
@@ -519,6 +521,14 @@ export class Editor implements PageEditor, ToolHost {
     if (item && item.view) {
       this.drawImage(item, item.view);
       const painter = new KonvaPainter(this.objectLayer);
+      for (const { label, geometry } of item.context) {
+        if (geometry.length !== 4) continue;
+        const [x, y, w, h] = geometry;
+        const a = this.toScreen({ x, y });
+        const b = this.toScreen({ x: x + w, y: y + h });
+        painter.rect(a.x, a.y, b.x - a.x, b.y - a.y, { color: "#ced4da", width: 1.5, dash: [2, 3] });
+        painter.tag(label, a.x, a.y, "#ced4da");
+      }
       const shown = item.objects.filter((o) => !o.hidden);
       // larger objects first: the smallest one under the pointer is on top, so it is the one picked
       const order = shown.map((o, n) => ({ o, n, area: this.tool.area(o) })).sort((a, b) => b.area - a.area || a.n - b.n);
