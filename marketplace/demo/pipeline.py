@@ -74,6 +74,7 @@ def create_pipeline(
         "description": data.description,
         "rail": "chain",
         "currency": "tUSD",
+        "in_sequence": True,  # the second stage works on an image once the first has finished it
         "stages": [
             *(
                 {
