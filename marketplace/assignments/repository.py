@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import Integer, Row, Table, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, aliased
 
@@ -151,6 +152,15 @@ def set_context(session: Session, context: dict[int, list[dict[str, Any]]]) -> N
     """Earlier stages' objects per image id (``JobImage.context``)."""
     for image_id, objects in context.items():
         session.execute(update(JobImage).where(JobImage.id == image_id).values(context=objects))
+
+
+def add_gt_stats(session: Session, job_id: int, image_ids: Sequence[int]) -> None:
+    """Usage statistics for these GT images of a job, where there are none yet."""
+    rows = [{"image_id": i, "job_id": job_id, "uses": 0} for i in image_ids]
+    insert_ = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+    for start in range(0, len(rows), INSERT_BATCH):
+        stmt = insert_(GtImageStat).values(rows[start : start + INSERT_BATCH])
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["image_id"]))
 
 
 def add_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:

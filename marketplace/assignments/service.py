@@ -55,7 +55,6 @@ from marketplace.models import (
     AssignmentSlot,
     AssignmentStatus,
     ChunkImage,
-    GtImageStat,
     Job,
     JobStatus,
     User,
@@ -108,10 +107,9 @@ def open_job_for_work(session: Session, job: Job) -> int:
 
 
 def open_gt_images(session: Session, job_id: int, image_ids: Sequence[int]) -> None:
-    """Start the usage statistics of these GT images: from now on they are mixed into assignments."""
-    repository.add_rows(
-        session, GtImageStat, [{"image_id": i, "job_id": job_id, "uses": 0} for i in image_ids]
-    )
+    """Start the usage statistics of these GT images: from now on they are mixed into assignments
+    (idempotent: two scorings may bring the same GT image into use at once)."""
+    repository.add_gt_stats(session, job_id, image_ids)
 
 
 # -- claiming -------------------------------------------------------------------------------------

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from marketplace.assignments.service import open_gt_images
 from marketplace.assignments.tasks import run_expiry
 from marketplace.config import Settings
-from marketplace.db import session_factory
+from marketplace.db import session_factory, session_scope
 from marketplace.escrow.evm import DevChain
-from marketplace.models import Chunk, ChunkImage, ChunkStatus, JobImage
+from marketplace.models import Chunk, ChunkImage, ChunkStatus, GtImageStat, JobImage
 from marketplace.payments.rails import Rails
 from tests.conftest import UserFactory
 from tests.pipelines.pipetools import (
@@ -82,6 +83,12 @@ def test_a_stage_in_sequence_opens_work_as_the_stage_before_finishes_it_and_show
     assert opened_while_cars_worked >= 1  # work flowed on before the cars stage was over
     run_expiry()  # the periodic catch-up finds nothing more to open
     assert ChunkStatus.waiting not in {status for status, _ in _chunks(settings, people_job).values()}
+    with session_scope(session_factory(settings)) as s:  # two scorings may bring a GT image in at once
+        in_use = list(s.scalars(select(GtImageStat.image_id).where(GtImageStat.job_id == people_job)))
+        assert in_use
+        open_gt_images(s, people_job, in_use)
+    with session_factory(settings)() as s:
+        assert s.scalar(select(func.count()).where(GtImageStat.job_id == people_job)) == len(in_use)
 
     # every pedestrians item shows the cars of its image, read-only, GT items exactly like data items
     seen_gt = 0
