@@ -49,7 +49,7 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.payouts import service as payouts
-from marketplace.pipelines import defects, service
+from marketplace.pipelines import checks, defects, service
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines.credit import credit
 from marketplace.pipelines.items import record
@@ -298,7 +298,8 @@ def decide(
 def finish_if_done(session: Session, pipeline_id: int) -> None:
     """Every data item decided: each earns the QA worker who decided it the stage's pay (once per
     item: a decision by a QA worker later stopped was made again by another), then the QA job
-    completes and settles (paid out, unspent money refunded)."""
+    completes and settles (paid out, unspent money refunded); hidden checks still on their way back
+    to a QA worker never come back (and their images are no longer theirs to see, as the data items')."""
     pipeline = repo.get_pipeline(session, pipeline_id, for_update=True)
     assert pipeline is not None
     if pipeline.status is not PipelineStatus.reviewing or repo.undecided_count(session, pipeline_id):
@@ -310,5 +311,6 @@ def finish_if_done(session: Session, pipeline_id: int) -> None:
                 session, qa.id, item.qa_worker_id, f"pipeline-item:{item.id}", f"QA of item {item.id}"
             )
     move_pipeline(pipeline, PipelineStatus.completed)
+    checks.close_returns(session, pipeline_id)  # decided like the data items: no longer to be seen
     transition(qa, JobStatus.completed)
     payouts.settle_completed(session, qa)

@@ -167,6 +167,13 @@ def returned_to(session: Session, item: PipelineItem, worker_id: int) -> QaCheck
     return row if row is not None and row.held_until is not None else None
 
 
+def close_returns(session: Session, pipeline_id: int) -> None:
+    """The pipeline is complete: no check comes back to anyone any more."""
+    for row in repo.pending_returns(session, pipeline_id):
+        row.raised = [{**r, "status": _closed(r["status"])} for r in row.raised or []]
+        row.returns_at, row.held_until = None, None
+
+
 def stop_qa_worker(session: Session, pipeline: Pipeline, worker_id: int) -> None:
     """Stop a QA worker on this pipeline: what they hold or approved or discarded is reviewed again by
     others; issues they raised stay (their fixes go to any QA worker)."""

@@ -130,6 +130,12 @@ def due_return(
     return session.scalars(stmt).first()
 
 
+def pending_returns(session: Session, pipeline_id: int) -> list[QaCheck]:
+    """Hidden checks of a pipeline on their way back to a QA worker (or back with them), locked."""
+    stmt = select(QaCheck).where(QaCheck.pipeline_id == pipeline_id, QaCheck.returns_at.is_not(None))
+    return list(session.scalars(stmt.order_by(QaCheck.id).with_for_update()))
+
+
 def next_issue_ids(session: Session, n: int, placeholder: ItemIssue) -> list[int]:
     """``n`` ids from the issues' own ids (issues on a hidden check get ids like any issue's). On
     PostgreSQL drawn from the sequence; elsewhere (SQLite, the embedded default) rows like

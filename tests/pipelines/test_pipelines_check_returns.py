@@ -22,6 +22,7 @@ from marketplace.pipelines.defects import inject, repair, return_delay
 from tests.conftest import UserFactory
 from tests.pipelines.pipetools import (
     GT_NAMES,
+    Streets,
     checks_come_back,
     fix_all,
     fund_on_chain,
@@ -70,6 +71,24 @@ def _decide(client: TestClient, qa: dict[str, Any], item_id: int, body: dict[str
     return dict(r.json())
 
 
+def _first_decisions(
+    client: TestClient, settings: Settings, st: Streets, qa: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> dict[int, str]:
+    """The QA worker's first decisions, the checks first: issues wherever the work is wrong (both
+    checks' defects, the two sloppy items), approval elsewhere. Returns {item id: name} of the issues."""
+    raised: dict[int, str] = {}
+    monkeypatch.setattr(defects, "NEW_WORKER_SHARE", 1.0)
+    while (item := _claim(client, qa)) is not None:
+        name = item_name(settings, item["id"])
+        issues = qa_verdict(item, st.gold[name])
+        body: dict[str, Any] = {"action": "issue", "issues": issues} if issues else {"action": "approve"}
+        shown = _decide(client, qa, item["id"], body)
+        assert shown["status"] == ("issue_open" if issues else "approved")
+        if issues:
+            raised[item["id"]] = name
+    return raised
+
+
 def test_a_check_with_issues_comes_back_for_review_as_a_data_item_does(
     client: TestClient,
     make_user: UserFactory,
@@ -97,17 +116,7 @@ def test_a_check_with_issues_comes_back_for_review_as_a_data_item_does(
             assert work.annotator_id in stage_workers[work.job_id]
             assert all(o["by"] in stage_workers[work.job_id] for o in work.objects)
 
-    # first decisions: issues wherever the work is wrong (both checks' defects, the two sloppy items)
-    raised: dict[int, str] = {}
-    monkeypatch.setattr(defects, "NEW_WORKER_SHARE", 1.0)  # the checks first
-    while (item := _claim(client, qa)) is not None:
-        name = item_name(settings, item["id"])
-        issues = qa_verdict(item, st.gold[name])
-        body: dict[str, Any] = {"action": "issue", "issues": issues} if issues else {"action": "approve"}
-        shown = _decide(client, qa, item["id"], body)
-        assert shown["status"] == ("issue_open" if issues else "approved")
-        if issues:
-            raised[item["id"]] = name
+    raised = _first_decisions(client, settings, st, qa, monkeypatch)
     assert sorted(n for n in raised.values() if n in GT_NAMES) == sorted(GT_NAMES)
     assert {st.moved, st.missed} <= set(raised.values())
     view = client.get(f"/api/pipelines/{st.pipeline['id']}", headers=st.requester["headers"]).json()
@@ -168,3 +177,32 @@ def test_a_check_with_issues_comes_back_for_review_as_a_data_item_does(
         rows = list(s.scalars(select(QaCheck)))
         assert len(rows) == 2 and all(r.returns_at is None and r.held_until is None for r in rows)
         assert all(i["status"] == "resolved" for r in rows for i in r.raised or [])
+
+
+def test_a_check_on_its_way_back_when_the_pipeline_completes_is_closed_like_the_data_items(
+    client: TestClient,
+    make_user: UserFactory,
+    settings: Settings,
+    data_root: Path,
+    shared_datasets: Path,
+    rails: Rails,
+    chain: DevChain,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    st = streets(client, make_user, settings, data_root, shared_datasets)
+    for job_id in st.stage_ids:
+        fund_on_chain(settings, rails, chain, job_id)
+    st.annotate(client, settings)
+    qa = st.qa_team[0]
+    raised = _first_decisions(client, settings, st, qa, monkeypatch)  # (no fix seen yet: not due for hours)
+    assert fix_all(client, settings, st, st.walkers) >= 2
+    while (item := _claim(client, qa)) is not None:  # the data items come back and are approved
+        assert item_name(settings, item["id"]) not in GT_NAMES
+        assert _decide(client, qa, item["id"], {"action": "approve"})["status"] == "approved"
+    view = client.get(f"/api/pipelines/{st.pipeline['id']}", headers=st.requester["headers"]).json()
+    assert view["status"] == "completed"
+    # every item they raised issues on is out of their sight alike, the checks that never came back too
+    for item_id in raised:
+        assert client.get(f"/api/pipeline-items/{item_id}/image", headers=qa["headers"]).status_code == 404
+    with session_factory(settings)() as s:
+        assert all(r.returns_at is None for r in s.scalars(select(QaCheck)))
