@@ -71,6 +71,24 @@ def _decide(client: TestClient, qa: dict[str, Any], item_id: int, body: dict[str
     return dict(r.json())
 
 
+@pytest.fixture
+def annotated(
+    client: TestClient,
+    make_user: UserFactory,
+    settings: Settings,
+    data_root: Path,
+    shared_datasets: Path,
+    rails: Rails,
+    chain: DevChain,
+) -> Streets:
+    """The street-scenes pipeline, every stage funded, both annotate stages worked: QA is open."""
+    st = streets(client, make_user, settings, data_root, shared_datasets)
+    for job_id in st.stage_ids:
+        fund_on_chain(settings, rails, chain, job_id)
+    st.annotate(client, settings)
+    return st
+
+
 def _first_decisions(
     client: TestClient, settings: Settings, st: Streets, qa: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> dict[int, str]:
@@ -90,20 +108,9 @@ def _first_decisions(
 
 
 def test_a_check_with_issues_comes_back_for_review_as_a_data_item_does(
-    client: TestClient,
-    make_user: UserFactory,
-    settings: Settings,
-    data_root: Path,
-    shared_datasets: Path,
-    rails: Rails,
-    chain: DevChain,
-    monkeypatch: pytest.MonkeyPatch,
+    client: TestClient, settings: Settings, annotated: Streets, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    st = streets(client, make_user, settings, data_root, shared_datasets)
-    for job_id in st.stage_ids:
-        fund_on_chain(settings, rails, chain, job_id)
-    st.annotate(client, settings)
-    qa = st.qa_team[0]
+    st, qa = annotated, annotated.qa_team[0]
     stage_workers = {
         st.stage_ids[0]: {w["id"] for w in st.cars},
         st.stage_ids[1]: {w["id"] for w in st.walkers},
@@ -180,20 +187,9 @@ def test_a_check_with_issues_comes_back_for_review_as_a_data_item_does(
 
 
 def test_a_check_on_its_way_back_when_the_pipeline_completes_is_closed_like_the_data_items(
-    client: TestClient,
-    make_user: UserFactory,
-    settings: Settings,
-    data_root: Path,
-    shared_datasets: Path,
-    rails: Rails,
-    chain: DevChain,
-    monkeypatch: pytest.MonkeyPatch,
+    client: TestClient, settings: Settings, annotated: Streets, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    st = streets(client, make_user, settings, data_root, shared_datasets)
-    for job_id in st.stage_ids:
-        fund_on_chain(settings, rails, chain, job_id)
-    st.annotate(client, settings)
-    qa = st.qa_team[0]
+    st, qa = annotated, annotated.qa_team[0]
     raised = _first_decisions(client, settings, st, qa, monkeypatch)  # (no fix seen yet: not due for hours)
     assert fix_all(client, settings, st, st.walkers) >= 2
     while (item := _claim(client, qa)) is not None:  # the data items come back and are approved
