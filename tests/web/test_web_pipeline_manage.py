@@ -262,6 +262,9 @@ def test_web_requester_creates_a_pipeline_from_the_form(
     _loaded(page, 0)
     assert page.locator("#pipeline-title").inner_text() == "Street scenes"
     assert page.locator(".stage-card").count() == 3
+    second = page.locator(".stage-card").nth(1).inner_text()
+    assert "each image once job #" in second and "has finished it" in second  # in sequence
+    assert "has finished it" not in page.locator(".stage-card").nth(0).inner_text()
 
     pid = int(page.url.rsplit("/", 1)[1])
     with session_factory(settings)() as s:

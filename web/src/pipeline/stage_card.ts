@@ -83,7 +83,8 @@ export class StageCard {
     this.toSel = h("select", { id: id("to") });
     this.otherInput = h("input", { id: id("other"), type: "number", min: "1", step: "1", inputmode: "numeric" });
     const team = stage.members ? `team of ${plural(stage.members.length, "member")}` : "open crowd";
-    const about = qa ? `QA · ${team}` : `annotate ${stage.labels.join(", ")} · ${team}`;
+    const after = stage.after_job_id ? ` · each image once job #${stage.after_job_id} has finished it` : "";
+    const about = qa ? `QA · ${team}` : `annotate ${stage.labels.join(", ")} · ${team}${after}`;
     this.root = h("section", { class: "card stage-card", "aria-labelledby": id("heading"), dataset: { stage: String(n) } },
       h("h2", { id: id("heading") }, `Stage ${n + 1}: ${stage.name}`, this.status),
       h("p", { class: "muted" }, about, " · ", h("a", { href: `/jobs/${stage.job_id}` }, `job #${stage.job_id}`),

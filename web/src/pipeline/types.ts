@@ -51,6 +51,8 @@ export interface StageView {
   labels: string[];
   status: string;
   members: number[] | null;
+  /** In sequence: the job of the stage whose finished images this one works on. */
+  after_job_id?: number | null;
 }
 
 /** A stage's own ledger line; amounts are integers in base units of the pipeline's currency. */
