@@ -69,10 +69,24 @@ def session_scope(factory: Callable[[], Session] | None = None) -> Iterator[Sess
     session = (factory or session_factory())()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        end_unit_of_work(session, failed=True)
         raise
+    end_unit_of_work(session, failed=False)
+
+
+def end_unit_of_work(session: Session, *, failed: bool) -> None:
+    """How :func:`session_scope` ends, for a session opened elsewhere: roll back if the work
+    ``failed``, else commit (and roll back if the commit fails); close either way."""
+    try:
+        if failed:
+            session.rollback()
+        else:
+            try:
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
     finally:
         session.close()
 

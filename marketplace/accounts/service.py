@@ -57,6 +57,12 @@ def issue_token(session: Session, user: User, *, name: str, ttl_days: int) -> tu
     return token, row
 
 
+def cached_user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+    """The token's user from this process's cache, without touching the database; ``None`` when the
+    cache cannot say (then :func:`user_for_token` looks it up)."""
+    return token_cache.get(session, token_digest(token), now or utcnow())
+
+
 def user_for_token(session: Session, token: str, now: datetime | None = None) -> User:
     """The live token's user; a token seen in the last few seconds skips the lookup (the bound on how
     long a revocation takes to reach every process is in :mod:`marketplace.accounts.token_cache`)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
 
 from marketplace.assignments import assist, service
 from marketplace.assignments.schemas import (
@@ -25,6 +26,11 @@ from marketplace.flows import submission
 from marketplace.models import Role, User
 
 router = APIRouter(tags=["assignments"])
+
+# The two routes every worker calls in a loop (claim, submit) are ``async`` and send only the service
+# call to a worker thread (``run_in_threadpool``): the database work stays off the event loop, and the
+# returned model is checked on the loop, where a sync route costs one more thread-pool hop (each hop
+# costs CPU of its own).
 
 NOTHING_DESCRIPTION = (
     "nothing available: `reason` is job_not_active, banned, already_assigned, no_assignments_left, "
@@ -49,7 +55,7 @@ def job_board(user: WorkerUser, session: SessionDep, settings: SettingsDep) -> l
     response_model=AssignmentOut,
     responses=error_responses(401, 403, 404, 409, 422, descriptions=NOTHING),
 )
-def claim_in_job(
+async def claim_in_job(
     job_id: Id,
     user: WorkerUser,
     session: SessionDep,
@@ -57,7 +63,7 @@ def claim_in_job(
     ahead: Annotated[bool, Query(description=AHEAD_DESCRIPTION)] = False,
 ) -> AssignmentOut:
     """My next assignment in this job; with ``ahead=true``, one more while I hold the current one."""
-    return service.claim_in_job(session, user, job_id, settings, ahead=ahead)
+    return await run_in_threadpool(service.claim_in_job, session, user, job_id, settings, ahead=ahead)
 
 
 @router.post(
@@ -100,8 +106,8 @@ def get_assignment(
     response_model=SubmitOut,
     responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
-def submit(assignment_id: Id, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
-    return submission.submit(session, user, assignment_id, body)
+async def submit(assignment_id: Id, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
+    return await run_in_threadpool(submission.submit, session, user, assignment_id, body)
 
 
 @router.post(
