@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -111,9 +112,7 @@ def test_job_creation_may_carry_a_large_gt(client: TestClient, make_user: object
 def test_multipart_uploads_are_not_capped_as_json(client: TestClient, make_user: object) -> None:
     requester = make_user("requester")  # type: ignore[operator]
     files = [("images", (f"i{i}.png", b"x" * (3 * 1024 * 1024), "image/png")) for i in range(4)]
-    r = client.post(
-        "/api/jobs/upload", data={"spec": "{}"}, files=files, headers=requester["headers"]
-    )
+    r = client.post("/api/jobs/upload", data={"spec": "{}"}, files=files, headers=requester["headers"])
     assert r.status_code != 413, r.text
 
 
@@ -205,3 +204,17 @@ def test_serve_refuses_several_processes_with_embedded_parts(monkeypatch: pytest
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 2 and "--workers 1" in result.output
+
+
+def test_json_depth_counts_few_brackets_in_python_as_numpy_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small body's depth is summed in Python (cheaper than NumPy's set-up): the same answer on
+    well-formed and broken JSON, brackets inside strings and escapes included."""
+    from marketplace.edge import body_limits
+
+    rng = random.Random(19)
+    bodies = [bytes(rng.choice(b'[]{}"\\ax,') for _ in range(rng.randint(0, 300))) for _ in range(2000)]
+    bodies += [b'{"a": [[1], {"b": "[[[{"}]}', b'"[[', b"[]" * 300, b"[" * 40 + b"]" * 40]
+    with_python = [body_limits.json_depth(b) for b in bodies]
+    monkeypatch.setattr(body_limits, "_FEW", -1)
+    assert [body_limits.json_depth(b) for b in bodies] == with_python
+    assert with_python[-4:] == [3, 2, 1, 40]  # an unterminated string over-counts, as documented
