@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
 
 from marketplace.assignments import assist, service
 from marketplace.assignments.schemas import (
@@ -20,17 +19,16 @@ from marketplace.assignments.schemas import (
     SubmitOut,
 )
 from marketplace.bounds import Id, Limit, Offset
-from marketplace.deps import CurrentUser, SessionDep, SettingsDep, WorkerUser
+from marketplace.deps import CurrentUser, SessionDep, SettingsDep, WorkerUser, in_unit_of_work
 from marketplace.errors import Forbidden, error_responses
 from marketplace.flows import submission
 from marketplace.models import Role, User
 
 router = APIRouter(tags=["assignments"])
 
-# The two routes every worker calls in a loop (claim, submit) are ``async`` and send only the service
-# call to a worker thread (``run_in_threadpool``): the database work stays off the event loop, and the
-# returned model is checked on the loop, where a sync route costs one more thread-pool hop (each hop
-# costs CPU of its own).
+# The two routes every worker calls in a loop (claim, submit) are ``async`` and send the service call
+# and the commit to one worker thread (``in_unit_of_work``): the database work stays off the event loop,
+# where a sync route would hop to the thread pool three times (each hop costs CPU of its own).
 
 NOTHING_DESCRIPTION = (
     "nothing available: `reason` is job_not_active, banned, already_assigned, no_assignments_left, "
@@ -63,7 +61,7 @@ async def claim_in_job(
     ahead: Annotated[bool, Query(description=AHEAD_DESCRIPTION)] = False,
 ) -> AssignmentOut:
     """My next assignment in this job; with ``ahead=true``, one more while I hold the current one."""
-    return await run_in_threadpool(service.claim_in_job, session, user, job_id, settings, ahead=ahead)
+    return await in_unit_of_work(session, service.claim_in_job, session, user, job_id, settings, ahead=ahead)
 
 
 @router.post(
@@ -107,7 +105,7 @@ def get_assignment(
     responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 async def submit(assignment_id: Id, body: SubmissionIn, user: WorkerUser, session: SessionDep) -> SubmitOut:
-    return await run_in_threadpool(submission.submit, session, user, assignment_id, body)
+    return await in_unit_of_work(session, submission.submit, session, user, assignment_id, body)
 
 
 @router.post(
