@@ -49,13 +49,19 @@ async def _cycle(client: httpx.AsyncClient, token: str, job_id: int, started: fl
     body = r.json()
     answers = {"items": [{"item_id": i["item_id"], "annotations": []} for i in body["items"]]}
     t1 = time.perf_counter()
-    try:
-        s = await client.post(
-            f"/api/assignments/{body['assignment_id']}/submit", json=answers, headers=headers
-        )
-    except httpx.HTTPError as exc:
-        out["errors"].append(f"submit: {type(exc).__name__}")
-        return True
+    for attempt in (1, 2):
+        # A submit lost to a transport error (a keep-alive connection closed under it) is sent once
+        # more: given up, the worker would hold its assignment for the rest of the run, every later
+        # claim of it a 409 already_assigned (one client fewer, and requests that are not cycles).
+        try:
+            s = await client.post(
+                f"/api/assignments/{body['assignment_id']}/submit", json=answers, headers=headers
+            )
+            break
+        except httpx.HTTPError as exc:
+            out["errors"].append(f"submit: {type(exc).__name__}")
+            if attempt == 2:
+                return True
     out["submits_ms"].append((time.perf_counter() - t1) * 1000)
     if s.status_code != 200:
         out["errors"].append(f"submit {s.status_code}: {s.text[:200]}")

@@ -47,3 +47,36 @@ def test_claims_benchmark_tiny_run() -> None:
     assert int(match["capacity"]) > 0 and int(match["sql"]) > 0
     assert float(match["trips"]) > 0  # the server's statements were counted, from both processes
     assert not re.search(r"errors=[1-9]", done.stdout), done.stdout
+
+
+def test_a_submit_lost_to_the_transport_is_sent_once_more() -> None:
+    """A keep-alive connection closed under a submit must not leave the load generator's worker
+    holding its assignment (every later claim a 409) for the rest of the run."""
+    import asyncio
+
+    import httpx
+
+    from benchmarks._claims_load import _cycle, _result
+
+    submits: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/claim"):
+            return httpx.Response(200, json={"assignment_id": 7, "items": [{"item_id": "t1"}]})
+        submits.append(1)
+        if len(submits) == 1:
+            raise httpx.ReadError("connection closed", request=request)
+        return httpx.Response(200, json={"status": "submitted"})
+
+    async def one_cycle() -> dict[str, object]:
+        out = _result()
+        async with httpx.AsyncClient(
+            transport=httpx.MockTransport(handler), base_url="http://bench"
+        ) as client:
+            assert await _cycle(client, "token", 1, 0.0, out)
+        return out
+
+    out = asyncio.run(one_cycle())
+    assert len(submits) == 2
+    assert out["cycles"] == 1
+    assert out["errors"] == ["submit: ReadError"]
