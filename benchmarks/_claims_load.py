@@ -50,7 +50,7 @@ async def _cycle(client: httpx.AsyncClient, token: str, job_id: int, started: fl
     answers = {"items": [{"item_id": i["item_id"], "annotations": []} for i in body["items"]]}
     t1 = time.perf_counter()
     for attempt in (1, 2):
-        # A submit lost to a transport error (a keep-alive connection closed under it) is sent once
+        # A submit lost to a transport error (a connection closed under it) is sent once
         # more: given up, the worker would hold its assignment for the rest of the run, every later
         # claim of it a 409 already_assigned (one client fewer, and requests that are not cycles).
         try:
