@@ -53,6 +53,7 @@ def test_a_submit_lost_to_the_transport_is_sent_once_more() -> None:
     """A keep-alive connection closed under a submit must not leave the load generator's worker
     holding its assignment (every later claim a 409) for the rest of the run."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import httpx
 
@@ -76,7 +77,10 @@ def test_a_submit_lost_to_the_transport_is_sent_once_more() -> None:
             assert await _cycle(client, "token", 1, 0.0, out)
         return out
 
-    out = asyncio.run(one_cycle())
+    with ThreadPoolExecutor(
+        1
+    ) as pool:  # its own thread: an earlier test may leave a loop running in this one
+        out = pool.submit(asyncio.run, one_cycle()).result()
     assert len(submits) == 2
     assert out["cycles"] == 1
     assert out["errors"] == ["submit: ReadError"]
