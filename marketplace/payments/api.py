@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from marketplace.bounds import Id
 from marketplace.deps import CurrentUser, RequesterUser, SessionDep, SettingsDep, WorkerUser
@@ -196,16 +199,21 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "bad_signature", "detail": f"invalid Stripe signature: {exc}"}, 400)
     except ValueError as exc:
         return JSONResponse({"error": "invalid_input", "detail": f"not a Stripe event: {exc}"}, 400)
-    factory = request.app.state.session_factory
+    try:  # the database work in a worker thread: never on the event loop
+        inbox_id = await run_in_threadpool(_store_event, request.app.state.session_factory, event)
+    except InvalidInput:
+        return JSONResponse({"error": "invalid_input", "detail": "not a Stripe event"}, 400)
+    return JSONResponse({"received": True, "duplicate": inbox_id is None})
+
+
+def _store_event(factory: Any, event: Any) -> int | None:
+    """The event into the inbox (None: seen before) and its task enqueued after commit."""
     with factory() as session:
-        try:
-            inbox_id = service.store_stripe_event(session, event)
-        except InvalidInput:
-            return JSONResponse({"error": "invalid_input", "detail": "not a Stripe event"}, 400)
+        inbox_id = service.store_stripe_event(session, event)
         if inbox_id is not None:
             service.enqueue_inbox(session, inbox_id)
         session.commit()
-    return JSONResponse({"received": True, "duplicate": inbox_id is None})
+    return inbox_id
 
 
 @router.post(

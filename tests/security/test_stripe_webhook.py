@@ -3,11 +3,13 @@ signed body that is not an event object (issue 11, low items)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +20,7 @@ from marketplace.db import session_factory, session_scope
 from marketplace.models import InboxEvent
 from marketplace.payment_settings import PaymentSettings
 from marketplace.payments import rails as rails_mod
+from marketplace.payments import service as payments_service
 
 SECRET = "whsec_security_test"
 
@@ -80,3 +83,26 @@ def test_signed_invalid_json_is_a_400(client: TestClient, webhook_rails: None) -
     body = b'{"id": "evt_x", '
     r = post(client, body, sign(body, int(time.time())))
     assert r.status_code == 400, r.text  # type: ignore[attr-defined]
+
+
+def test_the_webhook_stores_its_event_off_the_event_loop(
+    client: TestClient, settings: Settings, webhook_rails: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its database work runs in a worker thread: on the event loop it would stall every other request
+    of the process while PostgreSQL answers."""
+    on_loop: list[bool] = []
+    store = payments_service.store_stripe_event
+
+    def spy(session: Any, event: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return store(session, event)
+
+    monkeypatch.setattr(payments_service, "store_stripe_event", spy)
+    payload = event("evt_off_loop")
+    r = post(client, payload, sign(payload, int(time.time())))
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    assert on_loop == [False] and inbox_count(settings) == 1
