@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 _KEY = "after_commit"
 log = logging.getLogger(__name__)
@@ -24,6 +26,46 @@ log = logging.getLogger(__name__)
 
 def after_commit(session: Session, callback: Callable[[], object]) -> None:
     session.info.setdefault(_KEY, []).append(callback)
+
+
+_EAGER_FACTORIES: WeakKeyDictionary[Any, sessionmaker[Session]] = WeakKeyDictionary()
+
+
+def eager_factory(bind: Any) -> sessionmaker[Session]:
+    """One session factory per engine for in-process tasks (a ``sessionmaker`` is a new ``Session``
+    subclass, whose event set-up on first use cost more CPU than a query, per request)."""
+    factory = _EAGER_FACTORIES.get(bind)
+    if factory is None:
+        factory = _EAGER_FACTORIES[bind] = sessionmaker(bind=bind, expire_on_commit=False)
+    return factory
+
+
+def after_release(session: Session, callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the session's outermost transaction has ended and released its
+    connection (called from an after-commit callback)."""
+    fired = False
+
+    def _fire(_session: Session, transaction: SessionTransaction) -> None:
+        nonlocal fired
+        if fired or transaction.parent is not None:
+            return
+        fired = True
+        try:
+            callback()
+        except Exception:
+            log.exception("in-process background task failed")
+
+    event.listen(session, "after_transaction_end", _fire)
+
+
+def enqueue_after_release(
+    session: Session, task_name: str, run: Callable[[Callable[[], Session]], object], *args: object
+) -> None:
+    """:func:`enqueue`; without a broker ``run(factory)`` instead, in this process on the caller's own
+    database, once the caller's connection is back in the pool (inside the commit it would hold two
+    connections per request and can starve the pool under load)."""
+    factory = eager_factory(session.get_bind())
+    enqueue(session, task_name, *args, eager=lambda: after_release(session, lambda: run(factory)))
 
 
 def enqueue(

@@ -5,11 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository, service
 from marketplace.config import get_settings
@@ -17,7 +14,7 @@ from marketplace.db import session_scope
 from marketplace.flows import completion, scoring, stage_sequence, stranded
 from marketplace.models import utcnow
 from workers.celery_app import celery_app
-from workers.enqueue import enqueue
+from workers.enqueue import enqueue_after_release
 
 EXPIRE_EVERY_S = 60.0
 log = logging.getLogger(__name__)
@@ -87,47 +84,11 @@ def _default_factory() -> Callable[[], Session]:
 
 
 def enqueue_scoring(session: Session, assignment_id: int) -> None:
-    """Score after the submission commits.
-
-    Without a broker (eager mode) the same body runs in this process, on the caller's own database
-    (tests and the embedded default pass their engine), and only once the caller's connection is back
-    in the pool: running it inside the commit would hold two connections per request and can starve
-    the pool under load.
-    """
-    factory = _eager_factory(session.get_bind())
-    enqueue(
+    """Score after the submission commits (without a broker, in this process on the caller's own
+    database once its connection is back in the pool: tests and the embedded default)."""
+    enqueue_after_release(
         session,
         "assignments.score_assignment",
+        lambda factory: run_scoring(factory, assignment_id),
         assignment_id,
-        eager=lambda: after_release(session, lambda: run_scoring(factory, assignment_id)),
     )
-
-
-_EAGER_FACTORIES: WeakKeyDictionary[Any, sessionmaker[Session]] = WeakKeyDictionary()
-
-
-def _eager_factory(bind: Any) -> sessionmaker[Session]:
-    """One session factory per engine for the in-process scoring (a ``sessionmaker`` is a new
-    ``Session`` subclass, whose event set-up on first use cost more CPU than a query, per request)."""
-    factory = _EAGER_FACTORIES.get(bind)
-    if factory is None:
-        factory = _EAGER_FACTORIES[bind] = sessionmaker(bind=bind, expire_on_commit=False)
-    return factory
-
-
-def after_release(session: Session, callback: Callable[[], object]) -> None:
-    """Run ``callback`` once the session's outermost transaction has ended and released its
-    connection (called from an after-commit callback)."""
-    fired = False
-
-    def _fire(_session: Session, transaction: SessionTransaction) -> None:
-        nonlocal fired
-        if fired or transaction.parent is not None:
-            return
-        fired = True
-        try:
-            callback()
-        except Exception:
-            log.exception("in-process background task failed")
-
-    event.listen(session, "after_transaction_end", _fire)

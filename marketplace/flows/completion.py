@@ -53,7 +53,7 @@ def complete_if_done(
     transition(job, JobStatus.completed)
     payouts.settle_completed(session, job)
     quality_tasks.schedule_finalize(session, job.id)
-    pipeline.stage_completed(session, job)  # a stage of a pipeline: its work goes on to QA
+    pipeline.schedule_stage_merge(session, job)  # a stage of a pipeline: its work goes on to QA
     return True
 
 

@@ -4,11 +4,13 @@ stages to QA, and paying the QA stage per decided item.
 1. :func:`create_pipeline`: every annotate stage becomes an ordinary boxes job over the pipeline's
    images with its labels only (its part of the GT, its own bounty, so its own escrow and ledger
    line); the QA stage becomes a job without chunks whose budget is one pay unit per data image.
-   Each stage is funded on its own (the jobs' funding endpoints); stages run side by side.
-2. :func:`stage_completed` (from :func:`marketplace.flows.completion.complete_if_done`): an annotate
-   stage's merged work is copied onto the pipeline's items, each object credited to the worker who
-   drew it (:mod:`marketplace.pipelines.credit`); when the last annotate stage is done the items
-   are ``completed`` and the QA stage opens.
+   Each stage is funded on its own (the jobs' funding endpoints); stages run side by side, or in
+   sequence (:mod:`marketplace.flows.stage_sequence`).
+2. :func:`stage_completed` (task ``pipelines.stage_completed``, sent after the commit of
+   :func:`marketplace.flows.completion.complete_if_done`; swept periodically): an annotate stage's
+   merged work is copied onto the pipeline's items, each object credited to the worker who drew it
+   (:mod:`marketplace.pipelines.credit`); when every annotate stage's work is there the items are
+   ``completed`` and the QA stage opens.
 3. :func:`decide`: a QA decision. The pipeline's GT images are hidden checks for QA workers: each
    carries one known defect (:mod:`marketplace.pipelines.defects`), and a QA worker who misses too
    many is stopped and what they decided is reviewed again. With every data item decided, each
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.accounts import service as accounts
 from marketplace.config import Settings
+from marketplace.db import session_scope
 from marketplace.errors import InvalidInput
 from marketplace.jobs import economics
 from marketplace.jobs import repository as jobs_repo
@@ -59,6 +63,7 @@ from marketplace.quality import export
 from marketplace.quality import repository as quality_repo
 from marketplace.quality.coco_export import ImageResult
 from marketplace.storage import Storage
+from workers.enqueue import enqueue_after_release
 
 _rng = random.SystemRandom()
 
@@ -194,14 +199,42 @@ def create_pipeline(
     return pipeline
 
 
-def stage_completed(session: Session, job: Job) -> None:
-    """An annotate stage's job completed: its work goes onto the items; the last one opens QA."""
+def schedule_stage_merge(session: Session, job: Job) -> None:
+    """An annotate stage's job completed: after commit, its work goes onto the items (task
+    ``pipelines.stage_completed``; a big stage's merge is not part of the transaction that completed
+    it). The pipelines' periodic sweep catches a merge whose task was lost."""
     if job.pipeline_id is None or job.stage_kind != StageKind.annotate.value:
         return
-    if repo.stage_has_work(session, job.id):
+    job_id = job.id
+    enqueue_after_release(
+        session, "pipelines.stage_completed", lambda factory: run_stage_merge(factory, job_id), job_id
+    )
+
+
+def run_stage_merge(factory: Callable[[], Session] | None, job_id: int) -> None:
+    with session_scope(factory) as session:
+        job = jobs_repo.get_job(session, job_id)
+        if job is not None and job.status is JobStatus.completed:
+            stage_completed(session, job)
+
+
+def merge_missed_stages(session: Session) -> int:
+    """The sweep: completed annotate stages whose work is not on the items yet; merged now."""
+    stages = repo.completed_stages_without_work(session)
+    for job in stages:
+        stage_completed(session, job)
+    return len(stages)
+
+
+def stage_completed(session: Session, job: Job) -> None:
+    """An annotate stage's job completed: its work goes onto the items (once); when every annotate
+    stage's work is there, QA opens."""
+    if job.pipeline_id is None or job.stage_kind != StageKind.annotate.value:
         return
     pipeline = repo.get_pipeline(session, job.pipeline_id, for_update=True)
     assert pipeline is not None
+    if repo.stage_has_work(session, job.id):  # (read under the pipeline's lock: merged once)
+        return
     answers: dict[int, list[tuple[int, Any]]] = {}
     for image_id, worker_id, _, answer, _ in quality_repo.accepted_answers(session, job.id):
         answers.setdefault(image_id, []).append((worker_id, answer or []))
@@ -220,7 +253,7 @@ def stage_completed(session: Session, job: Job) -> None:
         rows.append(_work_row(items[r.image.name].id, job, r, picked[r.image.id]))
     repo.add_work(session, rows)
     stages = service.annotate_stages(repo.stage_jobs(session, pipeline.id))
-    if all(s.status is JobStatus.completed for s in stages):
+    if all(s.status is JobStatus.completed and repo.stage_has_work(session, s.id) for s in stages):
         _open_qa(session, pipeline, list(items.values()), len(stages))
 
 

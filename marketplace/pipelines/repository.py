@@ -242,6 +242,24 @@ def add_work(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(insert(ItemStageWork), list(rows))
 
 
+def completed_stages_without_work(session: Session, limit: int = 20) -> list[Job]:
+    """Completed annotate stages of pipelines still annotating whose work is not on the items."""
+    merged = exists().where(ItemStageWork.job_id == Job.id)
+    stmt = (
+        select(Job)
+        .join(Pipeline, Pipeline.id == Job.pipeline_id)
+        .where(
+            Job.stage_kind == "annotate",
+            Job.status == JobStatus.completed,
+            Pipeline.status == PipelineStatus.annotating,
+            ~merged,
+        )
+        .order_by(Job.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def stage_has_work(session: Session, job_id: int) -> bool:
     return bool(session.scalar(select(exists().where(ItemStageWork.job_id == job_id))))
 
