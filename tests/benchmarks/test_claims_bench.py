@@ -57,7 +57,7 @@ def test_a_submit_lost_to_the_transport_is_sent_once_more() -> None:
 
     import httpx
 
-    from benchmarks._claims_load import _cycle, _result
+    from benchmarks._claims_load import HttpxPost, _cycle, _result
 
     submits: list[int] = []
 
@@ -74,7 +74,7 @@ def test_a_submit_lost_to_the_transport_is_sent_once_more() -> None:
         async with httpx.AsyncClient(
             transport=httpx.MockTransport(handler), base_url="http://bench"
         ) as client:
-            assert await _cycle(client, "token", 1, 0.0, out)
+            assert await _cycle(HttpxPost(client), "token", 1, 0.0, out)
         return out
 
     with ThreadPoolExecutor(
