@@ -167,9 +167,10 @@ def returned_to(session: Session, item: PipelineItem, worker_id: int) -> QaCheck
     return row if row is not None and row.held_until is not None else None
 
 
-def close_returns(session: Session, pipeline_id: int) -> None:
-    """The pipeline is complete: no check comes back to anyone any more."""
-    for row in repo.pending_returns(session, pipeline_id):
+def close_returns(session: Session, pipeline_id: int, worker_id: int | None = None) -> None:
+    """No check comes back any more: to anyone (the pipeline is complete), or to one QA worker whose
+    re-reviews went to another (as their data items do not come back to them either)."""
+    for row in repo.pending_returns(session, pipeline_id, worker_id):
         row.raised = [{**r, "status": _closed(r["status"])} for r in row.raised or []]
         row.returns_at, row.held_until = None, None
 

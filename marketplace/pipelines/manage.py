@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.errors import InvalidInput, NotFound, WorkerNotEligible
 from marketplace.models import ItemIssue, ItemStatus, Job, Pipeline, PipelineItem, StageKind, User
+from marketplace.pipelines import checks
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines.items import record
 from marketplace.pipelines.schemas import ManageOut, MovedOut, ReassignIn, RedistributeIn
@@ -114,7 +115,9 @@ def _move(session: Session, pipeline: Pipeline, unit: Unit, to: int, actor: User
 
 
 def _release_checks(session: Session, pipeline: Pipeline, worker_id: int, now: datetime) -> None:
-    """Hidden checks the worker holds go back to the pool (never handed to someone named)."""
+    """Hidden checks the worker holds go back to the pool (never handed to someone named), and none
+    comes back to them for review any more (their data items' re-reviews went to another)."""
+    checks.close_returns(session, pipeline.id, worker_id)
     for item in repo.qa_assigned(session, pipeline.id, now, worker_id, checks=True):
         if item.status is ItemStatus.reviewing:
             move_item(item, ItemStatus.completed)

@@ -130,9 +130,12 @@ def due_return(
     return session.scalars(stmt).first()
 
 
-def pending_returns(session: Session, pipeline_id: int) -> list[QaCheck]:
-    """Hidden checks of a pipeline on their way back to a QA worker (or back with them), locked."""
+def pending_returns(session: Session, pipeline_id: int, worker_id: int | None = None) -> list[QaCheck]:
+    """Hidden checks of a pipeline on their way back to a QA worker (one, or anyone), or back with
+    them, locked."""
     stmt = select(QaCheck).where(QaCheck.pipeline_id == pipeline_id, QaCheck.returns_at.is_not(None))
+    if worker_id is not None:
+        stmt = stmt.where(QaCheck.worker_id == worker_id)
     return list(session.scalars(stmt.order_by(QaCheck.id).with_for_update()))
 
 

@@ -6,11 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from marketplace.config import Settings
+from marketplace.db import session_factory
 from marketplace.escrow.evm import DevChain
+from marketplace.models import QaCheck
 from marketplace.payments.rails import Rails
+from marketplace.pipelines import defects
 from tests.conftest import UserFactory
 from tests.pipelines.pipetools import Streets, first_review, fix_all, fund_on_chain, streets
 
@@ -116,12 +121,17 @@ def test_qa_holds_and_re_reviews_move_to_another_qa_member(
     shared_datasets: Path,
     rails: Rails,
     chain: DevChain,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     st = _ready(client, make_user, settings, data_root, shared_datasets, rails, chain, qa_team=2)
     pid, owner = st.pipeline["id"], st.requester["headers"]
     qa0, qa1 = st.qa_team
+    monkeypatch.setattr(defects, "NEW_WORKER_SHARE", 1.0)  # the hidden checks first: issues on each
     issued, held = first_review(client, settings, st, qa0, hold=True)
+    monkeypatch.undo()
     assert held is not None
+    with session_factory(settings)() as s:
+        assert len(list(s.scalars(select(QaCheck).where(QaCheck.returns_at.is_not(None))))) == 2
     url = f"/api/pipelines/{pid}/reassign"
     r = client.post(
         url,
@@ -134,6 +144,9 @@ def test_qa_holds_and_re_reviews_move_to_another_qa_member(
     )
     assert r.status_code == 200, r.text
     assert [(m["item_id"], m["kind"]) for m in r.json()["moved"]] == [(held, "review")]
+    # nothing comes back to qa0 any more, the checks they raised issues on no more than data items
+    with session_factory(settings)() as s:
+        assert all(c.returns_at is None for c in s.scalars(select(QaCheck)))
     # the old holder's decision is refused; the new one holds it and decides
     r = client.post(
         f"/api/pipeline-items/{held}/decision", json={"action": "approve"}, headers=qa0["headers"]
