@@ -36,9 +36,14 @@ def test_web_a_later_stage_shows_the_earlier_stages_boxes_read_only(
         fund_on_chain(settings, rails, chain, job_id)
     run_annotate_stage(client, settings, st.stage_ids[0], st.cars, st.gold, "car", {})
     walker = st.walkers[0]
+    assignment_id = "0"
 
-    for _ in range(6):  # the assignments in turn until one has an image with cars
-        open_work(page, walker, st.stage_ids[1])
+    open_work(page, walker, st.stage_ids[1])
+    for turn in range(6):  # the assignments in turn until one has an image with cars
+        if turn:  # the one before was submitted: the page shows the next
+            page.goto(f"/work/jobs/{st.stage_ids[1]}")
+            shown = "document.body.dataset.assignmentId"
+            page.wait_for_function(f"{shown} > 0 && {shown} != {assignment_id}")
         page.locator(".stage canvas").first.wait_for()
         items = page.evaluate("window.__tilework.editor().items.map(i => ({id: i.id, context: i.context}))")
         with session_factory(settings)() as s:
@@ -69,7 +74,7 @@ def test_web_a_later_stage_shows_the_earlier_stages_boxes_read_only(
             f"/api/assignments/{assignment_id}/submit", json={"items": answers}, headers=walker["headers"]
         )
         assert r.status_code == 200, r.text
-    assert with_cars is not None, "some test images have cars"
+    assert with_cars is not None, "the GT image with the car came in one of the assignments"
     for _ in range(with_cars):
         page.keyboard.press("n")
     editor = "window.__tilework.editor()"
