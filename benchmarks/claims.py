@@ -18,8 +18,8 @@ Run: ``python benchmarks/claims.py [--clients 64] [--seconds 15] [--open-seconds
   processes send counted (SQLAlchemy ``before_cursor_execute``); printed per claim+submit+score cycle
   with the other round trips PostgreSQL sees (BEGIN, COMMIT, pool pre-pings) and the server's CPU.
   ``--trace`` lists one cycle's statements.
-* Capacity: closed loop, ``--clients`` workers (asyncio + httpx) looping claim → submit for
-  ``--seconds``; cycles per second, and the server's CPU per cycle (all processes).
+* Capacity: closed loop, ``--clients`` workers (asyncio, a lean HTTP/1.1 client each) looping
+  claim → submit for ``--seconds``; cycles per second, and the server's CPU per cycle (all processes).
 * Latency at half load: open loop, Poisson arrivals at 50% of the measured capacity for
   ``--open-seconds``, each arrival one cycle by a worker free at that moment; p50/p99 of claim
   (from the scheduled arrival) and of submit separately.
