@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, Row, Table, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
@@ -27,7 +27,6 @@ from marketplace.models import (
     JobImage,
     JobStatus,
     JobWorkerBan,
-    PendingAnswer,
     WorkerJobQuality,
 )
 
@@ -89,69 +88,6 @@ def add_chunks(
     for start in range(0, len(rows), INSERT_BATCH):
         session.execute(insert(Chunk), rows[start : start + INSERT_BATCH])
     return list(session.scalars(select(Chunk.id).where(Chunk.job_id == job_id).order_by(Chunk.position)))
-
-
-def waiting_chunks(session: Session, job_id: int, limit: int = 500) -> dict[int, list[tuple[int, str]]]:
-    """Waiting chunks of a stage in sequence: chunk id → its images (id, name)."""
-    chunk_ids = select(Chunk.id).where(Chunk.job_id == job_id, Chunk.status == ChunkStatus.waiting)
-    stmt = (
-        select(ChunkImage.chunk_id, JobImage.id, JobImage.name)
-        .join(JobImage, JobImage.id == ChunkImage.image_id)
-        .where(ChunkImage.chunk_id.in_(chunk_ids.order_by(Chunk.id).limit(limit).scalar_subquery()))
-        .order_by(ChunkImage.chunk_id, ChunkImage.position)
-    )
-    out: dict[int, list[tuple[int, str]]] = {}
-    for chunk_id, image_id, name in session.execute(stmt).tuples():
-        out.setdefault(int(chunk_id), []).append((int(image_id), str(name)))
-    return out
-
-
-def finished_image_names(session: Session, job_id: int, names: Sequence[str]) -> set[str]:
-    """Which of these data images of a job are done: every chunk holding one is done (at least one),
-    and no extra answer on it is pending (dynamic overlap)."""
-    if not names:
-        return set()
-    pending = exists().where(PendingAnswer.image_id == JobImage.id)
-    stmt = (
-        select(JobImage.name)
-        .join(ChunkImage, ChunkImage.image_id == JobImage.id)
-        .join(Chunk, Chunk.id == ChunkImage.chunk_id)
-        .where(JobImage.job_id == job_id, JobImage.name.in_(list(names)), ~pending)
-        .group_by(JobImage.name)
-        .having(func.min(case((Chunk.status == ChunkStatus.done, 1), else_=0)) == 1)
-    )
-    return {str(n) for n in session.scalars(stmt)}
-
-
-def lock_waiting_chunks(session: Session, chunk_ids: Sequence[int]) -> list[Chunk]:
-    """These chunks, locked (skipping any another transaction holds), still waiting."""
-    stmt = (
-        select(Chunk)
-        .where(Chunk.id.in_(list(chunk_ids)), Chunk.status == ChunkStatus.waiting)
-        .order_by(Chunk.id)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.scalars(stmt))
-
-
-def image_names(session: Session, image_ids: Sequence[int]) -> dict[int, str]:
-    stmt = select(JobImage.id, JobImage.name).where(JobImage.id.in_(list(image_ids)))
-    return {int(i): str(n) for i, n in session.execute(stmt).tuples()}
-
-
-def gt_images_not_in_use(session: Session, job_id: int) -> dict[int, str]:
-    """A job's GT images not yet mixed into assignments (no usage statistics): id → name."""
-    in_use = exists().where(GtImageStat.image_id == JobImage.id)
-    stmt = select(JobImage.id, JobImage.name).where(
-        JobImage.job_id == job_id, JobImage.is_gt.is_(True), ~in_use
-    )
-    return {int(i): str(n) for i, n in session.execute(stmt).tuples()}
-
-
-def set_context(session: Session, context: dict[int, list[dict[str, Any]]]) -> None:
-    """Earlier stages' objects per image id (``JobImage.context``)."""
-    for image_id, objects in context.items():
-        session.execute(update(JobImage).where(JobImage.id == image_id).values(context=objects))
 
 
 def add_gt_stats(session: Session, job_id: int, image_ids: Sequence[int]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import repository as assignments_repo
+from marketplace.assignments import sequence_repository as sequence_repo
 from marketplace.assignments.service import open_gt_images
 from marketplace.assignments.states import open_waiting
 from marketplace.flows.pipeline import sample_gt_answers
@@ -42,11 +43,11 @@ def open_ready(session: Session, before: Job) -> int:
 
 
 def _open_stage(session: Session, job: Job, before: Job) -> int:
-    waiting = assignments_repo.waiting_chunks(session, job.id)
+    waiting = sequence_repo.waiting_chunks(session, job.id)
     if not waiting:
         return 0
     names = sorted({name for images in waiting.values() for _, name in images})
-    done = assignments_repo.finished_image_names(session, before.id, names)
+    done = sequence_repo.finished_image_names(session, before.id, names)
     ready = [c for c, images in waiting.items() if all(name in done for _, name in images)]
     if not ready:
         return 0
@@ -57,9 +58,9 @@ def _open_stage(session: Session, job: Job, before: Job) -> int:
     ]
     if not _gt_in_use(session, job, earlier):
         return 0
-    chunks = assignments_repo.lock_waiting_chunks(session, ready)
+    chunks = sequence_repo.lock_waiting_chunks(session, ready)
     images = {image_id: name for chunk in chunks for image_id, name in waiting[chunk.id]}
-    assignments_repo.set_context(session, _data_context(session, earlier, images))
+    sequence_repo.set_context(session, _data_context(session, earlier, images))
     for chunk in chunks:
         open_waiting(chunk, chunk.overlap or job.overlap)
     return len(chunks)
@@ -86,7 +87,7 @@ def _data_context(
 def _gt_in_use(session: Session, job: Job, earlier: list[Job]) -> bool:
     """Bring into use the stage's GT images that every earlier stage's crowd has answered (their
     context written first); whether enough are in use to fill an assignment's GT slots."""
-    candidates = assignments_repo.gt_images_not_in_use(session, job.id)
+    candidates = sequence_repo.gt_images_not_in_use(session, job.id)
     if candidates:
         context: dict[str, list[dict[str, Any]]] = {name: [] for name in candidates.values()}
         answered = set(context)
@@ -98,10 +99,10 @@ def _gt_in_use(session: Session, job: Job, earlier: list[Job]) -> bool:
             for merged in export.merge_like_data(session, stage, picked):
                 context[names[merged.image.id]] += _objects(merged)
         usable = {image_id: name for image_id, name in candidates.items() if name in answered}
-        assignments_repo.set_context(session, {image_id: context[name] for image_id, name in usable.items()})
+        sequence_repo.set_context(session, {image_id: context[name] for image_id, name in usable.items()})
         open_gt_images(session, job.id, sorted(usable))
     in_use = len(assignments_repo.image_ids(session, job.id, gt=True)) - len(
-        assignments_repo.gt_images_not_in_use(session, job.id)
+        sequence_repo.gt_images_not_in_use(session, job.id)
     )
     return in_use >= min(job.gt_per_assignment, job.gt_count) or not any(
         j.status is JobStatus.active for j in earlier

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.errors import InvalidInput
 from marketplace.models import IssueStatus, ItemIssue, ItemStatus, Pipeline, PipelineItem, QaCheck, User
+from marketplace.pipelines import check_repository as check_repo
 from marketplace.pipelines import defects, items
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines.schemas import DecisionIn
@@ -118,7 +119,7 @@ def _raise(
     placeholder = ItemIssue(
         item_id=item.id, work_id=targets[0][0].id, raised_by=worker.id, comment="", due_at=due
     )
-    ids = repo.next_issue_ids(session, len(body.issues), placeholder)
+    ids = check_repo.next_issue_ids(session, len(body.issues), placeholder)
     entries: list[dict[str, Any]] = []
     for issue_id, spec, (work, objects) in zip(ids, body.issues, targets, strict=True):
         index = spec.object_index
@@ -140,7 +141,7 @@ def _raise(
 
 
 def _send_back(session: Session, pipeline: Pipeline, row: QaCheck, now: datetime) -> None:
-    delay = defects.return_delay(repo.fix_times(session, pipeline.id), pipeline.fix_time_limit_s, _rng)
+    delay = defects.return_delay(check_repo.fix_times(session, pipeline.id), pipeline.fix_time_limit_s, _rng)
     row.returns_at, row.held_until = now + timedelta(seconds=delay), None
 
 
@@ -148,7 +149,7 @@ def claim_returned(
     session: Session, pipelines: dict[int, Pipeline], worker: User, now: datetime
 ) -> PipelineItem | None:
     """A check due back to this QA worker, now held by them with their issues fixed."""
-    row = repo.due_return(session, list(pipelines), worker.id, now)
+    row = check_repo.due_return(session, list(pipelines), worker.id, now)
     if row is None:
         return None
     row.raised = [
@@ -163,14 +164,14 @@ def claim_returned(
 
 def returned_to(session: Session, item: PipelineItem, worker_id: int) -> QaCheck | None:
     """This worker's decision on a check, when the check is back with them (None otherwise)."""
-    row = repo.check_of(session, item.id, worker_id) if item.is_check else None
+    row = check_repo.check_of(session, item.id, worker_id) if item.is_check else None
     return row if row is not None and row.held_until is not None else None
 
 
 def close_returns(session: Session, pipeline_id: int, worker_id: int | None = None) -> None:
     """No check comes back any more: to anyone (the pipeline is complete), or to one QA worker whose
     re-reviews went to another (as their data items do not come back to them either)."""
-    for row in repo.pending_returns(session, pipeline_id, worker_id):
+    for row in check_repo.pending_returns(session, pipeline_id, worker_id):
         row.raised = [{**r, "status": _closed(r["status"])} for r in row.raised or []]
         row.returns_at, row.held_until = None, None
 

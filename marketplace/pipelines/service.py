@@ -35,6 +35,7 @@ from marketplace.models import (
     StageKind,
     User,
 )
+from marketplace.pipelines import check_repository as check_repo
 from marketplace.pipelines import checks, defects
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines.items import issue_out, issue_target, item_view, maker, record, stage_name
@@ -138,7 +139,7 @@ def can_see_item(session: Session, user: User, item: PipelineItem) -> bool:
     if item.qa_worker_id == user.id and item.status not in FINAL:
         return True
     if item.is_check:  # one they raised issues on, until it has come back and they decided it
-        row = repo.check_of(session, item.id, user.id)
+        row = check_repo.check_of(session, item.id, user.id)
         return row is not None and row.returns_at is not None
     return any(
         i.assignee_id == user.id and i.status is IssueStatus.open
@@ -167,7 +168,7 @@ def claim(session: Session, worker: User, now: datetime) -> PipelineItem:
     held = repo.held_by(session, worker.id, now)
     if held is not None:
         return held
-    held_check = repo.held_return(session, worker.id, now)
+    held_check = check_repo.held_return(session, worker.id, now)
     if held_check is not None:
         item = repo.item(session, held_check.item_id)
         assert item is not None
@@ -251,7 +252,9 @@ def _held(session: Session, worker: User, item_id: int, now: datetime) -> tuple[
     decision on it. One they decided answers the same whether it was a data item or a hidden check
     (which is no longer theirs once decided, until it comes back)."""
     item = repo.item(session, item_id, for_update=True)
-    decided = repo.check_of(session, item.id, worker.id, for_update=True) if item and item.is_check else None
+    decided = (
+        check_repo.check_of(session, item.id, worker.id, for_update=True) if item and item.is_check else None
+    )
     if item is None or (item.qa_worker_id != worker.id and decided is None):
         raise NotFound(f"item {item_id} not found")
     if decided is not None:
