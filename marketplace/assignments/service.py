@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from marketplace.assignments import issuing, repository, submit_repository, video
+from marketplace.assignments import progress_repository as progress_repo
 from marketplace.assignments.issuing import Claimed, choose_gt, place_items
 from marketplace.assignments.schemas import (
     AssignmentOut,
@@ -149,7 +150,7 @@ def claim_any(
     """The next assignment in any active job this worker can take (oldest job first)."""
     now = now or utcnow()
     repository.begin_write(session)
-    for job, _free in repository.open_jobs_for(session, worker.id, limit=100):
+    for job, _free in progress_repo.open_jobs_for(session, worker.id, limit=100):
         if repository.holds_any(session, job.id, worker.id):
             continue
         repository.lock_worker_claims(session, job.id, worker.id)
@@ -304,7 +305,7 @@ def my_assignments(
 def open_jobs(session: Session, worker: User, settings: Settings, *, limit: int = 100) -> list[OpenJobOut]:
     """The job board: active jobs with free assignments, their pay and time limit."""
     out = []
-    for job, free in repository.open_jobs_for(session, worker.id, limit=limit):
+    for job, free in progress_repo.open_jobs_for(session, worker.id, limit=limit):
         plan = economics.budget(
             job.bounty_amount,
             settings.platform_fee_bps,
@@ -465,15 +466,15 @@ def _replayed(assignment: Any, digest: str) -> SubmitOut:
 
 def job_progress(session: Session, user: User, job_id: int) -> ProgressOut:
     job = get_job_for(session, user, job_id)
-    chunks = repository.chunk_status_counts(session, job.id)
+    chunks = progress_repo.chunk_status_counts(session, job.id)
     return ProgressOut(
         job_id=job.id,
         status=job.status,
         images_total=job.work_units[0],  # a video job: its segments
-        images_done=repository.images_in_done_chunks(session, job.id),
+        images_done=progress_repo.images_in_done_chunks(session, job.id),
         chunks_total=sum(chunks.values()),
         chunks=chunks,
-        assignments=repository.assignment_status_counts(session, job.id),
+        assignments=progress_repo.assignment_status_counts(session, job.id),
     )
 
 
@@ -481,7 +482,7 @@ def export_submissions(session: Session, user: User, job_id: int) -> list[Export
     """Every submitted assignment with its answers and interaction records, per image name."""
     job = get_job_for(session, user, job_id)
     out = []
-    for assignment, chunk_position in repository.submitted_assignments(session, job.id):
+    for assignment, chunk_position in progress_repo.submitted_assignments(session, job.id):
         out.append(
             ExportAssignmentOut(
                 assignment_id=assignment.id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import repository as assignments_repo
+from marketplace.assignments import progress_repository as progress_repo
 from marketplace.models import IssueStatus, StageKind, User
 from marketplace.pipelines import repository as repo
 from marketplace.pipelines import service
@@ -34,7 +34,7 @@ def stage_workers(session: Session, user: User, pipeline_id: int) -> list[StageW
                     )
                 )
             continue
-        work = assignments_repo.work_by_worker(session, job.id)
+        work = progress_repo.work_by_worker(session, job.id)
         credited = repo.credited_items(session, job.id)
         issues = repo.issue_counts_by_assignee(session, job.id)
         for worker_id in sorted(set(work) | set(credited) | set(issues)):
