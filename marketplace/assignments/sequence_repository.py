@@ -65,6 +65,6 @@ def gt_images_not_in_use(session: Session, job_id: int) -> dict[int, str]:
 
 
 def set_context(session: Session, context: dict[int, list[dict[str, Any]]]) -> None:
-    """Earlier stages' objects per image id (``JobImage.context``)."""
-    for image_id, objects in context.items():
-        session.execute(update(JobImage).where(JobImage.id == image_id).values(context=objects))
+    """Earlier stages' objects per image id (``JobImage.context``), in one statement."""
+    if context:
+        session.execute(update(JobImage), [{"id": i, "context": objects} for i, objects in context.items()])

@@ -21,13 +21,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from marketplace.assignments import repository as assignments_repo
 from marketplace.assignments import sequence_repository as sequence_repo
 from marketplace.assignments.service import open_gt_images
 from marketplace.assignments.states import open_waiting
 from marketplace.flows.pipeline import sample_gt_answers
 from marketplace.jobs import repository as jobs_repo
 from marketplace.models import Job, JobStatus, StageKind
+from marketplace.pipelines import repository as pipelines_repo
 from marketplace.quality import export
 from marketplace.quality import repository as quality_repo
 
@@ -53,7 +53,7 @@ def _open_stage(session: Session, job: Job, before: Job) -> int:
         return 0
     earlier = [
         j
-        for j in jobs_repo.pipeline_jobs(session, job.pipeline_id or 0)
+        for j in pipelines_repo.stage_jobs(session, job.pipeline_id or 0)
         if j.stage_kind == StageKind.annotate.value and (j.stage_index or 0) < (job.stage_index or 0)
     ]
     if not _gt_in_use(session, job, earlier):
@@ -88,6 +88,7 @@ def _gt_in_use(session: Session, job: Job, earlier: list[Job]) -> bool:
     """Bring into use the stage's GT images that every earlier stage's crowd has answered (their
     context written first); whether enough are in use to fill an assignment's GT slots."""
     candidates = sequence_repo.gt_images_not_in_use(session, job.id)
+    usable: dict[int, str] = {}
     if candidates:
         context: dict[str, list[dict[str, Any]]] = {name: [] for name in candidates.values()}
         answered = set(context)
@@ -101,9 +102,7 @@ def _gt_in_use(session: Session, job: Job, earlier: list[Job]) -> bool:
         usable = {image_id: name for image_id, name in candidates.items() if name in answered}
         sequence_repo.set_context(session, {image_id: context[name] for image_id, name in usable.items()})
         open_gt_images(session, job.id, sorted(usable))
-    in_use = len(assignments_repo.image_ids(session, job.id, gt=True)) - len(
-        sequence_repo.gt_images_not_in_use(session, job.id)
-    )
+    in_use = job.gt_count - len(candidates) + len(usable)
     return in_use >= min(job.gt_per_assignment, job.gt_count) or not any(
         j.status is JobStatus.active for j in earlier
     )  # the earlier stages will answer no more GT: open with what there is

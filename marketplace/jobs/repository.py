@@ -60,10 +60,6 @@ def jobs_after(session: Session, job_id: int) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.after_job_id == job_id).order_by(Job.id)))
 
 
-def pipeline_jobs(session: Session, pipeline_id: int) -> list[Job]:
-    return list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.stage_index)))
-
-
 def jobs_waiting_on_a_stage(session: Session) -> list[Job]:
     """Active stages in sequence (they may have chunks waiting for the stage before)."""
     stmt = select(Job).where(Job.after_job_id.is_not(None), Job.status == JobStatus.active).order_by(Job.id)

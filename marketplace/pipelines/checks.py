@@ -17,7 +17,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from marketplace.errors import InvalidInput
-from marketplace.models import IssueStatus, ItemIssue, ItemStatus, Pipeline, PipelineItem, QaCheck, User
+from marketplace.models import (
+    IssueStatus,
+    ItemIssue,
+    ItemStageWork,
+    ItemStatus,
+    Pipeline,
+    PipelineItem,
+    QaCheck,
+    User,
+)
 from marketplace.pipelines import check_repository as check_repo
 from marketplace.pipelines import defects, items
 from marketplace.pipelines import repository as repo
@@ -25,6 +34,8 @@ from marketplace.pipelines.schemas import DecisionIn
 from marketplace.pipelines.states import move_item
 
 _rng = random.SystemRandom()
+#: an issue's stage work and that stage's objects as the QA worker sees them (:func:`items.issue_target`)
+Target = tuple[ItemStageWork, list[dict[str, Any]]]
 #: what each decision shows the QA worker, on a check as on a data item
 SHOWN = {"approve": ItemStatus.approved, "discard": ItemStatus.discarded, "route": ItemStatus.routed}
 
@@ -37,20 +48,22 @@ def decide(
     body: DecisionIn,
     now: datetime,
     returned: QaCheck | None,
+    targets: list[Target],
 ) -> ItemStatus:
-    """A decision on a hidden check, first (``returned`` None: scored, the check freed for the next QA
-    worker, the worker stopped when the sequential test says so) or after it came back to them.
-    Answers the status a data item would have got."""
+    """A decision on a hidden check (``targets``: what each of its issues points at), first
+    (``returned`` None: scored, the check freed for the next QA worker, the worker stopped when the
+    sequential test says so) or after it came back to them. Answers the status a data item would
+    have got."""
     if returned is not None:
-        return _decide_returned(session, pipeline, worker, item, body, now, returned)
+        return _decide_returned(session, pipeline, worker, item, body, now, returned, targets)
     if body.action == "reopen":  # a check never has issues to reopen
         raise InvalidInput(f"issue {body.reopen[0]} is not an issue of item {item.id}", field="reopen")
     assert item.defect is not None
-    targets = [(i.stage_job_id, i.object_index, i.geometry) for i in body.issues]
-    caught = body.action == "issue" and defects.caught(item.defect, targets)
+    pointed = [(i.stage_job_id, i.object_index, i.geometry) for i in body.issues]
+    caught = body.action == "issue" and defects.caught(item.defect, pointed)
     row = QaCheck(pipeline_id=pipeline.id, item_id=item.id, worker_id=worker.id, caught=caught, at=now)
     if body.action == "issue":
-        _raise(session, pipeline, worker, item, body, now, row, returned=None)
+        _raise(session, pipeline, worker, item, body, now, row, targets)
     repo.add_check_result(session, row)
     move_item(item, ItemStatus.completed)
     item.qa_worker_id, item.qa_deadline = None, None
@@ -67,6 +80,7 @@ def _decide_returned(
     body: DecisionIn,
     now: datetime,
     row: QaCheck,
+    targets: list[Target],
 ) -> ItemStatus:
     raised = row.raised or []
     if body.action in SHOWN:  # decided: it does not come back again
@@ -85,7 +99,7 @@ def _decide_returned(
         ]
         _send_back(session, pipeline, row, now)
     else:
-        _raise(session, pipeline, worker, item, body, now, row, returned=row)
+        _raise(session, pipeline, worker, item, body, now, row, targets)
     return ItemStatus.issue_open
 
 
@@ -105,16 +119,12 @@ def _raise(
     body: DecisionIn,
     now: datetime,
     row: QaCheck,
-    *,
-    returned: QaCheck | None,
+    targets: list[Target],
 ) -> None:
-    """The issues a QA worker raised on a check (``returned``: after it came back to them, its defect
-    repaired), kept as they would see them on a data item (ids from the issues' sequence, the maker of
-    the flagged object as assignee); the check will come back."""
-    targets = [
-        items.issue_target(session, item, s.stage_job_id, s.object_index, s.geometry is not None, returned)
-        for s in body.issues
-    ]
+    """The issues a QA worker raised on a check (``targets``: the stage work each points at and its
+    objects as the worker saw them, the defect repaired after a return), kept as they would see them
+    on a data item (ids from the issues' sequence, the maker of the flagged object as assignee); the
+    check will come back."""
     due = now + timedelta(seconds=pipeline.fix_time_limit_s)
     placeholder = ItemIssue(
         item_id=item.id, work_id=targets[0][0].id, raised_by=worker.id, comment="", due_at=due
@@ -133,7 +143,7 @@ def _raise(
                 "comment": spec.comment,
                 "raised_by": worker.id,
                 "assignee_id": items.maker(work, objects, index),
-                "due_at": _due(pipeline, now),
+                "due_at": due.isoformat(),
             }
         )
     row.raised = [*(row.raised or []), *entries]

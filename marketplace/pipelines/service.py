@@ -275,12 +275,14 @@ def decide(
     item, returned = _held(session, worker, item_id, now)
     pipeline = repo.get_pipeline(session, item.pipeline_id, for_update=item.is_check)
     assert pipeline is not None
-    for spec in body.issues:
+    targets = [  # refused before anything changes when an issue points at nothing
         issue_target(session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None, returned)
+        for spec in body.issues
+    ]
     if body.action == "route":
         _check_route(pipeline, body)
     if item.is_check:
-        return item, checks.decide(session, pipeline, worker, item, body, now, returned)
+        return item, checks.decide(session, pipeline, worker, item, body, now, returned, targets)
     if body.action == "route":
         _route(session, worker, item, body)
         return item, item.status
@@ -298,10 +300,7 @@ def decide(
         return item, item.status
     due = now + timedelta(seconds=pipeline.fix_time_limit_s)
     if body.action == "issue":
-        for spec in body.issues:
-            work, objects = issue_target(
-                session, item, spec.stage_job_id, spec.object_index, spec.geometry is not None
-            )
+        for spec, (work, objects) in zip(body.issues, targets, strict=True):
             index = spec.object_index
             geometry = objects[index]["geometry"] if index is not None else spec.geometry
             repo.add(
