@@ -98,11 +98,12 @@ def test_an_uncertain_image_gets_one_more_worker_before_the_job_completes(
     assert sorted(seen_second) == sorted(seen_first)
     assert _answers_per_image(settings, job["id"]) == {i: 2 for i in seen_first}  # the cap: no third
     assert _job_row(settings, job["id"]).status is JobStatus.completed
-    # each settled image checked each answer against the other's when that one was sure enough (90%):
-    # the first's four GT items always made them so; the second's first chunk came with one GT item
-    # (0.89 or a little more, by the GT label drawn), so the first's answers on those two may be unchecked
+    # each settled image checked each answer against the other's when that one was sure enough (90%).
+    # Four GT items right put a worker at about 0.89-0.9 by the GT labels drawn, so the first chunk to
+    # settle may leave an answer unchecked (a clean-clone run saw the second's first two); every check
+    # agrees, and raises the record, so from the next chunk on both are sure
     agreement = _agreement(settings, job["id"])
-    assert agreement[second["id"]] == (8, 8)
+    assert agreement[second["id"]] in {(6, 6), (8, 8)}
     assert agreement[first["id"]] in {(6, 6), (8, 8)}
     # the requester sees what went where: 4 normal + 4 extra assignments, one GT slot in each
     r = client.get(f"/api/jobs/{job['id']}/costs", headers=job["requester"]["headers"])
